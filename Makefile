@@ -1,0 +1,42 @@
+# slmlab: set up, open the course, run it headless, test, benchmark.
+# Every install step lives here: a fresh clone needs nothing done by hand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup lab course test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[dev]" "$(TORCH)"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Run every notebook headless in the cpu profile and write the outputs back.
+course: setup
+	SLMLAB_PROFILE=cpu $(PY) -m slmlab.course notebooks
+
+test: setup
+	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q tests
+	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q --nbval-lax \
+		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+
+lint: setup
+	$(VENV)/bin/ruff check slmlab tests
+
+bench: setup
+	$(PY) -m slmlab bench --out bench
+
+clean:
+	rm -rf $(VENV) runs bench .pytest_cache

@@ -1,0 +1,357 @@
+"""Configuration: what to train, on what, and how.
+
+Holds the three dataclasses (ModelConfig, DataConfig, TrainConfig), the
+`Config` that groups them, the named presets (smoke, cpu, gpu, ...), the
+profile switch (SLMLAB_PROFILE) and `validate`, which refuses every bad value
+with a `ConfigError` that names the field and the fix, before any work starts.
+
+It imports nothing else of slmlab. Checks that need the data (block_size
+larger than the validation split, say) live where the data is known
+(`slmlab.data`) but raise the same ConfigError.
+
+The field names are fixed course-wide (../STYLE.md): steps are always
+optimizer updates, never micro-batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = [
+    "ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "Config",
+    "PRESETS", "PROFILES", "preset", "profile", "validate", "KNOWN_CORPORA",
+    "is_known_tokenizer",
+]
+
+
+class ConfigError(ValueError):
+    """A bad configuration value. The message names the field and the fix."""
+
+
+KNOWN_CORPORA = ("synthetic", "tinystories", "shakespeare")  # plus "file:PATH"
+KNOWN_TOKENIZERS = ("char", "gpt2")  # plus "bpe-N"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def is_known_tokenizer(name: str) -> bool:
+    """True for 'char', 'gpt2' and 'bpe-N' with N >= 1 merges."""
+    if name in KNOWN_TOKENIZERS:
+        return True
+    if name.startswith("bpe-"):
+        n = name[4:]
+        return n.isdigit() and int(n) >= 1
+    return False
+
+
+# ---------------------------------------------------------------------------
+# The three concerns
+
+
+@dataclass
+class ModelConfig:
+    """The GPT's shape. nanoGPT's GPTConfig, with one block_size for all."""
+
+    n_layer: int = 4  # transformer blocks; depth
+    n_head: int = 4  # attention heads per block; n_embd must divide by it
+    n_embd: int = 128  # width of the residual stream
+    block_size: int = 128  # context length in tokens, shared by model AND data
+    vocab_size: int | None = None  # None: taken from the tokenizer at train time
+    dropout: float = 0.0  # on attention probs, residual branches, embeddings
+    bias: bool = False  # biases in Linear/LayerNorm; off is a bit faster, no worse
+
+
+@dataclass
+class DataConfig:
+    """Which text, which tokenizer, how much of it."""
+
+    corpus: str = "synthetic"  # synthetic | tinystories | shakespeare | file:PATH
+    tokenizer: str = "bpe-512"  # char | bpe-N (trained here) | gpt2 (tiktoken)
+    data_fraction: float = 1.0  # share of the TRAIN documents used; val is fixed
+    val_fraction: float = 0.1  # share of documents held out when no val split
+    corpus_bytes: int = 2_000_000  # size cap: synthetic text made, download cap
+    data_seed: int = 1234  # synthetic generator seed and document split
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Steps are optimizer updates; tokens per step below."""
+
+    lr: float = 1e-3  # peak learning rate, reached at the end of warmup
+    min_lr: float = 1e-4  # floor of the cosine decay; must not exceed lr
+    warmup_steps: int = 100  # linear rise from ~0 to lr, in optimizer updates
+    max_steps: int = 2000  # optimizer updates in the whole run
+    micro_batch_size: int = 16  # sequences per forward/backward pass
+    grad_accum_steps: int = 1  # micro-batches summed into one update
+    eval_interval: int = 200  # optimizer updates between evaluations
+    eval_batches: int = 20  # micro-batches averaged in one evaluation
+    weight_decay: float = 0.1  # AdamW decay, on matmul weights + embeddings only
+    beta1: float = 0.9  # AdamW first-moment decay
+    beta2: float = 0.95  # AdamW second-moment decay; 0.95 is the GPT habit
+    grad_clip: float = 1.0  # max global grad norm after unscale; 0 turns it off
+    early_stop_patience: int = 0  # evals without a new best val before stopping; 0: off
+    seed: int = 1337  # model init, dropout and batch order
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (autocast)
+    compile: bool = False  # torch.compile the model (costs seconds up front)
+    device: str = "auto"  # auto | cpu | cuda | mps
+    log_interval: int = 10  # steps between progress updates / host syncs
+
+
+@dataclass
+class Config:
+    """Everything one run needs. `replace` changes fields by their flat name."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = "custom"  # the preset it came from, for labels
+
+    # --- derived numbers a student should see
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens in one optimizer update."""
+        t = self.train
+        return t.micro_batch_size * t.grad_accum_steps * self.model.block_size
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens the whole run trains on."""
+        return self.tokens_per_step * self.train.max_steps
+
+    # --- flat access: field names are unique across the three concerns
+    def replace(self, **changes: Any) -> Config:
+        """A copy with fields changed by flat name: cfg.replace(lr=3e-4, n_layer=2)."""
+        parts = {
+            "model": dataclasses.replace(self.model),
+            "data": dataclasses.replace(self.data),
+            "train": dataclasses.replace(self.train),
+        }
+        name = self.name
+        for key, value in changes.items():
+            if key == "name":
+                name = value
+                continue
+            part = _part_of(key)
+            setattr(parts[part], key, value)
+        return Config(name=name, **parts)
+
+    def get(self, key: str) -> Any:
+        return getattr(getattr(self, _part_of(key)), key)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **dataclasses.asdict(self)}
+
+    def flat(self) -> dict:
+        """All fields in one dict, flat names."""
+        out = {}
+        for part in ("model", "data", "train"):
+            out.update(dataclasses.asdict(getattr(self, part)))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        try:
+            return cls(
+                model=ModelConfig(**d.get("model", {})),
+                data=DataConfig(**d.get("data", {})),
+                train=TrainConfig(**d.get("train", {})),
+                name=d.get("name", "custom"),
+            )
+        except TypeError as e:
+            raise ConfigError(f"config file: {e}; use the field names of slmlab.config") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def set_from_string(self, assignment: str) -> Config:
+        """Parse 'field=value' (CLI --set) with the field's own type."""
+        if "=" not in assignment:
+            raise ConfigError(f"--set {assignment!r}: write it as field=value, e.g. lr=3e-4")
+        key, raw = assignment.split("=", 1)
+        key = key.strip()
+        current = self.get(key)
+        return self.replace(**{key: _parse_like(key, raw.strip(), current)})
+
+
+_FIELD_PART = {
+    f.name: part
+    for part, klass in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
+    for f in fields(klass)
+}
+
+
+def _part_of(key: str) -> str:
+    if key not in _FIELD_PART:
+        close = [k for k in _FIELD_PART if k.split("_")[0] == key.split("_")[0]]
+        hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""
+        raise ConfigError(f"unknown config field {key!r}{hint}; fields: {', '.join(sorted(_FIELD_PART))}")
+    return _FIELD_PART[key]
+
+
+def _parse_like(key: str, raw: str, current: Any) -> Any:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int) or (current is None and key == "vocab_size"):
+            return int(float(raw)) if raw.lower() != "none" else None
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r}: expected a {type(current).__name__}") from None
+    return raw
+
+
+# ---------------------------------------------------------------------------
+# Validation: every bad value refused before any work
+
+
+def validate(cfg: Config) -> Config:
+    """Raise ConfigError for the first bad value; return cfg when all is well."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    _positive_ints(m, ("n_layer", "n_head", "n_embd", "block_size"))
+    _positive_ints(t, ("max_steps", "micro_batch_size", "grad_accum_steps",
+                       "eval_interval", "eval_batches", "log_interval"))
+    if m.vocab_size is not None:
+        _positive_ints(m, ("vocab_size",))
+    if m.n_embd % m.n_head:
+        raise ConfigError(f"n_embd={m.n_embd} is not divisible by n_head={m.n_head}; "
+                          f"pick n_head from {_divisors(m.n_embd)}")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"dropout={m.dropout} is outside [0, 1); use e.g. 0.0-0.3")
+    if not (isinstance(t.lr, (int, float)) and math.isfinite(t.lr) and t.lr > 0):
+        raise ConfigError(f"lr={t.lr} must be a positive number, e.g. 1e-3")
+    if not (math.isfinite(t.min_lr) and t.min_lr >= 0):
+        raise ConfigError(f"min_lr={t.min_lr} must be >= 0, e.g. lr/10")
+    if t.min_lr > t.lr:
+        raise ConfigError(f"min_lr={t.min_lr:g} is above lr={t.lr:g}: the cosine phase would "
+                          f"RAISE the learning rate; set min_lr <= lr (lr/10 is usual)")
+    if t.warmup_steps < 0:
+        raise ConfigError(f"warmup_steps={t.warmup_steps} must be >= 0")
+    if t.warmup_steps >= t.max_steps:
+        raise ConfigError(f"warmup_steps={t.warmup_steps} >= max_steps={t.max_steps}: the run "
+                          f"would end before warmup does; use warmup_steps < max_steps (1-10% of it)")
+    if t.weight_decay < 0:
+        raise ConfigError(f"weight_decay={t.weight_decay} must be >= 0 (0.1 is usual)")
+    if t.grad_clip < 0:
+        raise ConfigError(f"grad_clip={t.grad_clip} must be >= 0 (0 turns clipping off)")
+    for b in ("beta1", "beta2"):
+        if not 0.0 <= getattr(t, b) < 1.0:
+            raise ConfigError(f"{b}={getattr(t, b)} must be in [0, 1)")
+    if t.early_stop_patience < 0:
+        raise ConfigError(f"early_stop_patience={t.early_stop_patience} must be >= 0 (0 turns it off)")
+    if t.dtype not in DTYPES:
+        raise ConfigError(f"dtype={t.dtype!r} is unknown; use one of {', '.join(DTYPES)}")
+    if t.device not in DEVICES:
+        raise ConfigError(f"device={t.device!r} is unknown; use one of {', '.join(DEVICES)}")
+    if not 0.0 < d.data_fraction <= 1.0:
+        raise ConfigError(f"data_fraction={d.data_fraction} must be in (0, 1], e.g. 0.05 for 5%")
+    if not 0.0 < d.val_fraction < 1.0:
+        raise ConfigError(f"val_fraction={d.val_fraction} must be in (0, 1), e.g. 0.1")
+    if d.corpus_bytes <= 0:
+        raise ConfigError(f"corpus_bytes={d.corpus_bytes} must be positive, e.g. 2000000")
+    if not (d.corpus in KNOWN_CORPORA or d.corpus.startswith("file:")):
+        raise ConfigError(f"corpus={d.corpus!r} is unknown; use one of "
+                          f"{', '.join(KNOWN_CORPORA)} or file:PATH for your own text")
+    if d.corpus.startswith("file:") and not d.corpus[5:]:
+        raise ConfigError("corpus='file:' names no path; write file:path/to/text.txt or a folder")
+    if not is_known_tokenizer(d.tokenizer):
+        raise ConfigError(f"tokenizer={d.tokenizer!r} is unknown; use char, gpt2 or bpe-N "
+                          f"(N merges, e.g. bpe-4096)")
+    return cfg
+
+
+def _positive_ints(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ConfigError(f"{name}={v!r} must be a positive whole number")
+
+
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, min(n, 64) + 1) if n % k == 0]
+
+
+# ---------------------------------------------------------------------------
+# Presets and profiles
+
+PROFILES = ("smoke", "cpu", "gpu")
+
+
+def _smoke() -> Config:
+    """Seconds on any machine: proves the code runs, teaches nothing."""
+    return Config(
+        name="smoke",
+        model=ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32),
+        data=DataConfig(corpus="synthetic", tokenizer="char", corpus_bytes=100_000),
+        train=TrainConfig(lr=3e-3, min_lr=3e-4, warmup_steps=5, max_steps=40,
+                          micro_batch_size=8, eval_interval=20, eval_batches=4,
+                          log_interval=5, dtype="float32"),
+    )
+
+
+def _cpu() -> Config:
+    """A 2-core laptop: a few minutes, and the effects the course teaches show."""
+    return Config(
+        name="cpu",
+        model=ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=128),
+        data=DataConfig(corpus="synthetic", tokenizer="bpe-512", corpus_bytes=2_000_000),
+        train=TrainConfig(lr=2e-3, min_lr=2e-4, warmup_steps=50, max_steps=1000,
+                          micro_batch_size=16, eval_interval=100, eval_batches=20),
+    )
+
+
+def _gpu() -> Config:
+    """TinyStories at the real scale of the student's model, on one GPU."""
+    return Config(
+        name="gpu",
+        model=ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.1),
+        data=DataConfig(corpus="tinystories", tokenizer="bpe-4096", corpus_bytes=500_000_000),
+        train=TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=200, max_steps=5000,
+                          micro_batch_size=64, grad_accum_steps=2, eval_interval=250,
+                          eval_batches=50, compile=True),
+    )
+
+
+def _student() -> Config:
+    """The student's notebook, its bugs fixed: 6x6x384, GPT-2 vocab, TinyStories.
+
+    Their 20000 'iterations' were micro-steps with grad-accum 32: 625 updates.
+    Their lr 1e-4 with min_lr 5e-4 is kept as lr 5e-4 / min_lr 1e-4 here,
+    since min_lr > lr is refused.
+    """
+    return Config(
+        name="student",
+        model=ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=128, dropout=0.1),
+        data=DataConfig(corpus="tinystories", tokenizer="gpt2", corpus_bytes=500_000_000),
+        train=TrainConfig(lr=5e-4, min_lr=1e-4, warmup_steps=31, max_steps=625,
+                          micro_batch_size=32, grad_accum_steps=32, eval_interval=25,
+                          eval_batches=50, grad_clip=0.5),
+    )
+
+
+PRESETS = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu, "student": _student}
+
+
+def preset(name: str, **changes: Any) -> Config:
+    """A fresh copy of a named preset, with fields changed by flat name."""
+    if name not in PRESETS:
+        raise ConfigError(f"preset {name!r} is unknown; use one of {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    return cfg.replace(**changes) if changes else cfg
+
+
+def profile(default: str = "cpu") -> str:
+    """The profile a notebook runs in: $SLMLAB_PROFILE, else `default`."""
+    name = os.environ.get("SLMLAB_PROFILE", default).strip().lower() or default
+    if name not in PROFILES:
+        raise ConfigError(f"SLMLAB_PROFILE={name!r} is unknown; use one of {', '.join(PROFILES)}")
+    return name

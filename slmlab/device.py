@@ -1,0 +1,169 @@
+"""The one place that picks the device, the number type and the threads.
+
+cuda -> mps -> cpu; bf16 autocast where the hardware has it, fp16 autocast
+with a GradScaler on GPUs without bf16, fp32 otherwise. Notebooks call
+`setup()` and print the result; they never paste device code of their own.
+
+It imports nothing else of slmlab. What runs on the device (model, trainer)
+lives elsewhere and asks this module through a `Device`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16", "describe"]
+
+# bf16 autocast on a CPU with native bf16: on by default only once `make bench`
+# showed its loss curve matches fp32 within seed noise (see slmlab.bench).
+CPU_AUTO_BF16 = False
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where and in what number type a run computes."""
+
+    type: str  # "cuda" | "mps" | "cpu"
+    dtype: torch.dtype  # autocast dtype; float32 means no autocast
+    threads: int  # torch intra-op threads (CPU work)
+    name: str  # human-readable: GPU name or CPU model
+
+    @property
+    def use_scaler(self) -> bool:
+        """fp16 needs loss scaling; bf16 and fp32 do not."""
+        return self.dtype == torch.float16
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.type)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    def autocast(self):
+        """Context manager for the forward pass in the chosen dtype."""
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.type, dtype=self.dtype)
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """A GradScaler, enabled only for fp16 (a no-op otherwise)."""
+        return torch.amp.GradScaler(self.type if self.type != "mps" else "cpu",
+                                    enabled=self.use_scaler)
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.name}), {self.dtype_name}, {self.threads} threads"
+
+
+# ---------------------------------------------------------------------------
+
+
+def pick_device(requested: str = "auto") -> str:
+    """'auto' -> cuda if present, else mps, else cpu. A named device must exist."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' but no CUDA GPU is visible; use device='auto' or 'cpu'")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None)
+                                   and torch.backends.mps.is_available()):
+        raise RuntimeError("device='mps' but MPS is not available; use device='auto' or 'cpu'")
+    return requested
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU has native bf16 matmuls (AVX-512 BF16 or AMX)."""
+    try:
+        caps = torch.backends.cpu.get_cpu_capability()  # e.g. "AVX512", "AVX2"
+    except AttributeError:  # very old torch
+        return False
+    if "AVX512" not in caps:
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:
+        return False
+
+
+def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None = None,
+               cpu_bf16: bool | None = None) -> torch.dtype:
+    """The autocast dtype for `device`.
+
+    auto: cuda -> bf16 if supported else fp16 (+GradScaler); mps -> fp32;
+    cpu -> bf16 when the CPU computes it natively (`cpu_has_bf16`) and
+    CPU_AUTO_BF16 is on, else fp32. The keyword flags let tests fake the hardware.
+    """
+    if requested != "auto":
+        if requested not in _DTYPES:
+            raise ValueError(f"dtype={requested!r}: use auto, float32, bfloat16 or float16")
+        if requested == "float16" and device == "cpu":
+            raise ValueError("dtype='float16' is not supported for CPU training; use bfloat16 or float32")
+        return _DTYPES[requested]
+    if device == "cuda":
+        if cuda_bf16 is None:
+            cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if cuda_bf16 else torch.float16
+    if device == "cpu":
+        if cpu_bf16 is None:
+            cpu_bf16 = cpu_has_bf16()
+        return torch.bfloat16 if (cpu_bf16 and CPU_AUTO_BF16) else torch.float32
+    return torch.float32
+
+
+def default_threads() -> int:
+    """Physical cores we may use: $SLMLAB_THREADS, else the CPUs this process may run on."""
+    env = os.environ.get("SLMLAB_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None) -> Device:
+    """Pick device, dtype and threads; apply the fast-math switches; return a Device."""
+    kind = pick_device(device)
+    dt = pick_dtype(kind, dtype)
+    n = threads or default_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    if kind == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on Ampere+
+        torch.backends.cudnn.allow_tf32 = True
+        name = torch.cuda.get_device_name()
+    elif kind == "mps":
+        name = "Apple GPU"
+    else:
+        name = _cpu_name()
+    return Device(type=kind, dtype=dt, threads=n, name=name)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "CPU"
+
+
+def describe(dev: Device) -> str:
+    """One line for a notebook's first cell."""
+    return f"device: {dev}; torch {torch.__version__}"
