@@ -1,0 +1,29 @@
+"""Test setup: every test writes into temporary cache and run folders, on 1-2 threads."""
+
+import os
+import tempfile
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+_SESSION_TMP = tempfile.mkdtemp(prefix="slmlab-tests-")
+os.environ.setdefault("SLMLAB_PROFILE", "smoke")
+os.environ["SLMLAB_CACHE_DIR"] = os.path.join(_SESSION_TMP, "cache")
+os.environ["SLMLAB_RUNS_DIR"] = os.path.join(_SESSION_TMP, "runs")
+# Tests never read ../shared unless they ask for it by name (optional checks).
+os.environ.pop("SLMLAB_DATA_DIR", None)
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture
+def shared_data():
+    """../shared/data when present (optional checks); skips otherwise."""
+    path = os.path.abspath(SHARED_DATA)
+    if not os.path.isdir(path):
+        pytest.skip("../shared/data is not here (optional check)")
+    return path
