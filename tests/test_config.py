@@ -1,0 +1,88 @@
+"""Config: presets, flat field access, and every bad value refused with a clear message."""
+
+import pytest
+
+from slmlab.config import Config, ConfigError, preset, profile, validate
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "student"])
+def test_presets_are_valid(name):
+    cfg = validate(preset(name))
+    assert cfg.name == name
+    assert cfg.tokens_per_step == (cfg.train.micro_batch_size * cfg.train.grad_accum_steps
+                                   * cfg.model.block_size)
+
+
+def test_replace_by_flat_name_copies():
+    base = preset("smoke")
+    cfg = base.replace(lr=1e-4, n_layer=3, corpus="shakespeare", data_seed=7)
+    assert (cfg.train.lr, cfg.model.n_layer, cfg.data.corpus, cfg.data.data_seed) == (1e-4, 3, "shakespeare", 7)
+    assert base.train.lr != 1e-4  # the preset itself is untouched
+    assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_set_from_string_parses_with_the_field_type():
+    cfg = preset("smoke")
+    assert cfg.set_from_string("lr=3e-4").train.lr == 3e-4
+    assert cfg.set_from_string("max_steps=12").train.max_steps == 12
+    assert cfg.set_from_string("compile=true").train.compile is True
+    with pytest.raises(ConfigError, match="max_steps"):
+        cfg.set_from_string("max_steps=many")
+    with pytest.raises(ConfigError, match="field=value"):
+        cfg.set_from_string("lr")
+
+
+BAD = [
+    (dict(min_lr=1e-2, lr=1e-3), "min_lr.*RAISE"),
+    (dict(warmup_steps=40, max_steps=40), "warmup_steps"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(dropout=-0.1), "dropout"),
+    (dict(n_embd=30, n_head=4), "n_embd=30 is not divisible by n_head=4"),
+    (dict(n_layer=0), "n_layer"),
+    (dict(block_size=-8), "block_size"),
+    (dict(micro_batch_size=0), "micro_batch_size"),
+    (dict(grad_accum_steps=0), "grad_accum_steps"),
+    (dict(eval_interval=0), "eval_interval"),
+    (dict(eval_batches=0), "eval_batches"),
+    (dict(lr=0.0), "lr=0.0"),
+    (dict(lr=float("nan")), "lr=nan"),
+    (dict(weight_decay=-1.0), "weight_decay"),
+    (dict(grad_clip=-1.0), "grad_clip"),
+    (dict(beta2=1.0), "beta2"),
+    (dict(early_stop_patience=-1), "early_stop_patience"),
+    (dict(dtype="fp8"), "dtype"),
+    (dict(device="tpu"), "device"),
+    (dict(data_fraction=0.0), "data_fraction"),
+    (dict(data_fraction=1.5), "data_fraction"),
+    (dict(val_fraction=1.0), "val_fraction"),
+    (dict(corpus="wikipedia"), "corpus='wikipedia' is unknown"),
+    (dict(corpus="file:"), "file:"),
+    (dict(tokenizer="sentencepiece"), "tokenizer='sentencepiece' is unknown"),
+    (dict(tokenizer="bpe-x"), "tokenizer"),
+    (dict(vocab_size=0), "vocab_size"),
+    (dict(max_steps=2.5), "max_steps"),
+]
+
+
+@pytest.mark.parametrize("changes,match", BAD)
+def test_every_bad_value_is_refused_with_field_and_fix(changes, match):
+    with pytest.raises(ConfigError, match=match) as err:
+        validate(preset("smoke").replace(**changes))
+    assert "\n" not in str(err.value)  # one line
+
+
+def test_unknown_field_suggests_close_names():
+    with pytest.raises(ConfigError, match="did you mean.*min_lr"):
+        preset("smoke").replace(min_learning_rate=1e-5)
+    with pytest.raises(ConfigError, match="unknown config field 'learning_rate'"):
+        preset("smoke").replace(learning_rate=1e-5)
+
+
+def test_unknown_preset_and_profile(monkeypatch):
+    with pytest.raises(ConfigError, match="preset"):
+        preset("huge")
+    monkeypatch.setenv("SLMLAB_PROFILE", "laptop")
+    with pytest.raises(ConfigError, match="SLMLAB_PROFILE"):
+        profile()
+    monkeypatch.setenv("SLMLAB_PROFILE", "CPU")
+    assert profile() == "cpu"

@@ -1,0 +1,50 @@
+"""Device and dtype choice, with the hardware faked where this machine lacks it."""
+
+import pytest
+import torch
+
+from slmlab import device as dev
+
+
+def test_auto_picks_cpu_here_and_named_missing_devices_fail(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert dev.pick_device("auto") in ("cpu", "mps")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        dev.pick_device("cuda")
+
+
+def test_cuda_prefers_bf16_and_falls_back_to_fp16_with_scaler():
+    assert dev.pick_dtype("cuda", cuda_bf16=True) == torch.bfloat16
+    assert dev.pick_dtype("cuda", cuda_bf16=False) == torch.float16  # a T4, say
+    d = dev.Device("cuda", torch.float16, 1, "fake T4")
+    assert d.use_scaler
+    assert not dev.Device("cuda", torch.bfloat16, 1, "fake A100").use_scaler
+
+
+def test_cpu_dtype_auto_follows_the_switch_and_hardware(monkeypatch):
+    assert dev.pick_dtype("cpu", cpu_bf16=False) == torch.float32
+    monkeypatch.setattr(dev, "CPU_AUTO_BF16", True)
+    assert dev.pick_dtype("cpu", cpu_bf16=True) == torch.bfloat16
+    assert dev.pick_dtype("cpu", cpu_bf16=False) == torch.float32
+    assert dev.pick_dtype("mps") == torch.float32
+
+
+def test_explicit_dtypes_and_refusals():
+    assert dev.pick_dtype("cpu", "bfloat16") == torch.bfloat16
+    assert dev.pick_dtype("cuda", "float32") == torch.float32
+    with pytest.raises(ValueError, match="float16.*CPU"):
+        dev.pick_dtype("cpu", "float16")
+    with pytest.raises(ValueError, match="dtype"):
+        dev.pick_dtype("cpu", "int8")
+
+
+def test_setup_returns_a_usable_device():
+    d = dev.setup("cpu", "float32", threads=1)
+    assert d.type == "cpu" and d.threads == 1 and torch.get_num_threads() == 1
+    with d.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+    assert not d.grad_scaler().is_enabled()
+    bf = dev.Device("cpu", torch.bfloat16, 1, "cpu")
+    with bf.autocast():
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.bfloat16
+    torch.set_num_threads(2)
