@@ -1,0 +1,373 @@
+"""Token files and batches: tokenize a corpus once, then sample (x, y) batches.
+
+Holds
+- `cache_dir()`: $SLMLAB_CACHE_DIR or ~/.cache/slmlab.
+- `prepare(data_cfg)`: load the corpus (slmlab.corpora), train or load the
+  tokenizer on the TRAIN documents only, and write train.bin / val.bin (uint16
+  when the vocabulary fits, else uint32; an EOT after every document), the
+  tokenizer and manifest.json into cache_dir()/data/<key>. The key hashes what
+  changes the tokens (corpus identity, tokenizer, corpus_bytes, val_fraction,
+  data_seed, format version) and NOT data_fraction: the fraction is a view, a
+  prefix of the train tokens cut just after an EOT, so changing it never
+  re-tokenizes. Everything is written to a temporary folder and renamed into
+  place, so an interrupted prepare leaves nothing half-written and two prepares
+  at once are harmless. On every load the sizes and sha256 of the .bin files
+  are checked against the manifest; a bad or stale folder is rebuilt (with a
+  warning) or, when the corpus cannot be read, refused with a clear error.
+- `TokenData`: the two memmapped token arrays, the tokenizer and the manifest.
+- `BatchSampler`: seeded random windows -> x, y (B, T) int64, exact resume.
+- `check_block_size`: a ConfigError when a split is shorter than block_size + 1.
+
+It leaves to others: where text comes from (slmlab.corpora), how it becomes
+ids (slmlab.tokenizers), and what a model does with the batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slmlab.config import ConfigError, DataConfig
+from slmlab.files import write_json
+from slmlab.tokenizers import Tokenizer, get_tokenizer, load_tokenizer
+
+__all__ = ["cache_dir", "TokenData", "prepare", "BatchSampler", "check_block_size",
+           "DataCorruptError", "VERSION", "data_key"]
+
+VERSION = 1  # bump when the token file format or the manifest changes
+MANIFEST = "manifest.json"
+SPLITS = ("train", "val")
+_CHUNK_DOCS = 2000  # documents tokenized at a time while writing a .bin
+
+
+class DataCorruptError(RuntimeError):
+    """Prepared token files that are missing, truncated, corrupt or stale."""
+
+
+def cache_dir() -> Path:
+    """$SLMLAB_CACHE_DIR, else ~/.cache/slmlab."""
+    return Path(os.environ.get("SLMLAB_CACHE_DIR") or "~/.cache/slmlab").expanduser()
+
+
+# ---------------------------------------------------------------------------
+# TokenData: what prepare returns
+
+
+@dataclass
+class TokenData:
+    """Prepared tokens of one corpus + tokenizer; train already cut to data_fraction."""
+
+    train: np.ndarray  # memmap of train tokens, cut to data_fraction at a document boundary
+    val: np.ndarray  # memmap of val tokens (never cut)
+    tokenizer: Tokenizer
+    manifest: dict  # manifest.json, plus the view: data_fraction, n_train_tokens_used
+    dir: Path  # the prepared folder
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    @property
+    def val_bytes_per_token(self) -> float:
+        """UTF-8 bytes of val text per val token (EOTs counted as tokens, not bytes)."""
+        return self.manifest["val_bytes"] / max(1, self.manifest["n_val_tokens"])
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"TokenData({m['corpus']!r}, {m['tokenizer']!r}, vocab={self.vocab_size}, "
+                f"train={len(self.train):,} of {m['n_train_tokens']:,} tokens, "
+                f"val={len(self.val):,} tokens, dir={str(self.dir)!r})")
+
+
+# ---------------------------------------------------------------------------
+# prepare: find, check, or build the folder
+
+
+def _corpora():
+    from slmlab import corpora  # one level down the import flow; looked up at call time
+
+    return corpora
+
+
+def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
+    """Folder name: readable prefix + hash of everything that changes the tokens."""
+    parts = {"identity": corpus_identity, "tokenizer": data_cfg.tokenizer,
+             "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
+             "data_seed": data_cfg.data_seed, "version": VERSION}
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(data_cfg.corpus.removeprefix("file:")).name)
+    return f"{slug[:40]}-{data_cfg.tokenizer}-{digest}"
+
+
+def prepare(data_cfg: DataConfig, *, rebuild: bool = False) -> TokenData:
+    """Token files for `data_cfg`, built once and checked on every load."""
+    identity = _corpus_identity(data_cfg)
+    folder = cache_dir() / "data" / data_key(data_cfg, identity)
+    if folder.exists() and not rebuild:
+        try:
+            return _load(folder, data_cfg, identity)
+        except DataCorruptError as e:
+            warnings.warn(f"prepared data in {folder} is unusable ({e}); rebuilding it",
+                          stacklevel=2)
+            return _build(folder, data_cfg, identity, reason=str(e))
+    return _build(folder, data_cfg, identity, replace_old=rebuild)
+
+
+def _corpus_identity(data_cfg: DataConfig) -> str:
+    return _corpora().identity(data_cfg.corpus, data_cfg.corpus_bytes,
+                               val_fraction=data_cfg.val_fraction, seed=data_cfg.data_seed)
+
+
+def _build(folder: Path, data_cfg: DataConfig, identity: str, reason: str | None = None,
+           replace_old: bool = False) -> TokenData:
+    """Write everything into a temp folder, then rename it to `folder`.
+
+    `reason`: why an existing folder is rebuilt (it is then replaced).
+    """
+    try:
+        corpus = _corpora().load_corpus(data_cfg.corpus, max_bytes=data_cfg.corpus_bytes,
+                                        val_fraction=data_cfg.val_fraction, seed=data_cfg.data_seed)
+    except Exception as e:
+        if reason is None:
+            raise
+        raise DataCorruptError(f"prepared data in {folder} is unusable ({reason}) and the "
+                               f"corpus cannot be read to rebuild it: {e}") from e
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
+    try:
+        _write_all(tmp, corpus, data_cfg, identity)
+        _move_into_place(tmp, folder, replace_old=replace_old or reason is not None)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _load(folder, data_cfg, identity)
+
+
+def _write_all(tmp: Path, corpus, data_cfg: DataConfig, identity: str) -> None:
+    t0 = time.perf_counter()
+    tok = get_tokenizer(data_cfg.tokenizer, corpus.train_docs)
+    tok_seconds = time.perf_counter() - t0
+    tok.save(tmp)
+    val_docs, dropped = _drop_unknown(tok, corpus.val_docs)
+    tr = _write_bin(tmp / "train.bin", tok, corpus.train_docs)
+    va = _write_bin(tmp / "val.bin", tok, val_docs)
+    manifest = {
+        "version": VERSION, "corpus": data_cfg.corpus, "corpus_identity": identity,
+        "corpus_source": corpus.source, "tokenizer": tok.name, "vocab_size": tok.vocab_size,
+        "eot_id": tok.eot_id, "dtype": np.dtype(tok.dtype).name,
+        "n_train_tokens": tr["n_tokens"], "n_val_tokens": va["n_tokens"],
+        "n_train_docs": tr["n_docs"], "n_val_docs": va["n_docs"],
+        "train_bytes": tr["bytes"], "val_bytes": va["bytes"],  # UTF-8 text, without EOTs
+        "sha256": {"train.bin": tr["sha256"], "val.bin": va["sha256"]},
+        "entropy_floor": _entropy_floor(corpus, va["n_tokens"]),
+        "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
+        "data_seed": data_cfg.data_seed, "val_chars_dropped": dropped,
+        "tokenizer_seconds": round(tok_seconds, 3),
+        "prepare_seconds": round(time.perf_counter() - t0, 3),
+    }
+    write_json(tmp / MANIFEST, manifest)
+
+
+def _drop_unknown(tok: Tokenizer, docs: list[str]) -> tuple[list[str], int]:
+    """Val characters the (char) tokenizer never saw in train are dropped, and counted."""
+    unknown: set[str] = set()
+    for d in docs:
+        unknown |= tok.unknown_chars(d)
+    if not unknown:
+        return docs, 0
+    rx = re.compile("[" + re.escape("".join(sorted(unknown))) + "]")
+    cleaned = [rx.sub("", d) for d in docs]
+    dropped = sum(len(a) - len(b) for a, b in zip(docs, cleaned, strict=True))
+    warnings.warn(f"{tok.name} tokenizer: dropped {dropped} val character(s) never seen in "
+                  f"train: {''.join(sorted(unknown))[:40]!r}", stacklevel=3)
+    return cleaned, dropped
+
+
+def _write_bin(path: Path, tok: Tokenizer, docs: list[str]) -> dict:
+    """Tokenize `docs` in chunks straight into `path`; return counts and sha256."""
+    h, n_tokens, n_bytes = hashlib.sha256(), 0, 0
+    with open(path, "wb") as f:
+        for i in range(0, len(docs), _CHUNK_DOCS):
+            chunk = docs[i:i + _CHUNK_DOCS]
+            ids = tok.encode_docs(chunk)
+            data = ids.tobytes()
+            f.write(data)
+            h.update(data)
+            n_tokens += len(ids)
+            n_bytes += sum(len(d.encode("utf-8")) for d in chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"n_tokens": n_tokens, "n_docs": len(docs), "bytes": n_bytes, "sha256": h.hexdigest()}
+
+
+def _entropy_floor(corpus, n_val_tokens: int) -> float | None:
+    """Exact nats per val token of the generator (synthetic corpora only)."""
+    lps = getattr(corpus, "val_logprobs", None)
+    if not lps or n_val_tokens == 0:
+        return None
+    return -float(sum(lps)) / n_val_tokens
+
+
+def _move_into_place(tmp: Path, folder: Path, replace_old: bool) -> None:
+    """os.replace the finished temp folder onto `folder`.
+
+    A fresh build that finds `folder` already there (a concurrent prepare with
+    the same key won the race) keeps that one; a rebuild moves the bad one aside.
+    """
+    if replace_old and folder.exists():
+        trash = folder.with_name(f".{folder.name}.old-{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(folder, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # a concurrent rebuild moved it already
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        if not (folder / MANIFEST).exists():
+            raise
+
+
+# ---------------------------------------------------------------------------
+# Loading and checking a prepared folder
+
+
+def _load(folder: Path, data_cfg: DataConfig, identity: str) -> TokenData:
+    """Open the folder; DataCorruptError when anything disagrees with the manifest."""
+    manifest = _read_manifest(folder)
+    _check_stale(manifest, data_cfg, identity)
+    arrays = {s: _open_bin(folder, s, manifest) for s in SPLITS}
+    try:
+        tok = load_tokenizer(folder)
+    except ValueError as e:
+        raise DataCorruptError(str(e)) from None
+    if tok.vocab_size != manifest["vocab_size"]:
+        raise DataCorruptError(f"tokenizer has {tok.vocab_size} ids, manifest {manifest['vocab_size']}")
+    train = _fraction_view(arrays["train"], data_cfg.data_fraction, tok.eot_id)
+    view = {"data_fraction": data_cfg.data_fraction, "n_train_tokens_used": int(len(train)),
+            "n_train_docs_used": _count_docs(train, tok.eot_id, manifest, data_cfg.data_fraction)}
+    return TokenData(train=train, val=arrays["val"], tokenizer=tok,
+                     manifest={**manifest, **view}, dir=folder)
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataCorruptError(f"{MANIFEST} unreadable: {e}") from None
+    needed = ("version", "corpus_identity", "tokenizer", "vocab_size", "dtype", "sha256",
+              "n_train_tokens", "n_val_tokens", "val_bytes")
+    if not isinstance(manifest, dict) or any(k not in manifest for k in needed):
+        raise DataCorruptError(f"{MANIFEST} lacks fields of format version {VERSION}")
+    return manifest
+
+
+def _check_stale(manifest: dict, data_cfg: DataConfig, identity: str) -> None:
+    if manifest["version"] != VERSION:
+        raise DataCorruptError(f"format version {manifest['version']}, this code writes {VERSION}")
+    if manifest["corpus_identity"] != identity:
+        raise DataCorruptError("the corpus changed since these tokens were made")
+    if manifest["tokenizer"] != data_cfg.tokenizer:
+        raise DataCorruptError(f"made with tokenizer {manifest['tokenizer']}, not {data_cfg.tokenizer}")
+
+
+def _open_bin(folder: Path, split: str, manifest: dict) -> np.ndarray:
+    """Memmap one split after checking its size and sha256."""
+    path, dtype = folder / f"{split}.bin", np.dtype(manifest["dtype"])
+    n = manifest[f"n_{split}_tokens"]
+    size = path.stat().st_size if path.exists() else None
+    if size != n * dtype.itemsize:
+        raise DataCorruptError(f"{path.name} has {size} bytes, manifest says {n * dtype.itemsize}")
+    if _sha256(path) != manifest["sha256"].get(path.name):
+        raise DataCorruptError(f"{path.name} does not match its sha256 in the manifest")
+    return np.memmap(path, dtype=dtype, mode="r") if n else np.zeros(0, dtype=dtype)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fraction_view(train: np.ndarray, fraction: float, eot_id: int) -> np.ndarray:
+    """The shortest prefix holding >= fraction of the tokens that ends just after an EOT."""
+    n = len(train)
+    if fraction >= 1.0 or n == 0:
+        return train
+    start = max(0, int(fraction * n) - 1)
+    for lo in range(start, n, 1 << 20):  # scan forward in chunks for the next EOT
+        hits = np.flatnonzero(train[lo:lo + (1 << 20)] == eot_id)
+        if len(hits):
+            return train[:lo + int(hits[0]) + 1]
+    return train
+
+
+def _count_docs(train: np.ndarray, eot_id: int, manifest: dict, fraction: float) -> int:
+    if fraction >= 1.0:
+        return int(manifest["n_train_docs"])
+    return int(np.count_nonzero(train == eot_id))
+
+
+# ---------------------------------------------------------------------------
+# Batches
+
+
+class BatchSampler:
+    """Random windows of block_size + 1 tokens -> x, y (B, T) int64; seeded, resumable."""
+
+    def __init__(self, tokens: np.ndarray, block_size: int, batch_size: int, seed: int,
+                 device: str = "cpu"):
+        if len(tokens) < block_size + 1:
+            raise ConfigError(f"block_size={block_size} needs at least {block_size + 1} tokens, "
+                              f"this split has {len(tokens)}; use a smaller block_size or more data")
+        self.tokens, self.block_size, self.batch_size = tokens, block_size, batch_size
+        self.device = torch.device(device)
+        self.rng = np.random.default_rng(seed)
+        self._offsets = np.arange(block_size + 1)  # (T+1,)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch: y is x shifted left by one token."""
+        starts = self.rng.integers(0, len(self.tokens) - self.block_size, size=self.batch_size)
+        window = self.tokens[starts[:, None] + self._offsets]  # (B, T+1), one gather, no loop
+        buf = torch.from_numpy(window.astype(np.int64))  # (B, T+1)
+        x, y = buf[:, :-1], buf[:, 1:]  # (B, T), (B, T)
+        if self.device.type == "cuda":
+            x = x.contiguous().pin_memory().to(self.device, non_blocking=True)
+            y = y.contiguous().pin_memory().to(self.device, non_blocking=True)
+        elif self.device.type != "cpu":
+            x, y = x.to(self.device), y.to(self.device)
+        return x, y
+
+    def state_dict(self) -> dict:
+        return {"bit_generator": self.rng.bit_generator.state, "block_size": self.block_size,
+                "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the generator exactly: the next batches are those the saved run drew."""
+        self.rng.bit_generator.state = state["bit_generator"]
+
+
+def check_block_size(data: TokenData, block_size: int) -> None:
+    """ConfigError naming block_size and the split lengths when a split is too short."""
+    n_train, n_val = len(data.train), len(data.val)
+    if min(n_train, n_val) >= block_size + 1:
+        return
+    short = "train" if n_train < block_size + 1 else "val"
+    raise ConfigError(
+        f"block_size={block_size} needs at least {block_size + 1} tokens per split, but {short} "
+        f"has too few (train {n_train:,} tokens, val {n_val:,}); use a smaller block_size "
+        f"(< {min(n_train, n_val)}) or more data (larger data_fraction or corpus_bytes)")

@@ -1,0 +1,256 @@
+"""Token files and batches: prepare once, verify on load, rebuild what is bad, exact resume."""
+
+import importlib.util
+import json
+import sys
+import threading
+import types
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from slmlab.config import ConfigError, DataConfig
+from slmlab.data import (
+    VERSION,
+    BatchSampler,
+    DataCorruptError,
+    cache_dir,
+    check_block_size,
+    prepare,
+)
+
+HAVE_CORPORA = importlib.util.find_spec("slmlab.corpora") is not None
+
+
+@dataclass
+class FakeCorpus:
+    name: str
+    train_docs: list
+    val_docs: list
+    source: str
+    train_logprobs: list | None = None
+    val_logprobs: list | None = None
+
+
+WORDS = "the cat sat on a mat and the dog ran to the big red ball in the sun".split()
+
+
+def fake_docs(n, seed):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(5, 30)))) + "." for _ in range(n)]
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """A stand-in slmlab.corpora and a fresh cache: counts load_corpus calls; `fake.fail` makes it raise."""
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    state = types.SimpleNamespace(calls=0, fail=False, identity="fake-v1", val_extra="")
+
+    def load_corpus(name, *, max_bytes=2_000_000, val_fraction=0.1, seed=1234):
+        if state.fail:
+            raise FileNotFoundError("corpus file gone")
+        state.calls += 1
+        val = [d + state.val_extra for d in fake_docs(20, seed + 1)]
+        return FakeCorpus(name, fake_docs(200, seed), val, f"fake (seed {seed})",
+                          val_logprobs=[-10.0] * len(val))
+
+    def identity(name, max_bytes, **kwargs):
+        return f"{state.identity}:{name}:{max_bytes}"
+
+    if HAVE_CORPORA:
+        import slmlab.corpora as mod
+    else:
+        mod = types.ModuleType("slmlab.corpora")
+        monkeypatch.setitem(sys.modules, "slmlab.corpora", mod)
+        monkeypatch.setattr("slmlab.corpora", mod, raising=False)
+    monkeypatch.setattr(mod, "load_corpus", load_corpus, raising=False)
+    monkeypatch.setattr(mod, "identity", identity, raising=False)
+    return state
+
+
+def cfg(**kw):
+    base = {"corpus": "synthetic", "tokenizer": "char", "corpus_bytes": 10_000, "data_seed": 7}
+    return DataConfig(**{**base, **kw})
+
+
+# ---------------------------------------------------------------------------
+# prepare
+
+
+def test_prepare_writes_token_files_and_manifest(fake):
+    data = prepare(cfg())
+    m = data.manifest
+    assert data.dir.parent == cache_dir() / "data" and m["version"] == VERSION
+    assert m["n_train_docs"] == 200 and m["n_val_docs"] == 20
+    assert (len(data.train), len(data.val)) == (m["n_train_tokens"], m["n_val_tokens"])
+    assert data.train.dtype == np.uint16 and isinstance(data.train, np.memmap)
+    corpus = sys.modules["slmlab.corpora"].load_corpus("synthetic", seed=7)
+    assert m["val_bytes"] == sum(len(d.encode()) for d in corpus.val_docs)
+    assert data.tokenizer.decode(data.val) == "".join(d + "<|endoftext|>" for d in corpus.val_docs)
+    assert m["entropy_floor"] == pytest.approx(10.0 * 20 / m["n_val_tokens"])
+    assert data.val_bytes_per_token == pytest.approx(m["val_bytes"] / m["n_val_tokens"])
+    assert not [p for p in data.dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_second_prepare_reuses_files_and_fraction_is_a_view(fake):
+    full = prepare(cfg(tokenizer="bpe-20"))
+    part = prepare(cfg(tokenizer="bpe-20", data_fraction=0.25))
+    assert fake.calls == 1 and part.dir == full.dir  # no re-tokenizing
+    n = len(full.train)
+    assert 0.25 * n <= len(part.train) < 0.5 * n
+    assert part.train[-1] == part.tokenizer.eot_id  # cut just after a document
+    assert np.array_equal(part.train, full.train[: len(part.train)])
+    assert part.manifest["n_train_docs_used"] == int(np.sum(part.train == part.tokenizer.eot_id))
+    assert np.array_equal(part.val, full.val)
+
+
+def test_key_changes_with_what_changes_the_tokens(fake):
+    a = prepare(cfg()).dir
+    assert prepare(cfg(data_seed=8)).dir != a
+    fake.identity = "fake-v2"  # the source text changed
+    assert prepare(cfg()).dir != a
+
+
+def test_truncated_train_bin_is_noticed_and_rebuilt(fake):
+    data = prepare(cfg())
+    n, path = len(data.train), data.dir / "train.bin"
+    del data
+    with open(path, "r+b") as f:
+        f.truncate(100)
+    with pytest.warns(UserWarning, match="train.bin has 100 bytes.*rebuilding"):
+        again = prepare(cfg())
+    assert len(again.train) == n and fake.calls == 2
+
+
+def test_flipped_byte_fails_sha256_and_is_rebuilt(fake):
+    path = prepare(cfg()).dir / "val.bin"
+    raw = bytearray(path.read_bytes())
+    raw[3] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="sha256"):
+        prepare(cfg())
+
+
+def test_corrupt_manifest_rebuilds_or_refuses_clearly(fake):
+    folder = prepare(cfg()).dir
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.warns(UserWarning, match="manifest.json unreadable"):
+        assert prepare(cfg()).manifest["version"] == VERSION
+    (folder / "manifest.json").write_text("{not json")
+    fake.fail = True  # the corpus cannot be read any more
+    with pytest.raises(DataCorruptError, match="cannot be read to rebuild"), pytest.warns(UserWarning):
+        prepare(cfg())
+
+
+def test_stale_version_is_rebuilt(fake):
+    folder = prepare(cfg()).dir
+    m = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**m, "version": VERSION - 1}))
+    with pytest.warns(UserWarning, match="format version"):
+        assert prepare(cfg()).manifest["version"] == VERSION
+
+
+def test_interrupted_prepare_leaves_nothing(fake, monkeypatch):
+    import slmlab.data as data_mod
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data_mod, "_write_bin", boom)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(cfg(data_seed=99))
+    root = cache_dir() / "data"
+    assert not [p for p in root.iterdir() if "99" in p.name or p.name.startswith(".")]
+
+
+def test_two_prepares_at_once_are_harmless(fake):
+    out = [None, None]
+
+    def run(i):
+        out[i] = prepare(cfg(data_seed=55))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out[0].dir == out[1].dir and np.array_equal(out[0].train, out[1].train)
+    assert prepare(cfg(data_seed=55)).manifest["n_train_docs"] == 200
+    assert not [p for p in out[0].dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_rebuild_flag_and_unseen_val_chars(fake):
+    prepare(cfg())
+    fake.val_extra = " é"  # characters the char tokenizer never saw in train
+    with pytest.warns(UserWarning, match="dropped 20 val character"):
+        data = prepare(cfg(), rebuild=True)
+    assert fake.calls == 2 and data.manifest["val_chars_dropped"] == 20
+
+
+def test_bpe_is_trained_on_train_docs_only(fake):
+    fake.val_extra = " zebra zebra zebra zebra"  # frequent in val only
+    tok = prepare(cfg(tokenizer="bpe-40")).tokenizer
+    assert b"zebra" not in {tok.token_bytes(i) for i in range(256, 296)}
+    assert len(tok.encode(" zebra")) > 1
+
+
+@pytest.mark.skipif(not HAVE_CORPORA, reason="slmlab.corpora not written yet")
+def test_real_synthetic_corpus():
+    data = prepare(cfg(tokenizer="bpe-64", corpus_bytes=30_000))
+    m = data.manifest
+    assert m["n_train_tokens"] > 0 and m["n_val_tokens"] > 0
+    assert m["entropy_floor"] is not None and m["entropy_floor"] > 0
+    assert m["train_bytes"] + m["val_bytes"] <= 30_000 * 1.1
+    check_block_size(data, 32)
+
+
+# ---------------------------------------------------------------------------
+# Batches
+
+
+def test_batch_sampler_shapes_and_shift():
+    tokens = np.arange(1000, dtype=np.uint16) % 97
+    s = BatchSampler(tokens, block_size=16, batch_size=8, seed=0)
+    x, y = s.next()
+    assert x.shape == y.shape == (8, 16) and x.dtype == y.dtype == torch.int64
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    for row in range(8):  # every row is a real window of the token array
+        start = int(np.flatnonzero(np.all(
+            np.lib.stride_tricks.sliding_window_view(tokens, 17) == np.r_[x[row], y[row, -1:]],
+            axis=1))[0])
+        assert start + 16 < len(tokens)
+
+
+def test_batch_sampler_reaches_the_last_window_and_is_seeded():
+    tokens = np.arange(11, dtype=np.uint16)
+    s = BatchSampler(tokens, block_size=10, batch_size=4, seed=1)
+    x, y = s.next()
+    assert torch.equal(x[0], torch.arange(10)) and torch.equal(y[0], torch.arange(1, 11))
+    a = BatchSampler(np.arange(500), 8, 4, seed=3).next()[0]
+    b = BatchSampler(np.arange(500), 8, 4, seed=3).next()[0]
+    assert torch.equal(a, b)
+
+
+def test_batch_sampler_exact_resume():
+    tokens = np.random.default_rng(0).integers(0, 50, 5000).astype(np.uint16)
+    s = BatchSampler(tokens, 32, 4, seed=42)
+    for _ in range(3):
+        s.next()
+    state = json.loads(json.dumps(s.state_dict()))  # survives a JSON round trip
+    expected = [s.next() for _ in range(3)]
+    r = BatchSampler(tokens, 32, 4, seed=0)
+    r.load_state_dict(state)
+    for ex, got in zip(expected, (r.next() for _ in range(3)), strict=True):
+        assert torch.equal(ex[0], got[0]) and torch.equal(ex[1], got[1])
+
+
+def test_block_size_errors_name_the_fix(fake):
+    data = prepare(cfg(data_fraction=0.05))
+    n_val = len(data.val)
+    with pytest.raises(ConfigError, match=rf"block_size={n_val}.*val {n_val:,}.*smaller block_size"):
+        check_block_size(data, n_val)
+    check_block_size(data, min(len(data.train), n_val) - 1)
+    with pytest.raises(ConfigError, match="block_size=64"):
+        BatchSampler(np.arange(10), 64, 2, seed=0)
