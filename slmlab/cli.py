@@ -1,0 +1,204 @@
+"""`python -m slmlab ...`: the course's tools for a terminal (and torchrun).
+
+Commands: train, sample, prepare, ladder, lint, doctor, bench. Each is a thin
+layer over the library: it parses arguments, calls one function, prints.
+A bad value ends the program with one clear line on stderr, exit code 2, and
+nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _config_from_args(args):
+    from .config import preset, validate
+
+    cfg = preset(args.profile)
+    if getattr(args, "corpus", None):
+        cfg = cfg.replace(corpus=args.corpus)
+    if getattr(args, "tokenizer", None):
+        cfg = cfg.replace(tokenizer=args.tokenizer)
+    for assignment in getattr(args, "set", None) or []:
+        cfg = cfg.set_from_string(assignment)
+    return validate(cfg)
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    if args.resume:
+        hist = train(None, resume=args.resume, progress=not args.quiet)
+        out = args.resume
+    else:
+        cfg = _config_from_args(args)
+        out = args.out or _default_out(cfg)
+        hist = train(cfg, out_dir=out, progress=not args.quiet)
+    best = hist.best_val()
+    stop = f", stopped: {hist.stop_reason}" if hist.stop_reason else ""
+    msg = hist.meta.get("stop_message")
+    print(f"{len(hist.steps)} steps in {hist.meta.get('seconds', 0):.1f} s{stop}; "
+          + (f"best val {best[1]:.4f} at step {best[0]}" if best else "no eval")
+          + f"; run folder: {out}")
+    if msg:
+        print(msg)
+    return 0
+
+
+def _default_out(cfg) -> str:
+    import time
+
+    from .experiments import runs_dir
+
+    return str(runs_dir() / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from .data import prepare
+    from .train import load_model
+
+    model, cfg = load_model(args.run_dir, args.which)
+    tok = prepare(cfg.data).tokenizer
+    ids = tok.encode(args.prompt) if args.prompt else [tok.eot_id]
+    g = torch.Generator().manual_seed(args.seed)
+    for i in range(args.n):
+        out = model.generate(torch.tensor([ids]), args.tokens, temperature=args.temperature,
+                             top_k=args.top_k or None, generator=g)
+        print(f"--- sample {i + 1}\n{tok.decode(out[0].tolist())}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from .data import prepare
+
+    cfg = _config_from_args(args)
+    data = prepare(cfg.data, rebuild=args.rebuild)
+    m = data.manifest
+    print(f"{m.get('corpus')} / {m.get('tokenizer')}: {m.get('n_train_tokens'):,} train + "
+          f"{m.get('n_val_tokens'):,} val tokens, vocab {data.vocab_size}; in {data.dir}")
+    return 0
+
+
+def cmd_ladder(args) -> int:
+    from .data import prepare
+    from .diagnostics import loss_ladder
+
+    cfg = _config_from_args(args)
+    print(loss_ladder(prepare(cfg.data)).as_table())
+    return 0
+
+
+def cmd_lint(args) -> int:
+    import json
+
+    from .config import Config
+    from .diagnostics import format_findings, lint
+
+    try:
+        raw = json.loads(Path(args.file).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {args.file} as JSON ({e}); give a JSON config file") from None
+    target = Config.from_dict(raw) if {"model", "train", "data"} & set(raw) else raw
+    findings = lint(target)
+    print(format_findings(findings))
+    return 1 if any(f.severity == "error" for f in findings) else 0
+
+
+def cmd_doctor(args) -> int:
+    from .data import prepare
+    from .diagnostics import diagnose, format_findings, loss_ladder
+    from .experiments import load_run
+
+    r = load_run(args.run_dir)
+    ladder = loss_ladder(prepare(r.config.data))
+    print(format_findings(diagnose(r.history, ladder)))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+# ---------------------------------------------------------------------------
+# parser
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="smoke", help="preset: smoke, cpu, gpu, student, ...")
+    p.add_argument("--corpus", help="synthetic | tinystories | shakespeare | file:PATH")
+    p.add_argument("--tokenizer", help="char | bpe-N | gpt2")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change one config field")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m slmlab", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GPT")
+    _add_config_args(t)
+    t.add_argument("--out", help="run folder (default: a new one under $SLMLAB_RUNS_DIR)")
+    t.add_argument("--resume", help="continue the run saved in this folder")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="sample text from a trained run")
+    s.add_argument("run_dir")
+    s.add_argument("--prompt", default="")
+    s.add_argument("--tokens", type=int, default=200)
+    s.add_argument("--temperature", type=float, default=0.8)
+    s.add_argument("--top-k", type=int, default=50)
+    s.add_argument("--n", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--which", choices=("ckpt", "best"), default="ckpt")
+    s.set_defaults(func=cmd_sample)
+
+    pr = sub.add_parser("prepare", help="tokenize a corpus into token files")
+    _add_config_args(pr)
+    pr.add_argument("--rebuild", action="store_true")
+    pr.set_defaults(func=cmd_prepare)
+
+    la = sub.add_parser("ladder", help="the loss ladder of a corpus + tokenizer")
+    _add_config_args(la)
+    la.set_defaults(func=cmd_ladder)
+
+    li = sub.add_parser("lint", help="check a config (JSON) for the known bugs")
+    li.add_argument("file")
+    li.set_defaults(func=cmd_lint)
+
+    d = sub.add_parser("doctor", help="diagnose a finished run")
+    d.add_argument("run_dir")
+    d.set_defaults(func=cmd_doctor)
+
+    b = sub.add_parser("bench", help="speed benchmark (tokens/s, MFU, memory)")
+    b.add_argument("--out", default="bench", help="folder for bench.json and bench.md")
+    b.add_argument("--configs", help="comma-separated bench config names")
+    b.add_argument("--steps", type=int, default=0, help="timed steps per case (0: default)")
+    b.add_argument("--quick", action="store_true", help="a few steps per case (for tests)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+        if os.environ.get("SLMLAB_DEBUG"):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2

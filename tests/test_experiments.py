@@ -1,0 +1,59 @@
+"""Run records cached by config, resume of unfinished runs, sweeps; the CLI end to end."""
+
+import pytest
+
+import slmlab.experiments as ex
+from slmlab import cli
+from slmlab.config import preset
+
+
+def test_run_is_cached_by_config_and_unfinished_runs_resume(monkeypatch):
+    cfg = preset("smoke", max_steps=10, eval_interval=5)
+    first = ex.run(cfg, label="a", progress=False)
+    assert first.complete and len(first.history.steps) == 10
+
+    def no_training(*a, **k):
+        raise AssertionError("a cached run must not train again")
+
+    monkeypatch.setattr(ex, "train", no_training)
+    again = ex.run(cfg, label="a", progress=False)
+    assert again.dir == first.dir and again.history.steps == first.history.steps
+    monkeypatch.undo()
+    other = ex.run(cfg.replace(lr=1e-3), progress=False)
+    assert other.dir != first.dir
+
+
+def test_sweep_labels_and_seeds():
+    cfg = preset("smoke", max_steps=6, eval_interval=3, warmup_steps=2)
+    runs = ex.sweep(cfg, "dropout", [0.0, 0.2], seeds=(1, 2))
+    assert [r.label for r in runs] == ["dropout=0 (seed 1)", "dropout=0 (seed 2)",
+                                       "dropout=0.2 (seed 1)", "dropout=0.2 (seed 2)"]
+    assert runs[0].history.steps != runs[1].history.steps  # seeds differ
+    assert runs[2].config.model.dropout == 0.2
+    assert "best val" in repr(runs[0])
+
+
+def test_cli_train_then_sample(tmp_path, capsys):
+    out = tmp_path / "cli-run"
+    assert cli.main(["train", "--profile", "smoke", "--set", "max_steps=8", "--set", "eval_interval=4",
+                     "--out", str(out), "--quiet"]) == 0
+    assert "best val" in capsys.readouterr().out
+    assert (out / "ckpt.pt").is_file()
+    assert cli.main(["sample", str(out), "--tokens", "20", "--prompt", "the"]) == 0
+    assert capsys.readouterr().out.count("--- sample") == 1
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["train", "--set", "min_lr=1", "--set", "lr=0.1"], "min_lr"),
+    (["train", "--set", "learning_rate=1"], "unknown config field"),
+    (["train", "--corpus", "wikipedia"], "corpus"),
+    (["train", "--tokenizer", "words"], "tokenizer"),
+    (["sample", "/nonexistent/run"], "no checkpoint"),
+])
+def test_cli_bad_values_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, argv, match):
+    out = tmp_path / "never"
+    extra = ["--out", str(out)] if argv[0] == "train" else []
+    assert cli.main(argv + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and match in err and "\n" not in err
+    assert not out.exists()

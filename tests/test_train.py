@@ -1,0 +1,191 @@
+"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from slmlab.config import ConfigError, preset
+from slmlab.data import prepare
+from slmlab.train import Callback, History, Trainer, decay_groups, load_checkpoint, lr_at, train
+
+
+def smoke(**kw):
+    return preset("smoke", **kw)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(smoke().data)
+
+
+def test_train_returns_a_history_whose_loss_falls(data):
+    cfg = smoke()
+    h = train(cfg, data=data, progress=False)
+    assert [r["step"] for r in h.steps] == list(range(1, cfg.train.max_steps + 1))
+    assert [e["step"] for e in h.evals] == [20, 40]
+    assert h.stop_reason is None
+    first, last = h.steps[0]["loss"], h.steps[-1]["loss"]
+    assert abs(first - math.log(data.vocab_size)) < 0.3  # starts at a uniform guess
+    assert last < first - 0.5
+    assert h.steps[-1]["tokens"] == cfg.train.max_steps * cfg.tokens_per_step
+    assert h.meta["vocab_size"] == data.vocab_size
+
+
+def test_schedule_warmup_from_near_zero_cosine_to_min_lr():
+    t = smoke(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=100).train
+    lrs = [lr_at(s, t) for s in range(101)]
+    assert lrs[0] < 0.1 * t.lr  # starts near 0, not at lr/3
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11]))  # rises through warmup
+    assert lrs[10] == pytest.approx(t.lr)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # never rises after warmup
+    assert lrs[100] == pytest.approx(t.min_lr)
+
+
+def test_lr_is_stepped_per_update_not_per_micro_step(data):
+    cfg = smoke(max_steps=12, warmup_steps=4, grad_accum_steps=3, eval_interval=12)
+    h = train(cfg, data=data, progress=False)
+    assert len(h.steps) == 12  # 12 updates of 3 micro-batches each
+    assert [r["lr"] for r in h.steps] == [lr_at(s, cfg.train) for s in range(12)]
+    assert h.steps[-1]["tokens"] == 12 * 3 * cfg.train.micro_batch_size * cfg.model.block_size
+
+
+class GradGrab(Callback):
+    def on_after_backward(self, trainer):
+        self.grads = [p.grad.clone() for p in trainer.model.parameters()]
+        self.norm = torch.sqrt(sum((g.float() ** 2).sum() for g in self.grads)).item()
+
+
+def _one_update_grads(cfg, data, batch, scaler=None):
+    """Gradients of one update on a fixed batch, split into grad_accum_steps micro-batches."""
+    tr = Trainer(cfg, data=data, callbacks=[GradGrab()], progress=False)
+    chunks = iter(batch[0].chunk(cfg.train.grad_accum_steps)), iter(batch[1].chunk(cfg.train.grad_accum_steps))
+    tr.sampler.next = lambda: (next(chunks[0]), next(chunks[1]))
+    if scaler is not None:
+        tr.scaler = scaler
+    loss, gnorm, _ = tr._update()
+    return tr.callbacks[0], loss.item(), gnorm.item()
+
+
+def test_accumulation_4_by_quarter_equals_one_full_batch(data):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, data.vocab_size, (8, 32), generator=g)
+    y = torch.randint(0, data.vocab_size, (8, 32), generator=g)
+    full, loss_full, _ = _one_update_grads(smoke(micro_batch_size=8, grad_clip=0.0), data, (x, y))
+    acc, loss_acc, _ = _one_update_grads(smoke(micro_batch_size=2, grad_accum_steps=4, grad_clip=0.0),
+                                         data, (x, y))
+    assert loss_acc == pytest.approx(loss_full, rel=1e-5)
+    for a, b in zip(full.grads, acc.grads):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_clipping_sees_the_unscaled_gradient(data):
+    g = torch.Generator().manual_seed(1)
+    batch = (torch.randint(0, data.vocab_size, (8, 32), generator=g),
+             torch.randint(0, data.vocab_size, (8, 32), generator=g))
+    cfg = smoke(micro_batch_size=8, grad_clip=1e9)
+    plain, _, norm_plain = _one_update_grads(cfg, data, batch)
+    scaled, _, norm_scaled = _one_update_grads(cfg, data, batch,
+                                               scaler=torch.amp.GradScaler("cpu", init_scale=2.0**12))
+    assert norm_scaled == pytest.approx(norm_plain, rel=1e-4)  # not 4096x
+    assert scaled.norm == pytest.approx(plain.norm, rel=1e-4)
+
+
+def test_weight_decay_only_on_matmul_weights_and_embeddings(data):
+    tr = Trainer(smoke(), data=data, progress=False)
+    decay, no_decay = decay_groups(tr.model)
+    names = {id(p): n for n, p in tr.model.named_parameters()}
+    assert {names[id(p)] for p in no_decay} == {n for n, p in tr.model.named_parameters() if p.dim() == 1}
+    assert any(names[id(p)] == "wte.weight" for p in decay)
+    assert tr.optimizer.param_groups[1]["weight_decay"] == 0.0
+    assert tr.optimizer.param_groups[0]["weight_decay"] == tr.cfg.train.weight_decay
+
+
+class StopAt(Callback):
+    def __init__(self, step, crash=False):
+        self.at, self.crash = step, crash
+
+    def on_update(self, trainer):
+        if trainer.step == self.at:
+            if self.crash:
+                raise RuntimeError("simulated kill")
+            trainer.request_stop()
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["stopped", "killed"])
+def test_resume_continues_exactly_as_if_never_stopped(tmp_path, data, crash):
+    cfg = smoke(max_steps=30, eval_interval=10, dropout=0.1)
+    whole = train(cfg, data=data, progress=False, out_dir=tmp_path / "whole")
+    part = tmp_path / "part"
+    if crash:  # dies between checkpoints: resumes from the last eval (step 20)
+        with pytest.raises(RuntimeError, match="simulated kill"):
+            train(cfg, data=data, progress=False, out_dir=part, callbacks=[StopAt(25, crash=True)])
+        assert load_checkpoint(part / "ckpt.pt")["step"] == 20
+    else:
+        stopped = train(cfg, data=data, progress=False, out_dir=part, callbacks=[StopAt(17)])
+        assert stopped.stop_reason == "stopped" and len(stopped.steps) == 17
+    resumed = train(None, resume=part, data=data, progress=False)
+    assert [r["loss"] for r in resumed.steps] == [r["loss"] for r in whole.steps]
+    assert [e["val_loss"] for e in resumed.evals] == [e["val_loss"] for e in whole.evals]
+    assert resumed.stop_reason is None
+
+
+def test_run_folder_and_history_jsonl_format(tmp_path, data):
+    out = tmp_path / "run"
+    h = train(smoke(), data=data, progress=False, out_dir=out)
+    assert {p.name for p in out.iterdir()} == {"config.json", "env.json", "history.jsonl", "ckpt.pt", "best.pt"}
+    rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if r["kind"] == "step"]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert set(steps[0]) >= {"kind", "step", "loss", "lr", "grad_norm", "tokens", "seconds"}
+    assert set(evals[0]) >= {"kind", "step", "train_loss", "val_loss"}
+    assert len(steps) == len(h.steps) and len(evals) == len(h.evals)
+    again = History.load(out / "history.jsonl")
+    assert again.steps == h.steps and again.evals == h.evals and again.config == h.config
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path, data):
+    train(smoke(max_steps=10, eval_interval=5), data=data, progress=False, out_dir=tmp_path / "r")
+    with pytest.raises(ConfigError, match="lr"):
+        train(smoke(max_steps=10, eval_interval=5, lr=1e-2), resume=tmp_path / "r", data=data)
+
+
+def test_corrupt_checkpoint_gives_one_clear_line(tmp_path):
+    bad = tmp_path / "ckpt.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="damaged") as err:
+        load_checkpoint(bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+class Poison(Callback):
+    def on_update(self, trainer):
+        if trainer.step == 7:
+            with torch.no_grad():
+                trainer.model.wte.weight.fill_(float("nan"))
+
+
+def test_nan_guard_stops_and_says_why(data):
+    h = train(smoke(), data=data, progress=False, callbacks=[Poison()])
+    assert h.stop_reason == "nan"
+    assert len(h.steps) <= 10  # noticed at the next log interval
+    assert "lower lr" in h.meta["stop_message"]
+
+
+def test_early_stopping_keeps_the_best_checkpoint(tmp_path, data, monkeypatch):
+    vals = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: {"train_loss": 1.0, "val_loss": next(vals)})
+    cfg = smoke(max_steps=60, eval_interval=5, early_stop_patience=2)
+    h = train(cfg, data=data, progress=False, out_dir=tmp_path / "es")
+    assert h.stop_reason == "early_stop"
+    assert [e["step"] for e in h.evals] == [5, 10, 15, 20]
+    assert h.best_val() == (10, 2.0)
+    assert load_checkpoint(tmp_path / "es" / "best.pt")["step"] == 10
+
+
+def test_block_size_larger_than_the_data_is_refused(data):
+    with pytest.raises(ConfigError, match="block_size"):
+        Trainer(smoke(block_size=10_000_000), data=data, progress=False)
