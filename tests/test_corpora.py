@@ -1,0 +1,225 @@
+"""The corpus registry on fixture folders: no network, no ../shared unless asked for."""
+
+import pytest
+
+from slmlab import corpora
+from slmlab.config import ConfigError
+from slmlab.corpora import EOT, DataMissingError, identity, load_corpus
+
+
+def _no_network(monkeypatch):
+    def fail(*args, **kwargs):
+        raise ConnectionError("offline (test)")
+    monkeypatch.setattr(corpora, "_hub_download", fail)
+    monkeypatch.setattr(corpora, "_url_download", fail)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SLMLAB_DATA_DIR", raising=False)
+    return tmp_path
+
+
+def _stories(n, tag):
+    return "".join(f"Story {tag} {i}. Lily saw a cat.\nThe end.\n{EOT}\n" for i in range(n))
+
+
+@pytest.fixture
+def data_dir(offline, monkeypatch):
+    d = offline / "data"
+    (d / "tinystories").mkdir(parents=True)
+    (d / "tinystories" / "TinyStoriesV2-GPT4-train.txt").write_text(_stories(50, "t"))
+    (d / "tinystories" / "TinyStoriesV2-GPT4-valid.txt").write_text(_stories(8, "v"))
+    speeches = "".join(f"Speaker {i}:\nLine one of {i}.\nLine two.\n\n" for i in range(100))
+    (d / "tinyshakespeare.txt").write_text(speeches)
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(d))
+    return d
+
+
+# ---------------------------------------------------------------------------
+# synthetic
+
+
+def test_synthetic_split_by_documents_with_logprobs():
+    c = load_corpus("synthetic", max_bytes=30_000, val_fraction=0.2, seed=5)
+    assert len(c.train_docs) == len(c.train_logprobs) and len(c.val_docs) == len(c.val_logprobs)
+    assert len(c.val_docs) == round(c.n_docs * 0.2)
+    assert not set(c.train_docs) & set(c.val_docs)
+    assert all(lp < 0 for lp in c.train_logprobs + c.val_logprobs)
+    assert sum(map(len, c.train_docs + c.val_docs)) >= 30_000
+    again = load_corpus("synthetic", max_bytes=30_000, val_fraction=0.2, seed=5)
+    assert again.val_docs == c.val_docs and again.sha256 == c.sha256
+    assert load_corpus("synthetic", max_bytes=30_000, seed=6).sha256 != c.sha256
+
+
+def test_synthetic_identity_is_cheap_and_keyed():
+    a = identity("synthetic", 2_000_000, 0.1, 1)
+    assert a == identity("synthetic", 2_000_000, 0.1, 1)
+    assert a != identity("synthetic", 2_000_000, 0.1, 2)
+    assert a != identity("synthetic", 1_000_000, 0.1, 1)
+
+
+# ---------------------------------------------------------------------------
+# tinystories
+
+
+def test_tinystories_from_data_dir_uses_official_split(data_dir):
+    c = load_corpus("tinystories", max_bytes=10_000_000)
+    assert len(c.train_docs) == 50 and len(c.val_docs) == 8
+    assert c.train_docs[0] == "Story t 0. Lily saw a cat.\nThe end."
+    assert all(EOT not in d for d in c.train_docs + c.val_docs)
+    assert c.train_logprobs is None and "TinyStoriesV2-GPT4-train.txt" in c.source
+
+
+def test_tinystories_cap_cuts_at_a_whole_story(data_dir):
+    one = len(_stories(1, "t").encode())
+    c = load_corpus("tinystories", max_bytes=one * 10 + 5)
+    assert len(c.train_docs) == 10 and c.train_docs[-1].endswith("The end.")
+
+
+def test_tinystories_flat_sample_is_train_only(offline, monkeypatch):
+    d = offline / "flat"
+    d.mkdir()
+    (d / "tinystories_sample.txt").write_text(_stories(40, "s"))
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(d))
+    c = load_corpus("tinystories", val_fraction=0.1, seed=1)
+    assert len(c.train_docs) == 36 and len(c.val_docs) == 4
+    assert not set(c.train_docs) & set(c.val_docs)
+    assert "train-only" in c.source
+
+
+def test_tinystories_from_cache(offline):
+    cache = offline / "cache" / "downloads"
+    cache.mkdir(parents=True)
+    (cache / "TinyStoriesV2-GPT4-train.txt").write_text(_stories(20, "c"))
+    (cache / "TinyStoriesV2-GPT4-valid.txt").write_text(_stories(3, "cv"))
+    c = load_corpus("tinystories")
+    assert (len(c.train_docs), len(c.val_docs)) == (20, 3)
+
+
+def test_tinystories_missing_names_the_path(offline, monkeypatch):
+    d = offline / "empty"
+    d.mkdir()
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(d))
+    with pytest.raises(DataMissingError) as e:
+        load_corpus("tinystories")
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert str(d / "tinystories" / "TinyStoriesV2-GPT4-train.txt") in msg
+    assert "huggingface.co/datasets/roneneldan/TinyStories" in msg
+
+
+def test_tinystories_missing_without_data_dir_says_so(offline):
+    with pytest.raises(DataMissingError, match="SLMLAB_DATA_DIR is unset"):
+        load_corpus("tinystories")
+
+
+def test_identity_follows_the_file_bytes(data_dir):
+    a = identity("tinystories", 10_000_000)
+    (data_dir / "tinystories" / "TinyStoriesV2-GPT4-train.txt").write_text(_stories(51, "t"))
+    assert identity("tinystories", 10_000_000) != a
+
+
+# ---------------------------------------------------------------------------
+# shakespeare
+
+
+def test_shakespeare_val_is_the_tail_at_a_speech_boundary(data_dir):
+    c = load_corpus("shakespeare")
+    assert c.train_docs[0] == "Speaker 0:\nLine one of 0.\nLine two."
+    assert len(c.train_docs) == 90 and len(c.val_docs) == 10
+    assert c.val_docs[0].startswith("Speaker 90:")
+
+
+def test_shakespeare_missing_names_url(offline):
+    with pytest.raises(DataMissingError, match="karpathy/char-rnn"):
+        load_corpus("shakespeare")
+
+
+def test_shakespeare_download_writes_the_cache(offline, monkeypatch):
+    def fake(url, dest, timeout=30.0):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text("A:\nHi.\n\nB:\nHo.\n\n" * 30)
+        return dest
+    monkeypatch.setattr(corpora, "_url_download", fake)
+    c = load_corpus("shakespeare")
+    assert c.n_docs == 60
+    assert (offline / "cache" / "downloads" / "tinyshakespeare.txt").is_file()
+
+
+# ---------------------------------------------------------------------------
+# file: and folder
+
+
+def test_user_file_blank_lines_and_eot(offline):
+    f = offline / "mine.txt"
+    f.write_text("\n\n".join(f"Paragraph {i}." for i in range(20)) + "\n")
+    c = load_corpus(f"file:{f}", val_fraction=0.25, seed=2)
+    assert (len(c.train_docs), len(c.val_docs)) == (15, 5)
+    assert not set(c.train_docs) & set(c.val_docs)
+    g = offline / "eot.txt"
+    g.write_text(f"one\n\ntwo\n{EOT}\nthree\n{EOT}\nfour")
+    c = load_corpus(f"file:{g}", val_fraction=0.25)
+    assert sorted(c.train_docs + c.val_docs) == ["four", "one\n\ntwo", "three"]
+
+
+def test_user_folder_one_document_per_file(offline):
+    d = offline / "folder"
+    d.mkdir()
+    for i in range(6):
+        (d / f"s{i}.txt").write_text(f"Story {i}.\n\nStill story {i}.\n")
+    (d / "notes.md").write_text("ignored")
+    c = load_corpus(f"file:{d}", val_fraction=0.2)
+    assert c.n_docs == 6 and all("Still story" in doc for doc in c.train_docs)
+
+
+def test_user_identity_changes_with_content(offline):
+    f = offline / "mine.txt"
+    f.write_text("a\n\nb\n")
+    a = identity(f"file:{f}")
+    f.write_text("a\n\nc\n")
+    assert identity(f"file:{f}") != a
+
+
+def test_user_file_missing_or_empty_is_one_clear_line(offline):
+    missing = offline / "nope.txt"
+    with pytest.raises(DataMissingError, match="nope.txt does not exist") as e:
+        load_corpus(f"file:{missing}")
+    assert "\n" not in str(e.value)
+    empty = offline / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(DataMissingError, match="empty.txt is empty"):
+        load_corpus(f"file:{empty}")
+
+
+def test_bad_arguments_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown"):
+        load_corpus("wikipedia")
+    with pytest.raises(ConfigError, match="val_fraction"):
+        load_corpus("synthetic", val_fraction=1.5)
+    with pytest.raises(ConfigError, match="corpus_bytes"):
+        load_corpus("synthetic", max_bytes=0)
+
+
+# ---------------------------------------------------------------------------
+# optional: the real files in ../shared/data
+
+
+def test_real_tinystories_sample(shared_data, monkeypatch, tmp_path):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("SLMLAB_DATA_DIR", shared_data)
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path))
+    c = load_corpus("tinystories", max_bytes=10_000_000)
+    assert c.n_docs == 2316
+    assert c.train_docs[0].startswith("One day, a little girl named Lily found a needle")
+
+
+def test_real_shakespeare_split_matches_nanogpt(shared_data, monkeypatch, tmp_path):
+    _no_network(monkeypatch)
+    monkeypatch.setenv("SLMLAB_DATA_DIR", shared_data)
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path))
+    c = load_corpus("shakespeare")
+    train_chars = sum(len(d) + 2 for d in c.train_docs)
+    assert abs(train_chars - int(1115394 * 0.9)) < 2000
