@@ -14,6 +14,8 @@ Holds
   at once are harmless. On every load the sizes and sha256 of the .bin files
   are checked against the manifest; a bad or stale folder is rebuilt (with a
   warning) or, when the corpus cannot be read, refused with a clear error.
+  With the char tokenizer, val characters never seen in train are dropped (a
+  warning; `val_chars_dropped` in the manifest); val_bytes counts them anyway.
 - `TokenData`: the two memmapped token arrays, the tokenizer and the manifest.
 - `BatchSampler`: seeded random windows -> x, y (B, T) int64, exact resume.
 - `check_block_size`: a ConfigError when a split is shorter than block_size + 1.
@@ -168,7 +170,9 @@ def _write_all(tmp: Path, corpus, data_cfg: DataConfig, identity: str) -> None:
         "eot_id": tok.eot_id, "dtype": np.dtype(tok.dtype).name,
         "n_train_tokens": tr["n_tokens"], "n_val_tokens": va["n_tokens"],
         "n_train_docs": tr["n_docs"], "n_val_docs": va["n_docs"],
-        "train_bytes": tr["bytes"], "val_bytes": va["bytes"],  # UTF-8 text, without EOTs
+        # UTF-8 bytes of the corpus text, without EOTs (before any dropped val characters,
+        # so every tokenizer of one corpus shares one denominator for bits per byte)
+        "train_bytes": _utf8_bytes(corpus.train_docs), "val_bytes": _utf8_bytes(corpus.val_docs),
         "sha256": {"train.bin": tr["sha256"], "val.bin": va["sha256"]},
         "entropy_floor": _entropy_floor(corpus, va["n_tokens"]),
         "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
@@ -196,7 +200,7 @@ def _drop_unknown(tok: Tokenizer, docs: list[str]) -> tuple[list[str], int]:
 
 def _write_bin(path: Path, tok: Tokenizer, docs: list[str]) -> dict:
     """Tokenize `docs` in chunks straight into `path`; return counts and sha256."""
-    h, n_tokens, n_bytes = hashlib.sha256(), 0, 0
+    h, n_tokens = hashlib.sha256(), 0
     with open(path, "wb") as f:
         for i in range(0, len(docs), _CHUNK_DOCS):
             chunk = docs[i:i + _CHUNK_DOCS]
@@ -205,10 +209,13 @@ def _write_bin(path: Path, tok: Tokenizer, docs: list[str]) -> dict:
             f.write(data)
             h.update(data)
             n_tokens += len(ids)
-            n_bytes += sum(len(d.encode("utf-8")) for d in chunk)
         f.flush()
         os.fsync(f.fileno())
-    return {"n_tokens": n_tokens, "n_docs": len(docs), "bytes": n_bytes, "sha256": h.hexdigest()}
+    return {"n_tokens": n_tokens, "n_docs": len(docs), "sha256": h.hexdigest()}
+
+
+def _utf8_bytes(docs: list[str]) -> int:
+    return sum(len(d.encode("utf-8")) for d in docs)
 
 
 def _entropy_floor(corpus, n_val_tokens: int) -> float | None:

@@ -5,7 +5,9 @@ Holds
   distinct characters of the TRAINING documents, then EOT (nanoGPT's
   shakespeare_char convention: Tiny Shakespeare gives 65 characters + EOT).
   Encoding a character it has never seen raises a ValueError naming it; there
-  is no silent fallback (`unknown_chars` lets a caller find and drop them first).
+  is no silent fallback (`unknown_chars` lets a caller find and drop them first;
+  slmlab.data drops val characters unseen in train, with a warning and a count
+  in the manifest).
 - `BPETokenizer` ("bpe-N"): byte-level BPE with N merges, trained here by
   `train_bpe` on the training documents (GPT-2 regex pre-tokenization, then
   merges with incremental pair counts), and served as a `tiktoken.Encoding`:

@@ -187,6 +187,8 @@ def test_rebuild_flag_and_unseen_val_chars(fake):
     with pytest.warns(UserWarning, match="dropped 20 val character"):
         data = prepare(cfg(), rebuild=True)
     assert fake.calls == 2 and data.manifest["val_chars_dropped"] == 20
+    val_docs = sys.modules["slmlab.corpora"].load_corpus("synthetic", seed=7).val_docs
+    assert data.manifest["val_bytes"] == sum(len(d.encode()) for d in val_docs)  # original text
 
 
 def test_bpe_is_trained_on_train_docs_only(fake):
