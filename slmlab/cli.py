@@ -92,10 +92,10 @@ def cmd_prepare(args) -> int:
 
 def cmd_ladder(args) -> int:
     from .data import prepare
-    from .diagnostics import loss_ladder
+    from .diagnostics import ladder
 
     cfg = _config_from_args(args)
-    print(loss_ladder(prepare(cfg.data)).as_table())
+    print(ladder(prepare(cfg.data)).as_table())
     return 0
 
 
@@ -117,12 +117,11 @@ def cmd_lint(args) -> int:
 
 def cmd_doctor(args) -> int:
     from .data import prepare
-    from .diagnostics import diagnose, format_findings, loss_ladder
+    from .diagnostics import diagnose, format_findings, ladder
     from .experiments import load_run
 
     r = load_run(args.run_dir)
-    ladder = loss_ladder(prepare(r.config.data))
-    print(format_findings(diagnose(r.history, ladder)))
+    print(format_findings(diagnose(r.history, ladder(prepare(r.config.data)))))
     return 0
 
 

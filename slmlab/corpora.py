@@ -32,7 +32,8 @@ from slmlab import synthetic
 from slmlab.config import ConfigError
 
 __all__ = ["Corpus", "load_corpus", "identity", "DataMissingError", "EOT",
-           "TINYSTORIES_REPO", "TINYSTORIES_FILES", "SHAKESPEARE_URL", "split_documents"]
+           "TINYSTORIES_REPO", "TINYSTORIES_FILES", "SHAKESPEARE_URL", "split_documents",
+           "available_offline"]
 
 EOT = "<|endoftext|>"
 TINYSTORIES_REPO = "roneneldan/TinyStories"
@@ -287,6 +288,22 @@ def _tinystories_paths() -> tuple[Path, Path | None]:
         except DataMissingError:
             valid = None  # offline with only the train file: val is split off it
     return train, valid
+
+
+def available_offline(name: str) -> bool:
+    """True when `name` loads without a download (embedded, in $SLMLAB_DATA_DIR or cached)."""
+    if name == "synthetic":
+        return True
+    if name.startswith("file:"):
+        return Path(name[5:]).expanduser().exists()
+    if name == "tinystories":
+        names = [TINYSTORIES_FILES[0], TINYSTORIES_SAMPLE]
+        return any(_first_existing(_in_data_dir("tinystories", n)) for n in names) or \
+            (_downloads_dir() / TINYSTORIES_FILES[0]).is_file()
+    if name == "shakespeare":
+        return _first_existing(_in_data_dir("shakespeare", SHAKESPEARE_FILE)
+                               + [_downloads_dir() / SHAKESPEARE_FILE]) is not None
+    return False
 
 
 def _cached_or_hub(filename: str) -> Path:

@@ -13,11 +13,16 @@ It sits on top of everything and is imported by no other slmlab module.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["setup_check", "run_notebooks", "normalize"]
+from .config import Config
+from .device import Device, setup
+
+__all__ = ["setup_check", "start", "Lesson", "run_notebooks", "normalize"]
 
 DEPENDENCIES = ("torch", "numpy", "tiktoken", "matplotlib", "seaborn", "ipywidgets", "tqdm",
                 "huggingface_hub")
@@ -35,12 +40,56 @@ def setup_check(verbose: bool = True) -> bool:
             ok = False
             lines.append(f"FAIL  {name}: {type(e).__name__}: {e} (run `make setup`)")
     if ok:
-        from .device import setup
-
         lines.append(f"OK    device: {setup()}")
     if verbose:
         print("\n".join(lines))
     return ok
+
+
+# ---------------------------------------------------------------------------
+# The first cell of every notebook
+
+
+@dataclass
+class Lesson:
+    """What a notebook runs with: its profile, base config and device."""
+
+    name: str
+    profile: str  # smoke | cpu | gpu
+    cfg: Config  # the profile's preset, with the notebook's changes
+    device: Device
+    notes: list[str]
+
+    @property
+    def smoke(self) -> bool:
+        return self.profile == "smoke"
+
+
+def start(name: str, *, default_profile: str = "cpu", corpus: str | None = None,
+          tokenizer: str | None = None, **changes) -> Lesson:
+    """Pick the profile ($SLMLAB_PROFILE, else default_profile), the corpus and tokenizer,
+    and the device; print them. A corpus that is not on disk falls back to `synthetic`
+    (with a note) so every notebook runs offline; the gpu profile uses TinyStories."""
+    from .config import preset, profile, validate
+    from .corpora import available_offline
+
+    prof = profile(default_profile)
+    cfg = preset(prof)
+    notes = []
+    if corpus is not None:
+        cfg = cfg.replace(corpus=corpus)
+    if tokenizer is not None:
+        cfg = cfg.replace(tokenizer=tokenizer)
+    if not available_offline(cfg.data.corpus) and not os.environ.get("SLMLAB_ALLOW_DOWNLOAD"):
+        notes.append(f"{cfg.data.corpus} is not on this machine (set SLMLAB_DATA_DIR, or "
+                     f"SLMLAB_ALLOW_DOWNLOAD=1 to fetch it): using the synthetic corpus instead")
+        cfg = cfg.replace(corpus="synthetic")
+    cfg = validate(cfg.replace(name=prof, **changes))
+    dev = setup(cfg.train.device, cfg.train.dtype)
+    print(f"{name}: profile {prof} | corpus {cfg.data.corpus} | tokenizer {cfg.data.tokenizer} | {dev}")
+    for note in notes:
+        print("note:", note)
+    return Lesson(name, prof, cfg, dev, notes)
 
 
 # ---------------------------------------------------------------------------
