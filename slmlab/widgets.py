@@ -1,0 +1,357 @@
+"""ipywidgets for training by hand: the `Dashboard`.
+
+A Dashboard shows sliders for the hyperparameters a notebook chooses, Train
+and Stop buttons, a progress bar, a live figure (this run's curves with the
+loss ladder, and the val loss of every earlier run) and a status line.
+Training runs in a background thread, so the notebook stays usable; one run
+at a time (a second Train is refused in the status line); Stop asks the
+trainer to end after the current step, and the trainer writes a checkpoint.
+
+Headless use (nbval, tests, notebooks run top to bottom) drives the same
+object through methods, so CI runs the real code path:
+
+    dash = Dashboard(preset("cpu"), sliders={"lr": [1e-4, 3e-4, 1e-3, 3e-3],
+                                             "dropout": (0.0, 0.5, 0.1)}, ladder=lad)
+    dash                      # in a notebook: the widget
+    dash.set(lr=1e-3)         # moves the slider; any other config field works too
+    dash.start(block=True)    # or start() + wait(); stop() presses Stop
+    dash.runs, dash.status    # finished runs (for overlays), the status line
+
+Runs go through slmlab.experiments.run (cached by config; a stopped run
+resumes when started again with the same values). The figures are
+slmlab.plots'; the loop is slmlab.train's; this module only wires them up.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from . import experiments, plots
+from .config import Config, ConfigError, validate
+from .train import Callback
+
+__all__ = ["Dashboard", "slider_for"]
+
+
+# ---------------------------------------------------------------------------
+# Sliders from short specs
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def slider_for(field: str, spec: Any, current: Any) -> w.ValueWidget:
+    """A widget for one config field.
+
+    spec: a list of values -> SelectionSlider (numbers, e.g. a log-spaced lr
+    grid) or Dropdown (anything else); a (min, max, step) tuple -> IntSlider or
+    FloatSlider; a ready ipywidgets widget -> used as is. The config's current
+    value is always selectable, so the first run reproduces the base config.
+    """
+    style, layout = {"description_width": "110px"}, w.Layout(width="420px")
+    if isinstance(spec, w.ValueWidget):
+        return spec
+    if isinstance(spec, list) and spec:
+        options = _with_value(spec, current)
+        kind = w.SelectionSlider if all(_is_number(v) for v in options) else w.Dropdown
+        return kind(options=[(_fmt(v), v) for v in options], value=current, description=field,
+                    style=style, layout=layout, continuous_update=False)
+    if isinstance(spec, tuple) and len(spec) == 3 and all(_is_number(v) for v in spec):
+        lo, hi, step = spec
+        kind = w.IntSlider if all(isinstance(v, int) for v in (*spec, current)) else w.FloatSlider
+        extra = {} if kind is w.IntSlider else {"readout_format": ".3g"}
+        return kind(min=min(lo, current), max=max(hi, current), step=step, value=current,
+                    description=field, style=style, layout=layout, continuous_update=False, **extra)
+    raise ConfigError(f"sliders[{field!r}]={spec!r}: give a list of values, e.g. [1e-4, 3e-4, 1e-3], "
+                      f"or a (min, max, step) tuple, e.g. (0.0, 0.5, 0.1)")
+
+
+def _with_value(options: Sequence, value: Any) -> list:
+    """The options plus `value` (sorted when all are numbers)."""
+    out = list(options) if value in options else [*options, value]
+    return sorted(out) if all(_is_number(v) for v in out) else out
+
+
+def _set_widget(widget: w.ValueWidget, value: Any) -> None:
+    """Move a widget to `value`, adding the option / widening the range when needed."""
+    if isinstance(widget, (w.SelectionSlider, w.Dropdown)):
+        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        if value not in values:
+            widget.options = [(_fmt(v), v) for v in _with_value(values, value)]
+    elif isinstance(widget, (w.IntSlider, w.FloatSlider)):
+        widget.max = max(widget.max, value)
+        widget.min = min(widget.min, value)
+    widget.value = value
+
+
+def _value_of(widget: w.ValueWidget) -> Any:
+    v = widget.value
+    return round(v, 12) if isinstance(v, float) else v  # FloatSlider's 0.30000000000000004
+
+
+# ---------------------------------------------------------------------------
+# The callback that feeds the dashboard from the training thread
+
+
+class _Feed(Callback):
+    def __init__(self, dash: Dashboard):
+        self.dash, self.trained = dash, False
+
+    def on_train_start(self, trainer) -> None:
+        self.trained = True  # False at the end: the run came from the cache
+        self.dash._attach(trainer)
+
+    def on_step_end(self, trainer, record: dict) -> None:
+        self.dash._on_step(trainer, record)
+
+    def on_eval(self, trainer, record: dict) -> None:
+        self.dash._live.update()
+
+
+def _run_with_experiments(cfg: Config, *, label: str, callbacks: Sequence) -> experiments.Run:
+    return experiments.run(cfg, label=label, callbacks=callbacks, progress=False)
+
+
+# ---------------------------------------------------------------------------
+# The dashboard
+
+
+class Dashboard:
+    """Sliders, Train / Stop, live curves with the ladder, and an overlay of runs.
+
+    base_cfg: the config every run starts from. sliders: field -> spec (see
+    `slider_for`). ladder: drawn under the curves (slmlab.diagnostics). runs:
+    earlier runs to overlay. x / logy: the curves' axis. redraw_every: seconds
+    between live redraws (none in the smoke profile; one at the end of a run).
+    runner: callable(cfg, *, label, callbacks) -> Run; default
+    slmlab.experiments.run (cached by config).
+    """
+
+    def __init__(self, base_cfg: Config, sliders: Mapping[str, Any] | None = None, *,
+                 ladder: Any = None, runs: Sequence = (), x: str = "step", logy: bool = False,
+                 redraw_every: float = 2.0, runner: Callable | None = None,
+                 title: str | None = None):
+        self.base_cfg = validate(base_cfg)
+        self.ladder, self.x, self.logy = ladder, x, logy
+        self.runs: list = list(runs)  # finished runs, oldest first; the overlay draws them all
+        self.overrides: dict[str, Any] = {}  # fields set with set() that have no slider
+        self.error: BaseException | None = None  # what made the last run fail, if it failed
+        self._runner = runner or _run_with_experiments
+        self._thread: threading.Thread | None = None
+        self._trainer = None
+        self._stop_asked = False
+        self._current_label = ""
+        self._lock = threading.Lock()
+        self.sliders = {f: slider_for(f, spec, base_cfg.get(f)) for f, spec in (sliders or {}).items()}
+        self._build(title or f"Train {base_cfg.name}")
+        self._live = plots.LivePlot(self._draw, self._image, min_interval=redraw_every)
+        self._status_text = ""
+        self._set_status("ready: pick values and press Train")
+
+    # --- widgets
+
+    def _build(self, title: str) -> None:
+        self._train_btn = w.Button(description="Train", button_style="success", icon="play")
+        self._stop_btn = w.Button(description="Stop", button_style="danger", icon="stop",
+                                  disabled=True)
+        self._train_btn.on_click(lambda _: self._click_train())
+        self._stop_btn.on_click(lambda _: self.stop())
+        self._progress = w.IntProgress(min=0, max=self.base_cfg.train.max_steps, value=0,
+                                       layout=w.Layout(width="260px"))
+        self._progress_text = w.Label("")
+        self._status_label = w.HTML()
+        self._image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.widget = w.VBox([
+            w.HTML(f"<b>{title}</b>"), *self.sliders.values(),
+            w.HBox([self._train_btn, self._stop_btn, self._progress, self._progress_text]),
+            self._status_label, self._image,
+        ])
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _click_train(self) -> None:
+        try:
+            self.start()
+        except ConfigError as e:  # a bad slider combination: say it, do not raise into the UI
+            self._set_status(f"cannot start: {e}")
+
+    def _set_status(self, text: str) -> None:
+        self._status_text = text
+        self._status_label.value = f"<span style='font-family:monospace'>{_html(text)}</span>"
+
+    @property
+    def status(self) -> str:
+        """The status line: ready, training ..., refused, stopping, done ..., failed ..."""
+        return self._status_text
+
+    # --- what the next run will be
+
+    def values(self) -> dict[str, Any]:
+        """The slider values plus fields set with set(): the changes to base_cfg."""
+        return {**{f: _value_of(s) for f, s in self.sliders.items()}, **self.overrides}
+
+    def config(self) -> Config:
+        """The config the next run trains (ConfigError when the values do not fit)."""
+        return validate(self.base_cfg.replace(**self.values()))
+
+    def label(self) -> str:
+        """The next run's label: slider values and set() fields, e.g. 'lr=0.001, dropout=0.1'."""
+        parts = [f"{k}={_fmt(v)}" for k, v in self.values().items()]
+        return ", ".join(parts) or self.base_cfg.name
+
+    def set(self, **changes: Any) -> Dashboard:
+        """Change the next run: slider fields move their slider, others are kept aside."""
+        for key, value in changes.items():
+            self.base_cfg.get(key)  # ConfigError for an unknown field, with the close names
+            if key in self.sliders:
+                _set_widget(self.sliders[key], value)
+            else:
+                self.overrides[key] = value
+        return self
+
+    # --- run control
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def last_run(self):
+        return self.runs[-1] if self.runs else None
+
+    def start(self, block: bool = False) -> bool:
+        """Start a run in a background thread; False (and a status line) when one is going.
+
+        block=True waits for the end and raises what made the run fail, if anything.
+        """
+        with self._lock:
+            if self.running:
+                self._set_status(f"a run is already going ({self._current_label}): wait for it "
+                                 f"to end, or press Stop first")
+                return False
+            cfg, label = self.config(), self.label()
+            self._current_label, self._stop_asked, self.error = label, False, None
+            self._thread = threading.Thread(target=self._work, args=(cfg, label), daemon=True,
+                                            name="slmlab-dashboard")
+            self._buttons(running=True)
+            self._progress.max, self._progress.value = cfg.train.max_steps, 0
+            self._set_status(f"training {label} ...")
+            self._thread.start()
+        if block:
+            self.wait()
+            if self.error is not None:
+                raise self.error
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end (at most `timeout` seconds); True when none is going.
+
+        An interrupt (Ctrl-C, the notebook's stop button) presses Stop and waits.
+        """
+        t = self._thread
+        if t is None:
+            return True
+        try:
+            t.join(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            t.join()
+        return not t.is_alive()
+
+    def stop(self) -> bool:
+        """Ask the run to end after its current step (it keeps a checkpoint); False when idle."""
+        if not self.running:
+            self._set_status("nothing to stop: no run is going")
+            return False
+        self._stop_asked = True
+        trainer = self._trainer
+        if trainer is not None:
+            trainer.request_stop("stopped")
+        self._set_status(f"stopping {self._current_label} after this step ...")
+        return True
+
+    # --- the background thread
+
+    def _work(self, cfg: Config, label: str) -> None:
+        feed = _Feed(self)
+        try:
+            run = self._runner(cfg, label=label, callbacks=[feed])
+        except Exception as e:  # shown in the status line; start(block=True) raises it
+            self.error = e
+            self._set_status(f"failed: {type(e).__name__}: {e}")
+        else:
+            self._keep(run)
+            self._set_status(_summary(run, trained=feed.trained))
+        finally:
+            self._trainer = None
+            self._buttons(running=False)
+            self._live.update(force=True)
+
+    def _keep(self, run) -> None:
+        """Add a finished run; a resumed run replaces its earlier, stopped self."""
+        d = getattr(run, "dir", None)
+        self.runs = [r for r in self.runs if d is None or getattr(r, "dir", None) != d]
+        self.runs.append(run)
+
+    def _attach(self, trainer) -> None:
+        self._trainer = trainer
+        if self._stop_asked:  # Stop pressed before the trainer existed
+            trainer.request_stop("stopped")
+        self._progress.max, self._progress.value = trainer.cfg.train.max_steps, trainer.step
+
+    def _on_step(self, trainer, rec: dict) -> None:
+        self._progress.value = rec["step"]
+        speed = rec["tokens"] / rec["seconds"] if rec.get("seconds") else 0.0
+        self._progress_text.value = (f"step {rec['step']}/{trainer.cfg.train.max_steps} · "
+                                     f"loss {rec['loss']:.3f} · {speed:,.0f} tok/s")
+        self._live.update()
+
+    def _buttons(self, running: bool) -> None:
+        self._train_btn.disabled, self._stop_btn.disabled = running, not running
+
+    # --- the live figure
+
+    def _draw(self, fig) -> None:
+        """Left: this run (or the last one) with the ladder. Right: val loss of every run."""
+        left, right = fig.subplots(1, 2)
+        trainer = self._trainer
+        live = trainer.history if trainer is not None else None
+        shown = live if live is not None else (self.runs[-1] if self.runs else {"steps": [], "evals": []})
+        name = self._current_label if live is not None else getattr(shown, "label", "")
+        plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=name or None)
+        runs = list(self.runs) + ([_LiveRun(live, f"now: {self._current_label}")] if live else [])
+        plots.overlay(runs, "val_loss", ax=right, x=self.x, logy=self.logy, ladder=self.ladder,
+                      title="val loss, every run")
+
+
+class _LiveRun:
+    """The run under way, shaped like a Run for plots.overlay."""
+
+    def __init__(self, history, label: str):
+        self.history, self.label, self.config = history, label, history.config
+
+
+def _summary(run, trained: bool) -> str:
+    h = run.history
+    best = h.best_val()
+    best_s = f"best val {best[1]:.3f} at step {best[0]}" if best else "no eval"
+    how = "done" if trained else "loaded from cache"
+    end = f"stopped ({h.stop_reason})" if h.stop_reason else "ran to max_steps"
+    return f"{how}: {run.label} · {best_s} · {end}"
+
+
+def _html(text: str) -> str:
+    return html.escape(text)

@@ -1,0 +1,94 @@
+"""slmlab.widgets: the Dashboard driven headless, through the same object the buttons use.
+
+Real smoke runs through slmlab.experiments; every wait has a timeout, and the run
+that gets stopped is long enough (2000 steps) that it cannot end on its own first.
+"""
+
+import threading
+import time
+
+import ipywidgets as w
+import pytest
+
+from slmlab import config
+from slmlab.config import ConfigError
+from slmlab.widgets import Dashboard, slider_for
+
+TIMEOUT = 120  # seconds: generous, for 2 busy cores
+
+
+def smoke(**changes):
+    return config.preset("smoke", **{"max_steps": 10, "eval_interval": 5, **changes})
+
+
+def wait_for(predicate, timeout=TIMEOUT):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_start_refuses_a_second_run_and_stop_ends_with_a_checkpoint():
+    dash = Dashboard(smoke(max_steps=2000, eval_interval=1000, seed=7))
+    assert dash.start() is True
+    thread, n_threads = dash._thread, threading.active_count()
+    assert dash.start() is False  # refused politely: a status line, no second thread
+    assert "already going" in dash.status
+    assert dash._thread is thread and threading.active_count() == n_threads
+    wait_for(lambda: dash._trainer is not None and dash._trainer.step >= 1)
+    assert dash.stop() is True and "stopping" in dash.status
+    assert dash.wait(TIMEOUT) and not dash.running
+    run = dash.last_run
+    assert run.history.stop_reason == "stopped" and run.history.steps[-1]["step"] < 2000
+    assert (run.dir / "ckpt.pt").is_file()
+    assert "stopped" in dash.status and len(dash.runs) == 1
+    assert dash.stop() is False and "nothing to stop" in dash.status
+    assert not dash._train_btn.disabled and dash._stop_btn.disabled
+    assert dash._live.last_error is None
+
+
+def test_sliders_set_the_next_config_and_the_overlay_grows():
+    earlier = {"steps": [], "evals": [{"step": 5, "val_loss": 3.5, "train_loss": 3.4}], "config": {}}
+    dash = Dashboard(smoke(), sliders={"lr": [1e-3, 3e-3], "dropout": (0.0, 0.5, 0.1)},
+                     runs=[earlier])  # earlier runs seed the overlay
+    assert isinstance(dash.sliders["lr"], w.SelectionSlider)
+    assert isinstance(dash.sliders["dropout"], w.FloatSlider)
+    assert dash.values() == {"lr": 3e-3, "dropout": 0.0}
+    dash.set(lr=2e-3, dropout=0.1)  # 2e-3 is not on the slider: it is added
+    assert dash.sliders["lr"].value == 2e-3 and dash.config().train.lr == 2e-3
+    assert dash.config().model.dropout == pytest.approx(0.1)
+    assert dash.start(block=True) is True
+    assert dash.runs[-1].config.train.lr == 2e-3 and "done" in dash.status
+    dash.set(lr=1e-3, max_steps=6)  # max_steps has no slider: kept aside for the next run
+    dash.start(block=True)
+    assert dash.runs[0] is earlier and [r.config.train.lr for r in dash.runs[1:]] == [2e-3, 1e-3]
+    assert dash.runs[-1].config.train.max_steps == 6 and "max_steps=6" in dash.runs[-1].label
+    assert dash._live.n_draws >= 2 and dash._live.last_error is None
+    assert dash._live.last_png[:4] == b"\x89PNG"
+    assert dash._image.value[:4] == b"\x89PNG"  # the figure reached the widget
+    dash.start(block=True)  # the same values again: loaded from the cache, not duplicated
+    assert "loaded from cache" in dash.status and len(dash.runs) == 3
+
+
+def test_bad_values_are_refused_before_any_work():
+    with pytest.raises(ConfigError, match="unknown config field"):
+        Dashboard(smoke(), sliders={"learning_rate": [1e-3]})
+    with pytest.raises(ConfigError, match="list of values"):
+        slider_for("lr", 1e-3, 1e-3)
+    dash = Dashboard(smoke(), sliders={"n_head": [1, 2, 3]})
+    dash.set(n_head=3)  # 32 dims do not divide into 3 heads
+    with pytest.raises(ConfigError, match="n_head"):
+        dash.start()
+    dash._train_btn.click()  # the button says it in the status line instead
+    assert "cannot start" in dash.status and not dash.running
+
+
+def test_a_failing_run_is_reported():
+    def broken(cfg, *, label, callbacks):
+        raise RuntimeError("disk full")
+
+    dash = Dashboard(smoke(), runner=broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        dash.start(block=True)
+    assert dash.status.startswith("failed: RuntimeError") and dash.runs == []
+    assert isinstance(dash.widget, w.VBox)
