@@ -535,8 +535,8 @@ def _auto_guide(key: str, values: np.ndarray) -> tuple[float | None, bool]:
 
 
 def stats_over_time(records: Any, key: str, *, by: str | Sequence[str] | None = None,
-                    guide: float | str | None = "auto", logy: bool | None = None, title: str | None = None, ax=None,
-                    figsize=(8, 4.5)) -> Figure:
+                    guide: float | str | None = "auto", logy: bool | None = None,
+                    title: str | None = None, ax=None, figsize=(8, 4.5)) -> Figure:
     """One line per layer / parameter: a statistic against the step.
 
     records: a list of dicts (or a DataFrame, or a dict group -> list of dicts)
