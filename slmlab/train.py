@@ -35,7 +35,7 @@ from .data import BatchSampler, TokenData, check_block_size, prepare
 from .device import Device, setup
 from .model import GPT
 
-__all__ = ["History", "Callback", "Trainer", "train", "lr_at", "configure_optimizer",
+__all__ = ["History", "Callback", "TimeLimit", "Trainer", "train", "lr_at", "configure_optimizer",
            "load_checkpoint", "load_model", "TrainingDiverged"]
 
 CKPT_VERSION = 1
@@ -128,6 +128,21 @@ class Callback:
     def on_step_end(self, trainer: Trainer, record: dict) -> None: ...
     def on_eval(self, trainer: Trainer, record: dict) -> None: ...
     def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+class TimeLimit(Callback):
+    """Stop a run after `seconds` of wall time (stop_reason "time"): equal-time comparisons."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._t0 = 0.0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_update(self, trainer: Trainer) -> None:
+        if time.perf_counter() - self._t0 >= self.seconds:
+            trainer.request_stop("time")
 
 
 # ---------------------------------------------------------------------------
@@ -397,6 +412,8 @@ class Trainer:
             self.history.meta["stop_message"] = (
                 f"loss became {bad['loss']} at step {bad['step']} (lr {bad['lr']:.2e}, grad norm "
                 f"{bad['grad_norm']:.3g}): lower lr, keep grad_clip on, or use a longer warmup")
+        elif reason == "time" and (not self.history.evals or self.history.evals[-1]["step"] != self.step):
+            self._eval_and_record()  # a time-boxed run ends with its own evaluation
         self.history.stop_reason = reason
         self.history.meta["seconds"] = self._seconds()
         if self.out_dir is not None:

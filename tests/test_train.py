@@ -189,3 +189,11 @@ def test_early_stopping_keeps_the_best_checkpoint(tmp_path, data, monkeypatch):
 def test_block_size_larger_than_the_data_is_refused(data):
     with pytest.raises(ConfigError, match="block_size"):
         Trainer(smoke(block_size=10_000_000), data=data, progress=False)
+
+
+def test_time_limit_stops_and_evaluates_where_it_stopped(data):
+    from slmlab.train import TimeLimit
+
+    h = train(smoke(), data=data, progress=False, callbacks=[TimeLimit(0.0)])
+    assert h.stop_reason == "time" and len(h.steps) == 1
+    assert h.evals[-1]["step"] == 1
