@@ -1,0 +1,407 @@
+"""Tests for slmlab.diagnostics: lint codes, ladder numbers, schedules, the doctor on real
+failing runs and on made-up curves, health checks, training statistics, lr finder."""
+
+import math
+import os
+import types
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from slmlab import diagnostics as d
+from slmlab.config import preset
+from slmlab.model import GPT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Smoke-sized models run fastest on one thread, and on a busy 2-core machine two
+    spinning OpenMP threads made these runs 10-50x slower. Restored afterwards."""
+    old_env, old_n = os.environ.get("SLMLAB_THREADS"), torch.get_num_threads()
+    os.environ["SLMLAB_THREADS"] = "1"  # what slmlab.device.setup() (inside train) reads
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old_n)
+    if old_env is None:
+        os.environ.pop("SLMLAB_THREADS", None)
+    else:
+        os.environ["SLMLAB_THREADS"] = old_env
+
+# ---------------------------------------------------------------------------
+# Lint
+
+STUDENT_CODES = {"min_lr_above_lr", "scheduler_per_micro_step", "eval_iters_as_interval",
+                 "clip_before_unscale", "block_size_mismatch", "decay_on_norms_and_biases",
+                 "no_eot_between_documents", "vocab_dominates_params", "warmup_starts_high",
+                 "no_resume", "budget"}
+
+# the student's notebook with every bug fixed and a small vocabulary: nothing to say but the budget
+CLEAN_NOTEBOOK = {"learning_rate": 1e-3, "max_iters": 4000, "warmup_steps": 100, "min_lr": 1e-4,
+                  "eval_interval": 100, "eval_batches": 20, "batch_size": 16, "block_size": 128,
+                  "gradient_accumulation_steps": 1, "weight_decay": 0.1, "grad_clip": 1.0,
+                  "n_layer": 4, "n_head": 4, "n_embd": 128, "vocab_size": 512,
+                  "scheduler_steps_per": "update", "weight_decay_on_all_params": False,
+                  "amp_dtype": "float16", "clip_before_unscale": False,
+                  "eot_between_documents": True, "warmup_start_factor": 0.0, "resume": True}
+
+ONE_BUG = {
+    "min_lr_above_lr": {"min_lr": 5e-3},
+    "scheduler_per_micro_step": {"scheduler_steps_per": "micro_step", "gradient_accumulation_steps": 8},
+    "eval_iters_as_interval": {"eval_iters": 500, "eval_interval": None, "eval_batches": None},
+    "clip_before_unscale": {"clip_before_unscale": True},
+    "block_size_mismatch": {"model_block_size": 64},
+    "decay_on_norms_and_biases": {"weight_decay_on_all_params": True},
+    "no_eot_between_documents": {"eot_between_documents": False},
+    "warmup_too_long": {"warmup_steps": 2000},
+    "vocab_dominates_params": {"vocab_size": 50257},
+}
+
+
+def codes(findings, severities=("error", "warning", "info")):
+    return {f.code for f in findings if f.severity in severities}
+
+
+def test_student_config_raises_every_code_it_deserves():
+    found = d.lint(d.STUDENT_CONFIG)
+    assert codes(found) == STUDENT_CODES
+    assert d.has_errors(found) and found[0].severity == "error"  # ranked: errors first
+    assert all(f.message and f.notebook for f in found)
+    budget = next(f for f in found if f.code == "budget").data
+    assert budget == {"tokens_per_update": 32 * 32 * 128, "optimizer_updates": 625,
+                      "total_tokens": 32 * 32 * 128 * 625}
+
+
+def test_chat_config_crashes_on_block_size_and_keeps_the_scheduler_bug():
+    found = {f.code: f for f in d.lint(d.CHAT_CONFIG, n_train_tokens=10**8)}
+    assert found["block_size_mismatch"].severity == "error"  # block 256 with the model's 128
+    assert "min_lr_above_lr" not in found  # min_lr 1e-5 fixes that one
+    assert found["scheduler_per_micro_step"].data["max_steps"] == 50000 // 16
+    assert found["budget"].data["epochs"] == pytest.approx(64 * 16 * 256 * 3125 / 1e8)
+
+
+def test_clean_configs_raise_no_error_or_warning():
+    assert codes(d.lint(CLEAN_NOTEBOOK), ("error", "warning")) == set()
+    for name in ("smoke", "cpu", "gpu"):
+        assert codes(d.lint(preset(name)), ("error", "warning")) == set(), name
+    cpu = preset("cpu")
+    assert codes(d.lint(cpu.to_dict()), ("error", "warning")) == set()  # Config.to_dict() form
+    assert codes(d.lint({"lr": 1e-3, "min_lr": 1e-4}), ("error", "warning")) == set()  # flat slmlab names
+
+
+@pytest.mark.parametrize("code", sorted(ONE_BUG))
+def test_each_lint_code_alone(code):
+    config = {k: v for k, v in {**CLEAN_NOTEBOOK, **ONE_BUG[code]}.items() if v is not None}
+    found = d.lint(config)
+    assert codes(found, ("error", "warning")) == {code}
+
+
+def test_lint_reads_slmlab_configs_too():
+    bad = preset("cpu").replace(min_lr=1e-2, warmup_steps=500)  # not validated: lint reports instead
+    assert {"min_lr_above_lr", "warmup_too_long"} <= codes(d.lint(bad))
+    assert "vocab_dominates_params" in codes(d.lint(preset("student")))
+    assert d.format_findings([]) == "no findings"
+    assert "ERROR" in d.format_findings(d.lint(bad))
+
+
+# ---------------------------------------------------------------------------
+# Schedule
+
+
+def test_student_schedule_shows_the_bug():
+    s = d.schedule(d.STUDENT_CONFIG)
+    assert len(s.lr_micro) == 20000 and len(s.lr) == 625
+    assert s.lr_micro[0] == pytest.approx(1e-4 / 3)  # LinearLR starts at lr/3, not 0
+    assert s.lr_micro[1000] == pytest.approx(1e-4)
+    cosine = s.lr_micro[1000:]
+    assert np.all(np.diff(cosine) >= -1e-12)  # the cosine phase only RISES ...
+    assert s.lr[-1] == pytest.approx(5e-4, rel=1e-3)  # ... to min_lr = 5x the peak
+    assert s.lr[0] == pytest.approx(s.lr_micro[31])  # optimizer steps at every 32nd micro-step
+
+
+def test_slmlab_schedule_is_lr_at_per_update():
+    from slmlab.train import lr_at
+    cfg = preset("cpu")
+    s = d.schedule(cfg)
+    assert len(s.lr) == cfg.train.max_steps
+    assert s.lr[10] == lr_at(10, cfg.train)
+    assert s.lr.max() == pytest.approx(cfg.train.lr) and s.lr[-1] >= cfg.train.min_lr
+    assert np.all(np.diff(s.lr[cfg.train.warmup_steps:]) <= 0)
+
+
+# ---------------------------------------------------------------------------
+# Ladder
+
+
+def plain_counts(train, val, V, k):
+    """Unigram and bigram cross-entropy with plain Python dicts (the other way)."""
+    uni = Counter(train.tolist())
+    n = len(train)
+    ce_uni = -sum(math.log((uni[t] + k) / (n + k * V)) for t in val.tolist()) / len(val)
+    pairs = Counter(zip(train[:-1].tolist(), train[1:].tolist()))
+    ctx = Counter(train[:-1].tolist())
+    lp = [math.log((pairs[(a, b)] + k) / (ctx[a] + k * V)) for a, b in zip(val[:-1].tolist(), val[1:].tolist())]
+    return ce_uni, -sum(lp) / len(lp)
+
+
+def fake_data(train, val, V, **manifest):
+    return types.SimpleNamespace(train=train, val=val, vocab_size=V,
+                                 manifest={"corpus": "fake", "tokenizer": "char", **manifest})
+
+
+def test_ladder_numbers_match_dict_counting():
+    rng = np.random.default_rng(0)
+    V = 9
+    train = rng.integers(0, V - 2, 3000).astype(np.uint16)  # tokens 7 and 8 never seen in train
+    val = np.concatenate([rng.integers(0, V, 500), [8, 8]]).astype(np.uint16)
+    lad = d.ladder(fake_data(train, val, V, val_bytes=1234, entropy_floor=1.5), k=0.5)
+    uni, bi = plain_counts(train, val, V, 0.5)
+    assert lad.get("unigram") == pytest.approx(uni, rel=1e-12)
+    assert lad.get("bigram") == pytest.approx(bi, rel=1e-12)
+    assert lad.get("uniform") == pytest.approx(math.log(V))
+    assert lad["bigram"].bits_per_byte == pytest.approx(bi * len(val) / (math.log(2) * 1234))
+    assert lad.get("entropy floor") == 1.5 and lad.get("student @ iter 500") is None
+    assert [r.nats for r in lad.rungs] == sorted((r.nats for r in lad.rungs), reverse=True)
+    assert "bigram" in lad.as_table() and "k=0.5" in lad.as_table()
+
+
+def test_ladder_auto_k_large_vocab_and_student_rung():
+    rng = np.random.default_rng(1)
+    V = 50257
+    z = (rng.zipf(1.3, 400_000) % V).astype(np.uint16)  # 400k tokens, GPT-2-sized vocabulary
+    lad = d.ladder(fake_data(z[:350_000], z[350_000:], V, tokenizer="gpt2", val_bytes=200_000))
+    assert lad.k["unigram"] in d._K_GRID and lad.k["bigram"] in d._K_GRID
+    uni, bi = plain_counts(z[:350_000][:20_000], z[350_000:][:2000], V, lad.k["bigram"])  # spot check
+    assert math.isfinite(uni) and math.isfinite(bi)
+    assert lad.get("student @ iter 500") == 9.45
+    assert lad.where(20.0).startswith("above every rung")
+
+
+# ---------------------------------------------------------------------------
+# Doctor on made-up and published curves
+
+
+def curve(val, train=None, steps=None, every=100, config=None, vocab=65, step_losses=None):
+    steps = steps or [every * (i + 1) for i in range(len(val))]
+    h = d.history_from_evals(dict(zip(steps, val)), train_by_step=dict(zip(steps, train)) if train else None,
+                             vocab_size=vocab, config=config or preset("smoke").to_dict())
+    if step_losses is not None:
+        h.steps = [{"kind": "step", "step": i + 1, "loss": float(x), "grad_norm": 1.0}
+                   for i, x in enumerate(step_losses)]
+    return h
+
+
+def test_published_curve_is_still_improving_and_early_points_are_barely_trained():
+    found = codes(d.diagnose(d.student_history()))
+    assert "still_improving" in found and "barely_trained" not in found
+    early = d.history_from_evals({500: 9.45, 1000: 8.49}, vocab_size=50257)
+    f = d.diagnose(early, {"unigram": 6.06})
+    assert f[0].code == "barely_trained" and f[0].data["uniform"] == pytest.approx(math.log(50257))
+
+
+def test_made_up_overfitting_noise_and_val_below_train():
+    val = [3.0, 2.5, 2.2, 2.1, 2.15, 2.25, 2.4]
+    train = [3.0, 2.45, 2.1, 1.9, 1.7, 1.5, 1.3]
+    f = {x.code: x for x in d.diagnose(curve(val, train))}
+    assert "overfitting" in f and f["overfitting"].data["best_step"] == 400
+    assert "still_improving" not in f
+    rng = np.random.default_rng(0)
+    noisy = list(2.0 + 0.08 * rng.standard_normal(12))
+    f = {x.code: x for x in d.diagnose(curve(noisy))}
+    assert "eval_too_noisy" in f and f["eval_too_noisy"].data["suggested"] > 4
+    cfg = preset("smoke", dropout=0.2).to_dict()
+    f = {x.code: x for x in d.diagnose(curve([2.0, 1.8, 1.7], [2.2, 2.0, 1.9], config=cfg))}
+    assert f["val_below_train"].notebook == "06_dropout"
+
+
+def test_made_up_spiky_and_slow_curves():
+    rng = np.random.default_rng(0)
+    base = 3.0 * np.exp(-np.arange(200) / 60) + 1.0 + 0.02 * rng.standard_normal(200)
+    spiky = base.copy()
+    spiky[[50, 90, 130, 170]] += 1.5
+    assert "lr_too_high" in codes(d.diagnose(curve([2.0], step_losses=spiky)))
+    assert "lr_too_high" not in codes(d.diagnose(curve([2.0], step_losses=base)))
+    slow = 4.0 - 0.002 * np.arange(200) + 0.01 * rng.standard_normal(200)
+    found = codes(d.diagnose(curve([3.6], step_losses=slow, vocab=65)))
+    assert "lr_too_low" in found
+    assert "lr_too_low" not in codes(d.diagnose(curve([2.0], step_losses=base)))
+
+
+# ---------------------------------------------------------------------------
+# Real short runs, made to fail (smoke-sized model on the synthetic corpus)
+
+
+@pytest.fixture(scope="module")
+def data():
+    from slmlab.data import prepare
+    return prepare(preset("smoke").data)
+
+
+def run(data, callbacks=(), **changes):
+    from slmlab.train import train
+    base = dict(max_steps=25, warmup_steps=0, eval_interval=5, eval_batches=4, log_interval=1)
+    return train(preset("smoke", **{**base, **changes}), data=data, callbacks=callbacks, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ladder(data):
+    return d.ladder(data)
+
+
+def test_doctor_on_real_diverging_run(data, ladder):
+    h = run(data, lr=10.0, min_lr=1.0, grad_clip=0.0)
+    found = d.diagnose(h, ladder)
+    assert found[0].code == "diverged" and "it was 10" in found[0].message, d.format_findings(found)
+    assert "barely_trained" not in codes(found)  # worse than a uniform guess is broken, not early
+
+
+def test_doctor_on_real_crawling_run(data, ladder):
+    h = run(data, lr=1e-6, min_lr=1e-7)
+    found = codes(d.diagnose(h, ladder))
+    assert {"barely_trained", "lr_too_low"} <= found, found
+    assert not {"overfitting", "diverged", "lr_too_high"} & found
+
+
+def random_token_data(V=16, n_train=300, n_val=5000):
+    """Uniform random tokens: nothing to learn, so all a model learns of train is memorized."""
+    from slmlab.data import TokenData
+    rng = np.random.default_rng(0)
+    manifest = {"corpus": "random", "tokenizer": "random", "val_bytes": n_val, "n_val_tokens": n_val,
+                "entropy_floor": math.log(V)}
+    return TokenData(rng.integers(0, V, n_train).astype(np.uint16), rng.integers(0, V, n_val).astype(np.uint16),
+                     types.SimpleNamespace(vocab_size=V, name="random"), manifest, None)
+
+
+def test_doctor_on_real_overfitting_run():
+    h = run(random_token_data(), max_steps=60, lr=1e-2, min_lr=1e-2, eval_interval=6, eval_batches=8,
+            block_size=16, micro_batch_size=16, log_interval=6)
+    found = {f.code: f for f in d.diagnose(h)}
+    assert "overfitting" in found and found["overfitting"].data["gap_final"] > found["overfitting"].data["gap_at_best"]
+    assert not {"lr_too_low", "still_improving", "diverged"} & set(found), list(found)
+
+
+def test_doctor_on_real_overfitting_run_on_synthetic_text():
+    """900 training characters (0.3% of the smoke corpus) and 400 updates: val turns up at ~200."""
+    from slmlab.data import prepare
+    cfg = preset("smoke", data_fraction=0.003, n_embd=64, micro_batch_size=16)
+    small = prepare(cfg.data)
+    h = run(small, max_steps=400, lr=1e-2, min_lr=1e-2, eval_interval=40, eval_batches=8, log_interval=20,
+            data_fraction=0.003, n_embd=64, micro_batch_size=16)
+    found = {f.code: f for f in d.diagnose(h, d.ladder(small))}
+    assert "overfitting" in found, list(found)
+    assert found["overfitting"].data["best_step"] < 400
+    assert not {"lr_too_low", "diverged"} & set(found)
+
+
+def test_doctor_on_real_run_with_one_eval_batch(data, ladder):
+    h = run(data, max_steps=30, lr=3e-3, min_lr=3e-3, eval_interval=3, eval_batches=1, micro_batch_size=2,
+            log_interval=3)
+    f = {x.code: x for x in d.diagnose(h, ladder)}
+    assert "eval_too_noisy" in f and f["eval_too_noisy"].data["suggested"] > 10
+
+
+@pytest.fixture(scope="module")
+def normal_run(data):
+    """A normal smoke run with the statistics callback on (sampled every 5 updates)."""
+    stats = d.TrainingStats(every=5)
+    return run(data, callbacks=[stats], lr=3e-3, min_lr=3e-4, warmup_steps=2, log_interval=5), stats
+
+
+def test_doctor_does_not_misfire_on_a_normal_run(normal_run, ladder):
+    found = codes(d.diagnose(normal_run[0], ladder))
+    assert not {"diverged", "lr_too_high", "lr_too_low", "overfitting"} & found, found
+    assert "ladder_position" in found
+    assert d.clipped_fraction(normal_run[0]) is not None
+
+
+def test_stats_callback_in_a_real_run(normal_run):
+    stats = normal_run[1]
+    assert sorted({a["step"] for a in stats.activations}) == [1, 5, 10, 15, 20, 25]
+    assert {a["step"] for a in stats.attention} == {1, 5, 10, 15, 20, 25}
+    assert {g["step"] for g in stats.grads} == {1, 5, 10, 15, 20, 25}
+    assert {g["name"] for g in stats.grads} == {"embedding", "block 0", "block 1", "final norm"}
+    assert len(stats.clipping) == 25 and 0 <= stats.clipped_fraction <= 1
+    assert all(-8 < u["log10_ratio"] < 0 for u in stats.updates)
+
+
+# ---------------------------------------------------------------------------
+# Health checks, statistics, lr finder
+
+
+def smoke_model(data):
+    torch.manual_seed(0)
+    return GPT(preset("smoke", vocab_size=data.vocab_size).model)
+
+
+def test_loss_at_init_and_overfit_one_batch(data):
+    model = smoke_model(data)
+    ok = d.loss_at_init(model, data)
+    assert ok.passed and abs(ok.loss - math.log(data.vocab_size)) < ok.tolerance
+    with torch.no_grad():
+        model.wte.weight.mul_(100)  # logits far too large: a wiring/init bug
+    assert not d.loss_at_init(model, data).passed
+    fit = d.overfit_one_batch(preset("smoke"), data, steps=60)
+    assert fit.passed and fit.final < fit.initial and len(fit.losses) == 60
+    assert not d.overfit_one_batch(preset("smoke"), data, steps=5, lr=1e-9).passed
+
+
+def test_stats_on_a_zeroed_model_and_a_known_sgd_step(data):
+    model = smoke_model(data)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "ln" not in n:
+                p.zero_()
+    cfg = preset("smoke", vocab_size=data.vocab_size, grad_clip=1.0)
+    trainer = types.SimpleNamespace(model=model, cfg=cfg, step=0)
+    stats = d.TrainingStats(every=1)
+    stats.on_train_start(trainer)
+    stats.on_step_start(trainer)
+    x, y = d.BatchSampler(data.train, 32, 4, 0).next()
+    model(x, y)[1].backward()
+    for a in stats.activations:  # zero weights: GELU input is exactly 0 everywhere
+        assert a["mean"] == 0 and a["std"] == 0 and a["saturated"] == 0
+    for a in stats.attention:  # q = k = 0: every position attends evenly
+        assert a["entropy"] == pytest.approx(a["uniform"], abs=1e-5)
+    assert len(stats.activations) == 2 and len(stats.attention) == 2 * 2
+
+
+def test_update_ratio_and_grad_norms_of_a_known_sgd_step(data):
+    model = smoke_model(data)
+    cfg = preset("smoke", vocab_size=data.vocab_size)
+    trainer = types.SimpleNamespace(model=model, cfg=cfg, step=0)
+    stats = d.TrainingStats(every=1)
+    stats.on_train_start(trainer)
+    stats.on_step_start(trainer)
+    x, y = d.BatchSampler(data.train, 32, 4, 0).next()
+    model(x, y)[1].backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    old = {n: p.detach().clone() for n, p in model.named_parameters()}
+    total = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1))  # clip hard
+    stats.on_after_backward(trainer)
+    torch.optim.SGD(model.parameters(), lr=0.5).step()
+    trainer.step = 1
+    stats.on_update(trainer)
+    stats.on_step_end(trainer, {"step": 1, "grad_norm": total})
+    stats.on_train_end(trainer)
+    scale = min(1.0, 0.1 / total)
+    rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
+    want = {n: math.log10(rms(0.5 * scale * grads[n]) / rms(old[n])) for n in grads if rms(grads[n]) > 0}
+    got = {u["name"]: u["log10_ratio"] for u in stats.updates}
+    for n, w in want.items():
+        assert got[n] == pytest.approx(w, abs=5e-3), n  # float32: 1 + 1e-5 keeps ~3 digits of the step
+    block0 = math.sqrt(sum(float(g.pow(2).sum()) for n, g in grads.items() if n.startswith("blocks.0.")))
+    got_g = {g["name"]: g["grad_norm"] for g in stats.grads}
+    assert got_g["block 0"] == pytest.approx(block0, rel=1e-4)  # the norm BEFORE clipping
+    assert stats.clipped_fraction == 1.0
+
+
+def test_lr_finder_restores_nothing_it_did_not_touch(data):
+    model = smoke_model(data)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    res = d.lr_find(model, data, steps=40, lr_min=1e-5, lr_max=3.0)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert 1e-5 <= res.lr_at_min <= 3.0 and res.suggestion == pytest.approx(res.lr_at_min / 10)
+    assert len(res.lrs) == len(res.losses) == len(res.smoothed)
+    assert res.smoothed.min() < res.smoothed[0]
