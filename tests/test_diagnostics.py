@@ -12,6 +12,8 @@ import torch
 
 from slmlab import diagnostics as d
 from slmlab.config import preset
+from slmlab.data import BatchSampler
+from slmlab.diagnostics.loss_ladder import _K_GRID
 from slmlab.model import GPT
 
 
@@ -171,7 +173,7 @@ def test_ladder_auto_k_large_vocab_and_student_rung():
     V = 50257
     z = (rng.zipf(1.3, 400_000) % V).astype(np.uint16)  # 400k tokens, GPT-2-sized vocabulary
     lad = d.ladder(fake_data(z[:350_000], z[350_000:], V, tokenizer="gpt2", val_bytes=200_000))
-    assert lad.k["unigram"] in d._K_GRID and lad.k["bigram"] in d._K_GRID
+    assert lad.k["unigram"] in _K_GRID and lad.k["bigram"] in _K_GRID
     uni, bi = plain_counts(z[:350_000][:20_000], z[350_000:][:2000], V, lad.k["bigram"])  # spot check
     assert math.isfinite(uni) and math.isfinite(bi)
     assert lad.get("student @ iter 500") == 9.45
@@ -357,7 +359,7 @@ def test_stats_on_a_zeroed_model_and_a_known_sgd_step(data):
     stats = d.TrainingStats(every=1)
     stats.on_train_start(trainer)
     stats.on_step_start(trainer)
-    x, y = d.BatchSampler(data.train, 32, 4, 0).next()
+    x, y = BatchSampler(data.train, 32, 4, 0).next()
     model(x, y)[1].backward()
     for a in stats.activations:  # zero weights: GELU input is exactly 0 everywhere
         assert a["mean"] == 0 and a["std"] == 0 and a["saturated"] == 0
@@ -373,7 +375,7 @@ def test_update_ratio_and_grad_norms_of_a_known_sgd_step(data):
     stats = d.TrainingStats(every=1)
     stats.on_train_start(trainer)
     stats.on_step_start(trainer)
-    x, y = d.BatchSampler(data.train, 32, 4, 0).next()
+    x, y = BatchSampler(data.train, 32, 4, 0).next()
     model(x, y)[1].backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     old = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -405,3 +407,8 @@ def test_lr_finder_restores_nothing_it_did_not_touch(data):
     assert 1e-5 <= res.lr_at_min <= 3.0 and res.suggestion == pytest.approx(res.lr_at_min / 10)
     assert len(res.lrs) == len(res.losses) == len(res.smoothed)
     assert res.smoothed.min() < res.smoothed[0]
+
+
+def test_doctor_reads_a_run_folder(normal_run, tmp_path):
+    normal_run[0].save(tmp_path / "history.jsonl")
+    assert codes(d.diagnose(tmp_path)) == codes(d.diagnose(normal_run[0]))

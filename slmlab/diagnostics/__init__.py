@@ -1,0 +1,55 @@
+"""Diagnostics: what a loss number means, what is wrong with a config or a run.
+
+One module per tool, all importable from here (`from slmlab import diagnostics as d`):
+- findings:    `Finding`, `rank`, `format_findings`: the one shape every check
+               reports in (code, severity, message with the numbers and the fix,
+               data, notebook);
+- loss_ladder: `ladder(data)`: uniform ln V, unigram and bigram cross-entropy on val
+               (add-k counts from train), the synthetic entropy floor, the student's
+               published point; nats/token and bits per byte;
+- config_lint: `lint(config)` for slmlab configs and the student notebook's words
+               (`STUDENT_CONFIG`, `CHAT_CONFIG`);
+- schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
+               micro-step, the student's rebuilt with real torch schedulers;
+- doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`;
+- health:      `loss_at_init`, `overfit_one_batch`, `lr_find`;
+- stats:       `TrainingStats`, a trainer Callback sampling activations, attention
+               entropy, gradient norms, update ratios and clipping.
+
+It reads histories, models and token files; it draws nothing (slmlab.plots) and
+knows no widgets. The CLI (`doctor`, `lint`, `ladder`) prints
+`format_findings(...)` and `Ladder.as_table()`.
+"""
+
+from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
+from .doctor import CurveHistory, clipped_fraction, diagnose, history_from_evals, student_history
+from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
+from .health import (
+    InitCheck,
+    LRFinderResult,
+    OverfitCheck,
+    loss_at_init,
+    lr_find,
+    overfit_one_batch,
+)
+from .loss_ladder import (
+    STUDENT_PUBLISHED,
+    Ladder,
+    Rung,
+    bigram_cross_entropy,
+    bits_per_byte,
+    ladder,
+    unigram_cross_entropy,
+)
+from .schedules import Schedule, schedule, student_schedule
+from .stats import SATURATION_THRESHOLD, TrainingStats
+
+__all__ = [
+    "Finding", "SEVERITIES", "format_findings", "rank", "has_errors",
+    "Rung", "Ladder", "ladder", "bits_per_byte", "unigram_cross_entropy", "bigram_cross_entropy",
+    "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
+    "Schedule", "schedule", "student_schedule",
+    "diagnose", "CurveHistory", "history_from_evals", "student_history", "clipped_fraction",
+    "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
+    "TrainingStats", "SATURATION_THRESHOLD",
+]

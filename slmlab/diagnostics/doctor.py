@@ -1,0 +1,345 @@
+"""The loss doctor: what a finished (or published) run says, ranked.
+
+`diagnose(history, ladder)` reads a History (or a run folder, or a curve built
+by `history_from_evals`) and returns Findings, each with the numbers behind it
+and the notebook that teaches the fix. One small rule per finding
+(`_dr_*`); thresholds are written where they are used. The student's published
+curve is `STUDENT_PUBLISHED` / `student_history()`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..train import History
+from .config_lint import STUDENT_CONFIG, normalize_config
+from .findings import Finding, _fmt, rank
+from .loss_ladder import STUDENT_PUBLISHED, Ladder, Rung, _ladder_dict
+
+# ---------------------------------------------------------------------------
+# Loss doctor: what a finished (or published) run says
+
+
+@dataclass
+class CurveHistory:
+    """A History-like record built from eval points only (e.g. a published curve)."""
+
+    steps: list[dict]
+    evals: list[dict]
+    config: dict
+    meta: dict
+    stop_reason: str | None = None
+
+
+def history_from_evals(val_by_step: dict[int, float], *, train_by_step: dict[int, float] | None = None,
+                       vocab_size: int | None = None, config: dict | None = None,
+                       meta: dict | None = None) -> CurveHistory:
+    """A History-like object that diagnose() reads, from {step: val_loss} (and train)."""
+    evals = [{"kind": "eval", "step": int(s), "val_loss": float(v),
+              "train_loss": float(train_by_step[s]) if train_by_step and s in train_by_step else None}
+             for s, v in sorted(val_by_step.items())]
+    return CurveHistory([], evals, dict(config or {}), {"vocab_size": vocab_size, **(meta or {})})
+
+
+def student_history() -> CurveHistory:
+    """The student's published val curve; steps are their loop iterations (micro-steps)."""
+    return history_from_evals(STUDENT_PUBLISHED, vocab_size=50257, config=dict(STUDENT_CONFIG),
+                              meta={"corpus": "tinystories", "tokenizer": "gpt2",
+                                    "step_unit": "iteration (a micro-step; 32 per optimizer update)",
+                                    "label": "student (published)"})
+
+
+def _curves(h) -> dict:
+    """Arrays out of any History-like object: step loss, eval val/train, lr, grad norms."""
+    def arr(rows, key):
+        keep = [r for r in rows if r.get(key) is not None]
+        return (np.array([r["step"] for r in keep], dtype=float),
+                np.array([r[key] for r in keep], dtype=float))
+    out = {}
+    out["s_x"], out["s_loss"] = arr(h.steps, "loss")
+    _, out["s_gn"] = arr(h.steps, "grad_norm")
+    out["e_x"], out["val"] = arr(h.evals, "val_loss")
+    out["t_x"], out["train"] = arr(h.evals, "train_loss")
+    return out
+
+
+def _flat_config(h) -> dict:
+    cfg = getattr(h, "config", None) or {}
+    try:
+        return normalize_config(cfg) if cfg else {}
+    except Exception:  # an unknown dict shape: the doctor still reads the curves
+        return {}
+
+
+def _smooth(y: np.ndarray, frac: float = 0.1) -> np.ndarray:
+    """Centered running mean over ~frac of the points (at least 1)."""
+    w = max(1, int(len(y) * frac)) | 1
+    if len(y) < 3 or w == 1:
+        return y.copy()
+    pad = np.pad(y, w // 2, mode="edge")
+    return np.convolve(pad, np.ones(w) / w, mode="valid")
+
+
+def _noise_sd(y: np.ndarray) -> float:
+    """Robust noise level of a smooth curve: MAD of second differences / sqrt(6)."""
+    if len(y) < 4:
+        return 0.0
+    d2 = np.diff(y, 2)
+    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / math.sqrt(6))
+
+
+def diagnose(history, ladder: Ladder | dict | None = None) -> list[Finding]:
+    """Read a History (or a run folder, or history_from_evals(...)); ranked findings.
+
+    ladder: a Ladder or {rung: nats}; without it the doctor knows ln V and the
+    entropy floor from the history's meta, and says less.
+    """
+    if isinstance(history, (str, Path)):
+        p = Path(history)
+        history = History.load(p / "history.jsonl" if p.is_dir() else p)
+    meta = getattr(history, "meta", {}) or {}
+    ctx = {"c": _curves(history), "cfg": _flat_config(history), "meta": meta,
+           "rungs": _ladder_dict(ladder, meta), "stop": getattr(history, "stop_reason", None)}
+    found = [f for rule in _DOCTOR_RULES if (f := rule(ctx)) is not None]
+    return rank(found)
+
+
+def _finite_tail(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(y)
+    return x[ok], y[ok]
+
+
+def _dr_diverged(ctx) -> Finding | None:
+    c, notes = ctx["c"], []
+    bad, bad_val = ~np.isfinite(c["s_loss"]), ~np.isfinite(c["val"])
+    if bad.any() or bad_val.any() or ctx["stop"] == "nan":
+        at = c["s_x"][bad][0] if bad.any() else (c["e_x"][bad_val][0] if bad_val.any() else None)
+        notes.append(f"the loss became NaN/inf{f' at step {int(at)}' if at is not None else ''}")
+    x, y = _finite_tail(c["s_x"], c["s_loss"])
+    rise = 0.0
+    if len(y) >= 5:
+        s = _smooth(y, 0.05)
+        low = np.minimum.accumulate(s)  # the best loss so far
+        i = int(np.argmax(s - low))
+        rise = float(s[i] - low[i])
+        if rise > max(1.0, 0.25 * low[i]):
+            back = " and came back down" if s[-1] < low[i] + 1.0 else ""
+            notes.append(f"the smoothed train loss blew up to {s[i]:.4g} at step {int(x[i])}, "
+                         f"{rise:.3g} nats above its best so far ({low[i]:.3f}){back}; it ends at {s[-1]:.3f}")
+    if not notes:
+        return None
+    lr = ctx["cfg"].get("lr")
+    return Finding("diverged", "error", "; ".join(notes) + ". The updates are too large: lower lr"
+                   + (f" (it was {_fmt(lr)})" if lr else "") + ", keep gradient clipping on, or warm up longer.",
+                   {"rise": rise, "nonfinite_steps": int(bad.sum()), "lr": lr}, "08_learning_rate_and_warmup")
+
+
+def _dr_barely_trained(ctx) -> Finding | None:
+    c, r = ctx["c"], ctx["rungs"]
+    _, val = _finite_tail(c["e_x"], c["val"])
+    if not len(val) or "uniform" not in r:
+        return None
+    v, u, uni = float(val[-1]), r["uniform"], r.get("unigram")
+    if v > 1.1 * u:
+        return None  # worse than guessing: broken or diverged (see diverged), not "barely trained"
+    near_uniform = v >= 0.75 * u
+    above_unigram = uni is not None and v >= uni - 0.02
+    train = float(c["train"][-1]) if len(c["train"]) else None
+    if not (near_uniform or above_unigram) or (train is not None and train < 0.8 * v):
+        return None
+    what = [f"val {v:.3f} is {v / u:.0%} of a uniform guess (ln V = {u:.2f})"]
+    if uni is not None:
+        what.append(f"{'above' if v >= uni else 'about'} a unigram model ({uni:.2f}), which knows only "
+                    f"token frequencies")
+    if train is not None:
+        what.append(f"train {train:.3f} is just as high, so this is not overfitting")
+    step = int(c["e_x"][np.isfinite(c["val"])][-1])
+    return Finding("barely_trained", "error", "; ".join(what) + f" (after {step:,} {_unit(ctx)}s). The model has "
+                   f"barely started: it needs many more updates at a working lr, not regularization.",
+                   {"val": v, "uniform": u, "unigram": uni, "train": train, "step": step},
+                   "04_val_loss_9_clinic")
+
+
+def _dr_still_improving(ctx) -> Finding | None:
+    x, v = _finite_tail(ctx["c"]["e_x"], ctx["c"]["val"])
+    if len(v) < 3 or np.argmin(v) < len(v) - 2:
+        return None
+    k = max(3, len(v) // 4)
+    fit = float(np.polyfit(x[-k:], v[-k:], 1)[0])  # nats per step over the last k evals
+    last = float((v[-1] - v[-2]) / max(x[-1] - x[-2], 1))  # the last segment
+    slope = max(fit, last)  # the slower of the two: a curve bends, so don't over-promise
+    gain = -slope * 0.25 * x[-1]  # what a run 25% longer would gain at that slope
+    if slope >= 0 or gain < max(0.01, 2 * _noise_sd(v), 0.005 * v[-1]):
+        return None
+    unit = _unit(ctx)
+    return Finding("still_improving", "warning",
+                   f"val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
+                   f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
+                   f"~{gain:.2f} nats. Train longer (more max_steps) before changing anything else.",
+                   {"slope_per_1000": slope * 1000, "val": float(v[-1]), "projected_gain": gain},
+                   "03_train_and_sample")
+
+
+def _unit(ctx) -> str:
+    return str(ctx["meta"].get("step_unit") or "step").split()[0]
+
+
+def _dr_overfitting(ctx) -> Finding | None:
+    c = ctx["c"]
+    x, v = _finite_tail(c["e_x"], c["val"])
+    if len(v) < 3:
+        return None
+    ib = int(np.argmin(v))
+    rise = float(v[-1] - v[ib])
+    if ib == len(v) - 1 or rise < max(0.02, 2 * _noise_sd(v), 0.01 * v[ib]):
+        return None
+    data = {"best_step": int(x[ib]), "best_val": float(v[ib]), "final_val": float(v[-1]), "rise": rise}
+    gap_txt = ""
+    if len(c["train"]) == len(c["val"]) and np.isfinite(c["train"]).all():
+        gaps = c["val"] - c["train"]
+        data.update(gap_at_best=float(gaps[ib]), gap_final=float(gaps[-1]))
+        if gaps[-1] <= gaps[ib]:
+            return None  # val rose with train: not memorization (see diverged / lr_too_high)
+        gap_txt = f"; the val-train gap grew from {gaps[ib]:.3f} to {gaps[-1]:.3f}"
+    return Finding("overfitting", "warning",
+                   f"val reached its best {v[ib]:.3f} at step {int(x[ib]):,} and rose {rise:.3f} to "
+                   f"{v[-1]:.3f}{gap_txt}: the model memorizes its training tokens. Fix: more data "
+                   f"(05), early stopping at the best step (05), dropout (06), weight decay (07).",
+                   data, "05_data_size")
+
+
+def _spikes(y: np.ndarray, w: int = 8) -> tuple[int, float]:
+    """(count, largest) of jumps above the running median of the previous w points."""
+    if len(y) <= w + 2:
+        return 0, 0.0
+    med = np.array([np.median(y[i - w:i]) for i in range(w, len(y))])
+    jump = y[w:] - med
+    scale = 1.4826 * np.median(np.abs(np.diff(y))) + 1e-12
+    big = jump > np.maximum(0.25, 6 * scale)
+    return int(big.sum()), float(jump.max())
+
+
+def _dr_lr_too_high(ctx) -> Finding | None:
+    c = ctx["c"]
+    y = c["s_loss"]
+    first_bad = np.flatnonzero(~np.isfinite(y))
+    y = y[:first_bad[0]] if len(first_bad) else y
+    n, biggest = _spikes(y)
+    gn = c["s_gn"][np.isfinite(c["s_gn"])]
+    gn_spikes = int((gn > 10 * np.median(gn)).sum()) if len(gn) > 10 else 0
+    diverged = len(first_bad) > 0 or ctx["stop"] == "nan"
+    if n < 2 and not (diverged and (n or gn_spikes)):
+        return None
+    lr = ctx["cfg"].get("lr")
+    return Finding("lr_too_high", "warning",
+                   f"{n} loss spikes in {len(y)} logged steps (largest +{biggest:.2f} nats above the running "
+                   f"median), {gn_spikes} gradient-norm spikes (>10x median)"
+                   + (f" at lr {_fmt(lr)}" if lr else "") + ": the updates overshoot. Fix: lower lr "
+                   "(halve it), a longer warmup, keep grad_clip on (1.0).",
+                   {"spikes": n, "largest_spike": biggest, "grad_norm_spikes": gn_spikes, "lr": lr},
+                   "08_learning_rate_and_warmup")
+
+
+def _dr_lr_too_low(ctx) -> Finding | None:
+    c, r, cfg = ctx["c"], ctx["rungs"], ctx["cfg"]
+    x, y = _finite_tail(c["s_x"], c["s_loss"])
+    warm = float(cfg.get("warmup_steps", 0) or 0)
+    x, y = x[x > warm], y[x > warm]
+    if len(y) < 12 or "uniform" not in r or _spikes(y)[0] >= 2:
+        return None
+    s, third = _smooth(y, 0.2), len(y) // 3
+    early = (s[0] - s[third]) / max(x[third] - x[0], 1)  # nats per step, first third
+    late = (s[-third - 1] - s[-1]) / max(x[-1] - x[-third - 1], 1)  # last third
+    target = max(r.get("unigram", 0.5 * r["uniform"]), r.get("entropy floor", 0.0))
+    headroom = float(s[-1] - target)
+    _, v = _finite_tail(c["e_x"], c["val"])
+    if len(v) >= 3 and v[-1] > v.min() + 0.02:
+        return None  # val is rising: memorizing, not crawling (see overfitting)
+    steps_needed = headroom / late if late > 0 else math.inf
+    if headroom <= 0 or steps_needed < 2 * x[-1] or (late > 0 and early > 2.5 * late):
+        return None
+    lr = cfg.get("lr")
+    above = f"still {headroom:.2f} nats above {target:.2f} (unigram, or half of ln V, or the floor)"
+    if late <= 0:
+        how = f"the train loss did not fall: {s[0] - s[-1]:+.3f} nats over {int(x[-1] - x[0])} steps, {above}"
+    else:
+        how = (f"the train loss falls slowly and in a straight line ({early * 1000:.3g} then {late * 1000:.3g} "
+               f"nats per 1000 steps, no bend), {above}: at this rate it needs ~{steps_needed:,.0f} more steps")
+    return Finding("lr_too_low", "warning", how + (f" at lr {_fmt(lr)}" if lr else "")
+                   + ". Fix: raise lr (try 3-10x; the lr finder suggests one).",
+                   {"early_slope_per_1000": early * 1000, "late_slope_per_1000": late * 1000,
+                    "headroom": headroom, "lr": lr}, "08_learning_rate_and_warmup")
+
+
+def _dr_eval_noise(ctx) -> Finding | None:
+    """Eval error from the batch-to-batch spread of the step losses, and eval-to-eval jitter."""
+    c, cfg = ctx["c"], ctx["cfg"]
+    x, v = _finite_tail(c["e_x"], c["val"])
+    if len(v) < 4:
+        return None
+    nb, accum = cfg.get("eval_batches"), cfg.get("grad_accum_steps", 1) or 1
+    _, y = _finite_tail(c["s_x"], c["s_loss"])
+    se = _noise_sd(y) * math.sqrt(accum / nb) if nb and len(y) >= 10 else 0.0  # micro-batch sd / sqrt(nb)
+    jitter = _noise_sd(v[len(v) // 3:])
+    noise = max(se, jitter)
+    half = v[len(v) // 2:]
+    trend = abs(float(half[-1] - half[0])) / max(len(half) - 1, 1)  # nats per eval, second half
+    if noise < max(0.02, trend):
+        return None
+    target = max(trend, 0.01)
+    need = int(math.ceil(nb * (noise / target) ** 2)) if nb else None
+    return Finding("eval_too_noisy", "warning",
+                   f"one eval is uncertain by ~{noise:.3f} nats (step losses spread {_noise_sd(y):.3f} per "
+                   f"update -> {se:.3f} for {nb} eval batches; eval-to-eval jitter {jitter:.3f}), more than "
+                   f"val's trend of {trend:.3f} per eval: single evals cannot tell better from worse, and "
+                   f"early stopping picks noise."
+                   + (f" eval_batches={nb}; about {need} would bring it to {target:.3f} (error ~ "
+                      f"1/sqrt(batches))." if need else " Average more eval batches."),
+                   {"noise_sd": noise, "batch_se": se, "jitter": jitter, "trend_per_eval": trend,
+                    "eval_batches": nb, "suggested": need}, "03_train_and_sample")
+
+
+def _dr_val_below_train(ctx) -> Finding | None:
+    c, cfg = ctx["c"], ctx["cfg"]
+    if len(c["train"]) != len(c["val"]) or len(c["val"]) < 2:
+        return None
+    gaps = (c["val"] - c["train"])[-3:]
+    gap = float(np.mean(gaps))
+    if not np.isfinite(gap) or gap > -max(0.02, 0.01 * float(c["train"][-1])) or (gaps > 0).any():
+        return None
+    drop = cfg.get("dropout", 0) or 0
+    why = (f"with dropout={drop} the train loss is only lower in eval mode; if your train curve comes from "
+           f"training steps, dropout alone explains it" if drop else
+           "with no dropout this means the val text is easier than train, or val documents leak into "
+           "train (duplicates across the split)")
+    return Finding("val_below_train", "info" if gap > -0.1 else "warning",
+                   f"val is {-gap:.3f} nats BELOW train over the last evals: {why}. Check the split "
+                   f"before trusting val as a measure of generalization.",
+                   {"gap": gap, "dropout": drop}, "06_dropout" if drop else "05_data_size")
+
+
+def _dr_position(ctx) -> Finding | None:
+    _, v = _finite_tail(ctx["c"]["e_x"], ctx["c"]["val"])
+    r = ctx["rungs"]
+    if not len(v) or not r:
+        return None
+    lad = Ladder([Rung(n, x, None, "") for n, x in sorted(r.items(), key=lambda t: -t[1])], 0, 0, None, {})
+    return Finding("ladder_position", "info", f"final val {v[-1]:.3f} sits {lad.where(float(v[-1]))}.",
+                   {"val": float(v[-1]), "rungs": dict(r)}, "00_start_here")
+
+
+_DOCTOR_RULES = [_dr_diverged, _dr_barely_trained, _dr_lr_too_high, _dr_overfitting, _dr_lr_too_low,
+                 _dr_still_improving, _dr_eval_noise, _dr_val_below_train, _dr_position]
+
+
+def clipped_fraction(history, grad_clip: float | None = None) -> float | None:
+    """Share of logged steps whose gradient norm (before clipping) exceeded grad_clip."""
+    clip = grad_clip if grad_clip is not None else _flat_config(history).get("grad_clip")
+    gn = np.array([r["grad_norm"] for r in history.steps if r.get("grad_norm") is not None], dtype=float)
+    if not clip or not len(gn):
+        return None
+    return float((gn > clip).mean())

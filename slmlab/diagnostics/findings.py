@@ -1,0 +1,64 @@
+"""Findings: the one shape every diagnostic reports in, and how the CLI prints them.
+
+A `Finding` carries a stable code, a severity (error / warning / info), a message
+with the numbers and the fix, the numbers as data, and the notebook that teaches
+the fix. `rank` puts errors first; `format_findings` is what `python -m slmlab
+lint / doctor` print. The checks themselves live in config_lint and doctor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------------------
+# Findings: what every check reports
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Finding:
+    """One thing a check found: what, why, the fix, and the numbers behind it."""
+
+    code: str  # stable name, e.g. "min_lr_above_lr"; tests and notebooks match on it
+    severity: str  # "error" (wrong), "warning" (likely hurts), "info" (good to know)
+    message: str  # what is wrong, why, and the fix, with the numbers
+    data: dict = field(default_factory=dict)  # the numbers behind the message
+    notebook: str | None = None  # the course notebook that teaches the fix
+
+    def __str__(self) -> str:
+        where = f"  [see {self.notebook}]" if self.notebook else ""
+        return f"{self.severity.upper():7s} {self.code}: {self.message}{where}"
+
+
+# order inside one severity: the most important problem first
+_PRIORITY = ["diverged", "min_lr_above_lr", "scheduler_per_micro_step", "clip_before_unscale",
+             "block_size_mismatch", "barely_trained", "lr_too_high", "overfitting", "lr_too_low",
+             "still_improving", "eval_too_noisy", "val_below_train"]
+
+
+def rank(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then infos; known codes in _PRIORITY order."""
+    def key(f: Finding) -> tuple[int, int]:
+        prio = _PRIORITY.index(f.code) if f.code in _PRIORITY else len(_PRIORITY)
+        return SEVERITIES.index(f.severity), prio
+    return sorted(findings, key=key)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)
+
+
+def format_findings(findings: list[Finding]) -> str:
+    """One paragraph per finding, ranked; what the CLI prints."""
+    if not findings:
+        return "no findings"
+    return "\n".join(str(f) for f in rank(findings))
+
+
+def _tokens(n: float) -> str:
+    return f"{n / 1e6:,.1f}M" if n >= 1e6 else f"{n:,.0f}"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.4g}"
