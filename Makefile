@@ -23,14 +23,21 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-# Run every notebook headless in the cpu profile and write the outputs back.
-course: setup
-	SLMLAB_PROFILE=cpu $(PY) -m slmlab.course notebooks
+# Pre-downloaded data (TinyStories, Tiny Shakespeare, GPT-2 BPE files): the
+# folder beside the repo when it is there, else whatever the user set.
+SLMLAB_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
+export SLMLAB_DATA_DIR
 
+# Run every notebook headless in the cpu profile and write the outputs back
+# (NB=01_data_and_tokenizers runs just one).
+course: setup
+	SLMLAB_PROFILE=cpu $(PY) -m slmlab.course notebooks $(NB)
+
+# Unit tests, then every notebook and solution through nbval in the smoke profile.
 test: setup
-	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q tests
-	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q --nbval-lax \
-		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider tests
+	SLMLAB_PROFILE=smoke MPLBACKEND=Agg SLMLAB_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -q \
+		-p no:cacheprovider --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
 
 lint: setup
 	$(VENV)/bin/ruff check slmlab tests
