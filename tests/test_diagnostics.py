@@ -212,9 +212,13 @@ def test_made_up_overfitting_noise_and_val_below_train():
     noisy = list(2.0 + 0.08 * rng.standard_normal(12))
     f = {x.code: x for x in d.diagnose(curve(noisy))}
     assert "eval_too_noisy" in f and f["eval_too_noisy"].data["suggested"] > 4
+    f = {x.code: x for x in d.diagnose(curve([2.0, 1.8, 1.7], [2.2, 2.0, 1.9]))}  # both in eval mode
+    assert f["val_below_train"].severity == "warning" and f["val_below_train"].data["compared_with"] == "eval"
+    steps = 1.4 + np.exp(-np.arange(1, 301) / 100)  # training-step loss, with dropout on: 1.77, 1.54, 1.45
     cfg = preset("smoke", dropout=0.2).to_dict()
-    f = {x.code: x for x in d.diagnose(curve([2.0, 1.8, 1.7], [2.2, 2.0, 1.9], config=cfg))}
-    assert f["val_below_train"].notebook == "06_dropout"
+    f = {x.code: x for x in d.diagnose(curve([1.6, 1.4, 1.3], steps=[100, 200, 300], config=cfg,
+                                             step_losses=steps))}
+    assert f["val_below_train"].notebook == "06_dropout" and f["val_below_train"].severity == "info"
 
 
 def test_made_up_spiky_and_slow_curves():
