@@ -36,7 +36,7 @@ course: setup
 # Unit tests, then every notebook and solution through nbval in the smoke profile.
 test: setup
 	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider tests
-	SLMLAB_PROFILE=smoke MPLBACKEND=Agg SLMLAB_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -q \
+	SLMLAB_PROFILE=smoke SLMLAB_THREADS=1 MPLBACKEND=Agg SLMLAB_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -q \
 		-p no:cacheprovider --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
 
 lint: setup
