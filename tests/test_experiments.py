@@ -57,3 +57,30 @@ def test_cli_bad_values_exit_2_with_one_line_and_write_nothing(tmp_path, capsys,
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and match in err and "\n" not in err
     assert not out.exists()
+
+
+def test_cli_ladder_lint_and_doctor(tmp_path, capsys):
+    import json
+
+    from slmlab.diagnostics import STUDENT_CONFIG
+
+    assert cli.main(["ladder", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "uniform" in out and "bigram" in out and "bits/byte" in out
+
+    student = tmp_path / "student.json"
+    student.write_text(json.dumps(STUDENT_CONFIG))
+    assert cli.main(["lint", str(student)]) == 1  # errors -> non-zero exit
+    out = capsys.readouterr().out
+    assert "min_lr_above_lr" in out and "scheduler_per_micro_step" in out
+    good = tmp_path / "good.json"
+    good.write_text(preset("cpu").to_json())
+    assert cli.main(["lint", str(good)]) == 0
+    capsys.readouterr()
+
+    run_dir = tmp_path / "doc-run"
+    assert cli.main(["train", "--profile", "smoke", "--set", "max_steps=10", "--set", "eval_interval=5",
+                     "--out", str(run_dir), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["doctor", str(run_dir)]) == 0
+    assert "see 0" in capsys.readouterr().out  # every finding names the notebook that teaches it
