@@ -416,3 +416,19 @@ def test_lr_finder_restores_nothing_it_did_not_touch(data):
 def test_doctor_reads_a_run_folder(normal_run, tmp_path):
     normal_run[0].save(tmp_path / "history.jsonl")
     assert codes(d.diagnose(tmp_path)) == codes(d.diagnose(normal_run[0]))
+
+
+def test_health_checks_run_by_the_trainer_when_asked(capsys):
+    from slmlab.config import preset
+    from slmlab.diagnostics import HealthChecks
+    from slmlab.train import train
+
+    hc = HealthChecks(overfit_steps=60)
+    h = train(preset("smoke", max_steps=5, eval_interval=5, warmup_steps=1), callbacks=[hc], progress=False)
+    assert hc.init.passed and hc.overfit.passed
+    assert len(hc.overfit.losses) == 60 and hc.overfit.final < hc.overfit.initial
+    assert "loss at init" in capsys.readouterr().out
+    assert len(h.steps) == 5
+    strict = HealthChecks(overfit_steps=1, strict=True, verbose=False)  # 1 step cannot memorize
+    h = train(preset("smoke", max_steps=5, eval_interval=5, warmup_steps=1), callbacks=[strict], progress=False)
+    assert not strict.overfit.passed and h.stop_reason == "health_check" and not h.steps

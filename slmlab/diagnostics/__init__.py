@@ -12,7 +12,8 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
 - doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`;
-- health:      `loss_at_init`, `overfit_one_batch`, `lr_find`;
+- health:      `loss_at_init`, `overfit_one_batch`, `lr_find`, and `HealthChecks`,
+               a Callback that has the trainer run both checks before training;
 - stats:       `TrainingStats`, a trainer Callback sampling activations, attention
                entropy, gradient norms, update ratios and clipping.
 
@@ -25,6 +26,7 @@ from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
 from .doctor import CurveHistory, clipped_fraction, diagnose, history_from_evals, student_history
 from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
 from .health import (
+    HealthChecks,
     InitCheck,
     LRFinderResult,
     OverfitCheck,
@@ -50,6 +52,6 @@ __all__ = [
     "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
     "Schedule", "schedule", "student_schedule",
     "diagnose", "CurveHistory", "history_from_evals", "student_history", "clipped_fraction",
-    "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
+    "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
     "TrainingStats", "SATURATION_THRESHOLD",
 ]

@@ -19,6 +19,7 @@ import torch
 from ..config import Config, ModelConfig
 from ..data import BatchSampler
 from ..model import GPT
+from ..train import Callback
 
 # ---------------------------------------------------------------------------
 # Health checks: is the model wired right before a long run?
@@ -114,6 +115,32 @@ def overfit_one_batch(model_or_cfg, data, *, steps: int = 150, lr: float = 3e-3,
 
 # ---------------------------------------------------------------------------
 # LR finder: an exponential lr ramp on a copy of the model
+
+
+class HealthChecks(Callback):
+    """Ask the trainer to run both health checks before its first update.
+
+    `train(cfg, callbacks=[HealthChecks()])` prints loss-at-init and
+    overfit-one-batch (both on copies of the model) and keeps them as `.init`
+    and `.overfit`; strict=True stops the run ("health_check") when one fails.
+    A resumed run (step > 0) skips them: its model is no longer untrained.
+    """
+
+    def __init__(self, overfit_steps: int = 100, strict: bool = False, verbose: bool = True):
+        self.overfit_steps, self.strict, self.verbose = overfit_steps, strict, verbose
+        self.init: InitCheck | None = None
+        self.overfit: OverfitCheck | None = None
+
+    def on_train_start(self, trainer) -> None:
+        if trainer.step > 0:
+            return
+        self.init = loss_at_init(trainer.model, trainer.data)
+        self.overfit = overfit_one_batch(trainer.model, trainer.data, steps=self.overfit_steps)
+        if self.verbose:
+            print(self.init.message)
+            print(self.overfit.message)
+        if self.strict and not (self.init.passed and self.overfit.passed):
+            trainer.request_stop("health_check")
 
 
 @dataclass
