@@ -385,8 +385,26 @@ def _gpt2_from_files(d: Path) -> tiktoken.Encoding:
 # Building and reloading by name
 
 
-def get_tokenizer(name: str, train_docs: Sequence[str] | None = None) -> Tokenizer:
-    """'char' and 'bpe-N' are trained on `train_docs`; 'gpt2' needs none."""
+BPE_TRAIN_BYTES = 20_000_000  # a BPE learns its merges from at most this much text
+
+
+def _head(docs: Sequence[str], max_chars: int) -> Sequence[str]:
+    """The leading documents holding at most max_chars characters (at least one)."""
+    total = 0
+    for i, d in enumerate(docs):
+        total += len(d)
+        if total > max_chars:
+            return docs[:max(1, i)]
+    return docs
+
+
+def get_tokenizer(name: str, train_docs: Sequence[str] | None = None, *,
+                  max_train_bytes: int = BPE_TRAIN_BYTES) -> Tokenizer:
+    """'char' and 'bpe-N' are trained on `train_docs`; 'gpt2' needs none.
+
+    A BPE learns from the first max_train_bytes of text only (20 MB: the merges of
+    TinyStories settle long before; the gpu profile's 500 MB would take minutes).
+    """
     if not is_known_tokenizer(name):
         raise ConfigError(f"tokenizer={name!r} is unknown; use char, gpt2 or bpe-N "
                           f"(N merges, e.g. bpe-4096)")
@@ -396,7 +414,7 @@ def get_tokenizer(name: str, train_docs: Sequence[str] | None = None) -> Tokeniz
         raise ValueError(f"tokenizer {name!r} is trained on the corpus: pass train_docs")
     if name == "char":
         return CharTokenizer.train(train_docs)
-    return BPETokenizer.train(train_docs, int(name[4:]))
+    return BPETokenizer.train(_head(train_docs, max_train_bytes), int(name[4:]))
 
 
 def load_tokenizer(dir: Path) -> Tokenizer:

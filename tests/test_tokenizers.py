@@ -202,3 +202,10 @@ def test_gpt2_bad_file_hash_is_refused(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr(tiktoken, "get_encoding", _no_network)
     with pytest.raises(RuntimeError, match="sha256"):
         get_tokenizer("gpt2")
+
+
+def test_bpe_learns_from_the_head_of_a_large_corpus():
+    docs = ["the cat sat on the mat"] * 50 + ["zzzz qqqq zzzz qqqq"] * 50
+    head_only = get_tokenizer("bpe-5", docs, max_train_bytes=22 * 50)
+    assert head_only.merges == get_tokenizer("bpe-5", docs[:50]).merges
+    assert get_tokenizer("bpe-5", docs).merges != head_only.merges
