@@ -172,12 +172,45 @@ def decay_groups(model: torch.nn.Module) -> tuple[list, list]:
 
 
 def configure_optimizer(model: torch.nn.Module, tcfg: TrainConfig, device: Device) -> torch.optim.AdamW:
-    """AdamW with decay groups; fused kernels on CUDA, foreach elsewhere."""
+    """AdamW with decay groups; fused kernels on CUDA and CPU, foreach elsewhere.
+
+    The fused CPU kernel (torch >= 2.4) steps the 4x128 model 3.5x faster than
+    foreach and the 6x384 one 4x faster (`python -m slmlab bench` notes).
+    """
     decay, no_decay = decay_groups(model)
     groups = [{"params": decay, "weight_decay": tcfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    return torch.optim.AdamW(groups, lr=tcfg.lr, betas=(tcfg.beta1, tcfg.beta2), **fast)
+    kw = {"lr": tcfg.lr, "betas": (tcfg.beta1, tcfg.beta2)}
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.AdamW(groups, fused=True, **kw)
+        except (RuntimeError, TypeError):  # an older torch without the fused CPU kernel
+            pass
+    return torch.optim.AdamW(groups, foreach=True, **kw)
+
+
+def compile_model(model: torch.nn.Module, device: Device) -> torch.nn.Module:
+    """torch.compile(model) where a compiler backend is present, else the model as it is.
+
+    Inductor needs Triton on CUDA and a C++ compiler on CPU; without them the
+    first step would fail, so we warn and train eagerly instead.
+    """
+    import importlib.util
+    import shutil
+    import warnings
+
+    missing = None
+    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        missing = "triton is not installed"
+    elif device.type == "cpu" and not (shutil.which("g++") or shutil.which("c++")
+                                       or shutil.which("clang++")):
+        missing = "no C++ compiler (g++/clang++) is on PATH"
+    elif device.type == "mps" or sys.platform == "win32":
+        missing = f"torch.compile is not reliable on {device.type}/{sys.platform}"
+    if missing:
+        warnings.warn(f"compile=True ignored: {missing}; training eagerly", stacklevel=2)
+        return model
+    return torch.compile(model)
 
 
 # ---------------------------------------------------------------------------
@@ -227,7 +260,7 @@ class Trainer:
         self.device = setup(cfg.train.device, cfg.train.dtype)
         torch.manual_seed(cfg.train.seed)
         self.model = GPT(cfg.model).to(self.device.torch_device)
-        self.step_model = torch.compile(self.model) if cfg.train.compile else self.model
+        self.step_model = compile_model(self.model, self.device) if cfg.train.compile else self.model
         self.optimizer = configure_optimizer(self.model, cfg.train, self.device)
         self.scaler = self.device.grad_scaler()
         t, B = cfg.train, cfg.train.micro_batch_size
@@ -315,12 +348,12 @@ class Trainer:
         for split, tokens in (("train", self.data.train), ("val", self.data.val)):
             sampler = BatchSampler(tokens, self.cfg.model.block_size, self.cfg.train.micro_batch_size,
                                    seed=12345, device=self.device.type)
-            losses = torch.zeros(self.cfg.train.eval_batches)
+            losses = torch.zeros(self.cfg.train.eval_batches, device=self.device.torch_device)
             for i in range(self.cfg.train.eval_batches):
                 x, y = sampler.next()
                 with self.device.autocast():
                     _, loss = self.step_model(x, y)
-                losses[i] = loss.float().cpu()
+                losses[i] = loss.float()  # stays on the device: one sync per split, below
             out[f"{split}_loss"] = losses.mean().item()
         self.model.train()
         return out

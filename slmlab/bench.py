@@ -1,0 +1,305 @@
+"""`python -m slmlab bench`: how fast does the real training step run here?
+
+Holds
+- `BENCH_CONFIGS`: named model + batch shapes (`nanogpt-baby`: nanoGPT's CPU
+  recipe for Tiny Shakespeare by characters; `student`: the student's 6x6x384
+  model at GPT-2's vocab 50257; `student-4096`: the same with a trained BPE of
+  4096 tokens; `tiny`: seconds, for tests).
+- `run_case`: one measurement. It builds a real `Trainer` on random tokens of
+  the right vocabulary (no corpus needed) and times `Trainer._update`, the very
+  code a training run executes, so there is no second training loop to drift.
+  Every case runs in its own process, so peak memory and torch.compile caches
+  belong to that case alone.
+- `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here) and
+  `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
+  denominators of MFU, model FLOPs utilization = achieved / peak.
+- `main(args)`: the CLI (`--out`, `--configs`, `--steps`, `--quick`); writes
+  bench.json (every number) and bench.md (a table) into --out.
+
+A case is written NAME[:DTYPE][:eager|compile]; NAME alone expands to fp32 and
+bf16 (fp16 on GPUs without bf16), eager and compiled. Timings vary with what
+else runs on the machine: compare cases of one run, not runs of two days.
+It leaves the model and the step to slmlab.model / slmlab.train.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config, DataConfig, ModelConfig, TrainConfig
+from .data import TokenData
+from .device import cpu_has_bf16, default_threads, pick_device
+from .files import write_json
+
+__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "bench_config", "random_data", "run_case",
+           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "main"]
+
+# name -> (n_layer, n_head, n_embd, block_size, micro_batch_size, vocab_size)
+BENCH_CONFIGS: dict[str, tuple[int, int, int, int, int, int]] = {
+    "nanogpt-baby": (4, 4, 128, 64, 12, 65),  # nanoGPT train_shakespeare_char "macbook" recipe
+    "student": (6, 6, 384, 128, 32, 50257),  # the student's notebook, GPT-2 tokens
+    "student-4096": (6, 6, 384, 128, 32, 4096),  # the same model, a trained BPE of 4096
+    "tiny": (2, 2, 32, 32, 4, 65),  # seconds: for tests
+}
+DEFAULT_CONFIGS = ("nanogpt-baby", "student", "student-4096")
+DEFAULT_STEPS = {"nanogpt-baby": 50, "student": 4, "student-4096": 8, "tiny": 5}
+
+# Dense tensor-core peaks from the datasheets, TFLOP/s: (bf16 or fp16, tf32 / fp32).
+# Checked in order: the first name that is a substring of the device name wins.
+GPU_PEAKS: list[tuple[str, float, float]] = [
+    ("H200", 989.0, 494.0), ("GH200", 989.0, 494.0), ("H100 PCIe", 756.0, 378.0),
+    ("H100", 989.0, 494.0), ("A100", 312.0, 156.0), ("L40S", 362.0, 183.0),
+    ("A6000", 155.0, 77.4), ("L4", 121.0, 60.0), ("A10", 125.0, 62.5),
+    ("RTX 4090", 165.0, 82.6), ("RTX 3090", 71.0, 35.6), ("V100", 125.0, 15.7),
+    ("T4", 65.0, 8.1),
+]
+
+
+# ---------------------------------------------------------------------------
+# What one case trains
+
+
+def bench_config(name: str, dtype: str = "float32", compile: bool = False,
+                 device: str = "auto") -> Config:
+    """The Config a bench case trains: shapes from BENCH_CONFIGS, dropout 0, no evals."""
+    if name not in BENCH_CONFIGS:
+        raise ValueError(f"bench config {name!r} is unknown; use one of {', '.join(BENCH_CONFIGS)}")
+    n_layer, n_head, n_embd, block, batch, vocab = BENCH_CONFIGS[name]
+    return Config(
+        name=f"bench-{name}",
+        model=ModelConfig(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block,
+                          vocab_size=vocab, dropout=0.0),
+        data=DataConfig(corpus="synthetic", tokenizer="char"),
+        train=TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=1_000_000,
+                          micro_batch_size=batch, eval_interval=1_000_000, dtype=dtype,
+                          compile=compile, device=device),
+    )
+
+
+class _RandomTokenizer:
+    """Stands in for a tokenizer: the bench needs only the vocabulary size."""
+
+    encoding = None
+
+    def __init__(self, vocab_size: int):
+        self.name, self.vocab_size, self.eot_id = f"random-{vocab_size}", vocab_size, vocab_size - 1
+
+
+def random_data(vocab_size: int, n_tokens: int = 200_000, seed: int = 0) -> TokenData:
+    """Uniform random tokens: the step costs the same whatever the tokens say."""
+    rng = np.random.default_rng(seed)
+    dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+    train = rng.integers(0, vocab_size, size=n_tokens).astype(dtype)  # (n_tokens,)
+    val = rng.integers(0, vocab_size, size=n_tokens // 10).astype(dtype)
+    manifest = {"corpus": "random", "tokenizer": f"random-{vocab_size}", "entropy_floor": None,
+                "vocab_size": vocab_size, "n_val_tokens": len(val), "val_bytes": len(val)}
+    return TokenData(train=train, val=val, tokenizer=_RandomTokenizer(vocab_size),
+                     manifest=manifest, dir=Path("."))
+
+
+# ---------------------------------------------------------------------------
+# Peaks and MFU
+
+
+def mfu(flops_per_token: float, tokens_per_s: float, peak_flops: float | None) -> float | None:
+    """Model FLOPs utilization: achieved FLOP/s (6N + attention per token) over the peak."""
+    if not peak_flops:
+        return None
+    return flops_per_token * tokens_per_s / peak_flops
+
+
+def cpu_peak_flops(dtype: str = "float32", threads: int | None = None,
+                   seconds: float = 1.0) -> float:
+    """Best torch.matmul FLOP/s over a few square sizes, with `threads` threads."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads or default_threads())
+    dt = getattr(torch, dtype)
+    best = 0.0
+    try:
+        for n in (512, 1024, 2048):
+            a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)  # (n, n)
+            a @ b  # warm up
+            k, t0 = 0, time.perf_counter()
+            while (el := time.perf_counter() - t0) < seconds / 3 or k < 2:
+                a @ b
+                k += 1
+            best = max(best, 2 * n**3 * k / el)
+    finally:
+        torch.set_num_threads(old)
+    return best
+
+
+def gpu_peak_flops(name: str, dtype: str) -> float | None:
+    """Datasheet dense peak of the GPU called `name` for `dtype`; None when unknown."""
+    for key, half, tf32 in GPU_PEAKS:
+        if key.lower() in name.lower():
+            return (tf32 if dtype == "float32" else half) * 1e12
+    return None
+
+
+# ---------------------------------------------------------------------------
+# One case, measured in this process
+
+
+def _sync(t: torch.Tensor) -> float:
+    if t.is_cuda:
+        torch.cuda.synchronize()
+    return float(t.item())
+
+
+def _peak_memory_mb(device_type: str) -> float:
+    if device_type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "auto") -> dict:
+    """Time `steps` optimizer updates of a real Trainer after two untimed ones.
+
+    ms_per_step is the median step (tokens_per_s follows from it), ms_per_step_min
+    the fastest: on a shared machine the two bracket what a quiet one does.
+    """
+    from .train import Trainer  # bench sits above train in the import flow
+
+    cfg = bench_config(name, dtype, compile, device)
+    trainer = Trainer(cfg, data=random_data(cfg.model.vocab_size), progress=False)
+    t0 = time.perf_counter()
+    loss, _, _ = trainer._update()  # pays for compile, allocations, lazy init
+    _sync(loss)
+    first = time.perf_counter() - t0
+    _sync(trainer._update()[0])
+    times = []
+    for _ in range(steps):  # each step timed alone: the median shrugs off a busy moment
+        t0 = time.perf_counter()
+        loss, _, _ = trainer._update()
+        _sync(loss)  # free on CPU (it computes synchronously); on GPU one sync per step
+        times.append(time.perf_counter() - t0)
+    sec, best = float(np.median(times)), min(times)
+    tokens = cfg.tokens_per_step
+    return {"config": name, "dtype": dtype, "compile": compile, "device": trainer.device.type,
+            "device_name": trainer.device.name, "threads": trainer.device.threads,
+            "n_params": trainer.model.num_params(), "vocab_size": cfg.model.vocab_size,
+            "tokens_per_step": tokens, "flops_per_token": trainer.model.flops_per_token(),
+            "steps": steps, "ms_per_step": 1000 * sec, "ms_per_step_min": 1000 * best,
+            "tokens_per_s": tokens / sec, "tokens_per_s_best": tokens / best,
+            "first_step_s": first, "compile_s": max(0.0, first - sec) if compile else 0.0,
+            "peak_memory_mb": _peak_memory_mb(trainer.device.type), "loss": float(loss.item())}
+
+
+def _child() -> None:
+    """Entry point of a case's own process: JSON case on stdin, JSON result on stdout."""
+    case = json.loads(sys.stdin.read())
+    print("BENCH_RESULT " + json.dumps(run_case(**case)), flush=True)
+
+
+def _run_in_subprocess(case: dict) -> dict:
+    cmd = [sys.executable, "-c", "from slmlab.bench import _child; _child()"]
+    proc = subprocess.run(cmd, input=json.dumps(case), capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line.removeprefix("BENCH_RESULT "))
+    err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {**case, "error": err}
+
+
+# ---------------------------------------------------------------------------
+# Many cases, the report
+
+
+def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, str, bool]]:
+    """'student:bfloat16:eager,nanogpt-baby' -> [(config, dtype, compile), ...]."""
+    names = [s.strip() for s in spec.split(",") if s.strip()] if spec else (
+        ["tiny"] if quick else list(DEFAULT_CONFIGS))
+    half = "bfloat16" if device != "cuda" or torch.cuda.is_bf16_supported() else "float16"
+    cases = []
+    for item in names:
+        name, *rest = item.split(":")
+        bench_config(name)  # refuses unknown names now, not in a subprocess
+        dtypes = [r for r in rest if r in ("float32", "bfloat16", "float16")] or ["float32", half]
+        modes = [r == "compile" for r in rest if r in ("eager", "compile")]
+        modes = modes or ([False] if quick else [False, True])
+        cases += [(name, d, c) for d in dtypes for c in modes]
+    return cases
+
+
+def _peaks(device: str, quick: bool) -> dict:
+    if device == "cuda":
+        name = torch.cuda.get_device_name()
+        return {d: gpu_peak_flops(name, d) for d in ("float32", "bfloat16", "float16")}
+    secs = 0.1 if quick else 1.5
+    return {"float32": cpu_peak_flops("float32", seconds=secs),
+            "bfloat16": cpu_peak_flops("bfloat16", seconds=secs), "float16": None}
+
+
+def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool,
+        log=print) -> dict:
+    """Measure peaks, then every case in its own process; return the bench.json dict."""
+    peaks = _peaks(device, quick)
+    results = []
+    for name, dtype, comp in cases:
+        n = steps or (2 if quick else DEFAULT_STEPS.get(name, 5))
+        r = _run_in_subprocess({"name": name, "dtype": dtype, "compile": comp, "steps": n,
+                                "device": device})
+        if "error" not in r:
+            r["peak_flops"] = peaks.get(dtype)
+            r["mfu"] = mfu(r["flops_per_token"], r["tokens_per_s"], r["peak_flops"])
+        results.append(r)
+        log(_row(r))
+    return {"torch": torch.__version__, "device": device, "threads": default_threads(),
+            "cpu_bf16_native": cpu_has_bf16(), "peak_flops": peaks,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg": os.getloadavg(),
+            "results": results}
+
+
+_HEAD = ("| config | vocab | dtype | compile | ms/step (median) | ms/step (best) | tokens/s "
+         "| MFU | compile s | peak MB |\n| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _row(r: dict) -> str:
+    if "error" in r:
+        return f"| {r['name']} | | {r['dtype']} | {r['compile']} | error: {r['error']} | | | | | |"
+    m = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
+    c = f"{r['compile_s']:.1f}" if r["compile"] else "-"
+    return (f"| {r['config']} | {r['vocab_size']} | {r['dtype']} | {'on' if r['compile'] else 'off'} "
+            f"| {r['ms_per_step']:.1f} | {r['ms_per_step_min']:.1f} | {r['tokens_per_s']:,.0f} | {m} | {c} "
+            f"| {r['peak_memory_mb']:,.0f} |")
+
+
+def to_markdown(report: dict) -> str:
+    """bench.md: the peaks, then one table row per case."""
+    peaks = ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in report["peak_flops"].items() if v)
+    lines = [f"# slmlab bench ({report['time']})", "",
+             f"device {report['device']}, {report['threads']} threads, torch {report['torch']}, "
+             f"native CPU bf16: {report['cpu_bf16_native']}, load average at the end "
+             f"{report['load_avg'][0]:.2f}", f"peaks (MFU denominators): {peaks}", "",
+             "compile s = first step minus a steady step; peak MB = peak RSS of the case's "
+             "process on CPU, torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
+    return "\n".join(lines + [_row(r) for r in report["results"]]) + "\n"
+
+
+def main(args) -> int:
+    """CLI: python -m slmlab bench [--out DIR] [--configs A,B:bfloat16:eager] [--steps N] [--quick]."""
+    device = pick_device(os.environ.get("SLMLAB_DEVICE", "auto"))
+    cases = parse_cases(getattr(args, "configs", None), device, args.quick)
+    print(f"{len(cases)} case(s) on {device}\n{_HEAD}", flush=True)
+    report = run(cases, args.steps or 0, device, args.quick,
+                 log=lambda s: print(s, flush=True))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "bench.json", report)
+    tmp = out / "bench.md.tmp"
+    tmp.write_text(to_markdown(report), encoding="utf-8")
+    os.replace(tmp, out / "bench.md")
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    return 0 if all("error" not in r for r in report["results"]) else 1
