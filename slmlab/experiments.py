@@ -84,6 +84,9 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     """Train `cfg` once; later calls load the saved run (force=True trains again).
 
     An unfinished run folder (interrupted, or stopped by hand) is resumed.
+    The folder is named by cfg.name and the config's hash; callbacks are taken
+    as observers and are not part of the key, so a callback that changes the
+    training (a custom schedule, say) needs a config name of its own.
     """
     validate(cfg)
     data = prepare(cfg.data)

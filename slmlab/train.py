@@ -115,7 +115,9 @@ class History:
 class Callback:
     """Override what you need. `trainer.step` counts finished optimizer updates.
 
-    Order inside one update: on_step_start -> forward/backward of every micro-batch
+    Order inside one update: the schedule sets the lr -> on_step_start (may set
+    another lr in trainer.optimizer.param_groups; the lr used is what the history
+    records) -> forward/backward of every micro-batch
     -> on_after_backward (gradients unscaled, clipped, still there) -> optimizer step
     -> on_update. Records reach on_step_end in batches at log intervals (that is
     when the loop syncs with the device), each with its own step number.
@@ -313,12 +315,16 @@ class Trainer:
 
     # --- one optimizer update
 
+    def _set_lr(self) -> None:
+        """The schedule's lr for this update (lr_at), into every parameter group."""
+        lr = lr_at(self.step, self.cfg.train)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def _update(self) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Forward/backward over grad_accum_steps micro-batches, clip, step. No host sync."""
         t = self.cfg.train
-        lr = lr_at(self.step, t)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        lr = self.optimizer.param_groups[0]["lr"]  # set by _set_lr (or a callback) just before
         loss_sum = torch.zeros((), device=self.device.torch_device)
         for _ in range(t.grad_accum_steps):
             x, y = self.sampler.next()  # (B, T), (B, T)
@@ -402,7 +408,8 @@ class Trainer:
         pending: list[tuple[int, torch.Tensor, torch.Tensor, float]] = []
         try:
             while self.step < t.max_steps and not self.stop_requested:
-                self._emit("on_step_start")
+                self._set_lr()
+                self._emit("on_step_start")  # may change the lr: what is used is recorded
                 loss, gnorm, lr = self._update()
                 pending.append((self.step, loss, gnorm, lr))
                 at_eval = self.step % t.eval_interval == 0 or self.step == t.max_steps

@@ -197,3 +197,15 @@ def test_time_limit_stops_and_evaluates_where_it_stopped(data):
     h = train(smoke(), data=data, progress=False, callbacks=[TimeLimit(0.0)])
     assert h.stop_reason == "time" and len(h.steps) == 1
     assert h.evals[-1]["step"] == 1
+
+
+class HalfLR(Callback):
+    def on_step_start(self, trainer):
+        for g in trainer.optimizer.param_groups:
+            g["lr"] *= 0.5
+
+
+def test_a_callback_may_set_the_lr_and_the_history_records_the_lr_used(data):
+    cfg = smoke(max_steps=6, eval_interval=6, warmup_steps=2)
+    h = train(cfg, data=data, progress=False, callbacks=[HalfLR()])
+    assert [r["lr"] for r in h.steps] == pytest.approx([0.5 * lr_at(s, cfg.train) for s in range(6)])
