@@ -178,12 +178,13 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
     _sync(loss)
     first = time.perf_counter() - t0
     _sync(trainer._update()[0])
-    times = []
+    times, cpu0 = [], time.process_time()
     for _ in range(steps):  # each step timed alone: the median shrugs off a busy moment
         t0 = time.perf_counter()
         loss, _, _ = trainer._update()
         _sync(loss)  # free on CPU (it computes synchronously); on GPU one sync per step
         times.append(time.perf_counter() - t0)
+    cpu = (time.process_time() - cpu0) / steps  # CPU seconds of all threads: grows little with load
     sec, best = float(np.median(times)), min(times)
     tokens = cfg.tokens_per_step
     return {"config": name, "dtype": dtype, "compile": compile, "device": trainer.device.type,
@@ -191,6 +192,7 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
             "n_params": trainer.model.num_params(), "vocab_size": cfg.model.vocab_size,
             "tokens_per_step": tokens, "flops_per_token": trainer.model.flops_per_token(),
             "steps": steps, "ms_per_step": 1000 * sec, "ms_per_step_min": 1000 * best,
+            "cpu_ms_per_step": 1000 * cpu,
             "tokens_per_s": tokens / sec, "tokens_per_s_best": tokens / best,
             "first_step_s": first, "compile_s": max(0.0, first - sec) if compile else 0.0,
             "peak_memory_mb": _peak_memory_mb(trainer.device.type), "loss": float(loss.item())}

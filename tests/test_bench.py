@@ -15,8 +15,9 @@ def test_quick_bench_writes_json_and_table(tmp_path):
     report = json.loads((tmp_path / "b" / "bench.json").read_text())
     assert {"device", "threads", "peak_flops", "results", "torch"} <= set(report)
     (r,) = report["results"]
-    for key in ("config", "dtype", "compile", "ms_per_step", "ms_per_step_min", "tokens_per_s",
-                "mfu", "peak_memory_mb", "compile_s", "first_step_s", "flops_per_token"):
+    for key in ("config", "dtype", "compile", "ms_per_step", "ms_per_step_min", "cpu_ms_per_step",
+                "tokens_per_s", "mfu", "peak_memory_mb", "compile_s", "first_step_s",
+                "flops_per_token"):
         assert key in r, key
     assert r["config"] == "tiny" and r["dtype"] == "float32" and r["compile"] is False
     assert r["tokens_per_s"] > 0 and r["peak_memory_mb"] > 0 and 0 < r["mfu"] < 1
