@@ -264,17 +264,19 @@ def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool
             "results": results}
 
 
-_HEAD = ("| config | vocab | dtype | compile | ms/step (median) | ms/step (best) | tokens/s "
-         "| MFU | compile s | peak MB |\n| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+_HEAD = ("| config | vocab | dtype | compile | ms/step (median) | ms/step (best) | CPU ms/step "
+         "| tokens/s | MFU | compile s | peak MB |\n"
+         "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 
 
 def _row(r: dict) -> str:
     if "error" in r:
-        return f"| {r['name']} | | {r['dtype']} | {r['compile']} | error: {r['error']} | | | | | |"
+        return f"| {r['name']} | | {r['dtype']} | {r['compile']} | error: {r['error']} | | | | | | |"
     m = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
     c = f"{r['compile_s']:.1f}" if r["compile"] else "-"
     return (f"| {r['config']} | {r['vocab_size']} | {r['dtype']} | {'on' if r['compile'] else 'off'} "
-            f"| {r['ms_per_step']:.1f} | {r['ms_per_step_min']:.1f} | {r['tokens_per_s']:,.0f} | {m} | {c} "
+            f"| {r['ms_per_step']:.1f} | {r['ms_per_step_min']:.1f} | {r['cpu_ms_per_step']:.1f} "
+            f"| {r['tokens_per_s']:,.0f} | {m} | {c} "
             f"| {r['peak_memory_mb']:,.0f} |")
 
 
@@ -285,8 +287,10 @@ def to_markdown(report: dict) -> str:
              f"device {report['device']}, {report['threads']} threads, torch {report['torch']}, "
              f"native CPU bf16: {report['cpu_bf16_native']}, load average at the end "
              f"{report['load_avg'][0]:.2f}", f"peaks (MFU denominators): {peaks}", "",
-             "compile s = first step minus a steady step; peak MB = peak RSS of the case's "
-             "process on CPU, torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
+             "compile s = first step minus a steady step; CPU ms = CPU time of all the "
+             "case's threads per step (it grows little when other programs share the cores, "
+             "wall time does); peak MB = peak RSS of the case's process on CPU, "
+             "torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
     return "\n".join(lines + [_row(r) for r in report["results"]]) + "\n"
 
 
