@@ -111,7 +111,7 @@ def normalize(nb) -> None:
                 out.get("metadata", {}).pop("execution", None)
 
 
-def run_notebooks(paths: list[Path], timeout: int = 900) -> list[tuple[Path, float]]:
+def run_notebooks(paths: list[Path], timeout: int = 1800) -> list[tuple[Path, float]]:
     """Execute each notebook in its own folder and save it with outputs."""
     import nbformat
     from nbclient import NotebookClient

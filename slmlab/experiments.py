@@ -21,6 +21,7 @@ from typing import Any
 
 from .config import Config, validate
 from .data import cache_dir, prepare
+from .device import pick_device, pick_dtype
 from .train import History, load_checkpoint, load_model, train
 
 __all__ = ["Run", "run", "sweep", "load_run", "runs_dir", "config_key"]
@@ -63,9 +64,12 @@ def _complete(history: History, cfg: Config) -> bool:
 
 
 def config_key(cfg: Config, data_manifest: dict | None = None) -> str:
-    """A short hash of everything that changes the result: config + the token files' checksums."""
+    """A short hash of everything that changes the result: the config, the device and dtype
+    it resolves to on this machine, and the token files' checksums."""
     d = cfg.to_dict()
     d.pop("name", None)
+    kind = pick_device(cfg.train.device)  # what "auto" resolves to here: a bf16 run is not an fp32 one
+    d["resolved"] = {"device": kind, "dtype": str(pick_dtype(kind, cfg.train.dtype))}
     d["data_sha"] = {k: v for k, v in (data_manifest or {}).items() if "sha" in k}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

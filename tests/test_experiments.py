@@ -84,3 +84,15 @@ def test_cli_ladder_lint_and_doctor(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["doctor", str(run_dir)]) == 0
     assert "see 0" in capsys.readouterr().out  # every finding names the notebook that teaches it
+
+
+def test_cache_key_tells_dtypes_apart(monkeypatch):
+    import slmlab.device as dev
+
+    cfg = preset("smoke", dtype="auto")
+    monkeypatch.setattr(dev, "CPU_AUTO_BF16", False)
+    fp32 = ex.config_key(cfg)
+    monkeypatch.setattr(dev, "CPU_AUTO_BF16", True)
+    monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
+    assert ex.config_key(cfg) != fp32
+    assert ex.config_key(cfg.replace(dtype="float32")) == ex.config_key(cfg.replace(dtype="float32"))
