@@ -359,8 +359,10 @@ def _speedrun() -> Config:
 def _tinystories_cpu() -> Config:
     """TinyStories on a 2-core CPU in about 10 minutes: a BPE of 2048 merges, 4x4x256.
 
-    A first guess aimed at <= 1.09 bits per byte (val loss <= 2.81 nats at this
-    BPE's 3.7 bytes per token); not yet measured to the end on a quiet machine.
+    Aimed at <= 1.09 bits per byte (val <= 2.81 nats at this BPE's 3.7 bytes per
+    token). Measured on tinystories_sample.txt (held-out stories), bf16, ONE thread:
+    val 3.052 nats = 1.185 bits per byte after 2000 steps and 696 CPU seconds; train
+    2.51, so the 2 MB sample, not compute, is the limit. A miss by 0.095 bits per byte.
     """
     return Config(
         name="tinystories-cpu",
