@@ -115,13 +115,19 @@ def run_notebooks(paths: list[Path], timeout: int = 1800) -> list[tuple[Path, fl
     """Execute each notebook in its own folder and save it with outputs."""
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
-    times = []
+    times, failed = [], []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         t0 = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except CellExecutionError as e:  # keep going: one broken notebook must not hide the rest
+            failed.append(path)
+            print(f"{path}: FAILED: {str(e).strip().splitlines()[-1][:300]}", flush=True)
+            continue  # the file on disk keeps its earlier outputs
         secs = time.perf_counter() - t0
         normalize(nb)
         tmp = path.with_suffix(".ipynb.tmp")
@@ -129,6 +135,8 @@ def run_notebooks(paths: list[Path], timeout: int = 1800) -> list[tuple[Path, fl
         tmp.replace(path)
         times.append((path, secs))
         print(f"{path}: {secs:.0f} s", flush=True)
+    if failed:
+        raise SystemExit(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}")
     return times
 
 
