@@ -432,3 +432,18 @@ def test_health_checks_run_by_the_trainer_when_asked(capsys):
     strict = HealthChecks(overfit_steps=1, strict=True, verbose=False)  # 1 step cannot memorize
     h = train(preset("smoke", max_steps=5, eval_interval=5, warmup_steps=1), callbacks=[strict], progress=False)
     assert not strict.overfit.passed and h.stop_reason == "health_check" and not h.steps
+
+
+def test_a_loss_that_climbs_above_its_start_and_sticks_is_lr_too_high_not_too_low():
+    from slmlab.diagnostics import diagnose
+    from slmlab.train import History
+
+    # the shape of a real lr=0.1 run: 6.66 -> 7.78 in the first steps, then stuck near unigram
+    loss = [6.66, 7.2, 7.78, 7.3, 6.9, 6.4, 6.0] + [5.5 - 0.002 * i for i in range(90)]
+    h = History(steps=[{"kind": "step", "step": i + 1, "loss": v, "lr": 0.1, "grad_norm": 0.3}
+                       for i, v in enumerate(loss)],
+                evals=[{"kind": "eval", "step": s, "train_loss": loss[s - 1], "val_loss": loss[s - 1]}
+                       for s in (25, 50, 75, 97)],
+                config={"train": {"lr": 0.1, "warmup_steps": 10}}, meta={"vocab_size": 769})
+    codes = [f.code for f in diagnose(h, {"uniform": 6.645, "unigram": 5.46, "bigram": 2.12})]
+    assert "lr_too_high" in codes and "lr_too_low" not in codes

@@ -212,6 +212,9 @@ def _dr_overfitting(ctx) -> Finding | None:
                    data, "05_data_size")
 
 
+OVERSHOOT_NATS = 0.5  # a climb this far above the starting loss counts as overshooting
+
+
 def _spikes(y: np.ndarray, w: int = 8) -> tuple[int, float]:
     """(count, largest) of jumps above the running median of the previous w points."""
     if len(y) <= w + 2:
@@ -223,24 +226,34 @@ def _spikes(y: np.ndarray, w: int = 8) -> tuple[int, float]:
     return int(big.sum()), float(jump.max())
 
 
+def _overshoot(y: np.ndarray) -> float:
+    """How far the loss climbed above where it started (an untrained model sits at ln V:
+    rising above that means the first updates threw the weights past any minimum)."""
+    y = y[np.isfinite(y)]
+    return float(y.max() - y[0]) if len(y) > 1 else 0.0
+
+
 def _dr_lr_too_high(ctx) -> Finding | None:
     c = ctx["c"]
     y = c["s_loss"]
     first_bad = np.flatnonzero(~np.isfinite(y))
     y = y[:first_bad[0]] if len(first_bad) else y
     n, biggest = _spikes(y)
+    rise = _overshoot(y)
     gn = c["s_gn"][np.isfinite(c["s_gn"])]
     gn_spikes = int((gn > 10 * np.median(gn)).sum()) if len(gn) > 10 else 0
     diverged = len(first_bad) > 0 or ctx["stop"] == "nan"
-    if n < 2 and not (diverged and (n or gn_spikes)):
+    if n < 2 and rise <= OVERSHOOT_NATS and not (diverged and (n or gn_spikes)):
         return None
     lr = ctx["cfg"].get("lr")
+    climbed = f"the loss climbed {rise:.2f} nats above its starting value; " if rise > OVERSHOOT_NATS else ""
     return Finding("lr_too_high", "warning",
-                   f"{n} loss spikes in {len(y)} logged steps (largest +{biggest:.2f} nats above the running "
-                   f"median), {gn_spikes} gradient-norm spikes (>10x median)"
+                   f"{climbed}{n} loss spikes in {len(y)} logged steps (largest +{biggest:.2f} nats above the "
+                   f"running median), {gn_spikes} gradient-norm spikes (>10x median)"
                    + (f" at lr {_fmt(lr)}" if lr else "") + ": the updates overshoot. Fix: lower lr "
                    "(halve it), a longer warmup, keep grad_clip on (1.0).",
-                   {"spikes": n, "largest_spike": biggest, "grad_norm_spikes": gn_spikes, "lr": lr},
+                   {"spikes": n, "largest_spike": biggest, "grad_norm_spikes": gn_spikes, "lr": lr,
+                    "rise_above_start": rise},
                    "08_learning_rate_and_warmup")
 
 
@@ -249,8 +262,8 @@ def _dr_lr_too_low(ctx) -> Finding | None:
     x, y = _finite_tail(c["s_x"], c["s_loss"])
     warm = float(cfg.get("warmup_steps", 0) or 0)
     x, y = x[x > warm], y[x > warm]
-    if len(y) < 12 or "uniform" not in r or _spikes(y)[0] >= 2:
-        return None
+    if len(y) < 12 or "uniform" not in r or _spikes(y)[0] >= 2 or _overshoot(c["s_loss"]) > OVERSHOOT_NATS:
+        return None  # spikes or a climb above the start: the lr is too high, not too low
     s, third = _smooth(y, 0.2), len(y) // 3
     early = (s[0] - s[third]) / max(x[third] - x[0], 1)  # nats per step, first third
     late = (s[-third - 1] - s[-1]) / max(x[-1] - x[-third - 1], 1)  # last third
