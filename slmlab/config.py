@@ -217,6 +217,8 @@ def _parse_like(key: str, raw: str, current: Any) -> Any:
 def validate(cfg: Config) -> Config:
     """Raise ConfigError for the first bad value; return cfg when all is well."""
     m, d, t = cfg.model, cfg.data, cfg.train
+    for part in (m, d, t):
+        _check_types(part)
     _positive_ints(m, ("n_layer", "n_head", "n_embd", "block_size"))
     _positive_ints(t, ("max_steps", "micro_batch_size", "grad_accum_steps",
                        "eval_interval", "eval_batches", "log_interval"))
@@ -246,6 +248,9 @@ def validate(cfg: Config) -> Config:
     for b in ("beta1", "beta2"):
         if not 0.0 <= getattr(t, b) < 1.0:
             raise ConfigError(f"{b}={getattr(t, b)} must be in [0, 1)")
+    for name, value in (("seed", t.seed), ("data_seed", d.data_seed)):
+        if value < 0:
+            raise ConfigError(f"{name}={value} must be >= 0 (any whole number from 0 up)")
     if t.early_stop_patience < 0:
         raise ConfigError(f"early_stop_patience={t.early_stop_patience} must be >= 0 (0 turns it off)")
     if t.dtype not in DTYPES:
@@ -267,6 +272,26 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"tokenizer={d.tokenizer!r} is unknown; use char, gpt2 or bpe-N "
                           f"(N merges, e.g. bpe-4096)")
     return cfg
+
+
+def _check_types(part: Any) -> None:
+    """Each field has its default's type: a whole number where an int is due (not 2.5,
+    not True), a number for a float, True/False for a bool, text for a str."""
+    for f in fields(part):
+        value, default = getattr(part, f.name), f.default
+        if default is None:  # vocab_size: a whole number, or None for "from the tokenizer"
+            ok, want = value is None or (isinstance(value, int) and not isinstance(value, bool)), \
+                "a whole number or None"
+        elif isinstance(default, bool):
+            ok, want = isinstance(value, bool), "True or False"
+        elif isinstance(default, int):
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        elif isinstance(default, float):
+            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        else:
+            ok, want = isinstance(value, str), "text"
+        if not ok:
+            raise ConfigError(f"{f.name}={value!r} must be {want} (default {default!r})")
 
 
 def _positive_ints(obj: Any, names: tuple[str, ...]) -> None:

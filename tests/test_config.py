@@ -61,6 +61,17 @@ BAD = [
     (dict(tokenizer="bpe-x"), "tokenizer"),
     (dict(vocab_size=0), "vocab_size"),
     (dict(max_steps=2.5), "max_steps"),
+    (dict(warmup_steps=2.5), "warmup_steps=2.5 must be a whole number"),
+    (dict(min_lr="1e-4"), "min_lr='1e-4' must be a number"),
+    (dict(dropout="0.1"), "dropout='0.1' must be a number"),
+    (dict(weight_decay=None), "weight_decay=None must be a number"),
+    (dict(lr=True), "lr=True must be a number"),
+    (dict(compile="yes"), "compile='yes' must be True or False"),
+    (dict(corpus_bytes=1.5), "corpus_bytes"),
+    (dict(vocab_size=3.0), "vocab_size"),
+    (dict(tokenizer=4096), "tokenizer=4096 must be text"),
+    (dict(seed=-1), "seed=-1 must be >= 0"),
+    (dict(data_seed=-5), "data_seed"),
 ]
 
 
