@@ -19,7 +19,7 @@ __all__ = ["main"]
 def _config_from_args(args):
     from .config import preset, validate
 
-    cfg = preset(args.profile)
+    cfg = preset(args.profile or "smoke")
     if getattr(args, "corpus", None):
         cfg = cfg.replace(corpus=args.corpus)
     if getattr(args, "tokenizer", None):
@@ -37,6 +37,12 @@ def cmd_train(args) -> int:
     from .train import train
 
     if args.resume:
+        given = [flag for flag, v in (("--profile", args.profile), ("--corpus", args.corpus),
+                                      ("--tokenizer", args.tokenizer), ("--set", args.set),
+                                      ("--out", args.out)) if v]
+        if given:
+            raise ValueError(f"--resume continues the run as it was saved; drop {', '.join(given)} "
+                             f"(or start a new run with --out instead)")
         hist = train(None, resume=args.resume, progress=not args.quiet)
         out = args.resume
     else:
@@ -109,6 +115,9 @@ def cmd_lint(args) -> int:
         raw = json.loads(Path(args.file).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"cannot read {args.file} as JSON ({e}); give a JSON config file") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{args.file} holds a JSON {type(raw).__name__}, not an object; write the "
+                         f"config as {{\"learning_rate\": 1e-4, ...}} or slmlab's {{\"train\": ...}}")
     target = Config.from_dict(raw) if {"model", "train", "data"} & set(raw) else raw
     findings = lint(target)
     print(format_findings(findings))
@@ -136,7 +145,7 @@ def cmd_bench(args) -> int:
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", default="smoke", help="preset: smoke, cpu, gpu, student, ...")
+    p.add_argument("--profile", help="preset: smoke (the default), cpu, gpu, student, ...")
     p.add_argument("--corpus", help="synthetic | tinystories | shakespeare | file:PATH")
     p.add_argument("--tokenizer", help="char | bpe-N | gpt2")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change one config field")
@@ -183,9 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="speed benchmark (tokens/s, MFU, memory)")
     b.add_argument("--out", default="bench", help="folder for bench.json and bench.md")
-    b.add_argument("--configs", help="comma-separated bench config names")
+    b.add_argument("--configs", help="comma-separated bench config names, or none")
     b.add_argument("--steps", type=int, default=0, help="timed steps per case (0: default)")
     b.add_argument("--quick", action="store_true", help="a few steps per case (for tests)")
+    b.add_argument("--targets", help="whole runs to a quality bar beside a baseline: speedrun "
+                   "(default), tinystories (20 minutes), smoke, or none")
     b.set_defaults(func=cmd_bench)
     return p
 

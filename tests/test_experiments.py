@@ -43,6 +43,36 @@ def test_cli_train_then_sample(tmp_path, capsys):
     assert capsys.readouterr().out.count("--- sample") == 1
 
 
+def test_cli_resume_continues_and_refuses_new_settings(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run"
+    argv = ["train", "--set", "max_steps=8", "--set", "eval_interval=4", "--out", str(out), "--quiet"]
+    assert cli.main(argv) == 0
+    assert cli.main(["train", "--resume", str(out), "--set", "lr=1e-2"]) == 2
+    assert "drop --set" in capsys.readouterr().err
+    # lengthen the saved run by hand, then resume it: it goes on from step 8
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["max_steps"] == 8
+    import torch
+
+    ckpt = torch.load(out / "ckpt.pt", weights_only=True)
+    ckpt["config"]["train"]["max_steps"] = 12
+    torch.save(ckpt, out / "ckpt.pt")
+    assert cli.main(["train", "--resume", str(out), "--quiet"]) == 0
+    assert "12 steps" in capsys.readouterr().out
+
+
+def test_cli_prepare_and_lint_of_a_json_list(tmp_path, capsys):
+    assert cli.main(["prepare", "--set", "corpus_bytes=20000"]) == 0
+    assert "train +" in capsys.readouterr().out
+    bad = tmp_path / "list.json"
+    bad.write_text("[1, 2]")
+    assert cli.main(["lint", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not an object" in err and "\n" not in err
+
+
 @pytest.mark.parametrize("argv,match", [
     (["train", "--set", "min_lr=1", "--set", "lr=0.1"], "min_lr"),
     (["train", "--set", "learning_rate=1"], "unknown config field"),
