@@ -36,13 +36,9 @@ from .device import Device, setup
 from .model import GPT
 
 __all__ = ["History", "Callback", "TimeLimit", "Trainer", "train", "lr_at", "configure_optimizer",
-           "load_checkpoint", "load_model", "TrainingDiverged"]
+           "load_checkpoint", "load_model"]
 
 CKPT_VERSION = 1
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 # ---------------------------------------------------------------------------
@@ -456,7 +452,9 @@ class Trainer:
             self._eval_and_record()  # a time-boxed run ends with its own evaluation
         self.history.stop_reason = reason
         self.history.meta["seconds"] = self._seconds()
-        if self.out_dir is not None:
+        if self.out_dir is not None and reason == "nan":  # ckpt.pt keeps the last finite weights
+            self.history.save(self.out_dir / "history.jsonl")
+        elif self.out_dir is not None:
             self.save()
         self._emit("on_train_end")
         return self.history

@@ -168,11 +168,24 @@ class Poison(Callback):
                 trainer.model.wte.weight.fill_(float("nan"))
 
 
-def test_nan_guard_stops_and_says_why(data):
-    h = train(smoke(), data=data, progress=False, callbacks=[Poison()])
+def test_nan_guard_stops_and_says_why(data, tmp_path):
+    cfg = smoke(eval_interval=5, log_interval=5)
+    h = train(cfg, data=data, progress=False, callbacks=[Poison()], out_dir=tmp_path / "nan")
     assert h.stop_reason == "nan"
     assert len(h.steps) <= 10  # noticed at the next log interval
     assert "lower lr" in h.meta["stop_message"]
+    ckpt = load_checkpoint(tmp_path / "nan" / "ckpt.pt")  # the last finite weights, from step 5
+    assert ckpt["step"] == 5 and torch.isfinite(ckpt["model"]["wte.weight"]).all()
+    saved = History.load(tmp_path / "nan" / "history.jsonl")
+    assert saved.stop_reason == "nan" and len(saved.steps) == len(h.steps)
+
+
+def test_checkpoints_load_weights_only(tmp_path):
+    """A pickled object in a checkpoint is refused, never executed."""
+    evil = tmp_path / "ckpt.pt"
+    torch.save({"version": 1, "model": {}, "payload": Poison()}, evil)
+    with pytest.raises(ValueError, match="damaged or not an slmlab checkpoint"):
+        load_checkpoint(evil)
 
 
 def test_early_stopping_keeps_the_best_checkpoint(tmp_path, data, monkeypatch):
