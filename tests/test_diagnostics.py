@@ -174,8 +174,10 @@ def test_ladder_auto_k_large_vocab_and_student_rung():
     z = (rng.zipf(1.3, 400_000) % V).astype(np.uint16)  # 400k tokens, GPT-2-sized vocabulary
     lad = d.ladder(fake_data(z[:350_000], z[350_000:], V, tokenizer="gpt2", val_bytes=200_000))
     assert lad.k["unigram"] in _K_GRID and lad.k["bigram"] in _K_GRID
-    uni, bi = plain_counts(z[:350_000][:20_000], z[350_000:][:2000], V, lad.k["bigram"])  # spot check
-    assert math.isfinite(uni) and math.isfinite(bi)
+    uni, _ = plain_counts(z[:350_000], z[350_000:], V, lad.k["unigram"])  # the other way, each k
+    _, bi = plain_counts(z[:350_000], z[350_000:], V, lad.k["bigram"])
+    assert lad.get("unigram") == pytest.approx(uni, rel=1e-9)
+    assert lad.get("bigram") == pytest.approx(bi, rel=1e-9)
     assert lad.get("student @ iter 500") == 9.45
     assert lad.where(20.0).startswith("above every rung")
 
@@ -300,6 +302,43 @@ def test_doctor_on_real_overfitting_run_on_synthetic_text():
     assert not {"lr_too_low", "diverged"} & set(found)
 
 
+def test_doctor_on_real_run_stopped_too_early(data, ladder):
+    h = run(data, max_steps=100, lr=1e-2, min_lr=1e-2, eval_interval=10, eval_batches=8)
+    found = {f.code: f for f in d.diagnose(h, ladder)}
+    assert "still_improving" in found and found["still_improving"].data["slope_per_1000"] < 0, list(found)
+    assert not {"overfitting", "diverged", "lr_too_high"} & set(found)
+
+
+def test_doctor_on_real_run_with_too_high_an_lr(data, ladder):
+    """lr 0.1 without clipping: the loss climbs above its start and never recovers, no NaN."""
+    h = run(data, max_steps=40, lr=0.1, min_lr=0.1, grad_clip=0.0)
+    assert all(math.isfinite(r["loss"]) for r in h.steps)
+    found = {f.code: f for f in d.diagnose(h, ladder)}
+    assert "lr_too_high" in found and "lr_too_low" not in found, list(found)
+
+
+def easier_val_data(V=16, n=6000):
+    """Train: half a repeating 0..V-1 pattern, half uniform noise; val: the pattern alone.
+    A model learns the pattern, so its val loss ends far below its train loss."""
+    from slmlab.data import TokenData
+    rng = np.random.default_rng(1)
+    pattern = np.arange(n) % V
+    train = np.concatenate([pattern[: n // 2], rng.integers(0, V, n // 2)]).astype(np.uint16)
+    val = pattern[:2000].astype(np.uint16)
+    manifest = {"corpus": "pattern", "tokenizer": "random", "val_bytes": len(val),
+                "n_val_tokens": len(val), "entropy_floor": None}
+    return TokenData(train, val, types.SimpleNamespace(vocab_size=V, name="random"), manifest, None)
+
+
+def test_doctor_on_real_run_whose_val_is_easier_than_train():
+    h = run(easier_val_data(), max_steps=60, lr=1e-2, min_lr=1e-3, block_size=16, eval_interval=10,
+            eval_batches=8, log_interval=10)
+    assert h.evals[-1]["val_loss"] < h.evals[-1]["train_loss"] - 0.5
+    found = {f.code: f for f in d.diagnose(h)}
+    assert "val_below_train" in found and found["val_below_train"].severity == "warning", list(found)
+    assert found["val_below_train"].data["compared_with"] == "eval"
+
+
 def test_doctor_on_real_run_with_one_eval_batch(data, ladder):
     h = run(data, max_steps=30, lr=3e-3, min_lr=3e-3, eval_interval=3, eval_batches=1, micro_batch_size=2,
             log_interval=3)
@@ -370,6 +409,33 @@ def test_stats_on_a_zeroed_model_and_a_known_sgd_step(data):
     for a in stats.attention:  # q = k = 0: every position attends evenly
         assert a["entropy"] == pytest.approx(a["uniform"], abs=1e-5)
     assert len(stats.activations) == 2 and len(stats.attention) == 2 * 2
+
+
+def test_stats_see_saturation_and_match_a_hand_hook(data):
+    """Scaled-up MLP input weights push half the GELU inputs far below -3 (saturated)."""
+    model = smoke_model(data)
+    cfg = preset("smoke", vocab_size=data.vocab_size)
+    x, y = BatchSampler(data.train, 32, 4, 0).next()
+
+    def measure(m):
+        stats, seen = d.TrainingStats(every=1), []
+        hook = m.blocks[0].mlp.c_fc.register_forward_hook(lambda mod, i, o: seen.append(o.detach()))
+        trainer = types.SimpleNamespace(model=m, cfg=cfg, step=0)
+        stats.on_train_start(trainer)
+        stats.on_step_start(trainer)
+        m(x, y)[1].backward()
+        hook.remove()
+        return stats.activations[0], seen[0]
+
+    normal, pre = measure(model)
+    assert normal["saturated"] == pytest.approx(float((pre < -3).float().mean()))
+    assert normal["pre_std"] == pytest.approx(float(pre.std()), rel=1e-5)
+    assert normal["saturated"] < 0.05
+    with torch.no_grad():
+        for b in model.blocks:
+            b.mlp.c_fc.weight.mul_(200)
+    blown, pre = measure(model)
+    assert blown["saturated"] > 0.3 and blown["pre_std"] > 50 * normal["pre_std"]
 
 
 def test_update_ratio_and_grad_norms_of_a_known_sgd_step(data):

@@ -2,6 +2,7 @@
 
 import math
 import random
+from collections import Counter
 
 import pytest
 
@@ -68,12 +69,33 @@ def test_parse_recovers_the_draws_and_the_logprob(stories):
         assert S.choices_of(s.text) == s.choices
 
 
-def test_logprob_is_the_sum_of_draw_logprobs():
-    """Replay: drawing with a recorded rng gives the same total as its draws' probabilities."""
+def test_logprob_is_the_sum_of_draw_logprobs(monkeypatch):
+    """Spy on every draw: logprob is the sum of ln p of the options actually drawn, and the
+    draws follow those probabilities (the first draw's frequencies over many stories)."""
+    drawn = []
+    real_draw = S._Engine._draw
+
+    def spy(self, probs):
+        i = real_draw(self, probs)
+        drawn.append((tuple(probs), i))
+        return i
+
+    monkeypatch.setattr(S._Engine, "_draw", spy)
     s = S.generate_story(random.Random(11))
-    assert len(s.choices) > 30
+    assert len(drawn) == len(s.choices) > 30
+    assert s.logprob == pytest.approx(sum(math.log(p[i]) for p, i in drawn), abs=1e-9)
     assert -s.logprob > 20  # dozens of non-trivial draws
-    assert math.isfinite(s.logprob)
+    firsts = []
+    for seed in range(3000):
+        drawn.clear()
+        S.generate_story(random.Random(seed))
+        firsts.append(drawn[0])
+    probs = firsts[0][0]
+    assert len(probs) > 1 and all(p == probs for p, _ in firsts)
+    counts = Counter(i for _, i in firsts)
+    for i, p in enumerate(probs):
+        sd = math.sqrt(3000 * p * (1 - p))
+        assert abs(counts[i] - 3000 * p) < 5 * sd + 1, (i, counts[i], 3000 * p)
 
 
 def test_text_equal_means_draws_equal():
