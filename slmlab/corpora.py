@@ -5,6 +5,8 @@ Four sources, one result (`Corpus`):
   exact ln p of each story carried along (train_logprobs, val_logprobs).
 - "tinystories": TinyStories V2 (GPT-4) from $SLMLAB_DATA_DIR, else the download cache,
   else the Hugging Face hub (roneneldan/TinyStories); official train and valid files.
+  A download fetches only the first max_bytes (whole stories), through a .part file,
+  and records its sha256, checked on every later use.
 - "shakespeare": Tiny Shakespeare (karpathy/char-rnn); val is the last 10% of the
   text by characters, as in nanoGPT, moved to the nearest speech boundary.
 - "file:PATH": your own .txt file, or a folder of .txt files.
@@ -21,6 +23,7 @@ token (data.py, from the logprobs here), the stories themselves (synthetic.py).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import tempfile
@@ -42,6 +45,7 @@ TINYSTORIES_SAMPLE = "tinystories_sample.txt"  # a train-only prefix (../shared/
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
                    "tinyshakespeare/input.txt")
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"  # 1,115,394 bytes
 MIN_VAL_BYTES = 1_000_000  # the valid file is read up to max(this, max_bytes // 10)
 
 
@@ -99,7 +103,7 @@ def identity(name: str, max_bytes: int = 2_000_000, val_fraction: float = 0.1,
     if name == "synthetic":
         return f"{head}|synthetic-v{synthetic.VERSION}-{synthetic.fingerprint()}"
     if name == "tinystories":
-        train, valid = _tinystories_paths()
+        train, valid = _tinystories_paths(max_bytes)
         shas = [_file_sha(train, max_bytes)] + ([_file_sha(valid, _val_cap(max_bytes))]
                                                 if valid else [])
         return f"{head}|{'+'.join(shas)}"
@@ -182,29 +186,80 @@ def _in_data_dir(subdir: str, filename: str) -> list[Path]:
     return [d / subdir / filename, d / filename] if d else []
 
 
-def _hub_download(filename: str, dest_dir: Path) -> Path:
-    """One file of the TinyStories dataset repo, into dest_dir (tests replace this)."""
-    from huggingface_hub import hf_hub_download  # imported here: only needed to download
+def _http_get(url: str, max_bytes: int | None, timeout: float = 60.0):
+    """Yield the bytes of url in chunks, only the first max_bytes (an HTTP Range request;
+    a server that ignores Range is simply read no further). Tests replace this."""
+    headers = {"User-Agent": "slmlab"}
+    if max_bytes is not None:
+        headers["Range"] = f"bytes=0-{max_bytes - 1}"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
+        left = max_bytes
+        while left is None or left > 0:
+            chunk = r.read(1 << 20 if left is None else min(1 << 20, left))
+            if not chunk:
+                return
+            left = None if left is None else left - len(chunk)
+            yield chunk
 
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    return Path(hf_hub_download(repo_id=TINYSTORIES_REPO, repo_type="dataset",
-                                filename=filename, local_dir=str(dest_dir)))
 
+def _download(url: str, dest: Path, max_bytes: int | None = None, cut_at: str | None = None,
+              expect_sha256: str | None = None) -> Path:
+    """url (its first max_bytes, cut after the last whole `cut_at`) into dest.
 
-def _url_download(url: str, dest: Path, timeout: float = 30.0) -> Path:
-    """GET url into dest through a temp file and os.replace (tests replace this)."""
+    The bytes go to a .part file that replaces dest only when complete, so an interrupted
+    download leaves nothing half-written. dest.sha256.json records their sha256, their
+    size and whether they are the whole file; `_checked` verifies it on every later use.
+    expect_sha256: the known hash of the whole file; other bytes are refused.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        data = response.read()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
     try:
+        n = 0
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in _http_get(url, max_bytes):
+                f.write(chunk)
+                n += len(chunk)
+        whole = max_bytes is None or n < max_bytes
+        data = Path(tmp).read_bytes()
+        if not whole and cut_at is not None:  # a prefix: drop the unfinished last document
+            cut = data.rfind(cut_at.encode())
+            data = data[:cut + len(cut_at)] if cut >= 0 else data
+            Path(tmp).write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        if expect_sha256 is not None and sha != expect_sha256:
+            raise ValueError(f"downloaded {url} has sha256 {sha[:16]}..., expected "
+                             f"{expect_sha256[:16]}...: not the file slmlab knows")
         os.replace(tmp, dest)
+        _sidecar(dest).write_text(json.dumps({"url": url, "bytes": len(data), "whole": whole,
+                                              "asked": max_bytes, "sha256": sha}))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return dest
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256.json")
+
+
+def _checked(path: Path, need_bytes: int | None = None) -> Path | None:
+    """A downloaded file if it is intact and long enough; None when it must be fetched again.
+
+    A file whose bytes no longer match its recorded sha256 is refused with a clear error.
+    A file with no record was put there by hand (or by an older slmlab): used as it is.
+    """
+    side = _sidecar(path)
+    if not path.is_file():
+        return None
+    if not side.is_file():
+        return path
+    info = json.loads(side.read_text())
+    if hashlib.sha256(path.read_bytes()).hexdigest() != info["sha256"]:
+        raise DataMissingError(f"{path} does not match the sha256 recorded when it was "
+                               f"downloaded (damaged or edited); delete it and its "
+                               f"{side.name} to download it again")
+    short = not info["whole"] and need_bytes is not None and (info["asked"] or 0) < need_bytes
+    return None if short else path
 
 
 def _missing_message(what: str, subdir: str, filename: str, url: str, err: Exception) -> str:
@@ -272,19 +327,19 @@ def _val_cap(max_bytes: int) -> int:
 # TinyStories
 
 
-def _tinystories_paths() -> tuple[Path, Path | None]:
-    """(train file, valid file or None); downloads what is missing."""
+def _tinystories_paths(max_bytes: int) -> tuple[Path, Path | None]:
+    """(train file, valid file or None); downloads what is missing (capped prefixes)."""
     train_name, valid_name = TINYSTORIES_FILES
     local = _first_existing(_in_data_dir("tinystories", train_name))
     if local is None:
         sample = _first_existing(_in_data_dir("tinystories", TINYSTORIES_SAMPLE))
         if sample is not None:
             return sample, None
-    train = local or _cached_or_hub(train_name)
+    train = local or _cached_or_hub(train_name, max_bytes)
     valid = _first_existing(_in_data_dir("tinystories", valid_name))
     if valid is None:
         try:
-            valid = _cached_or_hub(valid_name)
+            valid = _cached_or_hub(valid_name, _val_cap(max_bytes))
         except DataMissingError:
             valid = None  # offline with only the train file: val is split off it
     return train, valid
@@ -306,20 +361,31 @@ def available_offline(name: str) -> bool:
     return False
 
 
-def _cached_or_hub(filename: str) -> Path:
-    cached = _downloads_dir() / filename
-    if cached.is_file():
-        return cached
+def _hub_url(filename: str) -> str:
+    """The file's address on the Hugging Face hub ($HF_ENDPOINT, a mirror, is honoured)."""
     try:
-        return _hub_download(filename, _downloads_dir())
-    except Exception as err:  # offline, no huggingface_hub, hub error: all the same to a user
-        url = f"https://huggingface.co/datasets/{TINYSTORIES_REPO}/resolve/main/{filename}"
+        from huggingface_hub import hf_hub_url
+        return hf_hub_url(TINYSTORIES_REPO, filename, repo_type="dataset")
+    except ImportError:
+        return f"https://huggingface.co/datasets/{TINYSTORIES_REPO}/resolve/main/{filename}"
+
+
+def _cached_or_hub(filename: str, max_bytes: int) -> Path:
+    """The cached download when intact and long enough, else the first max_bytes from the hub
+    (whole stories only): the 2.2 GB train file is never fetched whole for a 2 MB run."""
+    cached = _downloads_dir() / filename
+    if _checked(cached, max_bytes) is not None:
+        return cached
+    url = _hub_url(filename)
+    try:
+        return _download(url, cached, max_bytes, cut_at=EOT)
+    except Exception as err:  # offline, hub error: all the same to a user
         raise DataMissingError(_missing_message("TinyStories", "tinystories", filename,
                                                 url, err)) from None
 
 
 def _tinystories(max_bytes: int, val_fraction: float, seed: int) -> Corpus:
-    train_path, valid_path = _tinystories_paths()
+    train_path, valid_path = _tinystories_paths(max_bytes)
     train_bytes = _read_capped(train_path, max_bytes, EOT)
     docs = _split_eot(_decode(train_bytes))
     sha = hashlib.sha256(train_bytes)
@@ -343,12 +409,12 @@ def _tinystories(max_bytes: int, val_fraction: float, seed: int) -> Corpus:
 
 
 def _shakespeare_path() -> Path:
-    found = _first_existing(_in_data_dir("shakespeare", SHAKESPEARE_FILE)
-                            + [_downloads_dir() / SHAKESPEARE_FILE])
-    if found is not None:
-        return found
+    found = _first_existing(_in_data_dir("shakespeare", SHAKESPEARE_FILE))
+    cached = _downloads_dir() / SHAKESPEARE_FILE
+    if found is not None or _checked(cached) is not None:
+        return found or cached
     try:
-        return _url_download(SHAKESPEARE_URL, _downloads_dir() / SHAKESPEARE_FILE)
+        return _download(SHAKESPEARE_URL, cached, expect_sha256=SHAKESPEARE_SHA256)
     except Exception as err:
         raise DataMissingError(_missing_message("Tiny Shakespeare", "shakespeare",
                                                 SHAKESPEARE_FILE, SHAKESPEARE_URL, err)) from None

@@ -10,8 +10,7 @@ from slmlab.corpora import EOT, DataMissingError, identity, load_corpus
 def _no_network(monkeypatch):
     def fail(*args, **kwargs):
         raise ConnectionError("offline (test)")
-    monkeypatch.setattr(corpora, "_hub_download", fail)
-    monkeypatch.setattr(corpora, "_url_download", fail)
+    monkeypatch.setattr(corpora, "_http_get", fail)
 
 
 @pytest.fixture
@@ -138,15 +137,52 @@ def test_shakespeare_missing_names_url(offline):
         load_corpus("shakespeare")
 
 
-def test_shakespeare_download_writes_the_cache(offline, monkeypatch):
-    def fake(url, dest, timeout=30.0):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text("A:\nHi.\n\nB:\nHo.\n\n" * 30)
-        return dest
-    monkeypatch.setattr(corpora, "_url_download", fake)
+def fake_server(monkeypatch, files):
+    """Serve {url suffix: bytes} through corpora._http_get, honouring max_bytes like Range."""
+    asked = []
+
+    def get(url, max_bytes):
+        asked.append((url.rsplit("/", 1)[-1], max_bytes))
+        body = next(b for name, b in files.items() if url.endswith(name))
+        body = body if max_bytes is None else body[:max_bytes]
+        for i in range(0, len(body), 1000):
+            yield body[i:i + 1000]
+    monkeypatch.setattr(corpora, "_http_get", get)
+    return asked
+
+
+def test_shakespeare_download_is_checked_against_its_sha256(offline, monkeypatch):
+    import hashlib
+
+    text = b"A:\nHi.\n\nB:\nHo.\n\n" * 30
+    fake_server(monkeypatch, {"input.txt": text})
+    with pytest.raises(DataMissingError, match="sha256"):  # not the real Tiny Shakespeare
+        load_corpus("shakespeare")
+    assert not list((offline / "cache" / "downloads").glob("*"))  # nothing half-written
+    monkeypatch.setattr(corpora, "SHAKESPEARE_SHA256", hashlib.sha256(text).hexdigest())
     c = load_corpus("shakespeare")
     assert c.n_docs == 60
-    assert (offline / "cache" / "downloads" / "tinyshakespeare.txt").is_file()
+    assert (offline / "cache" / "downloads" / "tinyshakespeare.txt").read_bytes() == text
+
+
+def test_tinystories_download_is_a_capped_prefix_of_whole_stories(offline, monkeypatch):
+    train, valid = _stories(3000, "t").encode(), _stories(3000, "v").encode()
+    asked = fake_server(monkeypatch, {"train.txt": train, "valid.txt": valid})
+    c = load_corpus("tinystories", max_bytes=20_000)
+    down = offline / "cache" / "downloads"
+    got = (down / "TinyStoriesV2-GPT4-train.txt").read_bytes()
+    assert asked[0] == ("TinyStoriesV2-GPT4-train.txt", 20_000)  # never the whole file
+    assert len(got) <= 20_000 and got.endswith(EOT.encode()) and train.startswith(got)
+    assert all(d.startswith("Story t") for d in c.train_docs) and c.val_docs[0].startswith("Story v")
+    # a bigger run needs more of the file: fetched again; the same size: served from the cache
+    load_corpus("tinystories", max_bytes=20_000)
+    assert len(asked) == 2
+    load_corpus("tinystories", max_bytes=40_000)
+    assert asked[-1] == ("TinyStoriesV2-GPT4-train.txt", 40_000)
+    # a damaged download is refused with what to do
+    (down / "TinyStoriesV2-GPT4-train.txt").write_bytes(got[:-5])
+    with pytest.raises(DataMissingError, match="delete it"):
+        load_corpus("tinystories", max_bytes=20_000)
 
 
 # ---------------------------------------------------------------------------
@@ -223,3 +259,39 @@ def test_real_shakespeare_split_matches_nanogpt(shared_data, monkeypatch, tmp_pa
     c = load_corpus("shakespeare")
     train_chars = sum(len(d) + 2 for d in c.train_docs)
     assert abs(train_chars - int(1115394 * 0.9)) < 2000
+
+
+def test_http_get_asks_for_a_range_and_reads_no_further():
+    """The real _http_get against a local server, one that honours Range and one that ignores it."""
+    import http.server
+    import threading
+
+    body = bytes(range(256)) * 40  # 10,240 bytes
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            rng = self.headers.get("Range")
+            seen.append(rng)
+            data = body
+            if rng and self.path == "/ranged":
+                end = int(rng.split("-")[1])
+                data = body[:end + 1]
+            self.send_response(206 if data is not body else 200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert b"".join(corpora._http_get(f"{base}/ranged", 3000)) == body[:3000]
+        assert b"".join(corpora._http_get(f"{base}/plain", 3000)) == body[:3000]
+        assert b"".join(corpora._http_get(f"{base}/plain", None)) == body
+        assert seen == ["bytes=0-2999", "bytes=0-2999", None]
+    finally:
+        server.shutdown()
