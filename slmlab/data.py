@@ -103,11 +103,19 @@ def _corpora():
     return corpora
 
 
+def _code_hash() -> str:
+    """The source of the code that turns text into tokens (this file and tokenizers.py):
+    token files made by other code are never reused."""
+    here = Path(__file__).parent
+    blob = b"".join((here / f).read_bytes() for f in ("data.py", "tokenizers.py"))
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
 def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
     """Folder name: readable prefix + hash of everything that changes the tokens."""
     parts = {"identity": corpus_identity, "tokenizer": data_cfg.tokenizer,
              "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
-             "data_seed": data_cfg.data_seed, "version": VERSION}
+             "data_seed": data_cfg.data_seed, "version": VERSION, "code": _code_hash()}
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(data_cfg.corpus.removeprefix("file:")).name)
     return f"{slug[:40]}-{data_cfg.tokenizer}-{digest}"

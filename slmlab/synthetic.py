@@ -35,6 +35,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "Story", "generate", "generate_story", "parse", "choices_of", "AmbiguityError",
@@ -407,9 +408,10 @@ def templates() -> list[str]:
 
 
 def fingerprint() -> str:
-    """A short hash of the whole grammar and its probabilities: changes when it changes."""
+    """A short hash of the whole grammar, its probabilities and the story program (this
+    file's source): changes when any of them does, so cached token files go stale."""
     slots = {k: (v if isinstance(v, list) else None) for k, v in _SLOTS.items()}
-    blob = repr((VERSION, templates(), _PROBLEMS, _ATTEMPTS, _RESOLVES, _MORALS, _LINES,
+    blob = Path(__file__).read_text(encoding="utf-8") + repr((VERSION, templates(), _PROBLEMS, _ATTEMPTS, _RESOLVES, _MORALS, _LINES,
                  _KINDS, _NAMES, slots, _PTYPES, _DESC_MORE, _PLAY_STOP, _ATTEMPT_STOP,
                  _DIALOG_P, _REACT_P, _THANK_P, _EVENING_P, _OPENINGS, _FRIENDS, _DESCRIPTIONS, _DAYS,
                  _PLAYS, _FEELS, _DIALOGS, _REACTS, _JOYS, _THANKS, _CLOSES, _EVENINGS))

@@ -256,3 +256,21 @@ def test_block_size_errors_name_the_fix(fake):
     check_block_size(data, min(len(data.train), n_val) - 1)
     with pytest.raises(ConfigError, match="block_size=64"):
         BatchSampler(np.arange(10), 64, 2, seed=0)
+
+
+def test_token_files_made_by_other_code_are_not_reused(monkeypatch):
+    """The folder key holds a hash of the tokenizing code, and the synthetic fingerprint the
+    story program's source: editing either makes a new folder instead of reusing old tokens."""
+    from slmlab import data as data_mod
+    from slmlab import synthetic
+    from slmlab.config import preset
+
+    cfg = preset("smoke").data
+    key = data_mod.data_key(cfg, "same text")
+    monkeypatch.setattr(data_mod, "_code_hash", lambda: "edited")
+    assert data_mod.data_key(cfg, "same text") != key
+    before = synthetic.fingerprint()
+    real = synthetic.Path.read_text
+    monkeypatch.setattr(synthetic.Path, "read_text",
+                        lambda self, *a, **k: real(self, *a, **k) + "# an edit\n")
+    assert synthetic.fingerprint() != before
