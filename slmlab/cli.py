@@ -119,7 +119,7 @@ def cmd_lint(args) -> int:
         raise ValueError(f"{args.file} holds a JSON {type(raw).__name__}, not an object; write the "
                          f"config as {{\"learning_rate\": 1e-4, ...}} or slmlab's {{\"train\": ...}}")
     target = Config.from_dict(raw) if {"model", "train", "data"} & set(raw) else raw
-    findings = lint(target)
+    findings = lint(target, n_train_tokens=args.train_tokens)
     print(format_findings(findings))
     return 1 if any(f.severity == "error" for f in findings) else 0
 
@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     li = sub.add_parser("lint", help="check a config (JSON) for the known bugs")
     li.add_argument("file")
+    li.add_argument("--train-tokens", type=int, help="tokens in the training set: the budget "
+                    "then says how many epochs the run makes over them")
     li.set_defaults(func=cmd_lint)
 
     d = sub.add_parser("doctor", help="diagnose a finished run")

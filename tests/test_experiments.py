@@ -68,6 +68,11 @@ def test_cli_prepare_and_lint_of_a_json_list(tmp_path, capsys):
     assert "train +" in capsys.readouterr().out
     bad = tmp_path / "list.json"
     bad.write_text("[1, 2]")
+    good = tmp_path / "student.json"
+    good.write_text('{"batch_size": 32, "block_size": 128, "gradient_accumulation_steps": 32, '
+                    '"max_iters": 20000}')
+    cli.main(["lint", str(good), "--train-tokens", "500000"])
+    assert "epochs over" in capsys.readouterr().out
     assert cli.main(["lint", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "not an object" in err and "\n" not in err
