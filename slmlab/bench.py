@@ -13,8 +13,14 @@ Holds
 - `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here) and
   `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
   denominators of MFU, model FLOPs utilization = achieved / peak.
-- `main(args)`: the CLI (`--out`, `--configs`, `--steps`, `--quick`); writes
-  bench.json (every number) and bench.md (a table) into --out.
+- `TARGETS` and `run_targets`: whole training runs to a quality bar, each
+  beside its baseline in the same bench run (`speedrun`: the speedrun preset vs
+  nanoGPT's CPU recipe for Tiny Shakespeare, both through our Trainer, time to
+  val <= 1.8857; `tinystories`: the tinystories-cpu preset vs nanoGPT's CPU-sized
+  model on GPT-2 tokens, bits per byte after 10 minutes; `smoke`: seconds, for
+  tests). The ratios in the report come from runs of one bench, side by side.
+- `main(args)`: the CLI (`--out`, `--configs`, `--steps`, `--quick`,
+  `--targets`); writes bench.json (every number) and bench.md (tables) into --out.
 
 A case is written NAME[:DTYPE][:eager|compile]; NAME alone expands to fp32 and
 bf16 (fp16 on GPUs without bf16), eager and compiled. Timings vary with what
@@ -25,11 +31,13 @@ It leaves the model and the step to slmlab.model / slmlab.train.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +48,9 @@ from .data import TokenData
 from .device import cpu_has_bf16, default_threads, pick_device
 from .files import write_json
 
-__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "bench_config", "random_data", "run_case",
-           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "main"]
+__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "TARGETS", "bench_config", "random_data", "run_case",
+           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "target_configs",
+           "run_target_case", "run_targets", "main"]
 
 # name -> (n_layer, n_head, n_embd, block_size, micro_batch_size, vocab_size)
 BENCH_CONFIGS: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -201,7 +210,8 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
 def _child() -> None:
     """Entry point of a case's own process: JSON case on stdin, JSON result on stdout."""
     case = json.loads(sys.stdin.read())
-    print("BENCH_RESULT " + json.dumps(run_case(**case)), flush=True)
+    fn = run_target_case if case.pop("kind", "speed") == "target" else run_case
+    print("BENCH_RESULT " + json.dumps(fn(**case)), flush=True)
 
 
 def _run_in_subprocess(case: dict) -> dict:
@@ -216,12 +226,128 @@ def _run_in_subprocess(case: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------
+# Targets: whole runs to a quality bar, each beside its baseline in one bench
+
+
+@dataclass(frozen=True)
+class Target:
+    """Ours vs a baseline, judged by `metric` ("val_loss" nats or "bpb") against `bar`."""
+
+    ours: str  # a preset name
+    metric: str  # val_loss | bpb
+    bar: float  # the quality to reach (lower is better)
+    seconds: float | None  # a wall-time limit per run (None: run to max_steps)
+    note: str
+
+
+TARGETS: dict[str, Target] = {
+    "speedrun": Target("speedrun", "val_loss", 1.8857, None,
+                       "Tiny Shakespeare chars: time to val <= 1.8857 (nanoGPT's 2000-step "
+                       "figure); baseline nanoGPT's CPU recipe, fp32, in our Trainer"),
+    "tinystories": Target("tinystories-cpu", "bpb", 1.09, 600.0,
+                          "TinyStories: bits per byte after 10 minutes; baseline nanoGPT's "
+                          "CPU-sized model on GPT-2 tokens"),
+    "smoke": Target("smoke", "val_loss", 10.0, None, "seconds: for tests"),
+}
+
+
+def target_configs(name: str) -> tuple[Config, Config]:
+    """(ours, baseline) for target `name`; both evaluate alike so their numbers compare."""
+    from .config import preset
+
+    if name not in TARGETS:
+        raise ValueError(f"bench target {name!r} is unknown; use one of {', '.join(TARGETS)}")
+    ours = preset(TARGETS[name].ours)
+    if name == "speedrun":  # nanoGPT config/train_shakespeare_char.py with its CPU overrides
+        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0,
+                            lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000,
+                            micro_batch_size=12, beta2=0.99, dtype="float32")
+    elif name == "tinystories":  # nanoGPT-sized for a CPU, GPT-2's tokenizer, fp32
+        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0,
+                            tokenizer="gpt2", lr=1e-3, min_lr=1e-4, warmup_steps=100,
+                            micro_batch_size=16, dtype="float32")
+    else:
+        base = ours.replace(lr=ours.train.lr / 3, min_lr=ours.train.min_lr / 3)
+    return ours.replace(name=f"{name}: ours"), base.replace(name=f"{name}: baseline")
+
+
+def run_target_case(config: dict, metric: str, bar: float, seconds: float | None) -> dict:
+    """Train `config` (wall-time limit `seconds`); when did it first reach `bar`, where did it end?"""
+    from .train import TimeLimit, train  # bench sits above train in the import flow
+
+    cfg = Config.from_dict(config)
+    hist = train(cfg, callbacks=[TimeLimit(seconds)] if seconds else [], progress=False)
+    bpt = hist.meta["val_bytes_per_token"]
+
+    def score(e: dict) -> float:
+        return e["val_loss"] if metric == "val_loss" else e["val_loss"] / math.log(2) / bpt
+
+    hit = next((e for e in hist.evals if score(e) <= bar), None)
+    last = hist.evals[-1]
+    return {"name": cfg.name, "metric": metric, "bar": bar, "steps": hist.steps[-1]["step"],
+            "seconds": hist.meta["seconds"], "final_val_loss": last["val_loss"],
+            "final_train_loss": last["train_loss"], "final_score": score(last),
+            "reached": hit is not None, "seconds_to_bar": hit["seconds"] if hit else None,
+            "step_to_bar": hit["step"] if hit else None, "dtype": hist.meta["dtype"],
+            "threads": hist.meta["threads"], "n_params": hist.meta["n_params"],
+            "evals": [[e["step"], round(e["seconds"], 2), round(score(e), 4)] for e in hist.evals]}
+
+
+def run_targets(names: list[str], log=print) -> list[dict]:
+    """Each target's two runs, one after the other, each in its own process."""
+    out = []
+    for name in names:
+        t = TARGETS[name]
+        ours, base = target_configs(name)
+        rows = {}
+        for role, cfg in (("ours", ours), ("baseline", base)):
+            rows[role] = _run_in_subprocess({"kind": "target", "config": cfg.to_dict(),
+                                             "metric": t.metric, "bar": t.bar, "seconds": t.seconds})
+        row = {"target": name, "note": t.note, **rows}
+        o, b = rows["ours"], rows["baseline"]
+        if "error" not in o and "error" not in b:
+            if o["reached"] and b["reached"]:
+                row["speedup"] = b["seconds_to_bar"] / o["seconds_to_bar"]
+            elif o["reached"]:  # the baseline never got there: its whole run is a lower bound
+                row["speedup_at_least"] = b["seconds"] / o["seconds_to_bar"]
+            row["score_ratio"] = o["final_score"] / b["final_score"]
+        out.append(row)
+        log(_target_rows(row))
+    return out
+
+
+_THEAD = ("| target | run | steps | seconds | final (metric) | bar | reached at s (step) |\n"
+          "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+
+
+def _target_rows(row: dict) -> str:
+    lines = []
+    for role in ("ours", "baseline"):
+        r = row[role]
+        if "error" in r:
+            lines.append(f"| {row['target']} | {role} | error: {r['error']} | | | | |")
+            continue
+        at = f"{r['seconds_to_bar']:.1f} ({r['step_to_bar']})" if r["reached"] else "not reached"
+        lines.append(f"| {row['target']} | {role} ({r['dtype']}) | {r['steps']} | {r['seconds']:.1f} "
+                     f"| {r['final_score']:.4f} ({r['metric']}) | {r['bar']} | {at} |")
+    ratios = []
+    if "speedup" in row:
+        ratios.append(f"time to the bar: ours {row['speedup']:.2f}x faster")
+    if "speedup_at_least" in row:
+        ratios.append(f"time to the bar: ours over {row['speedup_at_least']:.2f}x faster (the baseline "
+                      f"did not reach it in its whole run)")
+    if "score_ratio" in row:
+        ratios.append(f"final {row['ours']['metric']}: ours / baseline = {row['score_ratio']:.3f}")
+    return "\n".join(lines) + ("\n\n" + "; ".join(ratios) if ratios else "")
+
+
+# ---------------------------------------------------------------------------
 # Many cases, the report
 
 
 def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, str, bool]]:
     """'student:bfloat16:eager,nanogpt-baby' -> [(config, dtype, compile), ...]."""
-    names = [s.strip() for s in spec.split(",") if s.strip()] if spec else (
+    names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"] if spec else (
         ["tiny"] if quick else list(DEFAULT_CONFIGS))
     half = "bfloat16" if device != "cuda" or torch.cuda.is_bf16_supported() else "float16"
     cases = []
@@ -291,16 +417,32 @@ def to_markdown(report: dict) -> str:
              "case's threads per step (it grows little when other programs share the cores, "
              "wall time does); peak MB = peak RSS of the case's process on CPU, "
              "torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
-    return "\n".join(lines + [_row(r) for r in report["results"]]) + "\n"
+    lines += [_row(r) for r in report["results"]]
+    if report.get("targets"):
+        lines += ["", "## Targets (whole runs, ours beside a baseline, in this bench run)", "",
+                  "seconds = wall time of the run, evaluations included; 'reached at' = the "
+                  "first evaluation at or below the bar.", ""]
+        for row in report["targets"]:
+            lines += [f"**{row['target']}**: {row['note']}", "", _THEAD, _target_rows(row), ""]
+    return "\n".join(lines) + "\n"
 
 
 def main(args) -> int:
-    """CLI: python -m slmlab bench [--out DIR] [--configs A,B:bfloat16:eager] [--steps N] [--quick]."""
+    """CLI: python -m slmlab bench [--out DIR] [--configs A,B:bfloat16:eager|none] [--steps N]
+    [--quick] [--targets speedrun,tinystories|none]."""
     device = pick_device(os.environ.get("SLMLAB_DEVICE", "auto"))
     cases = parse_cases(getattr(args, "configs", None), device, args.quick)
     print(f"{len(cases)} case(s) on {device}\n{_HEAD}", flush=True)
-    report = run(cases, args.steps or 0, device, args.quick,
-                 log=lambda s: print(s, flush=True))
+    targets = parse_targets(getattr(args, "targets", None), args.quick)
+    log = lambda s: print(s, flush=True)
+    report = run(cases, args.steps or 0, device, args.quick, log=log) if cases else {
+        "torch": torch.__version__, "device": device, "threads": default_threads(),
+        "cpu_bf16_native": cpu_has_bf16(), "peak_flops": {},
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg": os.getloadavg(), "results": []}
+    if targets:
+        log(f"\n{len(targets)} target(s): {', '.join(targets)}\n{_THEAD}")
+        report["targets"] = run_targets(targets, log=log)
+        report["load_avg"] = os.getloadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", report)
@@ -308,4 +450,16 @@ def main(args) -> int:
     tmp.write_text(to_markdown(report), encoding="utf-8")
     os.replace(tmp, out / "bench.md")
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
-    return 0 if all("error" not in r for r in report["results"]) else 1
+    rows = report["results"] + [r[k] for r in report.get("targets", []) for k in ("ours", "baseline")]
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+def parse_targets(spec: str | None, quick: bool) -> list[str]:
+    """'speedrun,tinystories' -> names; None -> speedrun (none with --quick); 'none' -> []."""
+    if spec is None:
+        return [] if quick else ["speedrun"]
+    names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"]
+    for n in names:
+        if n not in TARGETS:
+            raise ValueError(f"bench target {n!r} is unknown; use one of {', '.join(TARGETS)} or none")
+    return names

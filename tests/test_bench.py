@@ -108,3 +108,36 @@ def test_speed_presets_validate():
     assert (sr.data.corpus, sr.data.tokenizer) == ("shakespeare", "char")
     ts = validate(preset("tinystories-cpu"))
     assert ts.data.corpus == "tinystories"
+
+
+# ---------------------------------------------------------------------------
+# Targets: whole runs beside a baseline (only the smoke one trains here)
+
+
+def test_targets_parse_and_their_configs_are_the_recipes():
+    assert bench.parse_targets(None, quick=False) == ["speedrun"]
+    assert bench.parse_targets(None, quick=True) == []
+    assert bench.parse_targets("none", quick=False) == []
+    assert bench.parse_targets("speedrun,tinystories", quick=False) == ["speedrun", "tinystories"]
+    with pytest.raises(ValueError, match="unknown"):
+        bench.parse_targets("marathon", quick=False)
+    ours, base = bench.target_configs("speedrun")
+    assert ours.data == base.data and ours.train.eval_interval == base.train.eval_interval
+    assert (base.model.n_layer, base.model.n_embd, base.model.block_size, base.train.micro_batch_size,
+            base.train.lr, base.train.max_steps, base.train.dtype) == (4, 128, 64, 12, 1e-3, 2000, "float32")
+    ours, base = bench.target_configs("tinystories")
+    assert base.data.tokenizer == "gpt2" and ours.data.corpus == base.data.corpus == "tinystories"
+
+
+def test_smoke_target_runs_both_sides_and_reports(tmp_path):
+    args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="none", steps=0, quick=True,
+                                 targets="smoke")
+    assert bench.main(args) == 0
+    report = json.loads((tmp_path / "b" / "bench.json").read_text())
+    (row,) = report["targets"]
+    for role in ("ours", "baseline"):
+        r = row[role]
+        assert r["steps"] == 40 and r["reached"] and r["final_score"] < 10.0
+        assert r["evals"][-1][0] == 40 and r["seconds_to_bar"] <= r["seconds"]
+    assert row["speedup"] > 0 and row["score_ratio"] > 0
+    assert "**smoke**" in (tmp_path / "b" / "bench.md").read_text()
