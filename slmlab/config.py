@@ -389,7 +389,9 @@ def _tinystories_cpu() -> Config:
     Aimed at <= 1.09 bits per byte. Searched on tinystories_sample.txt (held-out stories),
     bf16, ONE thread, 600 s each, val bits per byte: 4x256 bpe-2048 (the first guess)
     1.185; 2x384 bpe-2048 1.158; 2x384 bpe-4096 1.158 (cut by the time limit before its
-    cosine ended); 4x256 bpe-1024 dropout 0.2 1.293. With two threads (`python -m slmlab
+    cosine ended); 4x256 bpe-1024 dropout 0.2 1.293; this preset with dropout 0.2 1.179
+    and 0.3 1.224 (1550 steps). Dropout 0 with two threads: best 1.181 at step 1800, then
+    val rose (overfitting), so 0.1 stays. With two threads (`python -m slmlab
     bench --targets tinystories`, one run): this preset 1.136 bits per byte after 2400
     steps in 539 s, beside nanoGPT's CPU-sized model on GPT-2 tokens (4x128, fp32) at
     1.385 after 10 minutes. A miss of 0.046: its train loss ends 1.0 nat below val (2.15
