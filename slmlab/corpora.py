@@ -206,9 +206,9 @@ def _download(url: str, dest: Path, max_bytes: int | None = None, cut_at: str | 
               expect_sha256: str | None = None) -> Path:
     """url (its first max_bytes, cut after the last whole `cut_at`) into dest.
 
-    The bytes go to a .part file that replaces dest only when complete, so an interrupted
-    download leaves nothing half-written. dest.sha256.json records their sha256, their
-    size and whether they are the whole file; `_checked` verifies it on every later use.
+    The bytes stream to a .part file that replaces dest only when complete, so an
+    interrupted download leaves nothing half-written. dest.sha256.json records their
+    sha256, size and mtime and whether they are the whole file; `_checked` uses it.
     expect_sha256: the known hash of the whole file; other bytes are refused.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -220,22 +220,46 @@ def _download(url: str, dest: Path, max_bytes: int | None = None, cut_at: str | 
                 f.write(chunk)
                 n += len(chunk)
         whole = max_bytes is None or n < max_bytes
-        data = Path(tmp).read_bytes()
         if not whole and cut_at is not None:  # a prefix: drop the unfinished last document
-            cut = data.rfind(cut_at.encode())
-            data = data[:cut + len(cut_at)] if cut >= 0 else data
-            Path(tmp).write_bytes(data)
-        sha = hashlib.sha256(data).hexdigest()
+            _truncate_after_last(Path(tmp), cut_at.encode())
+        sha = _sha256_of(Path(tmp))
         if expect_sha256 is not None and sha != expect_sha256:
             raise ValueError(f"downloaded {url} has sha256 {sha[:16]}..., expected "
                              f"{expect_sha256[:16]}...: not the file slmlab knows")
         os.replace(tmp, dest)
-        _sidecar(dest).write_text(json.dumps({"url": url, "bytes": len(data), "whole": whole,
-                                              "asked": max_bytes, "sha256": sha}))
+        st = dest.stat()
+        _sidecar(dest).write_text(json.dumps({"url": url, "bytes": st.st_size, "whole": whole,
+                                              "asked": max_bytes, "sha256": sha,
+                                              "mtime_ns": st.st_mtime_ns}))
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return dest
+
+
+def _sha256_of(path: Path) -> str:
+    """sha256 of a file, read in 1 MB chunks (never the whole file in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _truncate_after_last(path: Path, sep: bytes, window: int = 1 << 20) -> None:
+    """Cut the file just after the last `sep`, searching backwards a window at a time."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        end = size
+        while end > 0:
+            start = max(0, end - window)
+            f.seek(start)
+            block = f.read(end - start + len(sep) - 1)  # overlap: a sep across two windows
+            at = block.rfind(sep)
+            if at >= 0:
+                f.truncate(start + at + len(sep))
+                return
+            end = start
 
 
 def _sidecar(path: Path) -> Path:
@@ -245,7 +269,8 @@ def _sidecar(path: Path) -> Path:
 def _checked(path: Path, need_bytes: int | None = None) -> Path | None:
     """A downloaded file if it is intact and long enough; None when it must be fetched again.
 
-    A file whose bytes no longer match its recorded sha256 is refused with a clear error.
+    Cheap on every use: size and mtime against the record; only when they differ is the
+    file hashed again, and bytes that no longer match the recorded sha256 are refused.
     A file with no record was put there by hand (or by an older slmlab): used as it is.
     """
     side = _sidecar(path)
@@ -253,8 +278,9 @@ def _checked(path: Path, need_bytes: int | None = None) -> Path | None:
         return None
     if not side.is_file():
         return path
-    info = json.loads(side.read_text())
-    if hashlib.sha256(path.read_bytes()).hexdigest() != info["sha256"]:
+    info, st = json.loads(side.read_text()), path.stat()
+    same = st.st_size == info["bytes"] and st.st_mtime_ns == info.get("mtime_ns")
+    if not same and _sha256_of(path) != info["sha256"]:
         raise DataMissingError(f"{path} does not match the sha256 recorded when it was "
                                f"downloaded (damaged or edited); delete it and its "
                                f"{side.name} to download it again")

@@ -26,6 +26,7 @@ ids (slmlab.tokenizers), and what a model does with the batches.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -103,6 +104,7 @@ def _corpora():
     return corpora
 
 
+@functools.cache
 def _code_hash() -> str:
     """The source of the code that turns text into tokens (this file and tokenizers.py):
     token files made by other code are never reused."""

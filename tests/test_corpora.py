@@ -295,3 +295,14 @@ def test_http_get_asks_for_a_range_and_reads_no_further():
         assert seen == ["bytes=0-2999", "bytes=0-2999", None]
     finally:
         server.shutdown()
+
+
+def test_truncate_after_last_separator_across_windows(tmp_path):
+    f = tmp_path / "prefix.txt"
+    for window in (3, 7, 1 << 20):  # small windows: the separator straddles two of them
+        f.write_bytes(b"one<|endoftext|>two<|endoftext|>thr")
+        corpora._truncate_after_last(f, b"<|endoftext|>", window=window)
+        assert f.read_bytes() == b"one<|endoftext|>two<|endoftext|>"
+    f.write_bytes(b"no separator here")
+    corpora._truncate_after_last(f, b"<|endoftext|>", window=4)
+    assert f.read_bytes() == b"no separator here"
