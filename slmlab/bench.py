@@ -372,8 +372,9 @@ def _peaks(device: str, quick: bool) -> dict:
 
 def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool,
         log=print) -> dict:
-    """Measure peaks, then every case in its own process; return the bench.json dict."""
-    peaks = _peaks(device, quick)
+    """Measure peaks, then every case in its own process; return the bench.json dict.
+    With no cases, no peaks are measured (a targets-only bench)."""
+    peaks = _peaks(device, quick) if cases else {}
     results = []
     for name, dtype, comp in cases:
         n = steps or (2 if quick else DEFAULT_STEPS.get(name, 5))
@@ -435,10 +436,7 @@ def main(args) -> int:
     print(f"{len(cases)} case(s) on {device}\n{_HEAD}", flush=True)
     targets = parse_targets(getattr(args, "targets", None), args.quick)
     log = lambda s: print(s, flush=True)
-    report = run(cases, args.steps or 0, device, args.quick, log=log) if cases else {
-        "torch": torch.__version__, "device": device, "threads": default_threads(),
-        "cpu_bf16_native": cpu_has_bf16(), "peak_flops": {},
-        "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg": os.getloadavg(), "results": []}
+    report = run(cases, args.steps or 0, device, args.quick, log=log)
     if targets:
         log(f"\n{len(targets)} target(s): {', '.join(targets)}\n{_THEAD}")
         report["targets"] = run_targets(targets, log=log)
