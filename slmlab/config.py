@@ -25,6 +25,7 @@ from typing import Any
 __all__ = [
     "ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "Config",
     "PRESETS", "PROFILES", "preset", "profile", "validate", "KNOWN_CORPORA",
+    "LESSON_SETUPS", "lesson_setup",
     "is_known_tokenizer",
 ]
 
@@ -417,6 +418,47 @@ def preset(name: str, **changes: Any) -> Config:
         raise ConfigError(f"preset {name!r} is unknown; use one of {', '.join(PRESETS)}")
     cfg = PRESETS[name]()
     return cfg.replace(**changes) if changes else cfg
+
+
+# ---------------------------------------------------------------------------
+# Lesson setups: the changes a family of notebooks makes to its profile's preset.
+# Notebooks that share a setup share cached runs, so it lives here, once.
+
+LESSON_SETUPS: dict[str, dict[str, dict[str, Any]]] = {
+    # 05 data size, 06 dropout, 07 weight decay: a small model and short runs, so a
+    # sweep of real runs takes minutes on a laptop CPU
+    "small-sweep": {
+        "smoke": dict(max_steps=20, eval_interval=5),
+        "cpu": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, max_steps=300,
+                    warmup_steps=20, lr=3e-3, min_lr=3e-4, eval_interval=25, eval_batches=10),
+        "gpu": dict(max_steps=2000, eval_interval=100),
+    },
+    # 08 learning rate and warmup: short runs, so a sweep of ~17 fits in minutes on 2 cores
+    "lr-sweep": {
+        "smoke": {},
+        "cpu": dict(block_size=64, micro_batch_size=8, max_steps=100, warmup_steps=10,
+                    eval_interval=25, eval_batches=10, log_interval=5),
+        "gpu": dict(max_steps=600, warmup_steps=60, eval_interval=100),
+    },
+    # 09 batch size and accumulation: a budget of 64 updates x 1,024 tokens, no dropout
+    "batch-sweep": {
+        "smoke": dict(dropout=0.0),
+        "cpu": dict(dropout=0.0, block_size=64, micro_batch_size=16, max_steps=64,
+                    warmup_steps=6, lr=3e-3, min_lr=3e-4, eval_interval=16, eval_batches=10,
+                    log_interval=4),
+        "gpu": dict(dropout=0.0, max_steps=600, warmup_steps=60, eval_interval=100),
+    },
+}
+
+
+def lesson_setup(name: str, profile_name: str) -> dict[str, Any]:
+    """The flat field changes of lesson setup `name` under `profile_name` (a copy)."""
+    if name not in LESSON_SETUPS:
+        raise ConfigError(f"lesson setup {name!r} is unknown; use one of {', '.join(LESSON_SETUPS)}")
+    if profile_name not in LESSON_SETUPS[name]:
+        raise ConfigError(f"lesson setup {name!r} has no {profile_name!r} profile; "
+                          f"use one of {', '.join(LESSON_SETUPS[name])}")
+    return dict(LESSON_SETUPS[name][profile_name])
 
 
 def profile(default: str = "cpu") -> str:
