@@ -1,0 +1,251 @@
+# %% [markdown]
+# # 05 · Data size: when there is too little, and what early stopping saves
+#
+# The chat answer said: too little data, use more (C2), and stop early (C5). Here we make
+# the failure happen on purpose and measure both fixes.
+#
+# What we will measure, at **fixed compute** (every run takes the same number of optimizer
+# updates on the same number of tokens; only the amount of *distinct* training text changes):
+# 1. train and val curves with a tiny and with the full training set;
+# 2. the best val loss and the val-train gap against the data fraction (an isolation plot);
+# 3. where overfitting starts: the step (and the epoch) of the best val loss;
+# 4. early stopping: the run stops by itself and `best.pt` keeps the best weights;
+# 5. the verdict on "more data" and "early stopping", with the seed-to-seed spread.
+
+# %%
+from slmlab.course import start
+
+run = start("05_data_size")
+# a small model and short runs, so that a sweep of real runs takes minutes on a laptop CPU;
+# notebooks 05, 06 and 07 share this setup (and so share cached runs)
+SETUP = {
+    "smoke": dict(max_steps=20, eval_interval=5),
+    "cpu": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, max_steps=300, warmup_steps=20,
+                lr=3e-3, min_lr=3e-4, eval_interval=25, eval_batches=10),
+    "gpu": dict(max_steps=2000, eval_interval=100),
+}[run.profile]
+cfg = run.cfg.replace(**SETUP)
+FRACTIONS = {"smoke": [0.05, 1.0], "cpu": [0.003, 0.01, 0.1, 1.0],
+             "gpu": [0.0003, 0.003, 0.03, 1.0]}[run.profile]
+SEEDS = (1337, 2024)
+SCARCE, PLENTY = FRACTIONS[0], FRACTIONS[-1]
+print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, block {cfg.model.block_size}; "
+      f"{cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens per run")
+
+# %% [markdown]
+# ## 1. How much text each fraction is
+#
+# `data_fraction` keeps a share of the training documents (cut at a document boundary); the
+# validation set never changes. Every run below reads the same number of tokens, so a small
+# fraction means the same stories are read many times (**epochs**).
+
+# %%
+from slmlab.data import prepare
+from slmlab.diagnostics import ladder
+
+data = prepare(cfg.data)
+lad = ladder(data)
+print(lad.as_table())
+print()
+for f in FRACTIONS:
+    n = len(prepare(cfg.replace(data_fraction=f).data).train)
+    print(f"data_fraction={f:<7g} {n:>9,} train tokens -> {cfg.total_tokens / n:8.1f} epochs in one run")
+
+# %% [markdown]
+# ## 2. A sweep of real runs
+#
+# Each fraction, two seeds (the seed changes the initialization and the batch order, not the
+# data). Runs are cached on disk by config: running this cell again loads them instantly.
+
+# %%
+from slmlab.experiments import sweep
+
+runs = sweep(cfg, "data_fraction", FRACTIONS, seeds=SEEDS)
+for r in runs:
+    (step, best), last = r.history.best_val(), r.history.evals[-1]
+    print(f"{r.label:34} best val {best:.3f} at step {step:>4}   final: train {last['train_loss']:.3f}  "
+          f"val {last['val_loss']:.3f}")
+
+# %%
+from slmlab import plots
+
+first_seed = [r for r in runs if r.config.train.seed == SEEDS[0]]
+scarce_run, plenty_run = first_seed[0], first_seed[-1]
+plots.curves({f"{SCARCE:g} of the data": scarce_run, "all of it": plenty_run}, ladder=lad,
+             title="same compute, different amounts of text")
+
+# %% [markdown]
+# With the scarce fraction the train loss keeps falling toward zero (the model memorizes the
+# few stories it has) while the val loss turns around and rises: that is overfitting, train
+# down and val up (C13). With all the data, train and val fall together.
+#
+# The same runs, val loss only, against tokens read:
+
+# %%
+plots.overlay(first_seed, "val_loss", label_by="data_fraction", x="tokens", ladder=lad,
+              title="val loss, one curve per data fraction")
+
+# %%
+plots.isolation(runs, "data_fraction", "best_val", ladder=lad, title="best val loss vs data fraction")
+
+# %%
+plots.isolation(runs, "data_fraction", "gap", title="final val - train gap vs data fraction")
+
+# %% [markdown]
+# ## 3. Where overfitting starts
+#
+# The best val loss marks the point after which more training on the same text hurts.
+# We print it in steps and in epochs (how many times the model has read its training text).
+
+# %%
+import numpy as np
+
+print(f"{'data_fraction':>13} {'seed':>5} {'best step':>9} {'epochs then':>11} {'best val':>8} "
+      f"{'final val':>9} {'rise after best':>15}")
+for r in runs:
+    step, best = r.history.best_val()
+    n = r.history.meta["n_train_tokens"]
+    final = r.history.final_val()
+    print(f"{r.config.data.data_fraction:>13g} {r.config.train.seed:>5} {step:>9} "
+          f"{step * cfg.tokens_per_step / n:>11.1f} {best:>8.3f} {final:>9.3f} {final - best:>15.3f}")
+
+# %% [markdown]
+# In the cpu profile: with 0.3% of the data (about 1,800 tokens) the best val loss comes at
+# step 75, after about 40 epochs, and the remaining 225 updates raise it by about half a
+# nat while the train loss falls to about 0.25. With 1% the val loss is still falling at the
+# end, but train and val are already far apart; with 10% and with all of it the model reads
+# its text only a few times (or less than once) and train and val stay close. The rise after
+# the best step is the last column.
+#
+# ## 4. Early stopping keeps the best checkpoint
+#
+# `early_stop_patience=3` ends the run after 3 evaluations without a new best val loss.
+# Whether it stops or not, the trainer writes `best.pt` at every new best, so the weights
+# worth keeping are always on disk. We rerun the scarce config with early stopping; until it
+# stops, its trajectory is the same as the run above (same seed, same batches).
+
+# %%
+from slmlab.experiments import run as run_once
+from slmlab.train import load_checkpoint
+
+scarce_cfg = cfg.replace(data_fraction=SCARCE, seed=SEEDS[0])
+es = run_once(scarce_cfg.replace(early_stop_patience=3), label="early stop, patience 3", progress=False)
+saved = load_checkpoint(es.dir / "best.pt")
+print(f"stop reason: {es.history.stop_reason}, after {es.history.steps[-1]['step']} of "
+      f"{cfg.train.max_steps} updates")
+print(f"best.pt: step {saved['step']}, val {saved['val_loss']:.3f}")
+print(f"the run without early stopping: best {scarce_run.history.best_val()[1]:.3f} at step "
+      f"{scarce_run.history.best_val()[0]}, final {scarce_run.history.final_val():.3f}")
+
+# %% [markdown]
+# Is `best.pt` really the best model? We load both checkpoints of the early-stopped run and
+# evaluate them on the same validation batches the trainer uses:
+
+# %%
+import torch
+
+from slmlab.data import BatchSampler
+
+
+def val_loss(model, batches=cfg.train.eval_batches):
+    """Mean val loss on the trainer's evaluation batches (seed 12345), on the run's device."""
+    model = model.to(run.device.torch_device)
+    s = BatchSampler(data.val, cfg.model.block_size, cfg.train.micro_batch_size, seed=12345, device=run.device.type)
+    with torch.no_grad(), run.device.autocast():
+        return float(np.mean([model(*s.next())[1].item() for _ in range(batches)]))
+
+
+best_model_val, last_model_val = val_loss(es.model("best")), val_loss(es.model("ckpt"))
+print(f"best.pt  val {best_model_val:.3f}   (recorded {saved['val_loss']:.3f})")
+print(f"ckpt.pt  val {last_model_val:.3f}   (the weights at the stop)")
+plots.curves({"no early stopping": scarce_run, "early stop (patience 3)": es}, ladder=lad,
+             title=f"data_fraction={SCARCE:g}: early stopping")
+
+# %% [markdown]
+# ### Exercise: when does early stopping stop?
+# Write `stop_index(val_losses, patience)`: the index of the evaluation at which a run with
+# this patience stops (the first time `patience` evaluations in a row brought no new best;
+# the last index if that never happens).
+
+# %%
+from slmlab.exercises import check_best_step
+
+
+def stop_index(val_losses, patience):
+    raise NotImplementedError  # your code here
+
+
+check_best_step(stop_index);
+
+# %% [markdown]
+# ## 5. Try it: the dashboard
+#
+# Sliders for the data fraction and its neighbours: the compute (`max_steps`) and the model
+# width (`n_embd`). **Train** launches a new run (cached by config) and overlays it on the
+# sweep. Below we drive it from code with a fraction the sweep did not have.
+
+# %%
+from slmlab.widgets import Dashboard
+
+dash = Dashboard(cfg, sliders={"data_fraction": sorted({*FRACTIONS, 0.03}),
+                               "max_steps": [cfg.train.max_steps // 2, cfg.train.max_steps, 2 * cfg.train.max_steps],
+                               "n_embd": [32, cfg.model.n_embd, 2 * cfg.model.n_embd]},
+                 ladder=lad, runs=first_seed, title="data size")
+dash
+
+# %%
+dash.set(data_fraction=0.03 if not run.smoke else 0.2).start(block=True)
+print(dash.status)
+plots.overlay(dash.runs, "val_loss", label_by="data_fraction", ladder=lad, title="the sweep + your run")
+
+
+# %% [markdown]
+# ## 6. Verdict
+#
+# - **C2 "more data"**: the best val loss with the scarce fraction minus that with all the
+#   data, against the spread between seeds of the same config.
+# - **C5 "early stopping"**: the run stopped before max_steps, `best.pt` holds the lowest val
+#   loss of the run, and what it saves is the rise after the best step in the run without
+#   early stopping.
+
+# %%
+def by_fraction(f, metric):
+    return np.array([metric(r.history) for r in runs if r.config.data.data_fraction == f])
+
+
+best_val = lambda h: h.best_val()[1]  # noqa: E731
+rise = lambda h: h.final_val() - h.best_val()[1]  # noqa: E731
+spread = max(np.ptp(by_fraction(f, best_val)) for f in FRACTIONS)  # largest seed-to-seed difference
+gain = by_fraction(SCARCE, best_val).mean() - by_fraction(PLENTY, best_val).mean()
+gap_scarce = by_fraction(SCARCE, lambda h: h.evals[-1]["val_loss"] - h.evals[-1]["train_loss"]).mean()
+gap_plenty = by_fraction(PLENTY, lambda h: h.evals[-1]["val_loss"] - h.evals[-1]["train_loss"]).mean()
+saves = by_fraction(SCARCE, rise)
+print(f"C2 more data: best val {by_fraction(SCARCE, best_val).mean():.3f} with {SCARCE:g} of the data, "
+      f"{by_fraction(PLENTY, best_val).mean():.3f} with {PLENTY:g}: {gain:.3f} nats better "
+      f"(largest seed spread {spread:.3f}, {gain / max(spread, 1e-9):.0f}x)")
+print(f"   final val-train gap: {gap_scarce:.3f} (scarce) vs {gap_plenty:.3f} (plenty)")
+print(f"C5 early stopping: stopped at step {es.history.steps[-1]['step']} of {cfg.train.max_steps} "
+      f"({es.history.stop_reason}); best.pt val {best_model_val:.3f} vs the last weights {last_model_val:.3f}; "
+      f"without it the scarce runs end {saves.min():.3f}-{saves.max():.3f} nats above their best")
+if not run.smoke:
+    assert gain > 5 * spread and gain > 0.2, "more data should beat the seed spread by far"
+    assert gap_scarce > gap_plenty + 1.0, "the scarce run should overfit (large val-train gap)"
+    assert es.history.stop_reason == "early_stop" and es.history.steps[-1]["step"] < cfg.train.max_steps
+    assert abs(best_model_val - es.history.best_val()[1]) < 5e-3, "best.pt should hold the best val"
+    assert best_model_val < last_model_val and saves.min() > 0.1, "early stopping should save something"
+
+# %% [markdown]
+# ## What we measured
+# - **C2 "more data" holds, strongly, where data is scarce**: 0.3% of the data ends about 2.2
+#   nats worse than all of it, over a hundred times the seed spread (printed above). But it
+#   is not "the more the better" without limit: at this compute (about 300k tokens per run),
+#   10% of the data (5 epochs) was within about 0.05 nats of all of it. More data helps
+#   while the run would otherwise read the same text many times.
+# - **C5 "early stopping" holds as a safety net**: the scarce run stopped by itself at step
+#   150 instead of 300 (half the compute), and `best.pt` holds the step-75 weights, about half
+#   a nat better than the last weights of the full run. It does not make the model better
+#   than its best point: it keeps that point and saves the time after it.
+# - For the student (C1): in notebook 04's reproduction of their run, train and val were
+#   equally high, so neither fix applies there; these fixes are for a run whose curves look like the scarce ones here.
+#
+# Next: **06 · Dropout** — the other classic fix for overfitting, in the same scarce setup.
