@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab course test lint bench clean
+.PHONY: setup lab sync course test lint bench clean
 
 setup: $(STAMP)
 
@@ -28,10 +28,16 @@ lab: setup
 SLMLAB_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 export SLMLAB_DATA_DIR
 
-# Run every notebook headless in the cpu profile and write the outputs back
+# Each notebook's source is the py:percent file beside it (notebooks/NN_topic.py).
+# sync: rebuild every .ipynb's cells from its source, keeping the outputs of the cells
+# that did not change (seconds, runs nothing; NB=05_data_size syncs just one).
+sync: setup
+	$(PY) -m slmlab.notebooks sync $(NB)
+
+# Sync, then run every notebook headless in the cpu profile and write the outputs back
 # (NB=01_data_and_tokenizers runs just one).
 course: setup
-	SLMLAB_PROFILE=cpu $(PY) -m slmlab.course notebooks $(NB)
+	SLMLAB_PROFILE=cpu $(PY) -m slmlab.notebooks run $(NB)
 
 # Unit tests, then every notebook and solution through nbval in the smoke profile.
 test: setup
@@ -40,7 +46,7 @@ test: setup
 		-p no:cacheprovider --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
 
 lint: setup
-	$(VENV)/bin/ruff check slmlab tests
+	$(VENV)/bin/ruff check slmlab tests notebooks
 
 bench: setup
 	$(PY) -m slmlab bench --out bench

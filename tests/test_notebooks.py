@@ -1,4 +1,5 @@
-"""Static checks on the notebooks: each opens with start(), has an exercise, and shows its figures.
+"""Static checks on the notebooks: each picks its profile in its first code cell, has an
+exercise, and shows its figures.
 
 slmlab.plots returns closed Figures, so a figure shows only as a cell's value or through
 display(): a plot call silenced with ';' draws nothing in the saved notebook.
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The code cell that calls start(): the first, except in 00, which opens with the setup check.
+PROFILE_CELL = {"00_start_here": 1}
 
 
 def code_cells(path):
@@ -21,7 +24,13 @@ def code_cells(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_shape(path):
     cells = code_cells(path)
-    assert "start(" in cells[0] or "setup_check" in cells[0] or "start(" in cells[1], "first cell picks the profile"
+    first = PROFILE_CELL.get(path.stem, 0)
+    starts = [i for i, c in enumerate(cells) if "from slmlab.course import start" in c]
+    assert starts == [first], f"code cell {first}, and only it, picks the profile; found {starts}"
+    assert re.search(rf'^\w+ = start\("{path.stem}"', cells[first], re.M), \
+        f'the profile cell calls start("{path.stem}", ...)'
+    if first:
+        assert re.search(r"^setup_check\(", cells[0], re.M), "00 opens with setup_check()"
     assert any("check_" in c and "NotImplementedError" in c for c in cells), "an exercise with a check"
     solution = path.parent / "solutions" / f"{path.stem}_solution.ipynb"
     assert solution.is_file(), f"worked solution {solution.name} is missing"

@@ -1,0 +1,134 @@
+"""Each notebook agrees with its py:percent source, cell by cell, and `notebooks.sync`
+keeps the outputs of unchanged cells only. Reads files; runs no kernel.
+
+The agreement check here reads both files its own way (json for the .ipynb, jupytext
+for the .py), so it does not lean on the merge it checks.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from slmlab import notebooks
+
+ROOT = Path(__file__).parent.parent / "notebooks"
+NOTEBOOKS = sorted(ROOT.glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+SOURCES = sorted(ROOT.glob("[0-9][0-9]_*.py")) + sorted((ROOT / "solutions").glob("*.py"))
+
+
+def cells_of_notebook(path: Path) -> list[tuple]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [(c["cell_type"], "".join(c["source"]), c["metadata"].get("tags", [])) for c in nb["cells"]]
+
+
+def cells_of_source(path: Path) -> list[tuple]:
+    nb = jupytext.read(path, fmt="py:percent")
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def disagreements(notebook: Path) -> list[str]:
+    """One line per cell where the notebook and its source differ (type, source, tags)."""
+    ours, theirs = cells_of_notebook(notebook), cells_of_source(notebook.with_suffix(".py"))
+    lines = [f"cell {i}: {what} differs" for i, (a, b) in enumerate(zip(ours, theirs))
+             for what, x, y in zip(("type", "source", "tags"), a, b) if x != y]
+    if len(ours) != len(theirs):
+        lines.append(f"{len(ours)} cells in the notebook, {len(theirs)} in the source")
+    return lines
+
+
+def copy_pair(stem: str, to: Path) -> Path:
+    for suffix in (".py", ".ipynb"):
+        shutil.copy(ROOT / f"{stem}{suffix}", to / f"{stem}{suffix}")
+    return to / f"{stem}.py"
+
+
+# ---------------------------------------------------------------------------
+# The committed pairs
+
+
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert NOTEBOOKS, "no notebooks found"
+    assert [p.with_suffix("") for p in NOTEBOOKS] == [p.with_suffix("") for p in SOURCES]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_agrees_with_its_source(path):
+    assert not disagreements(path), f"{path.name} and its .py disagree (run `make sync`)"
+
+
+def test_committed_notebooks_are_what_sync_writes(tmp_path):
+    """Syncing an unchanged pair rewrites nothing: the committed .ipynb is normalized."""
+    for source in SOURCES:
+        (tmp_path / source.parent.name).mkdir(exist_ok=True)
+        copy = tmp_path / source.parent.name / source.name
+        shutil.copy(source, copy)
+        shutil.copy(source.with_suffix(".ipynb"), copy.with_suffix(".ipynb"))
+        _, fresh = notebooks.sync(copy)
+        assert fresh == 0
+        assert copy.with_suffix(".ipynb").read_bytes() == source.with_suffix(".ipynb").read_bytes(), \
+            f"{source.with_suffix('.ipynb').name} is not normalized (run `make sync`)"
+
+
+# ---------------------------------------------------------------------------
+# The check can fail, and sync repairs what it finds
+
+
+def edit(source: Path, old: str, new: str) -> None:
+    text = source.read_text(encoding="utf-8")
+    assert old in text
+    source.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_agreement_check_finds_an_edited_cell_a_new_cell_and_a_tag(tmp_path):
+    source = copy_pair("00_start_here", tmp_path)
+    notebook = source.with_suffix(".ipynb")
+    assert disagreements(notebook) == []
+    edit(source, 'run = start("00_start_here")', 'run = start("00_start_here", seed=1)')
+    assert disagreements(notebook) == ["cell 3: source differs"]
+    edit(source, '# %% tags=["NBVAL_SKIP"]', "# %%")
+    assert disagreements(notebook) == ["cell 1: tags differs", "cell 3: source differs"]
+    source.write_text(source.read_text(encoding="utf-8") + '\n# %%\nprint("one more")\n', encoding="utf-8")
+    assert disagreements(notebook)[-1] == "14 cells in the notebook, 15 in the source"
+
+
+def test_sync_keeps_outputs_of_unchanged_cells_only(tmp_path):
+    source = copy_pair("05_data_size", tmp_path)
+    before = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    edit(source, "SEEDS = (1337, 2024)", "SEEDS = (1337, 7)")  # cell 1, the profile cell
+    edit(source, "# %% [markdown]\n# ## 1. How much",
+         '# %%\nprint("a new cell")\n\n# %%\nprint("another")\n\n# %% [markdown]\n# ## 1. How much')
+    nb, fresh = notebooks.sync(source)
+    assert fresh == 3 and disagreements(source.with_suffix(".ipynb")) == []
+    edited, new1, new2 = nb.cells[1:4]
+    assert (edited.id, edited.outputs, edited.execution_count) == (before.cells[1].id, [], None)
+    assert [new1.id, new2.id] == ["05-01a", "05-01b"] and new1.outputs == new2.outputs == []
+    assert [c.id for c in nb.cells[4:]] == [c.id for c in before.cells[2:]]
+    assert [c.get("outputs") for c in nb.cells[4:]] == [c.get("outputs") for c in before.cells[2:]]
+    nbformat.validate(nb)
+    written = source.with_suffix(".ipynb").read_bytes()
+    assert notebooks.sync(source)[1] == 0 and source.with_suffix(".ipynb").read_bytes() == written
+
+
+def test_sync_builds_a_notebook_from_a_source_alone(tmp_path):
+    source = tmp_path / "10_new_lesson.py"
+    source.write_text('# %% [markdown]\n# # 10 · New\n\n# %% tags=["NBVAL_SKIP"]\nx = 1\n\n# %%\nx\n',
+                      encoding="utf-8")
+    nb, fresh = notebooks.sync(source)
+    on_disk = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    nbformat.validate(on_disk)
+    assert fresh == 3 and [c.id for c in on_disk.cells] == ["10-00", "10-01", "10-02"]
+    assert on_disk.cells[1].metadata == {"tags": ["NBVAL_SKIP"]} and on_disk.cells[2].outputs == []
+    assert on_disk.metadata.kernelspec.name == "python3"
+
+
+def test_a_notebook_without_a_source_is_named(tmp_path):
+    copy_pair("00_start_here", tmp_path)
+    shutil.copy(ROOT / "01_data_and_tokenizers.ipynb", tmp_path)
+    with pytest.raises(SystemExit, match="01_data_and_tokenizers.ipynb has no source"):
+        notebooks.sources(tmp_path)
+    with pytest.raises(SystemExit, match="no notebook source named 07_nope"):
+        notebooks.main(["sync", "--root", str(ROOT), "07_nope"])  # fails before any write
