@@ -9,8 +9,15 @@ It imports nothing else of slmlab. Checks that need the data (block_size
 larger than the validation split, say) live where the data is known
 (`slmlab.data`) but raise the same ConfigError.
 
-The field names are fixed course-wide (../STYLE.md): steps are always
-optimizer updates, never micro-batches.
+The field names are fixed course-wide, and every module, notebook and figure
+uses them: `lr`, `min_lr`, `warmup_steps`, `max_steps`, `micro_batch_size`,
+`grad_accum_steps`, `block_size`, `eval_interval` (steps between evaluations)
+and `eval_batches` (batches in one evaluation). Steps are always optimizer
+updates, never micro-batches; "tokens" is said where tokens are meant.
+
+Presets say what they are for and why they have their shape; the measurements
+behind them (seconds, scores, the variants tried) are dated in RESULTS.md at
+the top of the repository, beside the command that re-runs them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import dataclasses
 import json
 import math
 import os
+import types
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -175,15 +185,14 @@ class Config:
             raise ConfigError(f"--set {assignment!r}: write it as field=value, e.g. lr=3e-4")
         key, raw = assignment.split("=", 1)
         key = key.strip()
-        current = self.get(key)
-        return self.replace(**{key: _parse_like(key, raw.strip(), current)})
+        self.get(key)  # an unknown field is refused here, with close names
+        return self.replace(**{key: _parse_like(key, raw.strip())})
 
 
-_FIELD_PART = {
-    f.name: part
-    for part, klass in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
-    for f in fields(klass)
-}
+_CONCERNS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
+_FIELD_PART = {f.name: part for part, klass in _CONCERNS for f in fields(klass)}
+_FIELD_TYPES = {name: hint for _, klass in _CONCERNS
+                for name, hint in typing.get_type_hints(klass).items()}
 
 
 def _part_of(key: str) -> str:
@@ -194,112 +203,142 @@ def _part_of(key: str) -> str:
     return _FIELD_PART[key]
 
 
-def _parse_like(key: str, raw: str, current: Any) -> Any:
+def _declared(key: str) -> tuple[type, bool]:
+    """(base type, None allowed) of field `key`, from its annotation: `int | None` -> (int, True)."""
+    hint = _FIELD_TYPES[key]
+    union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+    args = typing.get_args(hint) if union else (hint,)
+    base = next(a for a in args if a is not type(None))
+    return base, type(None) in args
+
+
+_WANT = {bool: "True or False", int: "a whole number", float: "a number", str: "text"}
+
+
+def _parse_like(key: str, raw: str) -> Any:
+    """Text from the command line -> a value of field `key`'s declared type."""
+    base, optional = _declared(key)
+    if optional and raw.lower() == "none":
+        return None
     try:
-        if isinstance(current, bool):
+        if base is bool:
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
             if raw.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(raw)
-        if isinstance(current, int) or (current is None and key == "vocab_size"):
-            return int(float(raw)) if raw.lower() != "none" else None
-        if isinstance(current, float):
+        if base is int:
+            number = float(raw)  # so 1e4 works
+            if not number.is_integer():
+                raise ValueError(raw)
+            return int(number)
+        if base is float:
             return float(raw)
     except ValueError:
-        raise ConfigError(f"{key}={raw!r}: expected a {type(current).__name__}") from None
+        want = _WANT[base] + (" or none" if optional else "")
+        raise ConfigError(f"{key}={raw!r}: expected {want}") from None
     return raw
 
 
 # ---------------------------------------------------------------------------
-# Validation: every bad value refused before any work
+# Validation: every bad value refused before any work.
+# First each field's type, then one rule per field (the tables below, read in order),
+# then the rules that tie two fields together.
+
+_Rule = tuple[str, Callable[[Any], bool], str]  # (field, ok(value), message with {v})
+
+
+def _positive(name: str) -> _Rule:
+    return (name, lambda v: v > 0, name + "={v!r} must be a positive whole number")
+
+
+def _at_least_0(name: str, hint: str) -> _Rule:
+    return (name, lambda v: v >= 0, name + "={v} must be >= 0 " + hint)
+
+
+_MODEL_RULES: list[_Rule] = [
+    *(_positive(n) for n in ("n_layer", "n_head", "n_embd", "block_size")),
+    ("vocab_size", lambda v: v is None or v > 0,
+     "vocab_size={v!r} must be a positive whole number, or None (taken from the tokenizer)"),
+    ("dropout", lambda v: 0.0 <= v < 1.0, "dropout={v} is outside [0, 1); use e.g. 0.0-0.3"),
+]
+
+_TRAIN_RULES: list[_Rule] = [
+    *(_positive(n) for n in ("max_steps", "micro_batch_size", "grad_accum_steps",
+                             "eval_interval", "eval_batches", "log_interval")),
+    ("lr", lambda v: math.isfinite(v) and v > 0, "lr={v} must be a positive number, e.g. 1e-3"),
+    ("min_lr", lambda v: math.isfinite(v) and v >= 0, "min_lr={v} must be >= 0, e.g. lr/10"),
+    _at_least_0("warmup_steps", "(1-10% of max_steps is usual)"),
+    _at_least_0("weight_decay", "(0.1 is usual)"),
+    _at_least_0("grad_clip", "(0 turns clipping off)"),
+    ("beta1", lambda v: 0.0 <= v < 1.0, "beta1={v} must be in [0, 1)"),
+    ("beta2", lambda v: 0.0 <= v < 1.0, "beta2={v} must be in [0, 1)"),
+    _at_least_0("seed", "(any whole number from 0 up)"),
+    _at_least_0("early_stop_patience", "(0 turns it off)"),
+    ("dtype", lambda v: v in DTYPES, "dtype={v!r} is unknown; use one of " + ", ".join(DTYPES)),
+    ("device", lambda v: v in DEVICES, "device={v!r} is unknown; use one of " + ", ".join(DEVICES)),
+]
+
+_DATA_RULES: list[_Rule] = [
+    ("data_fraction", lambda v: 0.0 < v <= 1.0, "data_fraction={v} must be in (0, 1], e.g. 0.05 for 5%"),
+    ("val_fraction", lambda v: 0.0 < v < 1.0, "val_fraction={v} must be in (0, 1), e.g. 0.1"),
+    ("corpus_bytes", lambda v: v > 0, "corpus_bytes={v} must be positive, e.g. 2000000"),
+    _at_least_0("data_seed", "(any whole number from 0 up)"),
+    ("corpus", lambda v: v in KNOWN_CORPORA or v.startswith("file:"),
+     "corpus={v!r} is unknown; use one of " + ", ".join(KNOWN_CORPORA) + " or file:PATH for your own text"),
+    ("corpus", lambda v: v != "file:", "corpus='file:' names no path; write file:path/to/text.txt or a folder"),
+    ("tokenizer", is_known_tokenizer,
+     "tokenizer={v!r} is unknown; use char, gpt2 or bpe-N (N merges, e.g. bpe-4096)"),
+]
 
 
 def validate(cfg: Config) -> Config:
     """Raise ConfigError for the first bad value; return cfg when all is well."""
-    m, d, t = cfg.model, cfg.data, cfg.train
-    for part in (m, d, t):
+    for part, rules in ((cfg.model, _MODEL_RULES), (cfg.train, _TRAIN_RULES), (cfg.data, _DATA_RULES)):
         _check_types(part)
-    _positive_ints(m, ("n_layer", "n_head", "n_embd", "block_size"))
-    _positive_ints(t, ("max_steps", "micro_batch_size", "grad_accum_steps",
-                       "eval_interval", "eval_batches", "log_interval"))
-    if m.vocab_size is not None:
-        _positive_ints(m, ("vocab_size",))
-    if m.n_embd % m.n_head:
-        raise ConfigError(f"n_embd={m.n_embd} is not divisible by n_head={m.n_head}; "
-                          f"pick n_head from {_divisors(m.n_embd)}")
-    if not 0.0 <= m.dropout < 1.0:
-        raise ConfigError(f"dropout={m.dropout} is outside [0, 1); use e.g. 0.0-0.3")
-    if not (isinstance(t.lr, (int, float)) and math.isfinite(t.lr) and t.lr > 0):
-        raise ConfigError(f"lr={t.lr} must be a positive number, e.g. 1e-3")
-    if not (math.isfinite(t.min_lr) and t.min_lr >= 0):
-        raise ConfigError(f"min_lr={t.min_lr} must be >= 0, e.g. lr/10")
-    if t.min_lr > t.lr:
-        raise ConfigError(f"min_lr={t.min_lr:g} is above lr={t.lr:g}: the cosine phase would "
-                          f"RAISE the learning rate; set min_lr <= lr (lr/10 is usual)")
-    if t.warmup_steps < 0:
-        raise ConfigError(f"warmup_steps={t.warmup_steps} must be >= 0")
-    if t.warmup_steps >= t.max_steps:
-        raise ConfigError(f"warmup_steps={t.warmup_steps} >= max_steps={t.max_steps}: the run "
-                          f"would end before warmup does; use warmup_steps < max_steps (1-10% of it)")
-    if t.weight_decay < 0:
-        raise ConfigError(f"weight_decay={t.weight_decay} must be >= 0 (0.1 is usual)")
-    if t.grad_clip < 0:
-        raise ConfigError(f"grad_clip={t.grad_clip} must be >= 0 (0 turns clipping off)")
-    for b in ("beta1", "beta2"):
-        if not 0.0 <= getattr(t, b) < 1.0:
-            raise ConfigError(f"{b}={getattr(t, b)} must be in [0, 1)")
-    for name, value in (("seed", t.seed), ("data_seed", d.data_seed)):
-        if value < 0:
-            raise ConfigError(f"{name}={value} must be >= 0 (any whole number from 0 up)")
-    if t.early_stop_patience < 0:
-        raise ConfigError(f"early_stop_patience={t.early_stop_patience} must be >= 0 (0 turns it off)")
-    if t.dtype not in DTYPES:
-        raise ConfigError(f"dtype={t.dtype!r} is unknown; use one of {', '.join(DTYPES)}")
-    if t.device not in DEVICES:
-        raise ConfigError(f"device={t.device!r} is unknown; use one of {', '.join(DEVICES)}")
-    if not 0.0 < d.data_fraction <= 1.0:
-        raise ConfigError(f"data_fraction={d.data_fraction} must be in (0, 1], e.g. 0.05 for 5%")
-    if not 0.0 < d.val_fraction < 1.0:
-        raise ConfigError(f"val_fraction={d.val_fraction} must be in (0, 1), e.g. 0.1")
-    if d.corpus_bytes <= 0:
-        raise ConfigError(f"corpus_bytes={d.corpus_bytes} must be positive, e.g. 2000000")
-    if not (d.corpus in KNOWN_CORPORA or d.corpus.startswith("file:")):
-        raise ConfigError(f"corpus={d.corpus!r} is unknown; use one of "
-                          f"{', '.join(KNOWN_CORPORA)} or file:PATH for your own text")
-    if d.corpus.startswith("file:") and not d.corpus[5:]:
-        raise ConfigError("corpus='file:' names no path; write file:path/to/text.txt or a folder")
-    if not is_known_tokenizer(d.tokenizer):
-        raise ConfigError(f"tokenizer={d.tokenizer!r} is unknown; use char, gpt2 or bpe-N "
-                          f"(N merges, e.g. bpe-4096)")
+        _check_rules(part, rules)
+    _check_relations(cfg.model, cfg.train)
     return cfg
 
 
 def _check_types(part: Any) -> None:
-    """Each field has its default's type: a whole number where an int is due (not 2.5,
-    not True), a number for a float, True/False for a bool, text for a str."""
+    """Each field has its declared type: a whole number where an int is due (not 2.5,
+    not True), a number for a float, True/False for a bool, text for a str; None only
+    where the field allows it (vocab_size: None means "from the tokenizer")."""
     for f in fields(part):
-        value, default = getattr(part, f.name), f.default
-        if default is None:  # vocab_size: a whole number, or None for "from the tokenizer"
-            ok, want = value is None or (isinstance(value, int) and not isinstance(value, bool)), \
-                "a whole number or None"
-        elif isinstance(default, bool):
-            ok, want = isinstance(value, bool), "True or False"
-        elif isinstance(default, int):
-            ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
-        elif isinstance(default, float):
-            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        value = getattr(part, f.name)
+        base, optional = _declared(f.name)
+        if value is None and optional:
+            continue
+        if base is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif base is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
         else:
-            ok, want = isinstance(value, str), "text"
+            ok = isinstance(value, base)
         if not ok:
-            raise ConfigError(f"{f.name}={value!r} must be {want} (default {default!r})")
+            want = _WANT[base] + (" or None" if optional else "")
+            raise ConfigError(f"{f.name}={value!r} must be {want} (default {f.default!r})")
 
 
-def _positive_ints(obj: Any, names: tuple[str, ...]) -> None:
-    for name in names:
-        v = getattr(obj, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ConfigError(f"{name}={v!r} must be a positive whole number")
+def _check_rules(part: Any, rules: list[_Rule]) -> None:
+    for name, ok, message in rules:
+        value = getattr(part, name)
+        if not ok(value):
+            raise ConfigError(message.format(v=value))
+
+
+def _check_relations(m: ModelConfig, t: TrainConfig) -> None:
+    """The rules that tie two fields together."""
+    if m.n_embd % m.n_head:
+        raise ConfigError(f"n_embd={m.n_embd} is not divisible by n_head={m.n_head}; "
+                          f"pick n_head from {_divisors(m.n_embd)}")
+    if t.min_lr > t.lr:
+        raise ConfigError(f"min_lr={t.min_lr:g} is above lr={t.lr:g}: the cosine phase would "
+                          f"RAISE the learning rate; set min_lr <= lr (lr/10 is usual)")
+    if t.warmup_steps >= t.max_steps:
+        raise ConfigError(f"warmup_steps={t.warmup_steps} >= max_steps={t.max_steps}: the run "
+                          f"would end before warmup does; use warmup_steps < max_steps (1-10% of it)")
 
 
 def _divisors(n: int) -> list[int]:
@@ -367,12 +406,11 @@ def _student() -> Config:
 def _speedrun() -> Config:
     """Tiny Shakespeare by characters to val <= 1.8857 (nanoGPT's 2000-step figure), fast.
 
-    nanoGPT's CPU recipe is 4 layers x 128 wide, block 64, batch 12, lr 1e-3, 2000 steps
-    (1.54M tokens). Here: 2 layers x 256 wide (wide and shallow does more per FLOP on a
-    CPU), batch 24, lr 3e-3, 500 steps (0.77M tokens). Searched on 2 cores, bf16, val on
-    20 batches: 2x256 batch 24 crossed 1.8857 at step 500 (1.876) in 21 s; 2x256 batch 32
-    400 steps ended at 1.892; 4x128 batch 32 600 steps at 1.945; 3x192 500 steps at 1.885;
-    2x384 300 steps at 1.957. `make bench` races it against nanoGPT's recipe side by side.
+    nanoGPT's "I only have a macbook" recipe is 4 layers x 128 wide, block 64, batch 12,
+    lr 1e-3, 2000 steps (1.54M tokens). This one is 2 layers x 256 wide (wide and shallow
+    does more per FLOP on a CPU), batch 24, lr 3e-3, 500 steps (0.77M tokens): half the
+    tokens, in fewer and larger matmuls. `make bench` races the two side by side; the
+    search that chose this shape is in RESULTS.md.
     """
     return Config(
         name="speedrun",
@@ -387,16 +425,11 @@ def _speedrun() -> Config:
 def _tinystories_cpu() -> Config:
     """TinyStories on a 2-core CPU in 10 minutes: a BPE of 4096 merges, 2 layers x 384 wide.
 
-    Aimed at <= 1.09 bits per byte. Searched on tinystories_sample.txt (held-out stories),
-    bf16, ONE thread, 600 s each, val bits per byte: 4x256 bpe-2048 (the first guess)
-    1.185; 2x384 bpe-2048 1.158; 2x384 bpe-4096 1.158 (cut by the time limit before its
-    cosine ended); 4x256 bpe-1024 dropout 0.2 1.293; this preset with dropout 0.2 1.179
-    and 0.3 1.224 (1550 steps). Dropout 0 with two threads: best 1.181 at step 1800, then
-    val rose (overfitting), so 0.1 stays. With two threads (`python -m slmlab
-    bench --targets tinystories`, one run): this preset 1.136 bits per byte after 2400
-    steps in 539 s, beside nanoGPT's CPU-sized model on GPT-2 tokens (4x128, fp32) at
-    1.385 after 10 minutes. A miss of 0.046: its train loss ends 1.0 nat below val (2.15
-    vs 3.15), so the 2 MB sample, not compute, is what holds it back.
+    Aimed at <= 1.09 bits per byte, against nanoGPT's CPU-sized model on GPT-2 tokens in
+    the same 10 minutes (`python -m slmlab bench --targets tinystories`). A BPE fitted to
+    the corpus instead of GPT-2's 50,257 tokens keeps the output layer small, and a wide,
+    shallow model does more per FLOP on a CPU; dropout stays at 0.1. The variants tried,
+    and how far this preset falls short of the aim, are in RESULTS.md.
     """
     return Config(
         name="tinystories-cpu",

@@ -2,15 +2,61 @@
 
 import pytest
 
-from slmlab.config import Config, ConfigError, preset, profile, validate
+from slmlab.config import (
+    LESSON_SETUPS,
+    PRESETS,
+    PROFILES,
+    Config,
+    ConfigError,
+    lesson_setup,
+    preset,
+    profile,
+    validate,
+)
+
+# Tokens per optimizer update, by hand: micro_batch_size x grad_accum_steps x block_size.
+TOKENS_PER_STEP = {
+    "smoke": 8 * 1 * 32,  # 256
+    "cpu": 16 * 1 * 128,  # 2,048
+    "gpu": 64 * 2 * 256,  # 32,768
+    "student": 32 * 32 * 128,  # 131,072: their 32 x 32 x 128 per update
+    "speedrun": 24 * 1 * 64,  # 1,536
+    "tinystories-cpu": 16 * 1 * 128,  # 2,048
+}
 
 
-@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu", "student"])
+def test_every_preset_is_listed_here():
+    assert set(PRESETS) == set(TOKENS_PER_STEP)
+
+
+@pytest.mark.parametrize("name", sorted(TOKENS_PER_STEP))
 def test_presets_are_valid(name):
     cfg = validate(preset(name))
     assert cfg.name == name
-    assert cfg.tokens_per_step == (cfg.train.micro_batch_size * cfg.train.grad_accum_steps
-                                   * cfg.model.block_size)
+    assert cfg.tokens_per_step == TOKENS_PER_STEP[name]
+
+
+def test_total_tokens_of_the_student_run():
+    """625 updates of 131,072 tokens: the student's "20000 iterations" are 81.92M tokens."""
+    assert preset("student").total_tokens == 81_920_000
+    assert preset("smoke").total_tokens == 40 * 256
+
+
+@pytest.mark.parametrize("setup", sorted(LESSON_SETUPS))
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_lesson_setups_are_valid_in_every_profile(setup, profile_name):
+    changes = lesson_setup(setup, profile_name)
+    cfg = validate(preset(profile_name, **changes))
+    assert all(cfg.get(k) == v for k, v in changes.items())
+
+
+def test_lesson_setup_is_a_copy_and_unknown_names_are_refused():
+    lesson_setup("small-sweep", "cpu")["max_steps"] = 1
+    assert lesson_setup("small-sweep", "cpu")["max_steps"] == 300
+    with pytest.raises(ConfigError, match="lesson setup 'huge' is unknown"):
+        lesson_setup("huge", "cpu")
+    with pytest.raises(ConfigError, match="no 'laptop' profile"):
+        lesson_setup("small-sweep", "laptop")
 
 
 def test_replace_by_flat_name_copies():
@@ -26,10 +72,29 @@ def test_set_from_string_parses_with_the_field_type():
     assert cfg.set_from_string("lr=3e-4").train.lr == 3e-4
     assert cfg.set_from_string("max_steps=12").train.max_steps == 12
     assert cfg.set_from_string("compile=true").train.compile is True
-    with pytest.raises(ConfigError, match="max_steps"):
+    assert cfg.set_from_string("max_steps=1e4").train.max_steps == 10_000
+    with pytest.raises(ConfigError, match="max_steps='many': expected a whole number"):
         cfg.set_from_string("max_steps=many")
+    with pytest.raises(ConfigError, match="max_steps='2.5': expected a whole number"):
+        cfg.set_from_string("max_steps=2.5")  # never truncated to 2
+    with pytest.raises(ConfigError, match="compile='maybe': expected True or False"):
+        cfg.set_from_string("compile=maybe")
+    with pytest.raises(ConfigError, match="unknown config field 'learning_rate'"):
+        cfg.set_from_string("learning_rate=1e-3")
     with pytest.raises(ConfigError, match="field=value"):
         cfg.set_from_string("lr")
+
+
+def test_fields_that_may_be_none_parse_none_and_their_own_type():
+    """vocab_size is `int | None`: its default None still parses as a whole number."""
+    cfg = preset("smoke")
+    assert cfg.model.vocab_size is None
+    assert cfg.set_from_string("vocab_size=300").model.vocab_size == 300
+    assert cfg.set_from_string("vocab_size=none").model.vocab_size is None
+    with pytest.raises(ConfigError, match="vocab_size='big': expected a whole number or none"):
+        cfg.set_from_string("vocab_size=big")
+    with pytest.raises(ConfigError, match="lr='none': expected a number"):
+        cfg.set_from_string("lr=none")  # None only where the field allows it
 
 
 BAD = [
