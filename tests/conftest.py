@@ -1,4 +1,7 @@
-"""Test setup: every test writes into temporary cache and run folders, on 1-2 threads."""
+"""Test setup, for the whole session: temporary cache and run folders, the smoke profile,
+and one thread everywhere (torch here, and slmlab.device.setup() inside every train()).
+
+Test files do not repeat any of this; a test that changes the thread count restores it."""
 
 import os
 import tempfile
@@ -8,8 +11,10 @@ import pytest
 import torch
 
 matplotlib.use("Agg")
-# Smoke-sized models run faster on one thread than on two (and CI runners are small).
-os.environ.setdefault("SLMLAB_THREADS", "1")
+# Smoke-sized models run faster on one thread than on two, and on a busy 2-core machine
+# two spinning OpenMP threads made training tests 10-50x slower. Forced, not defaulted:
+# SLMLAB_THREADS is what slmlab.device.setup() (inside train) reads.
+os.environ["SLMLAB_THREADS"] = "1"
 torch.set_num_threads(1)
 
 _SESSION_TMP = tempfile.mkdtemp(prefix="slmlab-tests-")

@@ -1,5 +1,7 @@
 """Device and dtype choice, with the hardware faked where this machine lacks it."""
 
+import os
+
 import pytest
 import torch
 
@@ -38,13 +40,30 @@ def test_explicit_dtypes_and_refusals():
         dev.pick_dtype("cpu", "int8")
 
 
-def test_setup_returns_a_usable_device():
+@pytest.fixture
+def restore_threads():
+    """setup() changes torch's process-wide thread count: put it back for later tests."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_setup_returns_a_usable_device(restore_threads):
+    torch.set_num_threads(2)
     d = dev.setup("cpu", "float32", threads=1)
-    assert d.type == "cpu" and d.threads == 1 and torch.get_num_threads() == 1
+    assert d.type == "cpu" and d.threads == 1 and torch.get_num_threads() == 1  # setup set it
     with d.autocast():
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
     assert not d.grad_scaler().is_enabled()
     bf = dev.Device("cpu", torch.bfloat16, 1, "cpu")
     with bf.autocast():
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.bfloat16
-    torch.set_num_threads(2)
+
+
+def test_threads_default_to_slmlab_threads(monkeypatch, restore_threads):
+    monkeypatch.setenv("SLMLAB_THREADS", "3")
+    assert dev.default_threads() == 3
+    assert dev.setup("cpu", "float32").threads == 3 and torch.get_num_threads() == 3
+    monkeypatch.delenv("SLMLAB_THREADS")
+    assert 1 <= dev.default_threads() <= (os.cpu_count() or 1)
+
