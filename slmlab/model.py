@@ -25,13 +25,15 @@ from .config import ConfigError, ModelConfig
 
 __all__ = ["GPT", "CausalSelfAttention", "MLP", "Block"]
 
+INIT_STD = 0.02  # GPT-2's init: weights ~ N(0, 0.02); residual projections get less (GPT._init_weights)
+
 
 class CausalSelfAttention(nn.Module):
     """Multi-head attention where position t sees positions <= t only."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.n_head, self.n_embd, self.dropout = cfg.n_head, cfg.n_embd, cfg.dropout
+        self.n_head, self.dropout = cfg.n_head, cfg.dropout
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # q, k, v at once
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.c_proj.residual_scaled = True
@@ -41,9 +43,11 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
+        hs = C // self.n_head  # head size
         q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-                   for t in (q, k, v))  # (B, H, T, hs)
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, H, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, H, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, H, T, hs)
         if self.record_probs:
             y = self._attention_by_hand(q, k, v)
         else:
@@ -77,7 +81,10 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.act(self.c_fc(x))))  # (B, T, C)
+        x = self.c_fc(x)  # (B, T, 4C)
+        x = self.act(x)  # (B, T, 4C)
+        x = self.c_proj(x)  # (B, T, C)
+        return self.dropout(x)  # (B, T, C)
 
 
 class Block(nn.Module):
@@ -117,19 +124,28 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
-        """GPT-2 init: N(0, 0.02); residual projections scaled by 1/sqrt(2 L)."""
+        """GPT-2 init: N(0, INIT_STD); residual projections scaled by 1/sqrt(2 L).
+
+        Each block adds two residual branches (attention, MLP), so 2 L of them sum into
+        the stream: the scale keeps its variance from growing with depth.
+        """
         if isinstance(module, nn.Linear):
-            std = 0.02
+            std = INIT_STD
             if getattr(module, "residual_scaled", False):
-                std = 0.02 / math.sqrt(2 * self.cfg.n_layer)
+                std = INIT_STD / math.sqrt(2 * self.cfg.n_layer)
             nn.init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (B, T) token ids -> logits (B, T, V), and the mean loss if targets."""
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                last_only: bool = False):
+        """idx (B, T) token ids -> logits (B, T, V), and the mean loss if targets.
+
+        last_only (no targets): logits of the last position only, (B, 1, V). Sampling
+        needs no more, and at V=50257 the output layer is most of the model's work.
+        """
         B, T = idx.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size="
@@ -138,9 +154,12 @@ class GPT(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         for block in self.blocks:
             x = block(x)  # (B, T, C)
-        logits = self.lm_head(self.ln_f(x))  # (B, T, V)
+        x = self.ln_f(x)  # (B, T, C)
         if targets is None:
-            return logits, None
+            if last_only:
+                return self.lm_head(x[:, [-1], :]), None  # (B, 1, V); [-1] keeps the T dim
+            return self.lm_head(x), None  # (B, T, V)
+        logits = self.lm_head(x)  # (B, T, V)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
@@ -175,7 +194,7 @@ class GPT(nn.Module):
         self.eval()
         for _ in range(max_new_tokens):
             ctx = idx[:, -self.cfg.block_size:]  # (B, <=block_size)
-            logits, _ = self(ctx)
+            logits, _ = self(ctx, last_only=True)  # (B, 1, V)
             logits = logits[:, -1, :].float()  # (B, V)
             if temperature == 0:
                 nxt = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
