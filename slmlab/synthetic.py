@@ -15,7 +15,8 @@ How one-to-one is kept: at every choice point the parser counts the options whos
 full rendering is a prefix of the rest of the text, and raises `AmbiguityError`
 when more than one fits. If two different draw sequences wrote the same text, at
 their first difference both options would fit, so a text that parses has exactly
-one draw sequence. The tests parse thousands of generated stories.
+one draw sequence. The tests parse generated stories back to their draws and check
+that the guard refuses a grammar with two options that write the same text.
 
 Long-range structure (so a model with context beats a bigram model): the hero's
 name, the friend, the toy, the place and the kind of problem are drawn once and
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "Story", "generate", "generate_story", "parse", "choices_of", "AmbiguityError",
+    "Story", "generate", "generate_story", "parse", "AmbiguityError",
     "ParseError", "entropy_nats_per_byte", "entropy_bits_per_byte", "fingerprint",
     "VERSION", "templates",
 ]
@@ -463,7 +464,8 @@ def _slot_options(name: str, st: dict) -> list:
     return opts(st) if callable(opts) else opts
 
 
-def _normalize(weights: Sequence[float]) -> list[float]:
+def _probs(weights: Sequence[float]) -> list[float]:
+    """Weights -> probabilities summing to 1 (one draw's categorical)."""
     total = float(sum(weights))
     return [w / total for w in weights]
 
@@ -515,7 +517,7 @@ class _Engine:
         """
         kept = [i for i, o in enumerate(options) if o[1] > 0]
         options = [options[i] for i in kept]
-        probs = _normalize([o[1] for o in options])
+        probs = _probs([o[1] for o in options])
         if self.text is not None:
             return kept[self._read_unit(label, options, probs)]
         i = self._draw(probs)
@@ -540,7 +542,7 @@ class _Engine:
             else:
                 _, var, slot, cap, _ = p
                 opts = _slot_options(slot, st)
-                probs = _normalize([o[1] for o in opts])
+                probs = _probs([o[1] for o in opts])
                 j = self._draw(probs)
                 self._record(f"{label}.{var}", j, probs[j])
                 st[var] = _fill(opts[j][0], st)
@@ -581,7 +583,7 @@ class _Engine:
             return
         _, var, slot, cap, _ = p
         opts = _slot_options(slot, st)
-        probs = _normalize([o[1] for o in opts])
+        probs = _probs([o[1] for o in opts])
         for j, (tpl, _, extra) in enumerate(opts):
             value = _fill(tpl, st)
             s = _cap(value, cap)
@@ -627,12 +629,13 @@ def _story(e: _Engine) -> None:
 
 
 def _normalized(options: list[tuple]) -> list[tuple]:
+    """(template, weight, ...) options with their weights rescaled to sum to 1."""
     total = float(sum(o[1] for o in options))
     return [(o[0], o[1] / total, *o[2:]) for o in options]
 
 
 def _descriptions(e: _Engine) -> None:
-    """0-3 description sentences, none twice; each 'one more?' is a drawn separator."""
+    """0-4 description sentences, none twice; each 'one more?' is a drawn separator."""
     used: set[str] = set()
     for p_more in _DESC_MORE:
         if e.unit("desc?", [(" ", p_more), ("\n", 1 - p_more)]) == 1:
@@ -642,7 +645,7 @@ def _descriptions(e: _Engine) -> None:
 
 
 def _play_then_problem(e: _Engine) -> None:
-    """0-3 play sentences, then the problem; 'stop playing' and the problem are one draw."""
+    """0-4 play sentences, then the problem; 'stop playing' and the problem are one draw."""
     used: set[str] = set()
     problems = [(t, pw * w, _problem_sets(kind))
                 for kind, pw in _normalized(_PTYPES)
@@ -720,11 +723,6 @@ def parse(text: str) -> Story:
         raise ParseError(f"the story ends at char {e.pos} but the text goes on: "
                          f"{text[e.pos:e.pos + 40]!r}")
     return Story(text, e.logprob, tuple(e.choices))
-
-
-def choices_of(text: str) -> tuple[tuple[str, int], ...]:
-    """The (label, option index) draws that wrote `text` (see parse)."""
-    return parse(text).choices
 
 
 def entropy_nats_per_byte(stories: Sequence[Story]) -> float:
