@@ -38,8 +38,8 @@ setup_check();
 # %%
 from slmlab.course import start
 
-run = start("00_start_here")
-cfg = run.cfg
+lesson = start("00_start_here")
+cfg = lesson.cfg
 
 # %%
 from slmlab.config import preset

@@ -18,8 +18,8 @@
 # %%
 from slmlab.course import start
 
-run = start("01_data_and_tokenizers", corpus="tinystories")  # the student's corpus, when it is here
-cfg = run.cfg
+lesson = start("01_data_and_tokenizers", corpus="tinystories")  # the student's corpus, when it is here
+cfg = lesson.cfg
 
 # %% [markdown]
 # ## 1. The corpora
@@ -76,7 +76,7 @@ import time
 from slmlab.tokenizers import BPETokenizer
 
 corpus = load_corpus(cfg.data.corpus, max_bytes=cfg.data.corpus_bytes, seed=cfg.data.data_seed)
-n_merges = 300 if run.smoke else 1000
+n_merges = 300 if lesson.smoke else 1000
 t0 = time.perf_counter()
 bpe = BPETokenizer.train(corpus.train_docs, n_merges)
 print(f"{n_merges} merges on {sum(map(len, corpus.train_docs)):,} characters in {time.perf_counter() - t0:.1f} s")
@@ -121,7 +121,7 @@ from slmlab.tokenizers import get_tokenizer
 
 # the synthetic grammar has only ~600 distinct words: it allows about 1,000 merges, not 4,096
 big = 1000 if cfg.data.corpus == "synthetic" else 4096
-names = ["char", "bpe-256", "bpe-512"] if run.smoke else ["char", "bpe-512", f"bpe-{big}"]
+names = ["char", "bpe-256", "bpe-512"] if lesson.smoke else ["char", "bpe-512", f"bpe-{big}"]
 try:
     get_tokenizer("gpt2")
     names.append("gpt2")

@@ -20,8 +20,8 @@
 # %%
 from slmlab.course import start
 
-run = start("02_build_a_gpt")
-cfg = run.cfg
+lesson = start("02_build_a_gpt")
+cfg = lesson.cfg
 
 # %% [markdown]
 # ## 1. Attention on four tokens, one head
@@ -36,7 +36,6 @@ cfg = run.cfg
 import math
 
 import torch
-from torch.nn import functional as F
 
 torch.manual_seed(0)
 T, hs = 4, 8

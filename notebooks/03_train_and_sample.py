@@ -16,8 +16,8 @@
 # %%
 from slmlab.course import start
 
-run = start("03_train_and_sample")
-cfg = run.cfg
+lesson = start("03_train_and_sample")
+cfg = lesson.cfg
 
 # %% [markdown]
 # ## 1. AdamW and its decay groups
@@ -31,8 +31,8 @@ cfg = run.cfg
 # %%
 import torch
 
-from slmlab.data import prepare
 from slmlab.config import preset
+from slmlab.data import prepare
 from slmlab.device import setup
 from slmlab.model import GPT
 from slmlab.train import configure_optimizer, decay_groups
@@ -135,7 +135,7 @@ from slmlab.data import BatchSampler
 torch.manual_seed(0)
 m = GPT(cfg.model).eval()
 spread = {}
-for n in (1, 5, 20) if run.smoke else (1, 5, 20, 50):
+for n in (1, 5, 20) if lesson.smoke else (1, 5, 20, 50):
     means = []
     for seed in range(8):
         s = BatchSampler(data.val, cfg.model.block_size, cfg.train.micro_batch_size, seed=seed)
@@ -159,7 +159,7 @@ from slmlab.diagnostics import loss_at_init, overfit_one_batch
 
 init = loss_at_init(cfg, data)
 print(init.message)
-fit = overfit_one_batch(cfg, data, steps=60 if run.smoke else 150)
+fit = overfit_one_batch(cfg, data, steps=60 if lesson.smoke else 150)
 print(fit.message)
 import matplotlib.pyplot as plt
 
@@ -186,7 +186,7 @@ from slmlab.corpora import available_offline
 from slmlab.diagnostics import ladder
 from slmlab.widgets import Dashboard
 
-watch = preset("speedrun") if available_offline("shakespeare") and not run.smoke else cfg
+watch = preset("speedrun") if available_offline("shakespeare") and not lesson.smoke else cfg
 watch_data = prepare(watch.data)
 lad = ladder(watch_data)
 dash = Dashboard(watch, sliders={"lr": [3e-4, 1e-3, 2e-3, 3e-3], "max_steps": [watch.train.max_steps, 2 * watch.train.max_steps]},
@@ -233,7 +233,7 @@ class StopAt(Callback):
             trainer.request_stop()
 
 
-short = cfg.replace(max_steps=30 if run.smoke else 60, eval_interval=10, dropout=0.1, warmup_steps=5)
+short = cfg.replace(max_steps=30 if lesson.smoke else 60, eval_interval=10, dropout=0.1, warmup_steps=5)
 folder = tempfile.mkdtemp()
 whole = train(short, data=data, progress=False)
 stopped = train(short, data=data, progress=False, out_dir=folder, callbacks=[StopAt(short.train.max_steps // 2)])

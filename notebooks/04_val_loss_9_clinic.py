@@ -13,8 +13,8 @@
 # %%
 from slmlab.course import start
 
-run = start("04_val_loss_9_clinic", corpus="tinystories")
-cfg = run.cfg
+lesson = start("04_val_loss_9_clinic", corpus="tinystories")
+cfg = lesson.cfg
 
 # %% [markdown]
 # ## 1. The lint: the student's config, in their own words
@@ -99,12 +99,12 @@ print(format_findings(diagnose(student_history(), lad)))
 # %%
 from slmlab.train import TimeLimit, train
 
-budget = 10 if run.smoke else 120  # seconds of training per model
+budget = 10 if lesson.smoke else 120  # seconds of training per model
 student_shape = preset("student").replace(
     corpus=cfg.data.corpus, corpus_bytes=cfg.data.corpus_bytes, tokenizer="gpt2" if gpt2_data else cfg.data.tokenizer,
     vocab_size=50257, micro_batch_size=8, grad_accum_steps=1, lr=6e-4, min_lr=6e-5, warmup_steps=20,
-    max_steps=2000, eval_interval=1000, eval_batches=4 if run.smoke else 10, dropout=0.1, name="student-shape")
-if run.smoke:
+    max_steps=2000, eval_interval=1000, eval_batches=4 if lesson.smoke else 10, dropout=0.1, name="student-shape")
+if lesson.smoke:
     student_shape = student_shape.replace(n_layer=2, n_embd=96, n_head=2)
 rep = train(student_shape, data=gpt2_data, callbacks=[TimeLimit(budget)], progress=False)
 small = train(cfg.replace(max_steps=100_000, eval_interval=100_000, name="course-cpu"),
@@ -120,7 +120,7 @@ for name, h, L in (("student shape, GPT-2 vocab", rep, rep_lad), (f"course {cfg.
     print(f"{name:32} {h.meta['n_params']:>11,} params  {len(h.steps):>5} updates  {tps:>7,.0f} tokens/s  "
           f"train {e['train_loss']:.2f}  val {e['val_loss']:.2f} nats = {L.bits_per_byte(e['val_loss']):.2f} bits/byte")
 print(f"\nstudent shape after {budget} s: {rep_lad.where(rep.evals[-1]['val_loss'])}")
-if not run.smoke:  # the verdict: barely trained (train ~ val, high), and the small model went further
+if not lesson.smoke:  # the verdict: barely trained (train ~ val, high), and the small model went further
     assert abs(rows[0][4] - rows[0][5]) < 0.3, "train and val should be equally high"
     assert rows[0][6] > rows[1][6], "the small model should reach fewer bits per byte"
 
@@ -141,7 +141,7 @@ recipe_tokens = 20000 * 32 * 128  # micro-steps x batch x block
 tps = rows[0][3]
 print(f"the recipe trains on {recipe_tokens / 1e6:.0f}M tokens")
 print(f"at the {tps:,.0f} tokens/s measured here: {recipe_tokens / tps / 3600:,.1f} hours "
-      f"({recipe_tokens / tps / 86400:,.1f} days)" + (" [smoke: a smaller model]" if run.smoke else ""))
+      f"({recipe_tokens / tps / 86400:,.1f} days)" + (" [smoke: a smaller model]" if lesson.smoke else ""))
 print(f"their T4: about 3.5 hours = {recipe_tokens / (3.5 * 3600):,.0f} tokens/s")
 print(f"one optimizer update of their recipe ({32 * 32 * 128:,} tokens) takes {32 * 32 * 128 / tps:,.0f} s here")
 print(f"to reach their iteration 500 (val 9.45, {500 * 32 * 128 / 1e6:.1f}M tokens) here: "
@@ -171,7 +171,7 @@ print(f"to reach their iteration 500 (val 9.45, {500 * 32 * 128 / 1e6:.1f}M toke
 from slmlab.bench import run_case
 
 cases = ([("student", "float32"), ("student", "bfloat16"), ("student-4096", "float32"),
-          ("student-4096", "bfloat16")] if not run.smoke else [("tiny", "float32"), ("tiny", "bfloat16")])
+          ("student-4096", "bfloat16")] if not lesson.smoke else [("tiny", "float32"), ("tiny", "bfloat16")])
 speed = {}
 for name, dt in cases:
     r = run_case(name, dt, compile=False, steps=2)

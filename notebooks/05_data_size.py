@@ -15,18 +15,12 @@
 # %%
 from slmlab.course import start
 
-run = start("05_data_size")
-# a small model and short runs, so that a sweep of real runs takes minutes on a laptop CPU;
-# notebooks 05, 06 and 07 share this setup (and so share cached runs)
-SETUP = {
-    "smoke": dict(max_steps=20, eval_interval=5),
-    "cpu": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, max_steps=300, warmup_steps=20,
-                lr=3e-3, min_lr=3e-4, eval_interval=25, eval_batches=10),
-    "gpu": dict(max_steps=2000, eval_interval=100),
-}[run.profile]
-cfg = run.cfg.replace(**SETUP)
+# "small-sweep": a small model and short runs, so that a sweep of real runs takes minutes
+# on a laptop CPU; notebooks 05, 06 and 07 share this setup (and so share cached runs)
+lesson = start("05_data_size", setup="small-sweep")
+cfg = lesson.cfg
 FRACTIONS = {"smoke": [0.05, 1.0], "cpu": [0.003, 0.01, 0.1, 1.0],
-             "gpu": [0.0003, 0.003, 0.03, 1.0]}[run.profile]
+             "gpu": [0.0003, 0.003, 0.03, 1.0]}[lesson.profile]
 SEEDS = (1337, 2024)
 SCARCE, PLENTY = FRACTIONS[0], FRACTIONS[-1]
 print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, block {cfg.model.block_size}; "
@@ -149,9 +143,9 @@ from slmlab.data import BatchSampler
 
 def val_loss(model, batches=cfg.train.eval_batches):
     """Mean val loss on the trainer's evaluation batches (seed 12345), on the run's device."""
-    model = model.to(run.device.torch_device)
-    s = BatchSampler(data.val, cfg.model.block_size, cfg.train.micro_batch_size, seed=12345, device=run.device.type)
-    with torch.no_grad(), run.device.autocast():
+    model = model.to(lesson.device.torch_device)
+    s = BatchSampler(data.val, cfg.model.block_size, cfg.train.micro_batch_size, seed=12345, device=lesson.device.type)
+    with torch.no_grad(), lesson.device.autocast():
         return float(np.mean([model(*s.next())[1].item() for _ in range(batches)]))
 
 
@@ -194,7 +188,7 @@ dash = Dashboard(cfg, sliders={"data_fraction": sorted({*FRACTIONS, 0.03}),
 dash
 
 # %%
-dash.set(data_fraction=0.03 if not run.smoke else 0.2).start(block=True)
+dash.set(data_fraction=0.03 if not lesson.smoke else 0.2).start(block=True)
 print(dash.status)
 plots.overlay(dash.runs, "val_loss", label_by="data_fraction", ladder=lad, title="the sweep + your run")
 
@@ -227,7 +221,7 @@ print(f"   final val-train gap: {gap_scarce:.3f} (scarce) vs {gap_plenty:.3f} (p
 print(f"C5 early stopping: stopped at step {es.history.steps[-1]['step']} of {cfg.train.max_steps} "
       f"({es.history.stop_reason}); best.pt val {best_model_val:.3f} vs the last weights {last_model_val:.3f}; "
       f"without it the scarce runs end {saves.min():.3f}-{saves.max():.3f} nats above their best")
-if not run.smoke:
+if not lesson.smoke:
     assert gain > 5 * spread and gain > 0.2, "more data should beat the seed spread by far"
     assert gap_scarce > gap_plenty + 1.0, "the scarce run should overfit (large val-train gap)"
     assert es.history.stop_reason == "early_stop" and es.history.steps[-1]["step"] < cfg.train.max_steps

@@ -15,16 +15,10 @@
 # %%
 from slmlab.course import start
 
-run = start("06_dropout")
 # the setup of notebook 05: a small model and short runs (their runs are shared in the cache)
-SETUP = {
-    "smoke": dict(max_steps=20, eval_interval=5),
-    "cpu": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, max_steps=300, warmup_steps=20,
-                lr=3e-3, min_lr=3e-4, eval_interval=25, eval_batches=10),
-    "gpu": dict(max_steps=2000, eval_interval=100),
-}[run.profile]
-cfg = run.cfg.replace(**SETUP)
-SCARCE, PLENTY = {"smoke": (0.05, 1.0), "cpu": (0.003, 1.0), "gpu": (0.0003, 1.0)}[run.profile]
+lesson = start("06_dropout", setup="small-sweep")
+cfg = lesson.cfg
+SCARCE, PLENTY = {"smoke": (0.05, 1.0), "cpu": (0.003, 1.0), "gpu": (0.0003, 1.0)}[lesson.profile]
 DROPOUTS = [0.0, 0.1, 0.2, 0.3]
 SEEDS = (1337, 2024)
 print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates x "
@@ -171,11 +165,11 @@ print(f"largest seed-to-seed difference: {spread:.3f} nats")
 print(f"C4 'raise dropout to 0.2-0.3': best val {verdict(effect['scarce'])} with scarce data "
       f"({effect['scarce']:+.3f}), {verdict(effect['plenty'])} with plenty ({effect['plenty']:+.3f}); "
       f"the scarce gap shrinks {gap('scarce', 0.0):.2f} -> {gap('scarce', 0.3):.2f}")
-if run.profile == "cpu":  # what held in the cpu run, with the seed spread as the yardstick
+if lesson.profile == "cpu":  # what held in the cpu run, with the seed spread as the yardstick
     assert gap("scarce", 0.3) < gap("scarce", 0.0) - 2 * spread, "dropout should shrink the val-train gap"
     assert effect["plenty"] < -2 * spread, "with plenty of data, dropout 0.2-0.3 should cost val loss"
     assert effect["scarce"] < 2 * spread, "with scarce data, dropout 0.2-0.3 gave no clear gain in best val"
-elif not run.smoke:  # gpu: a bigger model on other data. Assert only what holds in general, not the
+elif not lesson.smoke:  # gpu: a bigger model on other data. Assert only what holds in general, not the
     # cpu outcome restated: dropout shrinks the gap where the model overfits, and does not help
     # where nothing overfits. Whether it helps the best val with scarce data is left open here.
     assert gap("scarce", 0.3) < gap("scarce", 0.0) - 2 * spread, "dropout should shrink the val-train gap"

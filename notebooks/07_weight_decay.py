@@ -16,17 +16,11 @@
 # %%
 from slmlab.course import start
 
-run = start("07_weight_decay")
-# the setup of notebook 05: a small model and short runs on a tiny share of the data
-SETUP = {
-    "smoke": dict(max_steps=20, eval_interval=5),
-    "cpu": dict(n_layer=2, n_head=4, n_embd=64, block_size=64, max_steps=300, warmup_steps=20,
-                lr=3e-3, min_lr=3e-4, eval_interval=25, eval_batches=10),
-    "gpu": dict(max_steps=2000, eval_interval=100),
-}[run.profile]
-SCARCE = {"smoke": 0.05, "cpu": 0.003, "gpu": 0.0003}[run.profile]
+# the setup of notebook 05: a small model and short runs, here on a tiny share of the data
+lesson = start("07_weight_decay", setup="small-sweep")
+SCARCE = {"smoke": 0.05, "cpu": 0.003, "gpu": 0.0003}[lesson.profile]
 # runs here record weight norms, so they get their own name (and cache folders)
-cfg = run.cfg.replace(**SETUP, data_fraction=SCARCE, name=f"{run.profile}-wd")
+cfg = lesson.cfg.replace(data_fraction=SCARCE, name=f"{lesson.profile}-wd")
 DECAYS = [0.0, 0.1, 0.3, 1.0]
 SEEDS = (1337, 2024)
 print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
@@ -104,7 +98,7 @@ from slmlab.experiments import sweep
 norms = WeightNorms()
 groups = (sweep(cfg, "weight_decay", [0.0, 1.0], seeds=SEEDS, callbacks=[norms])
           + sweep(cfg, "weight_decay", [0.1, 0.3], callbacks=[norms]))
-everything = sweep(cfg.replace(name=f"{run.profile}-wd-all"), "weight_decay", [0.1, 1.0], seeds=SEEDS,
+everything = sweep(cfg.replace(name=f"{lesson.profile}-wd-all"), "weight_decay", [0.1, 1.0], seeds=SEEDS,
                    callbacks=[norms, DecayEverything()])
 for r in everything:
     r.label = "all params, " + r.label
@@ -204,10 +198,10 @@ print(f"final val (no early stopping): {final0:.3f} without decay, {final1:.3f} 
 best_wd = min(DECAYS, key=lambda wd: pick(groups, wd).mean())
 gain = base - pick(groups, best_wd).mean()
 print(f"best decay here: {best_wd:g}, {gain:.3f} nats better than none ({gain / max(spread, 1e-9):.1f}x the seed spread)")
-if not run.smoke:
+if not lesson.smoke:
     assert norm1 < 0.95 * norm0, "decay should shrink the matrices"
     assert gain_all < gain_groups - 0.02, "decaying everything should shrink the LayerNorm gains"
-if run.profile == "cpu":  # what the cpu run measured, with the seed spread as the yardstick
+if lesson.profile == "cpu":  # what the cpu run measured, with the seed spread as the yardstick
     for wd in (0.1, 0.3):
         assert abs(pick(groups, wd).mean() - base) < spread, f"weight decay {wd:g} should barely move best val"
     assert abs(pick(groups, 1.0).mean() - base) < 3 * spread, "even 1.0 should move best val by about the seed noise"

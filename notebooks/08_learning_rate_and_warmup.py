@@ -16,13 +16,9 @@
 # %%
 from slmlab.course import start
 
-run = start("08_learning_rate_and_warmup")
-cfg = run.cfg
-if run.profile == "cpu":  # short runs, so a sweep of ~17 fits in minutes on 2 cores
-    cfg = cfg.replace(block_size=64, micro_batch_size=8, max_steps=100, warmup_steps=10,
-                      eval_interval=25, eval_batches=10, log_interval=5)
-elif run.profile == "gpu":
-    cfg = cfg.replace(max_steps=600, warmup_steps=60, eval_interval=100)
+# "lr-sweep": short runs, so a sweep of ~17 fits in minutes on 2 cores
+lesson = start("08_learning_rate_and_warmup", setup="lr-sweep")
+cfg = lesson.cfg
 print(f"every run: {cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens, "
       f"warmup {cfg.train.warmup_steps}, cosine to lr/10")
 
@@ -44,7 +40,7 @@ from slmlab.diagnostics import diagnose, format_findings, ladder, lr_find
 
 data = prepare(cfg.data)
 lad = ladder(data)
-found = lr_find(cfg, data, lr_min=1e-5, lr_max=1.0, steps=20 if run.smoke else 60,
+found = lr_find(cfg, data, lr_min=1e-5, lr_max=1.0, steps=20 if lesson.smoke else 60,
                 micro_batch_size=cfg.train.micro_batch_size)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.semilogx(found.lrs, found.losses, color="0.7", lw=0.8, label="loss per batch")
@@ -52,7 +48,9 @@ ax.semilogx(found.lrs, found.smoothed, lw=2, label="smoothed")
 for name, x in (("suggestion", found.suggestion), ("minimum", found.lr_at_min), ("steepest", found.steepest)):
     ax.axvline(x, ls="--", lw=1, color={"suggestion": "C2", "minimum": "C3", "steepest": "C1"}[name],
                label=f"{name} {x:.2g}")
-ax.set(xlabel="learning rate", ylabel="loss", title="lr finder"); ax.legend(); plt.show()
+ax.set(xlabel="learning rate", ylabel="loss", title="lr finder")
+ax.legend()
+plt.show()
 print(f"suggestion {found.suggestion:.2g} (a tenth of the minimum at {found.lr_at_min:.2g}); "
       f"steepest descent at {found.steepest:.2g}")
 
@@ -113,7 +111,7 @@ print(format_findings([f for f in diagnose(sweep_runs[0].history, lad) if f.code
 # factor of 6; claim C17).
 
 # %%
-SEEDS = (1337, 1, 2) if not run.smoke else (1337, 1)
+SEEDS = (1337, 1, 2) if not lesson.smoke else (1337, 1)
 seeded = {lr: [experiments.run(at_lr(lr, seed=s), label=f"lr={lr:g} seed {s}", progress=False) for s in SEEDS]
           for lr in (best_lr, best_lr / 6)}
 stats = {lr: (np.mean([r.history.final_val() for r in rs]), np.std([r.history.final_val() for r in rs], ddof=1))
@@ -296,7 +294,7 @@ print(f"C11/C19 warmup {WARMUPS} at lr {high_lr:g}: vals {[round(v, 3) for v in 
       f"range {warm_effect:.3f} nats ({'above' if warm_effect > margin else 'within'} the margin)")
 print(f"C20     min_lr > lr bug vs fixed: {minlr_effect:+.3f} nats; per-micro-step bug vs fixed: {micro_effect:+.3f} nats")
 print(f"doctor  lr {min(LRS):g}: {doctor[min(LRS)]}; lr {max(LRS):g}: {doctor[max(LRS)]}")
-if not run.smoke:
+if not lesson.smoke:
     assert gain_6x > margin, "6x the lr from below the good range should beat the seed spread"
     assert too_high > margin and too_low > margin, "both ends of the sweep should be clearly worse than the best"
     assert {"lr_too_high", "diverged"} & set(doctor[max(LRS)]), "the doctor should flag the highest lr"

@@ -17,13 +17,9 @@
 # %%
 from slmlab.course import start
 
-run = start("09_batch_size_and_accumulation", dropout=0.0)
-cfg = run.cfg
-if run.profile == "cpu":  # short runs: a budget of 64 updates x 1,024 tokens
-    cfg = cfg.replace(block_size=64, micro_batch_size=16, max_steps=64, warmup_steps=6, lr=3e-3,
-                      min_lr=3e-4, eval_interval=16, eval_batches=10, log_interval=4)
-elif run.profile == "gpu":
-    cfg = cfg.replace(max_steps=600, warmup_steps=60, eval_interval=100)
+# "batch-sweep": short runs (a budget of 64 updates x 1,024 tokens in the cpu profile), no dropout
+lesson = start("09_batch_size_and_accumulation", setup="batch-sweep")
+cfg = lesson.cfg
 BUDGET = cfg.total_tokens  # tokens per run in the equal-token comparisons
 EVAL_SEQS = cfg.train.micro_batch_size * cfg.train.eval_batches  # sequences per eval, kept equal
 print(f"base: batch {cfg.train.micro_batch_size} x block {cfg.model.block_size}, {cfg.train.max_steps} updates, "
@@ -59,8 +55,8 @@ def at_batch(B, *, tokens=BUDGET, steps=None, **changes):
 # question (what one update is worth).
 
 # %%
-BATCHES = [4, 16, 64] if not run.smoke else [4, 8, 16]
-SEEDS = (1337, 1) if not run.smoke else (1337,)
+BATCHES = [4, 16, 64] if not lesson.smoke else [4, 8, 16]
+SEEDS = (1337, 1) if not lesson.smoke else (1337,)
 eq_tokens = {B: [experiments.run(at_batch(B, seed=s), label=f"batch {B}", progress=False)
                  for s in (SEEDS if B != BATCHES[-1] else SEEDS[:1])] for B in BATCHES}
 for B, rs in eq_tokens.items():
@@ -167,7 +163,7 @@ def flat_grad(model, x, y):
 
 
 model = big.model().train()
-b, k = 4, 16 if not run.smoke else 4  # micro-batch size, number of micro-batches
+b, k = 4, 16 if not lesson.smoke else 4  # micro-batch size, number of micro-batches
 sampler = BatchSampler(data.train, cfg.model.block_size, b, seed=7)
 grads = torch.stack([flat_grad(model, *sampler.next()) for _ in range(k)])  # (k, n_params)
 g_small = (grads.norm(dim=1) ** 2).mean().item()  # E|G_b|^2 at b sequences
@@ -192,12 +188,12 @@ import time
 
 from slmlab.train import Trainer
 
-BLOCKS = [64, 128, 256] if not run.smoke else [16, 32]
+BLOCKS = [64, 128, 256] if not lesson.smoke else [16, 32]
 per_update = cfg.tokens_per_step
 trainers = {T: Trainer(cfg.replace(block_size=T, micro_batch_size=max(1, per_update // T)), data=data, progress=False)
             for T in BLOCKS}
 secs = {T: [] for T in BLOCKS}
-for _ in range(3 if not run.smoke else 1):
+for _ in range(3 if not lesson.smoke else 1):
     for T, tr in trainers.items():
         t0 = time.perf_counter()
         for _ in range(3):
@@ -278,7 +274,7 @@ print(f"C23 block {BLOCKS[-1]} runs at {tps[BLOCKS[-1]] / tps[BLOCKS[0]]:.2f}x t
       f"val {blocks[BLOCKS[-1]].history.final_val():.3f} vs {blocks[BLOCKS[0]].history.final_val():.3f}")
 print(f"C24 tokens per update: student {student_tpu:,}, chat {chat_tpu:,} ({chat_tpu / student_tpu:.0f}x): "
       f"per token, the chat config updates {chat_tpu / student_tpu:.0f}x LESS often")
-if not run.smoke:
+if not lesson.smoke:
     assert accum_diff < 1e-2, "accumulation should match the big batch up to float noise"
     assert m[large] - m[mid] > margin, "at equal tokens, 4x fewer (larger) updates should lose here"
     assert chat_tpu > student_tpu
