@@ -1,19 +1,21 @@
 """Token files and batches: tokenize a corpus once, then sample (x, y) batches.
 
 Holds
-- `cache_dir()`: $SLMLAB_CACHE_DIR or ~/.cache/slmlab.
 - `prepare(data_cfg)`: load the corpus (slmlab.corpora), train or load the
-  tokenizer on the TRAIN documents only, and write train.bin / val.bin (uint16
-  when the vocabulary fits, else uint32; an EOT after every document), the
-  tokenizer and manifest.json into cache_dir()/data/<key>. The key hashes what
-  changes the tokens (corpus identity, tokenizer, corpus_bytes, val_fraction,
-  data_seed, format version) and NOT data_fraction: the fraction is a view, a
-  prefix of the train tokens cut just after an EOT, so changing it never
-  re-tokenizes. Everything is written to a temporary folder and renamed into
-  place, so an interrupted prepare leaves nothing half-written and two prepares
-  at once are harmless. On every load the sizes and sha256 of the .bin files
-  are checked against the manifest; a bad or stale folder is rebuilt (with a
-  warning) or, when the corpus cannot be read, refused with a clear error.
+  tokenizer on the TRAIN documents only, and write train.bin / val.bin
+  (tokenizers.token_dtype: uint16 when the vocabulary fits, else uint32; an
+  EOT after every document), the tokenizer and manifest.json into
+  paths.cache_dir()/data/<key>. The key hashes what changes the tokens (corpus
+  identity, tokenizer, corpus_bytes, val_fraction, data_seed, format version,
+  the code that turns text into tokens) and NOT data_fraction: the fraction is
+  a view, a prefix of the train tokens cut just after an EOT, so changing it
+  never re-tokenizes. Everything is written to a temporary folder and renamed
+  into place, so an interrupted prepare leaves nothing half-written and two
+  prepares at once are harmless. On every load the sizes and sha256 of the
+  .bin files are checked against the manifest (a file unchanged in size and
+  mtime since its last check is not read again); a bad or stale folder is
+  rebuilt (with a warning) or, when the corpus cannot be read, refused with a
+  clear error.
   With the char tokenizer, val characters never seen in train are dropped (a
   warning; `val_chars_dropped` in the manifest); val_bytes counts them anyway.
 - `TokenData`: the two memmapped token arrays, the tokenizer and the manifest.
@@ -26,6 +28,7 @@ ids (slmlab.tokenizers), and what a model does with the batches.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -42,26 +45,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slmlab.config import ConfigError, DataConfig
-from slmlab.files import write_json
-from slmlab.tokenizers import Tokenizer, get_tokenizer, load_tokenizer
+from . import corpora
+from .config import ConfigError, DataConfig
+from .files import sha256_file, write_json
+from .paths import cache_dir
+from .tokenizers import Tokenizer, get_tokenizer, load_tokenizer
 
-__all__ = ["cache_dir", "TokenData", "prepare", "BatchSampler", "check_block_size",
+__all__ = ["TokenData", "prepare", "BatchSampler", "check_block_size",
            "DataCorruptError", "VERSION", "data_key"]
 
 VERSION = 1  # bump when the token file format or the manifest changes
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
 _CHUNK_DOCS = 2000  # documents tokenized at a time while writing a .bin
+_SCAN_TOKENS = 1 << 20  # tokens searched at a time for the EOT that ends a data_fraction view
+_TOKENIZING_CODE = ("corpora.py", "tokenizers.py", "data.py")  # turn text into token files
 
 
 class DataCorruptError(RuntimeError):
     """Prepared token files that are missing, truncated, corrupt or stale."""
-
-
-def cache_dir() -> Path:
-    """$SLMLAB_CACHE_DIR, else ~/.cache/slmlab."""
-    return Path(os.environ.get("SLMLAB_CACHE_DIR") or "~/.cache/slmlab").expanduser()
 
 
 # ---------------------------------------------------------------------------
@@ -98,19 +100,27 @@ class TokenData:
 # prepare: find, check, or build the folder
 
 
-def _corpora():
-    from slmlab import corpora  # one level down the import flow; looked up at call time
-
-    return corpora
-
-
 @functools.cache
 def _code_hash() -> str:
-    """The source of the code that turns text into tokens (this file and tokenizers.py):
-    token files made by other code are never reused."""
+    """A hash of the code that turns text into token files: token files made by other
+    code are never reused, while an edited comment or docstring reuses them."""
     here = Path(__file__).parent
-    blob = b"".join((here / f).read_bytes() for f in ("data.py", "tokenizers.py"))
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return code_digest([(here / f).read_text(encoding="utf-8") for f in _TOKENIZING_CODE])
+
+
+def code_digest(sources: list[str]) -> str:
+    """16 hex digits of the sources' syntax trees, without comments and docstrings."""
+    h = hashlib.sha256()
+    for src in sources:
+        tree = ast.parse(src)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]  # drop the docstring
+        h.update(ast.dump(tree).encode())
+    return h.hexdigest()[:16]
 
 
 def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
@@ -138,8 +148,8 @@ def prepare(data_cfg: DataConfig, *, rebuild: bool = False) -> TokenData:
 
 
 def _corpus_identity(data_cfg: DataConfig) -> str:
-    return _corpora().identity(data_cfg.corpus, data_cfg.corpus_bytes,
-                               val_fraction=data_cfg.val_fraction, seed=data_cfg.data_seed)
+    return corpora.identity(data_cfg.corpus, data_cfg.corpus_bytes,
+                            val_fraction=data_cfg.val_fraction, data_seed=data_cfg.data_seed)
 
 
 def _build(folder: Path, data_cfg: DataConfig, identity: str, reason: str | None = None,
@@ -149,8 +159,9 @@ def _build(folder: Path, data_cfg: DataConfig, identity: str, reason: str | None
     `reason`: why an existing folder is rebuilt (it is then replaced).
     """
     try:
-        corpus = _corpora().load_corpus(data_cfg.corpus, max_bytes=data_cfg.corpus_bytes,
-                                        val_fraction=data_cfg.val_fraction, seed=data_cfg.data_seed)
+        corpus = corpora.load_corpus(data_cfg.corpus, corpus_bytes=data_cfg.corpus_bytes,
+                                     val_fraction=data_cfg.val_fraction,
+                                     data_seed=data_cfg.data_seed)
     except Exception as e:
         if reason is None:
             raise
@@ -166,7 +177,7 @@ def _build(folder: Path, data_cfg: DataConfig, identity: str, reason: str | None
     return _load(folder, data_cfg, identity)
 
 
-def _write_all(tmp: Path, corpus, data_cfg: DataConfig, identity: str) -> None:
+def _write_all(tmp: Path, corpus: corpora.Corpus, data_cfg: DataConfig, identity: str) -> None:
     t0 = time.perf_counter()
     tok = get_tokenizer(data_cfg.tokenizer, corpus.train_docs)
     tok_seconds = time.perf_counter() - t0
@@ -228,12 +239,11 @@ def _utf8_bytes(docs: list[str]) -> int:
     return sum(len(d.encode("utf-8")) for d in docs)
 
 
-def _entropy_floor(corpus, n_val_tokens: int) -> float | None:
+def _entropy_floor(corpus: corpora.Corpus, n_val_tokens: int) -> float | None:
     """Exact nats per val token of the generator (synthetic corpora only)."""
-    lps = getattr(corpus, "val_logprobs", None)
-    if not lps or n_val_tokens == 0:
+    if not corpus.val_logprobs or n_val_tokens == 0:
         return None
-    return -float(sum(lps)) / n_val_tokens
+    return -float(sum(corpus.val_logprobs)) / n_val_tokens
 
 
 def _move_into_place(tmp: Path, folder: Path, replace_old: bool) -> None:
@@ -307,17 +317,10 @@ def _open_bin(folder: Path, split: str, manifest: dict) -> np.ndarray:
     size = path.stat().st_size if path.exists() else None
     if size != n * dtype.itemsize:
         raise DataCorruptError(f"{path.name} has {size} bytes, manifest says {n * dtype.itemsize}")
-    if _sha256(path) != manifest["sha256"].get(path.name):
+    memo = folder / f".{path.name}.checked.json"  # size + mtime at the last full check
+    if sha256_file(path, memo=memo) != manifest["sha256"].get(path.name):
         raise DataCorruptError(f"{path.name} does not match its sha256 in the manifest")
     return np.memmap(path, dtype=dtype, mode="r") if n else np.zeros(0, dtype=dtype)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fraction_view(train: np.ndarray, fraction: float, eot_id: int) -> np.ndarray:
@@ -326,8 +329,8 @@ def _fraction_view(train: np.ndarray, fraction: float, eot_id: int) -> np.ndarra
     if fraction >= 1.0 or n == 0:
         return train
     start = max(0, int(fraction * n) - 1)
-    for lo in range(start, n, 1 << 20):  # scan forward in chunks for the next EOT
-        hits = np.flatnonzero(train[lo:lo + (1 << 20)] == eot_id)
+    for lo in range(start, n, _SCAN_TOKENS):  # scan forward in chunks for the next EOT
+        hits = np.flatnonzero(train[lo:lo + _SCAN_TOKENS] == eot_id)
         if len(hits):
             return train[:lo + int(hits[0]) + 1]
     return train

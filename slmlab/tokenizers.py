@@ -15,10 +15,13 @@ Holds
 - `GPT2Tokenizer` ("gpt2"): OpenAI's GPT-2 BPE through tiktoken, from
   $SLMLAB_DATA_DIR/gpt2/{vocab.bpe,encoder.json} when those files are there
   (no network at all then), else `tiktoken.get_encoding("gpt2")`.
-- `get_tokenizer(name, train_docs)`, `save` / `load_tokenizer(dir)`.
+- `get_tokenizer(name, train_docs)`, `save` / `load_tokenizer(dir)`, and
+  `vocab_size_of(name)`: the vocabulary a name gives, where the name alone says it.
+- `token_dtype(vocab_size)`: the one uint16-or-uint32 rule for token arrays.
 
-Every tokenizer treats the text "<|endoftext|>" inside a document as plain
-text; the EOT id only enters through `encode_docs`, after each document.
+Every tokenizer treats the text "<|endoftext|>" (slmlab.corpora.EOT) inside a
+document as plain text; the EOT id only enters through `encode_docs`, after
+each document.
 
 It leaves to others: reading corpora (slmlab.corpora) and writing token files,
 caching and batching (slmlab.data).
@@ -26,11 +29,8 @@ caching and batching (slmlab.data).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import heapq
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,16 +39,19 @@ import numpy as np
 import regex
 import tiktoken
 
-from slmlab.config import ConfigError, is_known_tokenizer
-from slmlab.files import write_json
+from . import paths
+from .config import ConfigError, is_known_tokenizer
+from .corpora import EOT
+from .files import sha256_file, write_json
 
 __all__ = [
-    "EOT", "GPT2_PAT", "Tokenizer", "CharTokenizer", "BPETokenizer", "GPT2Tokenizer",
+    "GPT2_PAT", "Tokenizer", "CharTokenizer", "BPETokenizer", "GPT2Tokenizer",
     "get_tokenizer", "load_tokenizer", "train_bpe", "pretokenize", "TOKENIZER_FILE",
+    "token_dtype", "vocab_size_of", "BPE_TRAIN_CHARS",
 ]
 
-EOT = "<|endoftext|>"
 TOKENIZER_FILE = "tokenizer.json"
+ENCODE_THREADS = 2  # tiktoken's batch encoding threads (the course targets a 2-core laptop)
 # tiktoken 0.14's r50k_pat_str: the GPT-2 pre-tokenization regex.
 GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 
@@ -73,8 +76,8 @@ class Tokenizer:
 
     @property
     def dtype(self) -> type:
-        """Smallest unsigned dtype for the ids: uint16 up to 65536 ids, else uint32."""
-        return np.uint16 if self.vocab_size <= 65536 else np.uint32
+        """The token arrays' dtype (token_dtype of the vocabulary size)."""
+        return token_dtype(self.vocab_size)
 
     def encode_docs(self, docs: Sequence[str]) -> np.ndarray:
         """All documents' ids, EOT after each, as one 1-D uint16/uint32 array."""
@@ -290,7 +293,7 @@ class _TiktokenTokenizer(Tokenizer):
         return self.encoding.encode_ordinary(text)
 
     def _encode_many(self, docs: Sequence[str]) -> list:
-        return self.encoding.encode_ordinary_batch(list(docs), num_threads=2)
+        return self.encoding.encode_ordinary_batch(list(docs), num_threads=ENCODE_THREADS)
 
     def decode(self, ids: Iterable[int]) -> str:
         return self.encoding.decode([int(i) for i in ids])
@@ -305,7 +308,7 @@ class BPETokenizer(_TiktokenTokenizer):
         n = len(self.merges)
         enc = tiktoken.Encoding(
             name=f"slmlab-bpe-{n}", pat_str=pat, mergeable_ranks=merges_to_ranks(self.merges),
-            special_tokens={EOT: 256 + n}, explicit_n_vocab=256 + n + 1)
+            special_tokens={EOT: 256 + n}, explicit_n_vocab=bpe_vocab_size(n))
         super().__init__(f"bpe-{n}", enc)
 
     @classmethod
@@ -320,9 +323,13 @@ class BPETokenizer(_TiktokenTokenizer):
         return self.encoding.decode_single_token_bytes(i)
 
     def _state(self) -> dict:
-        toks = [base64.b64encode(self.token_bytes(256 + i)).decode() for i in range(len(self.merges))]
         return {"kind": "bpe", "name": self.name, "pat_str": self.pat,
-                "merges": [list(m) for m in self.merges], "tokens_b64": toks}
+                "merges": [list(m) for m in self.merges]}
+
+
+def bpe_vocab_size(n_merges: int) -> int:
+    """256 bytes + n_merges merges + EOT."""
+    return 256 + n_merges + 1
 
 
 GPT2_FILES = {  # name -> sha256 (the hashes tiktoken itself checks)
@@ -330,6 +337,7 @@ GPT2_FILES = {  # name -> sha256 (the hashes tiktoken itself checks)
     "encoder.json": "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
 }
 GPT2_URL = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/"
+GPT2_VOCAB = 50257  # 50256 merged tokens + EOT
 
 
 class GPT2Tokenizer(_TiktokenTokenizer):
@@ -344,10 +352,10 @@ class GPT2Tokenizer(_TiktokenTokenizer):
 
 def _gpt2_local_dir() -> Path | None:
     """$SLMLAB_DATA_DIR/gpt2 when it holds both files, else None."""
-    root = os.environ.get("SLMLAB_DATA_DIR")
-    if not root:
+    root = paths.data_dir()
+    if root is None:
         return None
-    d = Path(root).expanduser() / "gpt2"
+    d = root / "gpt2"
     return d if all((d / f).is_file() for f in GPT2_FILES) else None
 
 
@@ -358,7 +366,7 @@ def _gpt2_encoding() -> tiktoken.Encoding:
     try:
         return tiktoken.get_encoding("gpt2")
     except Exception as e:  # network down, proxy, cache unwritable ...
-        where = os.environ.get("SLMLAB_DATA_DIR") or "<unset>"
+        where = paths.data_dir() or "<unset>"
         raise RuntimeError(
             f"gpt2 tokenizer: tiktoken could not load it ({type(e).__name__}: {e}) and "
             f"SLMLAB_DATA_DIR={where} has no gpt2/vocab.bpe + gpt2/encoder.json; download "
@@ -366,26 +374,41 @@ def _gpt2_encoding() -> tiktoken.Encoding:
 
 
 def _gpt2_from_files(d: Path) -> tiktoken.Encoding:
-    """Recipe A of shared/data/README.md: build the Encoding from the two files."""
+    """The Encoding from OpenAI's two published files (vocab.bpe, encoder.json), checked
+    against the sha256 that tiktoken itself expects: no network."""
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
     for fname, want in GPT2_FILES.items():
-        got = hashlib.sha256((d / fname).read_bytes()).hexdigest()
+        got = sha256_file(d / fname)
         if got != want:
             raise RuntimeError(f"gpt2 tokenizer: {d / fname} has sha256 {got}, expected {want}; "
                                f"replace it with the original file from {GPT2_URL}{fname}")
     ranks = data_gym_to_mergeable_bpe_ranks(
         vocab_bpe_file=str(d / "vocab.bpe"), encoder_json_file=str(d / "encoder.json"),
         vocab_bpe_hash=GPT2_FILES["vocab.bpe"], encoder_json_hash=GPT2_FILES["encoder.json"])
-    return tiktoken.Encoding(name="gpt2", explicit_n_vocab=50257, pat_str=GPT2_PAT,
-                             mergeable_ranks=ranks, special_tokens={EOT: 50256})
+    return tiktoken.Encoding(name="gpt2", explicit_n_vocab=GPT2_VOCAB, pat_str=GPT2_PAT,
+                             mergeable_ranks=ranks, special_tokens={EOT: GPT2_VOCAB - 1})
 
 
 # ---------------------------------------------------------------------------
 # Building and reloading by name
 
 
-BPE_TRAIN_BYTES = 20_000_000  # a BPE learns its merges from at most this much text
+BPE_TRAIN_CHARS = 20_000_000  # a BPE learns its merges from at most this many characters
+
+
+def token_dtype(vocab_size: int) -> type:
+    """Smallest unsigned dtype for token ids: uint16 up to 65536 ids, else uint32."""
+    return np.uint16 if vocab_size <= 65536 else np.uint32
+
+
+def vocab_size_of(name: str) -> int | None:
+    """The vocabulary of tokenizer `name` (EOT included); None for char (it depends on the text)."""
+    if name == "gpt2":
+        return GPT2_VOCAB
+    if name.startswith("bpe-") and is_known_tokenizer(name):
+        return bpe_vocab_size(int(name[4:]))
+    return None
 
 
 def _head(docs: Sequence[str], max_chars: int) -> Sequence[str]:
@@ -399,11 +422,12 @@ def _head(docs: Sequence[str], max_chars: int) -> Sequence[str]:
 
 
 def get_tokenizer(name: str, train_docs: Sequence[str] | None = None, *,
-                  max_train_bytes: int = BPE_TRAIN_BYTES) -> Tokenizer:
+                  max_train_chars: int = BPE_TRAIN_CHARS) -> Tokenizer:
     """'char' and 'bpe-N' are trained on `train_docs`; 'gpt2' needs none.
 
-    A BPE learns from the first max_train_bytes of text only (20 MB: the merges of
-    TinyStories settle long before; the gpu profile's 500 MB would take minutes).
+    A BPE learns from the leading documents holding at most max_train_chars characters
+    (20 million: the merges of TinyStories settle long before; the gpu profile's 500 MB
+    would take minutes).
     """
     if not is_known_tokenizer(name):
         raise ConfigError(f"tokenizer={name!r} is unknown; use char, gpt2 or bpe-N "
@@ -414,7 +438,7 @@ def get_tokenizer(name: str, train_docs: Sequence[str] | None = None, *,
         raise ValueError(f"tokenizer {name!r} is trained on the corpus: pass train_docs")
     if name == "char":
         return CharTokenizer.train(train_docs)
-    return BPETokenizer.train(_head(train_docs, max_train_bytes), int(name[4:]))
+    return BPETokenizer.train(_head(train_docs, max_train_chars), int(name[4:]))
 
 
 def load_tokenizer(dir: Path) -> Tokenizer:

@@ -1,38 +1,27 @@
 """Token files and batches: prepare once, verify on load, rebuild what is bad, exact resume."""
 
-import importlib.util
 import json
-import sys
+import os
 import threading
+import time
 import types
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 
+from slmlab import corpora, downloads, files
 from slmlab.config import ConfigError, DataConfig
+from slmlab.corpora import EOT, Corpus
 from slmlab.data import (
     VERSION,
     BatchSampler,
     DataCorruptError,
-    cache_dir,
     check_block_size,
+    code_digest,
     prepare,
 )
-
-HAVE_CORPORA = importlib.util.find_spec("slmlab.corpora") is not None
-
-
-@dataclass
-class FakeCorpus:
-    name: str
-    train_docs: list
-    val_docs: list
-    source: str
-    train_logprobs: list | None = None
-    val_logprobs: list | None = None
-
+from slmlab.paths import cache_dir
 
 WORDS = "the cat sat on a mat and the dog ran to the big red ball in the sun".split()
 
@@ -44,29 +33,28 @@ def fake_docs(n, seed):
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    """A stand-in slmlab.corpora and a fresh cache: counts load_corpus calls; `fake.fail` makes it raise."""
+    """Stand-ins for corpora.load_corpus / identity and a fresh cache: counts load_corpus
+    calls; `fake.fail` makes it raise; `fake.corpus(seed)` is what it returns."""
     monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
     state = types.SimpleNamespace(calls=0, fail=False, identity="fake-v1", val_extra="")
 
-    def load_corpus(name, *, max_bytes=2_000_000, val_fraction=0.1, seed=1234):
+    def corpus(seed):
+        val = [d + state.val_extra for d in fake_docs(20, seed + 1)]
+        return Corpus("fake", fake_docs(200, seed), val, f"fake (seed {seed})",
+                      val_logprobs=[-10.0] * len(val))
+
+    def load_corpus(name, *, corpus_bytes, val_fraction, data_seed):
         if state.fail:
             raise FileNotFoundError("corpus file gone")
         state.calls += 1
-        val = [d + state.val_extra for d in fake_docs(20, seed + 1)]
-        return FakeCorpus(name, fake_docs(200, seed), val, f"fake (seed {seed})",
-                          val_logprobs=[-10.0] * len(val))
+        return corpus(data_seed)
 
-    def identity(name, max_bytes, **kwargs):
-        return f"{state.identity}:{name}:{max_bytes}"
+    def identity(name, corpus_bytes, **kwargs):
+        return f"{state.identity}:{name}:{corpus_bytes}"
 
-    if HAVE_CORPORA:
-        import slmlab.corpora as mod
-    else:
-        mod = types.ModuleType("slmlab.corpora")
-        monkeypatch.setitem(sys.modules, "slmlab.corpora", mod)
-        monkeypatch.setattr("slmlab.corpora", mod, raising=False)
-    monkeypatch.setattr(mod, "load_corpus", load_corpus, raising=False)
-    monkeypatch.setattr(mod, "identity", identity, raising=False)
+    state.corpus = corpus
+    monkeypatch.setattr(corpora, "load_corpus", load_corpus)
+    monkeypatch.setattr(corpora, "identity", identity)
     return state
 
 
@@ -86,9 +74,9 @@ def test_prepare_writes_token_files_and_manifest(fake):
     assert m["n_train_docs"] == 200 and m["n_val_docs"] == 20
     assert (len(data.train), len(data.val)) == (m["n_train_tokens"], m["n_val_tokens"])
     assert data.train.dtype == np.uint16 and isinstance(data.train, np.memmap)
-    corpus = sys.modules["slmlab.corpora"].load_corpus("synthetic", seed=7)
+    corpus = fake.corpus(7)
     assert m["val_bytes"] == sum(len(d.encode()) for d in corpus.val_docs)
-    assert data.tokenizer.decode(data.val) == "".join(d + "<|endoftext|>" for d in corpus.val_docs)
+    assert data.tokenizer.decode(data.val) == "".join(d + EOT for d in corpus.val_docs)
     assert m["entropy_floor"] == pytest.approx(10.0 * 20 / m["n_val_tokens"])
     assert data.val_bytes_per_token == pytest.approx(m["val_bytes"] / m["n_val_tokens"])
     assert not [p for p in data.dir.parent.iterdir() if p.name.startswith(".")]
@@ -187,7 +175,7 @@ def test_rebuild_flag_and_unseen_val_chars(fake):
     with pytest.warns(UserWarning, match="dropped 20 val character"):
         data = prepare(cfg(), rebuild=True)
     assert fake.calls == 2 and data.manifest["val_chars_dropped"] == 20
-    val_docs = sys.modules["slmlab.corpora"].load_corpus("synthetic", seed=7).val_docs
+    val_docs = fake.corpus(7).val_docs
     assert data.manifest["val_bytes"] == sum(len(d.encode()) for d in val_docs)  # original text
 
 
@@ -198,7 +186,6 @@ def test_bpe_is_trained_on_train_docs_only(fake):
     assert len(tok.encode(" zebra")) > 1
 
 
-@pytest.mark.skipif(not HAVE_CORPORA, reason="slmlab.corpora not written yet")
 def test_real_synthetic_corpus():
     data = prepare(cfg(tokenizer="bpe-64", corpus_bytes=30_000))
     m = data.manifest
@@ -206,6 +193,60 @@ def test_real_synthetic_corpus():
     assert m["entropy_floor"] is not None and m["entropy_floor"] > 0
     assert m["train_bytes"] + m["val_bytes"] <= 30_000 * 1.1
     check_block_size(data, 32)
+
+
+def test_prepare_with_only_the_tinystories_train_file_stays_offline(monkeypatch, tmp_path):
+    """SLMLAB_DATA_DIR holds the train file and no valid file: prepare splits val off the
+    train file and never tries a download (each try would wait on the network)."""
+    attempts = []
+
+    def network(url, *args, **kwargs):
+        attempts.append(url)
+        raise AssertionError(f"prepare tried the network: {url}")
+    monkeypatch.setattr(downloads, "http_get", network)
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "data" / "tinystories"
+    folder.mkdir(parents=True)
+    stories = "".join(f"Story {i}. Tom saw a dog.{EOT}\n" for i in range(60))
+    (folder / "TinyStoriesV2-GPT4-train.txt").write_text(stories)
+    data = prepare(cfg(corpus="tinystories", data_seed=1))
+    assert attempts == []
+    assert (data.manifest["n_train_docs"], data.manifest["n_val_docs"]) == (54, 6)
+    assert "no valid file: val = 6 stories split off" in data.manifest["corpus_source"]
+    assert prepare(cfg(corpus="tinystories", data_seed=1)).dir == data.dir and attempts == []
+
+
+def test_a_checked_token_file_is_not_read_again_until_it_changes(fake, monkeypatch):
+    folder = prepare(cfg()).dir
+    old = time.time() - 60  # only settled files are remembered
+    for split in ("train", "val"):
+        os.utime(folder / f"{split}.bin", (old, old))
+    reads = []
+    real_open = open
+
+    def spy(p, *args, **kwargs):
+        if str(p).endswith(".bin"):
+            reads.append(p)
+        return real_open(p, *args, **kwargs)
+    monkeypatch.setattr(files, "open", spy, raising=False)
+    prepare(cfg())
+    assert len(reads) == 2  # the first check after they settled reads both
+    prepare(cfg())
+    assert len(reads) == 2  # unchanged size and mtime: read no more
+    raw = bytearray((folder / "val.bin").read_bytes())
+    raw[3] ^= 1
+    (folder / "val.bin").write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="sha256"):
+        prepare(cfg())
+
+
+def test_code_digest_ignores_comments_and_docstrings_only():
+    code = 'def f(x):\n    """Double."""\n    return 2 * x  # twice\n'
+    same = '"""A module."""\n\ndef f(x):\n    # no docstring now\n    return 2 * x\n'
+    other = 'def f(x):\n    """Double."""\n    return 3 * x\n'
+    assert code_digest([code]) == code_digest([same])
+    assert code_digest([code]) != code_digest([other])
 
 
 # ---------------------------------------------------------------------------

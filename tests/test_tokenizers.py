@@ -10,14 +10,16 @@ import regex
 import tiktoken
 
 from slmlab.config import ConfigError
+from slmlab.corpora import EOT
 from slmlab.tokenizers import (
-    EOT,
     GPT2_PAT,
     BPETokenizer,
     CharTokenizer,
     get_tokenizer,
     load_tokenizer,
+    token_dtype,
     train_bpe,
+    vocab_size_of,
 )
 
 RHYME = "the cat sat on the mat. the cat ate the rat. a fat cat sat on a hat.\n" * 3
@@ -206,6 +208,24 @@ def test_gpt2_bad_file_hash_is_refused(shared_data, tmp_path, monkeypatch):
 
 def test_bpe_learns_from_the_head_of_a_large_corpus():
     docs = ["the cat sat on the mat"] * 50 + ["zzzz qqqq zzzz qqqq"] * 50
-    head_only = get_tokenizer("bpe-5", docs, max_train_bytes=22 * 50)
+    head_only = get_tokenizer("bpe-5", docs, max_train_chars=22 * 50)
     assert head_only.merges == get_tokenizer("bpe-5", docs[:50]).merges
     assert get_tokenizer("bpe-5", docs).merges != head_only.merges
+
+
+def test_the_bpe_head_counts_characters_not_bytes():
+    docs = ["é" * 10, "ab" * 5, "zq" * 5]  # 10 characters each; the first is 20 UTF-8 bytes
+    head = get_tokenizer("bpe-3", docs, max_train_chars=25).merges  # 20 characters, 30 bytes
+    assert head == get_tokenizer("bpe-3", docs[:2]).merges
+    assert head != get_tokenizer("bpe-3", docs[:1]).merges
+
+
+def test_vocab_size_from_the_name_matches_the_trained_tokenizer():
+    assert vocab_size_of("bpe-20") == get_tokenizer("bpe-20", SAMPLE).vocab_size == 256 + 20 + 1
+    assert vocab_size_of("gpt2") == 50257
+    assert vocab_size_of("char") is None  # it depends on the text
+
+
+def test_token_dtype_fits_every_id():
+    assert token_dtype(65536) == np.uint16 and token_dtype(65537) == np.uint32
+    assert np.iinfo(token_dtype(65536)).max == 65535  # the largest id of 65536
