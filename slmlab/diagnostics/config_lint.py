@@ -5,7 +5,8 @@ names, or a dict in the student notebook's own words (learning_rate, max_iters,
 eval_iters, ... plus facts such as scheduler_steps_per="micro_step") and returns
 ranked Findings, always ending with an info "budget" (tokens per update,
 optimizer updates, total tokens, epochs). `STUDENT_CONFIG` is the student's
-notebook; `CHAT_CONFIG` the chat answer's new numbers on top of it.
+notebook; `CHAT_CONFIG` the chat answer's new numbers on top of it. `to_config` turns the
+slmlab shapes into a Config (schedules.py uses it too).
 Refusing bad values at train time is slmlab.config.validate's job, not this one.
 """
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Config
-from .findings import Finding, _fmt, _tokens, rank
+from ..tokenizers import vocab_size_of
+from .findings import Finding, fmt_number, fmt_tokens, rank
 
 # ---------------------------------------------------------------------------
 # Config lint: the student's bugs, caught before training
@@ -57,10 +59,10 @@ def normalize_config(config) -> dict:
         raise TypeError(f"lint/schedule take a slmlab Config or a dict, not {type(config).__name__}")
     if "max_iters" in config or "learning_rate" in config or "eval_iters" in config:
         return _from_notebook(config)
-    return _from_slmlab(_to_config(config), extra=config)
+    return _from_slmlab(to_config(config), extra=config)
 
 
-def _to_config(config) -> Config:
+def to_config(config) -> Config:
     """A Config from a Config, Config.to_dict(), or a flat dict of slmlab field names."""
     if isinstance(config, Config):
         return config
@@ -77,18 +79,10 @@ def _from_slmlab(cfg: Config, extra: dict | None = None) -> dict:
              model_block_size=cfg.model.block_size, block_size_set_twice=False,
              eval_iters_as_interval=False, warmup_start_factor=1 / (cfg.train.warmup_steps + 1),
              resume=True, preset=cfg.name)
-    if c["vocab_size"] is None:
-        c["vocab_size"] = _vocab_guess(cfg.data.tokenizer)
+    if c["vocab_size"] is None:  # from the tokenizer's name; None for char (it needs the text)
+        c["vocab_size"] = vocab_size_of(cfg.data.tokenizer)
     c.update({k: v for k, v in (extra or {}).items() if k not in c})
     return c
-
-
-def _vocab_guess(tokenizer: str) -> int | None:
-    if tokenizer == "gpt2":
-        return 50257
-    if tokenizer.startswith("bpe-") and tokenizer[4:].isdigit():
-        return int(tokenizer[4:])  # about N: close enough for a parameter count
-    return None
 
 
 def _from_notebook(d: dict) -> dict:
@@ -127,9 +121,9 @@ def _lint_min_lr(c: dict) -> Finding | None:
     if lr is None or min_lr is None or min_lr <= lr:
         return None
     return Finding("min_lr_above_lr", "error",
-                   f"min_lr={_fmt(min_lr)} is above lr={_fmt(lr)}: after warmup the cosine phase RAISES "
-                   f"the learning rate from {_fmt(lr)} toward {_fmt(min_lr)} (x{min_lr / lr:.3g}) "
-                   f"instead of lowering it. Fix: min_lr <= lr, usually lr/10.",
+                   f"min_lr={fmt_number(min_lr)} is above lr={fmt_number(lr)}: after warmup the cosine "
+                   f"phase RAISES the learning rate from {fmt_number(lr)} toward {fmt_number(min_lr)} "
+                   f"(x{min_lr / lr:.3g}) instead of lowering it. Fix: min_lr <= lr, usually lr/10.",
                    {"lr": lr, "min_lr": min_lr}, "08_learning_rate_and_warmup")
 
 
@@ -147,11 +141,16 @@ def _lint_scheduler(c: dict) -> Finding | None:
                     "warmup_updates": c["warmup_steps"]}, "08_learning_rate_and_warmup")
 
 
+# Every n iterations the notebook evaluates both splits on n batches each: 2n forward
+# passes, against n training iterations of ~3 forward passes each (forward + backward).
+# n cancels: evals cost 2/3 of the training compute whatever eval_iters is.
+EVAL_COST_FRACTION = 2 / 3
+
+
 def _lint_eval_iters(c: dict) -> Finding | None:
     if not c.get("eval_iters_as_interval"):
         return None
-    n = int(c["eval_iters"])
-    cost = 2 * n / (3 * n)  # 2 splits x n forward passes per n fwd+bwd iterations (~3 forwards each)
+    n, cost = int(c["eval_iters"]), EVAL_COST_FRACTION
     return Finding("eval_iters_as_interval", "warning",
                    f"eval_iters={n} is used twice: as the number of iterations between evaluations AND "
                    f"as the number of batches per evaluation. Changing it to 'evaluate more often' "
@@ -266,11 +265,11 @@ def _budget(c: dict) -> Finding:
     total = per_update * updates
     data = {"tokens_per_update": per_update, "optimizer_updates": updates, "total_tokens": total}
     msg = (f"{B} x {A} x {T} = {per_update:,} tokens per update, {updates:,} optimizer updates, "
-           f"{_tokens(total)} tokens in all")
+           f"{fmt_tokens(total)} tokens in all")
     n_train = c.get("n_train_tokens")
     if n_train:
         data["epochs"] = total / n_train
-        msg += f", {total / n_train:.3g} epochs over {_tokens(n_train)} train tokens"
+        msg += f", {total / n_train:.3g} epochs over {fmt_tokens(n_train)} train tokens"
     return Finding("budget", "info", msg + ".", data, "09_batch_size_and_accumulation")
 
 

@@ -3,7 +3,9 @@
 A `Finding` carries a stable code, a severity (error / warning / info), a message
 with the numbers and the fix, the numbers as data, and the notebook that teaches
 the fix. `rank` puts errors first; `format_findings` is what `python -m slmlab
-lint / doctor` print. The checks themselves live in config_lint and doctor.
+lint / doctor` print; `fmt_number` and `fmt_tokens` write the numbers inside the
+messages the same way in every check. The checks themselves live in config_lint
+and doctor.
 """
 
 from __future__ import annotations
@@ -56,9 +58,14 @@ def format_findings(findings: list[Finding]) -> str:
     return "\n".join(str(f) for f in rank(findings))
 
 
-def _tokens(n: float) -> str:
+def fmt_tokens(n: float) -> str:
+    """A token count for a message: 12,345 or 3.2M."""
     return f"{n / 1e6:,.1f}M" if n >= 1e6 else f"{n:,.0f}"
 
 
-def _fmt(x: float) -> str:
+def fmt_number(x: float) -> str:
+    """A hyperparameter for a message: 4 significant digits, 3 when tiny or huge (6e-04)."""
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.4g}"
+
+
+_fmt = fmt_number  # the name doctor.py still imports; it goes when doctor imports fmt_number

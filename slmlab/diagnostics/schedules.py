@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..train import lr_at
-from .config_lint import _to_config, normalize_config
+from .config_lint import normalize_config, to_config
 
 # ---------------------------------------------------------------------------
 # Schedule checker: the lr the optimizer really sees
@@ -40,7 +40,7 @@ def schedule(config, *, label: str | None = None) -> Schedule:
                                 max_iters=c["max_iters"], grad_accum_steps=c.get("grad_accum_steps", 1),
                                 per_micro_step=c.get("scheduler_steps_per") == "micro_step",
                                 start_factor=c.get("warmup_start_factor", 1 / 3), label=label)
-    cfg = _to_config(config)
+    cfg = to_config(config)
     t = cfg.train
     lr = np.array([lr_at(s, t) for s in range(t.max_steps)])
     micro = np.repeat(lr, t.grad_accum_steps)
