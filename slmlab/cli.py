@@ -2,8 +2,10 @@
 
 Commands: train, sample, prepare, ladder, lint, doctor, bench. Each is a thin
 layer over the library: it parses arguments, calls one function, prints.
-A bad value ends the program with one clear line on stderr, exit code 2, and
-nothing written.
+A bad value, or a path that names nothing or the wrong kind of thing, ends the
+program with one clear line on stderr, exit code 2, and nothing written.
+Your own corpus (--corpus file:PATH) is read whole, up to USER_CORPUS_BYTES; when
+a run reads less of a corpus than is on disk, a note on stderr says how much.
 """
 
 from __future__ import annotations
@@ -15,18 +17,72 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+USER_CORPUS_BYTES = 100_000_000  # --corpus file:PATH reads this much of it unless --set corpus_bytes
+
 
 def _config_from_args(args):
     from .config import preset, validate
+    from .corpora import FILE_PREFIX
 
     cfg = preset(args.profile or "smoke")
     if getattr(args, "corpus", None):
         cfg = cfg.replace(corpus=args.corpus)
+        if args.corpus.startswith(FILE_PREFIX):  # not the preset's cap: the user asked for this text
+            cfg = cfg.replace(corpus_bytes=USER_CORPUS_BYTES)
     if getattr(args, "tokenizer", None):
         cfg = cfg.replace(tokenizer=args.tokenizer)
     for assignment in getattr(args, "set", None) or []:
         cfg = cfg.set_from_string(assignment)
-    return validate(cfg)
+    cfg = validate(cfg)
+    _say_what_is_cut(cfg.data)
+    return cfg
+
+
+def _say_what_is_cut(data_cfg) -> None:
+    """A note on stderr when the run reads less of the corpus than this machine holds."""
+    from .corpora import source
+
+    on_disk = source(data_cfg.corpus).bytes_on_disk()
+    if on_disk is not None and on_disk > data_cfg.corpus_bytes:
+        print(f"note: {data_cfg.corpus} holds {on_disk:,} bytes; this run reads the first "
+              f"{data_cfg.corpus_bytes:,} (corpus_bytes; change it with --set corpus_bytes=N)",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# paths the user names
+
+
+_RUN_FILES = {"ckpt.pt": "checkpoint", "best.pt": "best checkpoint", "history.jsonl": "history"}
+
+
+def _run_folder(path: str, flag: str, needs: str) -> Path:
+    """The run folder `path` names (a file inside it also does), holding the file `needs`."""
+    p = Path(path)
+    if p.is_file() and p.name in _RUN_FILES:
+        p = p.parent
+    what = f"{_RUN_FILES[needs]} ({needs})"
+    if not p.exists():
+        raise ValueError(f"{flag} {path}: no such folder, so no {what} to read; give a run "
+                         f"folder (one that `python -m slmlab train --out DIR` wrote)")
+    if not p.is_dir():
+        raise ValueError(f"{flag} {path} is a file, not a run folder; give the folder that "
+                         f"`python -m slmlab train --out DIR` wrote")
+    if not (p / needs).is_file():
+        raise ValueError(f"{flag} {path} holds no {what}: not a run folder, or its run saved "
+                         f"nothing yet; give the folder that `python -m slmlab train --out DIR` wrote")
+    return p
+
+
+def _new_run_folder(path: str) -> str:
+    """--out: a new or empty folder, never a file or another run (that would be overwritten)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"--out {path} is a file; give a folder for the run (it is created)")
+    if any((p / f).exists() for f in ("ckpt.pt", "history.jsonl")):
+        raise ValueError(f"--out {path} already holds a run; continue it with --resume {path}, "
+                         f"or give a new folder")
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -43,11 +99,11 @@ def cmd_train(args) -> int:
         if given:
             raise ValueError(f"--resume continues the run as it was saved; drop {', '.join(given)} "
                              f"(or start a new run with --out instead)")
-        hist = train(None, resume=args.resume, progress=not args.quiet)
-        out = args.resume
+        out = str(_run_folder(args.resume, "--resume", "ckpt.pt"))
+        hist = train(None, resume=out, progress=not args.quiet)
     else:
         cfg = _config_from_args(args)
-        out = args.out or _default_out(cfg)
+        out = _new_run_folder(args.out or _default_out(cfg))
         hist = train(cfg, out_dir=out, progress=not args.quiet)
     best = hist.best_val()
     stop = f", stopped: {hist.stop_reason}" if hist.stop_reason else ""
@@ -63,7 +119,7 @@ def cmd_train(args) -> int:
 def _default_out(cfg) -> str:
     import time
 
-    from .experiments import runs_dir
+    from .paths import runs_dir
 
     return str(runs_dir() / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -74,7 +130,7 @@ def cmd_sample(args) -> int:
     from .data import prepare
     from .train import load_model
 
-    model, cfg = load_model(args.run_dir, args.which)
+    model, cfg = load_model(_run_folder(args.run_dir, "sample", f"{args.which}.pt"), args.which)
     tok = prepare(cfg.data).tokenizer
     ids = tok.encode(args.prompt) if args.prompt else [tok.eot_id]
     g = torch.Generator().manual_seed(args.seed)
@@ -108,18 +164,21 @@ def cmd_ladder(args) -> int:
 def cmd_lint(args) -> int:
     import json
 
-    from .config import Config
     from .diagnostics import format_findings, lint
 
+    path = Path(args.file)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ValueError(f"lint {args.file}: {what}; give a JSON config file")
     try:
-        raw = json.loads(Path(args.file).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {args.file} as JSON ({e}); give a JSON config file") from None
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {args.file} as JSON ({e}); lint reads a JSON config file, "
+                         f"such as a run folder's config.json") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{args.file} holds a JSON {type(raw).__name__}, not an object; write the "
                          f"config as {{\"learning_rate\": 1e-4, ...}} or slmlab's {{\"train\": ...}}")
-    target = Config.from_dict(raw) if {"model", "train", "data"} & set(raw) else raw
-    findings = lint(target, n_train_tokens=args.train_tokens)
+    findings = lint(raw, n_train_tokens=args.train_tokens)  # lint reads every config shape
     print(format_findings(findings))
     return 1 if any(f.severity == "error" for f in findings) else 0
 
@@ -129,7 +188,7 @@ def cmd_doctor(args) -> int:
     from .diagnostics import diagnose, format_findings, ladder
     from .experiments import load_run
 
-    r = load_run(args.run_dir)
+    r = load_run(_run_folder(args.run_dir, "doctor", "history.jsonl"))
     print(format_findings(diagnose(r.history, ladder(prepare(r.config.data)))))
     return 0
 
@@ -137,6 +196,8 @@ def cmd_doctor(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for bench.json and bench.md")
     return bench_main(args)
 
 
@@ -145,8 +206,11 @@ def cmd_bench(args) -> int:
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
+    from .corpora import CORPORA
+
     p.add_argument("--profile", help="preset: smoke (the default), cpu, gpu, student, ...")
-    p.add_argument("--corpus", help="synthetic | tinystories | shakespeare | file:PATH")
+    p.add_argument("--corpus", help=f"{' | '.join(CORPORA)} | file:PATH (your .txt file or folder, "
+                                    f"read whole up to {USER_CORPUS_BYTES:,} bytes)")
     p.add_argument("--tokenizer", help="char | bpe-N | gpt2")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change one config field")
 
@@ -209,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ConfigError, ValueError, OSError, RuntimeError) as e:
         if os.environ.get("SLMLAB_DEBUG"):
             raise
         print(f"error: {e}", file=sys.stderr)
