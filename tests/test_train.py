@@ -1,4 +1,4 @@
-"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards."""
+"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards, callbacks."""
 
 import json
 import math
@@ -6,9 +6,12 @@ import math
 import pytest
 import torch
 
+from slmlab.callbacks import Callback, TimeLimit
+from slmlab.checkpoint import load_checkpoint
 from slmlab.config import ConfigError, preset
 from slmlab.data import prepare
-from slmlab.train import Callback, History, Trainer, decay_groups, load_checkpoint, lr_at, train
+from slmlab.history import History
+from slmlab.train import Trainer, decay_groups, lr_at, train
 
 
 def smoke(**kw):
@@ -64,7 +67,7 @@ def _one_update_grads(cfg, data, batch, scaler=None):
     tr.sampler.next = lambda: (next(chunks[0]), next(chunks[1]))
     if scaler is not None:
         tr.scaler = scaler
-    loss, gnorm, _ = tr._update()
+    loss, gnorm, _ = tr.train_step()
     return tr.callbacks[0], loss.item(), gnorm.item()
 
 
@@ -205,8 +208,6 @@ def test_block_size_larger_than_the_data_is_refused(data):
 
 
 def test_time_limit_stops_and_evaluates_where_it_stopped(data):
-    from slmlab.train import TimeLimit
-
     h = train(smoke(), data=data, progress=False, callbacks=[TimeLimit(0.0)])
     assert h.stop_reason == "time" and len(h.steps) == 1
     assert h.evals[-1]["step"] == 1

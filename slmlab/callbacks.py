@@ -1,0 +1,140 @@
+"""Callbacks: how diagnostics, plots and widgets watch (or steer) a run without forking the loop.
+
+Holds the `Callback` base class with its hooks and its contract with cached runs,
+and the stock callbacks: `TimeLimit` (stop after N seconds, with a last eval),
+`EarlyStopping` (stop after `patience` evals without a new best val), `KeepBest`
+(best.pt at each new best val) and `ProgressBar` (tqdm). The Trainer adds the last
+three itself from the config; this module knows nothing of the loop beyond the
+public `trainer.step`, `trainer.history`, `trainer.model` and `trainer.request_stop`.
+
+The contract with `slmlab.experiments.run`, which caches runs by config:
+- an observer (the default: progress, live plots, widgets) watches and changes
+  nothing; a cached run does not replay it;
+- a recorder sets `record_name` and implements `recorded()` (JSON-able data) and
+  `restore(data)`: run() saves what it recorded in the run folder and gives it
+  back on a cache hit, so a second execution of a notebook sees the same numbers;
+- a callback that changes training (an lr override, a different decay) sets
+  `changes_training = True` and a `cache_tag`, which becomes part of the cache
+  key; without a tag run() refuses it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import files
+from .checkpoint import best_state
+from .history import EARLY_STOP, TIME
+
+if TYPE_CHECKING:
+    from .train import Trainer
+
+__all__ = ["Callback", "TimeLimit", "EarlyStopping", "KeepBest", "ProgressBar"]
+
+
+class Callback:
+    """Override what you need. `trainer.step` counts finished optimizer updates.
+
+    Order inside one update: the schedule sets the lr -> on_step_start (may set
+    another lr in trainer.optimizer.param_groups; the lr used is what the history
+    records) -> forward/backward of every micro-batch -> on_after_backward
+    (gradients unscaled, clipped, still there) -> optimizer step -> on_update.
+    Step records reach on_log in batches, at log intervals (that is when the loop
+    syncs with the device): on_log(trainer, records) gets the new ones, each with
+    its own step number, while trainer.step may already be further on.
+    """
+
+    record_name: str | None = None  # a recorder: the name of its file in the run folder
+    changes_training: bool = False  # True: the run's result depends on this callback
+    cache_tag: str | None = None  # for changes_training: what makes its runs differ (part of the key)
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+    def on_step_start(self, trainer: Trainer) -> None: ...
+    def on_after_backward(self, trainer: Trainer) -> None: ...
+    def on_update(self, trainer: Trainer) -> None: ...
+    def on_log(self, trainer: Trainer, records: list[dict]) -> None: ...
+    def on_eval(self, trainer: Trainer, record: dict) -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+    def recorded(self) -> Any:
+        """A recorder's data, JSON-able (lists, dicts, numbers, text)."""
+        raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
+                                  f"recorded() and restore(data)")
+
+    def restore(self, data: Any) -> None:
+        """Put back what recorded() returned (a cached run replays nothing else)."""
+        raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
+                                  f"recorded() and restore(data)")
+
+
+class TimeLimit(Callback):
+    """Stop a run after `seconds` of wall time (stop_reason "time") and evaluate there: equal-time
+    comparisons. Where it stops depends on the machine, so it is part of a cached run's key."""
+
+    changes_training = True
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.cache_tag = f"time-limit-{seconds:g}s"
+        self._t0 = 0.0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_update(self, trainer: Trainer) -> None:
+        if time.perf_counter() - self._t0 >= self.seconds:
+            trainer.request_stop(TIME, final_eval=True)
+
+
+def _is_new_best(trainer: Trainer, record: dict) -> bool:
+    best = trainer.history.best_val()
+    return best is not None and best[0] == record["step"]
+
+
+class EarlyStopping(Callback):
+    """Stop after `patience` evals in a row without a new best val (stop_reason "early_stop").
+
+    It keeps no state of its own: the best so far is read from trainer.history,
+    so a resumed run stops exactly where the uninterrupted one would.
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+
+    def on_eval(self, trainer: Trainer, record: dict) -> None:
+        best = trainer.history.best_val()
+        steps = [e["step"] for e in trainer.history.evals]
+        since = len(steps) - 1 - steps.index(best[0]) if best else len(steps)
+        if since >= self.patience:
+            trainer.request_stop(EARLY_STOP)
+
+
+class KeepBest(Callback):
+    """Write best.pt (weights, config, step, val_loss) into the run folder at each new best val."""
+
+    def on_eval(self, trainer: Trainer, record: dict) -> None:
+        if trainer.out_dir is None or not _is_new_best(trainer, record):
+            return
+        files.atomic_torch_save(best_state(trainer, record["val_loss"]), trainer.out_dir / "best.pt")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the optimizer updates, with the last loss and lr."""
+
+    def __init__(self):
+        self._bar = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=trainer.cfg.train.max_steps, initial=trainer.step, desc=trainer.cfg.name,
+                         unit="step", leave=False)
+
+    def on_log(self, trainer: Trainer, records: list[dict]) -> None:
+        last = records[-1]
+        self._bar.update(last["step"] - self._bar.n)
+        self._bar.set_postfix(loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        self._bar.close()
