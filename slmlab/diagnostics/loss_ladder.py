@@ -3,8 +3,10 @@
 Uniform (ln V), unigram and bigram cross-entropy on the val split with add-k
 counts from train (numpy; bigrams sparse through np.unique, so V=50257 is fine),
 the synthetic corpus's exact entropy floor, and the student's published point
-for GPT-2 tokens; every rung in nats per token and bits per byte. Plotting the
-ladder is slmlab.plots'; the doctor (doctor.py) reads it.
+for GPT-2 tokens; every rung in nats per token and bits per byte.
+`place_on_ladder(loss, rungs)` says where a loss sits among named losses, and
+`ladder_dict` turns a Ladder, a dict or a history's meta into {rung: nats}.
+Plotting the ladder is slmlab.plots'; the doctor (doctor.py) reads it.
 """
 
 from __future__ import annotations
@@ -62,14 +64,7 @@ class Ladder:
 
     def where(self, loss: float) -> str:
         """'between unigram (3.01) and bigram (2.40)': a loss placed on the ladder."""
-        above = [r for r in self.rungs if r.nats >= loss]
-        below = [r for r in self.rungs if r.nats < loss]
-        if not above:
-            return f"above every rung, worse than {self.rungs[0].name} ({self.rungs[0].nats:.2f})"
-        if not below:
-            return f"below every rung, better than {self.rungs[-1].name} ({self.rungs[-1].nats:.2f})"
-        hi, lo = above[-1], below[0]
-        return f"between {hi.name} ({hi.nats:.2f}) and {lo.name} ({lo.nats:.2f})"
+        return place_on_ladder(loss, self.to_dict())
 
     def as_table(self) -> str:
         head = f"loss ladder: {self.corpus} / {self.tokenizer} (V={self.vocab_size:,}, " \
@@ -79,6 +74,19 @@ class Ladder:
             bpb = f"{r.bits_per_byte:9.3f}" if r.bits_per_byte is not None else f"{'-':>9s}"
             lines.append(f"{r.name:22s} {r.nats:10.3f} {bpb}  {r.note}")
         return "\n".join(lines)
+
+
+def place_on_ladder(loss: float, rungs: dict[str, float]) -> str:
+    """'between unigram (3.01) and bigram (2.40)': a loss placed among named losses (nats)."""
+    order = sorted(rungs.items(), key=lambda rung: -rung[1])  # worst first
+    above = [r for r in order if r[1] >= loss]
+    below = [r for r in order if r[1] < loss]
+    if not above:
+        return f"above every rung, worse than {order[0][0]} ({order[0][1]:.2f})"
+    if not below:
+        return f"below every rung, better than {order[-1][0]} ({order[-1][1]:.2f})"
+    (hi, hi_nats), (lo, lo_nats) = above[-1], below[0]
+    return f"between {hi} ({hi_nats:.2f}) and {lo} ({lo_nats:.2f})"
 
 
 def bits_per_byte(nats: float, n_tokens: int, n_bytes: int) -> float:
@@ -164,7 +172,7 @@ def ladder(data, *, k: float | str = "auto") -> Ladder:
                   corpus=str(m.get("corpus", "")), tokenizer=str(m.get("tokenizer", "")))
 
 
-def _ladder_dict(ladder_or_dict, meta: dict) -> dict[str, float]:
+def ladder_dict(ladder_or_dict, meta: dict) -> dict[str, float]:
     """Rung name -> nats from a Ladder, a plain dict, or (at least) the history's meta."""
     if isinstance(ladder_or_dict, Ladder):
         out = ladder_or_dict.to_dict()
@@ -175,3 +183,6 @@ def _ladder_dict(ladder_or_dict, meta: dict) -> dict[str, float]:
     if "entropy floor" not in out and meta.get("entropy_floor") is not None:
         out["entropy floor"] = float(meta["entropy_floor"])
     return out
+
+
+_ladder_dict = ladder_dict  # the name doctor.py still imports; it goes when doctor imports ladder_dict
