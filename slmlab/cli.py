@@ -127,8 +127,8 @@ def _default_out(cfg) -> str:
 def cmd_sample(args) -> int:
     import torch
 
+    from .checkpoint import load_model
     from .data import prepare
-    from .train import load_model
 
     model, cfg = load_model(_run_folder(args.run_dir, "sample", f"{args.which}.pt"), args.which)
     tok = prepare(cfg.data).tokenizer
