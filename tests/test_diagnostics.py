@@ -112,11 +112,12 @@ def test_lint_reads_slmlab_configs_too():
 
 
 def test_student_schedule_shows_the_bug():
-    s = d.schedule(d.STUDENT_CONFIG)
-    assert len(s.lr_micro) == 20000 and len(s.lr) == 625
+    # the student's config at 1/31 of its length (640 micro-steps, warmup 32): the same shape
+    s = d.schedule({**d.STUDENT_CONFIG, "max_iters": 640, "warmup_steps": 32})
+    assert len(s.lr_micro) == 640 and len(s.lr) == 20  # 32 micro-steps per optimizer update
     assert s.lr_micro[0] == pytest.approx(1e-4 / 3)  # LinearLR starts at lr/3, not 0
-    assert s.lr_micro[1000] == pytest.approx(1e-4)
-    cosine = s.lr_micro[1000:]
+    assert s.lr_micro[32] == pytest.approx(1e-4)
+    cosine = s.lr_micro[32:]
     assert np.all(np.diff(cosine) >= -1e-12)  # the cosine phase only RISES ...
     assert s.lr[-1] == pytest.approx(5e-4, rel=1e-3)  # ... to min_lr = 5x the peak
     assert s.lr[0] == pytest.approx(s.lr_micro[31])  # optimizer steps at every 32nd micro-step
@@ -290,15 +291,16 @@ def test_doctor_on_real_overfitting_run():
 
 
 def test_doctor_on_real_overfitting_run_on_synthetic_text():
-    """900 training characters (0.3% of the smoke corpus) and 400 updates: val turns up at ~200."""
+    """900 training characters (0.3% of the smoke corpus) and 200 updates (160 and fewer show
+    no overfitting yet): val turns up after step ~120."""
     from slmlab.data import prepare
-    cfg = preset("smoke", data_fraction=0.003, n_embd=64, micro_batch_size=16)
+    cfg = preset("smoke", data_fraction=0.003, micro_batch_size=16)
     small = prepare(cfg.data)
-    h = run(small, max_steps=400, lr=1e-2, min_lr=1e-2, eval_interval=40, eval_batches=8, log_interval=20,
-            data_fraction=0.003, n_embd=64, micro_batch_size=16)
+    h = run(small, max_steps=200, lr=1e-2, min_lr=1e-2, eval_interval=20, eval_batches=8, log_interval=20,
+            data_fraction=0.003, micro_batch_size=16)
     found = {f.code: f for f in d.diagnose(h, d.ladder(small))}
     assert "overfitting" in found, list(found)
-    assert found["overfitting"].data["best_step"] < 400
+    assert found["overfitting"].data["best_step"] < 200
     assert not {"lr_too_low", "diverged"} & set(found)
 
 
@@ -366,7 +368,7 @@ def test_stats_callback_in_a_real_run(normal_run):
     assert {a["step"] for a in stats.attention} == {1, 5, 10, 15, 20, 25}
     assert {g["step"] for g in stats.grads} == {1, 5, 10, 15, 20, 25}
     assert {g["name"] for g in stats.grads} == {"embedding", "block 0", "block 1", "final norm"}
-    assert len(stats.clipping) == 25 and 0 <= stats.clipped_fraction <= 1
+    assert 0 <= d.clipped_fraction(normal_run[0]) <= 1
     assert all(-8 < u["log10_ratio"] < 0 for u in stats.updates)
 
 
@@ -454,7 +456,7 @@ def test_update_ratio_and_grad_norms_of_a_known_sgd_step(data):
     torch.optim.SGD(model.parameters(), lr=0.5).step()
     trainer.step = 1
     stats.on_update(trainer)
-    stats.on_step_end(trainer, {"step": 1, "grad_norm": total})
+    stats.on_log(trainer, [{"step": 1, "grad_norm": total}])
     stats.on_train_end(trainer)
     scale = min(1.0, 0.1 / total)
     rms = lambda t: float(t.pow(2).mean().sqrt())  # noqa: E731
@@ -465,7 +467,6 @@ def test_update_ratio_and_grad_norms_of_a_known_sgd_step(data):
     block0 = math.sqrt(sum(float(g.pow(2).sum()) for n, g in grads.items() if n.startswith("blocks.0.")))
     got_g = {g["name"]: g["grad_norm"] for g in stats.grads}
     assert got_g["block 0"] == pytest.approx(block0, rel=1e-4)  # the norm BEFORE clipping
-    assert stats.clipped_fraction == 1.0
 
 
 def test_lr_finder_restores_nothing_it_did_not_touch(data):
@@ -502,7 +503,7 @@ def test_health_checks_run_by_the_trainer_when_asked(capsys):
 
 def test_a_loss_that_climbs_above_its_start_and_sticks_is_lr_too_high_not_too_low():
     from slmlab.diagnostics import diagnose
-    from slmlab.train import History
+    from slmlab.history import History
 
     # the shape of a real lr=0.1 run: 6.66 -> 7.78 in the first steps, then stuck near unigram
     loss = [6.66, 7.2, 7.78, 7.3, 6.9, 6.4, 6.0] + [5.5 - 0.002 * i for i in range(90)]

@@ -11,19 +11,21 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
                (`STUDENT_CONFIG`, `CHAT_CONFIG`);
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
-- doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`;
+- doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`,
+               `clipped_fraction` (how often clipping fired);
 - health:      `loss_at_init`, `overfit_one_batch`, `lr_find`, and `HealthChecks`,
                a Callback that has the trainer run both checks before training;
 - stats:       `TrainingStats`, a trainer Callback sampling activations, attention
-               entropy, gradient norms, update ratios and clipping.
+               entropy, gradient norms and update ratios (a recorder: cached runs
+               give its numbers back).
 
-It reads histories, models and token files; it draws nothing (slmlab.plots) and
-knows no widgets. The CLI (`doctor`, `lint`, `ladder`) prints
+It reads histories (slmlab.history), models and token files; it draws nothing
+(slmlab.plots) and knows no widgets. The CLI (`doctor`, `lint`, `ladder`) prints
 `format_findings(...)` and `Ladder.as_table()`.
 """
 
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
-from .doctor import CurveHistory, clipped_fraction, diagnose, history_from_evals, student_history
+from .doctor import clipped_fraction, diagnose, history_from_evals, student_history
 from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
@@ -51,7 +53,7 @@ __all__ = [
     "Rung", "Ladder", "ladder", "bits_per_byte", "unigram_cross_entropy", "bigram_cross_entropy",
     "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
     "Schedule", "schedule", "student_schedule",
-    "diagnose", "CurveHistory", "history_from_evals", "student_history", "clipped_fraction",
+    "diagnose", "history_from_evals", "student_history", "clipped_fraction",
     "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
     "TrainingStats", "SATURATION_THRESHOLD",
 ]

@@ -1,21 +1,21 @@
 """The loss doctor: what a finished (or published) run says, ranked.
 
-`diagnose(history, ladder)` reads a History (or a run folder, or a curve built
-by `history_from_evals`) and returns Findings, each with the numbers behind it
-and the notebook that teaches the fix. One small rule per finding
-(`_dr_*`); thresholds are written where they are used. The student's published
-curve is `STUDENT_PUBLISHED` / `student_history()`.
+`diagnose(history, ladder)` reads a History (or a Run, a run folder, or a curve
+built by `history_from_evals`) and returns Findings, each with the numbers behind
+it and the notebook that teaches the fix. One small rule per finding (`_dr_*`);
+thresholds are written where they are used, except the noise floor every rule
+shares (`MIN_EFFECT_NATS`). The student's published curve is
+`STUDENT_PUBLISHED` / `student_history()`. `clipped_fraction(history)` is the
+one measure of how often clipping fired. Records are slmlab.history's.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..train import History
+from ..history import NAN, History, as_history
 from .config_lint import STUDENT_CONFIG, normalize_config
 from .findings import Finding, _fmt, rank
 from .loss_ladder import STUDENT_PUBLISHED, Ladder, Rung, _ladder_dict
@@ -24,28 +24,20 @@ from .loss_ladder import STUDENT_PUBLISHED, Ladder, Rung, _ladder_dict
 # Loss doctor: what a finished (or published) run says
 
 
-@dataclass
-class CurveHistory:
-    """A History-like record built from eval points only (e.g. a published curve)."""
-
-    steps: list[dict]
-    evals: list[dict]
-    config: dict
-    meta: dict
-    stop_reason: str | None = None
+MIN_EFFECT_NATS = 0.02  # changes smaller than this are read as noise, whatever the curve
 
 
 def history_from_evals(val_by_step: dict[int, float], *, train_by_step: dict[int, float] | None = None,
                        vocab_size: int | None = None, config: dict | None = None,
-                       meta: dict | None = None) -> CurveHistory:
-    """A History-like object that diagnose() reads, from {step: val_loss} (and train)."""
+                       meta: dict | None = None) -> History:
+    """A History of eval points only, from {step: val_loss} (and train): what diagnose() reads."""
     evals = [{"kind": "eval", "step": int(s), "val_loss": float(v),
               "train_loss": float(train_by_step[s]) if train_by_step and s in train_by_step else None}
              for s, v in sorted(val_by_step.items())]
-    return CurveHistory([], evals, dict(config or {}), {"vocab_size": vocab_size, **(meta or {})})
+    return History([], evals, dict(config or {}), {"vocab_size": vocab_size, **(meta or {})})
 
 
-def student_history() -> CurveHistory:
+def student_history() -> History:
     """The student's published val curve; steps are their loop iterations (micro-steps)."""
     return history_from_evals(STUDENT_PUBLISHED, vocab_size=50257, config=dict(STUDENT_CONFIG),
                               meta={"corpus": "tinystories", "tokenizer": "gpt2",
@@ -53,29 +45,25 @@ def student_history() -> CurveHistory:
                                     "label": "student (published)"})
 
 
-def _curves(h) -> dict:
-    """Arrays out of any History-like object: step loss, eval val/train, lr, grad norms."""
-    def arr(rows, key):
-        keep = [r for r in rows if r.get(key) is not None]
-        return (np.array([r["step"] for r in keep], dtype=float),
-                np.array([r[key] for r in keep], dtype=float))
+def _curves(h: History) -> dict:
+    """The arrays the rules read: step loss and grad norm, eval val and train (History.series)."""
     out = {}
-    out["s_x"], out["s_loss"] = arr(h.steps, "loss")
-    _, out["s_gn"] = arr(h.steps, "grad_norm")
-    out["e_x"], out["val"] = arr(h.evals, "val_loss")
-    out["t_x"], out["train"] = arr(h.evals, "train_loss")
+    out["s_x"], out["s_loss"] = h.series("loss")
+    _, out["s_gn"] = h.series("grad_norm")
+    out["e_x"], out["val"] = h.series("val_loss")
+    out["t_x"], out["train"] = h.series("train_loss")
     return out
 
 
-def _flat_config(h) -> dict:
-    cfg = getattr(h, "config", None) or {}
+def _normalized_config(h: History) -> dict:
+    """The run's config in lint's flat words (slmlab's or the student's), or {} when unreadable."""
     try:
-        return normalize_config(cfg) if cfg else {}
+        return normalize_config(h.config) if h.config else {}
     except Exception:  # an unknown dict shape: the doctor still reads the curves
         return {}
 
 
-def _smooth(y: np.ndarray, frac: float = 0.1) -> np.ndarray:
+def _box_smooth(y: np.ndarray, frac: float = 0.1) -> np.ndarray:
     """Centered running mean over ~frac of the points (at least 1)."""
     w = max(1, int(len(y) * frac)) | 1
     if len(y) < 3 or w == 1:
@@ -93,17 +81,15 @@ def _noise_sd(y: np.ndarray) -> float:
 
 
 def diagnose(history, ladder: Ladder | dict | None = None) -> list[Finding]:
-    """Read a History (or a run folder, or history_from_evals(...)); ranked findings.
+    """Read a History (or a Run, a run folder, or history_from_evals(...)); ranked findings.
 
     ladder: a Ladder or {rung: nats}; without it the doctor knows ln V and the
     entropy floor from the history's meta, and says less.
     """
-    if isinstance(history, (str, Path)):
-        p = Path(history)
-        history = History.load(p / "history.jsonl" if p.is_dir() else p)
-    meta = getattr(history, "meta", {}) or {}
-    ctx = {"c": _curves(history), "cfg": _flat_config(history), "meta": meta,
-           "rungs": _ladder_dict(ladder, meta), "stop": getattr(history, "stop_reason", None)}
+    history = as_history(history)
+    meta = history.meta or {}
+    ctx = {"c": _curves(history), "cfg": _normalized_config(history), "meta": meta,
+           "rungs": _ladder_dict(ladder, meta), "stop": history.stop_reason}
     found = [f for rule in _DOCTOR_RULES if (f := rule(ctx)) is not None]
     return rank(found)
 
@@ -116,13 +102,13 @@ def _finite_tail(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _dr_diverged(ctx) -> Finding | None:
     c, notes = ctx["c"], []
     bad, bad_val = ~np.isfinite(c["s_loss"]), ~np.isfinite(c["val"])
-    if bad.any() or bad_val.any() or ctx["stop"] == "nan":
+    if bad.any() or bad_val.any() or ctx["stop"] == NAN:
         at = c["s_x"][bad][0] if bad.any() else (c["e_x"][bad_val][0] if bad_val.any() else None)
         notes.append(f"the loss became NaN/inf{f' at step {int(at)}' if at is not None else ''}")
     x, y = _finite_tail(c["s_x"], c["s_loss"])
     rise = 0.0
     if len(y) >= 5:
-        s = _smooth(y, 0.05)
+        s = _box_smooth(y, 0.05)
         low = np.minimum.accumulate(s)  # the best loss so far
         i = int(np.argmax(s - low))
         rise = float(s[i] - low[i])
@@ -147,7 +133,7 @@ def _dr_barely_trained(ctx) -> Finding | None:
     if v > 1.1 * u:
         return None  # worse than guessing: broken or diverged (see diverged), not "barely trained"
     near_uniform = v >= 0.75 * u
-    above_unigram = uni is not None and v >= uni - 0.02
+    above_unigram = uni is not None and v >= uni - MIN_EFFECT_NATS
     train = float(c["train"][-1]) if len(c["train"]) else None
     if not (near_uniform or above_unigram) or (train is not None and train < 0.8 * v):
         return None
@@ -195,7 +181,7 @@ def _dr_overfitting(ctx) -> Finding | None:
         return None
     ib = int(np.argmin(v))
     rise = float(v[-1] - v[ib])
-    if ib == len(v) - 1 or rise < max(0.02, 2 * _noise_sd(v), 0.01 * v[ib]):
+    if ib == len(v) - 1 or rise < max(MIN_EFFECT_NATS, 2 * _noise_sd(v), 0.01 * v[ib]):
         return None
     data = {"best_step": int(x[ib]), "best_val": float(v[ib]), "final_val": float(v[-1]), "rise": rise}
     gap_txt = ""
@@ -242,7 +228,7 @@ def _dr_lr_too_high(ctx) -> Finding | None:
     rise = _overshoot(y)
     gn = c["s_gn"][np.isfinite(c["s_gn"])]
     gn_spikes = int((gn > 10 * np.median(gn)).sum()) if len(gn) > 10 else 0
-    diverged = len(first_bad) > 0 or ctx["stop"] == "nan"
+    diverged = len(first_bad) > 0 or ctx["stop"] == NAN
     if n < 2 and rise <= OVERSHOOT_NATS and not (diverged and (n or gn_spikes)):
         return None
     lr = ctx["cfg"].get("lr")
@@ -264,13 +250,13 @@ def _dr_lr_too_low(ctx) -> Finding | None:
     x, y = x[x > warm], y[x > warm]
     if len(y) < 12 or "uniform" not in r or _spikes(y)[0] >= 2 or _overshoot(c["s_loss"]) > OVERSHOOT_NATS:
         return None  # spikes or a climb above the start: the lr is too high, not too low
-    s, third = _smooth(y, 0.2), len(y) // 3
+    s, third = _box_smooth(y, 0.2), len(y) // 3
     early = (s[0] - s[third]) / max(x[third] - x[0], 1)  # nats per step, first third
     late = (s[-third - 1] - s[-1]) / max(x[-1] - x[-third - 1], 1)  # last third
     target = max(r.get("unigram", 0.5 * r["uniform"]), r.get("entropy floor", 0.0))
     headroom = float(s[-1] - target)
     _, v = _finite_tail(c["e_x"], c["val"])
-    if len(v) >= 3 and v[-1] > v.min() + 0.02:
+    if len(v) >= 3 and v[-1] > v.min() + MIN_EFFECT_NATS:
         return None  # val is rising: memorizing, not crawling (see overfitting)
     steps_needed = headroom / late if late > 0 else math.inf
     if headroom <= 0 or steps_needed < 2 * x[-1] or (late > 0 and early > 2.5 * late):
@@ -301,7 +287,7 @@ def _dr_eval_noise(ctx) -> Finding | None:
     noise = max(se, jitter)
     half = v[len(v) // 2:]
     trend = abs(float(half[-1] - half[0])) / max(len(half) - 1, 1)  # nats per eval, second half
-    if noise < max(0.02, trend):
+    if noise < max(MIN_EFFECT_NATS, trend):
         return None
     target = max(trend, 0.01)
     need = int(math.ceil(nb * (noise / target) ** 2)) if nb else None
@@ -322,7 +308,7 @@ def _train_at_evals(c: dict) -> tuple[np.ndarray, str] | None:
         return c["train"], "eval"
     x, y = _finite_tail(c["s_x"], c["s_loss"])
     if len(y) >= 10 and len(c["val"]) >= 2:
-        return np.interp(c["e_x"], x, _smooth(y)), "steps"
+        return np.interp(c["e_x"], x, _box_smooth(y)), "steps"
     return None
 
 
@@ -334,7 +320,7 @@ def _dr_val_below_train(ctx) -> Finding | None:
     train, source = got
     gaps = (c["val"] - train)[-3:]
     gap = float(np.mean(gaps))
-    if not np.isfinite(gap) or gap > -max(0.02, 0.01 * float(abs(train[-1]))) or (gaps > 0).any():
+    if not np.isfinite(gap) or gap > -max(MIN_EFFECT_NATS, 0.01 * float(abs(train[-1]))) or (gaps > 0).any():
         return None
     if source == "steps" and drop:
         return Finding("val_below_train", "info",
@@ -365,9 +351,11 @@ _DOCTOR_RULES = [_dr_diverged, _dr_barely_trained, _dr_lr_too_high, _dr_overfitt
 
 
 def clipped_fraction(history, grad_clip: float | None = None) -> float | None:
-    """Share of logged steps whose gradient norm (before clipping) exceeded grad_clip."""
-    clip = grad_clip if grad_clip is not None else _flat_config(history).get("grad_clip")
-    gn = np.array([r["grad_norm"] for r in history.steps if r.get("grad_norm") is not None], dtype=float)
+    """Share of logged steps whose gradient norm (before clipping) exceeded grad_clip
+    (default: the run's own); None without a clip or without steps."""
+    history = as_history(history)
+    clip = grad_clip if grad_clip is not None else _normalized_config(history).get("grad_clip")
+    _, gn = history.series("grad_norm")
     if not clip or not len(gn):
         return None
     return float((gn > clip).mean())

@@ -1,20 +1,21 @@
 """Training statistics: a trainer Callback that samples every `every` updates.
 
 Per-layer activation mean / std / saturation, attention entropy per head,
-gradient norm per layer, update:data ratio per parameter, and which steps were
-clipped, each as a list of dicts (one per step and layer / head / parameter)
-that slmlab.plots.stats_over_time draws. Hooks watch only the first micro-batch
-of a sampled step, never an eval.
+gradient norm per layer and update:data ratio per parameter, each as a list of
+dicts (one per step and layer / head / parameter) that slmlab.plots.stats_over_time
+draws. Hooks watch only the first micro-batch of a sampled step, never an eval.
+How often clipping fired is in every history already (doctor.clipped_fraction).
+It is a recorder (slmlab.callbacks): through slmlab.experiments.run a cached
+run gives its statistics back, so a second execution shows the same numbers.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
-from ..train import Callback
+from ..callbacks import Callback
 
 # ---------------------------------------------------------------------------
 # Training statistics: a Callback that samples every `every` updates
@@ -37,9 +38,12 @@ class TrainingStats(Callback):
       the real AdamW update; rms, not std, so LayerNorm gains (all ones at init) have a ratio
       too; for the zero-mean weight matrices it equals Karpathy's std ratio, whose guide
       line is -3 (much lower: learning slowly; much higher: unstable).
-    - clipping: step, grad_norm, clipped (every logged step); see `clipped_fraction`.
-    Only the first micro-batch of a sampled step is watched; eval passes never are.
+    Only the first micro-batch of a sampled step is watched; eval passes never are. On that
+    micro-batch attention runs by hand (to see its probabilities), not through SDPA, which
+    moves the losses in about the 7th digit.
     """
+
+    KINDS = ("activations", "attention", "grads", "updates")
 
     def __init__(self, every: int = 10, *, activations: bool = True, attention: bool = True,
                  grads: bool = True, updates: bool = True):
@@ -49,18 +53,30 @@ class TrainingStats(Callback):
         self.attention: list[dict] = []
         self.grads: list[dict] = []
         self.updates: list[dict] = []
-        self.clipping: list[dict] = []
         self._handles: list = []
         self._todo: dict[str, set[int]] = {"act": set(), "att": set()}  # layers still to watch
         self._pending_grads: dict[int, dict] = {}  # step -> norms, until its record arrives
         self._before: dict | None = None
         self._step = 0
-        self.grad_clip = 0.0
+
+    # --- a recorder: what experiments.run saves with the run and gives back on a cache hit
+
+    @property
+    def record_name(self) -> str:
+        """The file name of what it recorded: the settings are in it, as they change the numbers."""
+        off = "".join(f"-no-{k}" for k, on in self.want.items() if not on)
+        return f"training_stats-every{self.every}{off}"
+
+    def recorded(self) -> dict:
+        return {k: getattr(self, k) for k in self.KINDS}
+
+    def restore(self, data: dict) -> None:
+        for k in self.KINDS:
+            setattr(self, k, list(data[k]))
 
     # --- trainer hooks
 
     def on_train_start(self, trainer) -> None:
-        self.grad_clip = trainer.cfg.train.grad_clip
         for i, block in enumerate(trainer.model.blocks):
             self._handles.append(block.mlp.act.register_forward_hook(self._act_hook(i)))
             self._handles.append(block.attn.register_forward_hook(self._att_hook(i)))
@@ -93,13 +109,11 @@ class TrainingStats(Callback):
                 self.updates.append({"step": self._step, "name": n, "log10_ratio": math.log10(r)})
         self._before = None
 
-    def on_step_end(self, trainer, record: dict) -> None:
-        gn = record.get("grad_norm")
-        clipped = bool(self.grad_clip and gn is not None and gn > self.grad_clip)
-        self.clipping.append({"step": record["step"], "grad_norm": gn, "clipped": clipped})
-        pending = self._pending_grads.pop(record["step"], None)
-        if pending is not None:
-            self._flush_grads(record["step"], pending, gn)
+    def on_log(self, trainer, records: list[dict]) -> None:
+        for record in records:
+            pending = self._pending_grads.pop(record["step"], None)
+            if pending is not None:
+                self._flush_grads(record["step"], pending, record.get("grad_norm"))
 
     def on_train_end(self, trainer) -> None:
         self._disarm(trainer)
@@ -108,10 +122,6 @@ class TrainingStats(Callback):
         self._handles = []
 
     # --- helpers
-
-    @property
-    def clipped_fraction(self) -> float | None:
-        return float(np.mean([c["clipped"] for c in self.clipping])) if self.clipping else None
 
     def _sampled(self, step: int) -> bool:
         return step == 1 or step % self.every == 0
