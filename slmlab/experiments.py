@@ -1,11 +1,17 @@
-"""Run records on disk, cached by config, and sweeps over one hyperparameter.
+"""Run records on disk, cached by config; sweeps over one hyperparameter; effects against seed noise.
 
 `run(cfg)` trains once and keeps the run folder (config.json, env.json,
-history.jsonl, ckpt.pt, best.pt) under $SLMLAB_RUNS_DIR, named by the preset
-and a hash of the config and of the token data it trains on. Asking again
-loads it instantly; a run that was interrupted (kernel restart, Stop button)
-resumes from its checkpoint. `sweep` runs one field over several values and
-seeds, so notebooks can draw isolation plots with seed spread.
+history.jsonl, ckpt.pt, best.pt, callbacks/) under $SLMLAB_RUNS_DIR, named by
+the preset and a hash of the config, of the token data it trains on and of the
+`cache_tag` of every callback that changes training. Asking again loads it
+instantly; a run that was interrupted (kernel restart, Stop button) resumes from
+its checkpoint. Callbacks follow the contract in slmlab.callbacks: observers are
+not replayed, recorders get their data back from callbacks/<record_name>.json,
+and a callback that changes training without a cache_tag is refused.
+
+`sweep` runs one field over several values and seeds; `effect(runs, field)`
+gives the mean of a metric per value, the seed spread and a verdict, so a
+notebook can say whether a difference is larger than the noise.
 
 Training itself is slmlab.train's; plots and widgets read Runs from here.
 """
@@ -14,23 +20,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Config, validate
-from .data import cache_dir, prepare
+import numpy as np
+
+from . import files
+from .checkpoint import load_checkpoint, load_model
+from .config import Config, ConfigError, validate
+from .data import prepare
 from .device import pick_device, pick_dtype
-from .train import History, load_checkpoint, load_model, train
+from .history import ENDED_ON_ITS_OWN, History, best_text, run_label
+from .history import metric as metric_of
+from .paths import runs_dir
+from .train import train
 
-__all__ = ["Run", "run", "sweep", "load_run", "runs_dir", "config_key"]
-
-
-def runs_dir() -> Path:
-    """$SLMLAB_RUNS_DIR, else <cache>/runs."""
-    env = os.environ.get("SLMLAB_RUNS_DIR")
-    return Path(env).expanduser() if env else cache_dir() / "runs"
+__all__ = ["Run", "run", "sweep", "load_run", "config_key", "Effect", "effect"]
 
 
 @dataclass
@@ -44,7 +51,7 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        """Ran to max_steps or stopped for a reason of its own (early stop, NaN)."""
+        """Ran to max_steps or ended for a reason of its own (early stop, NaN, time limit, health check)."""
         return _complete(self.history, self.config)
 
     def model(self, which: str = "ckpt"):
@@ -52,25 +59,26 @@ class Run:
         return load_model(self.dir, which)[0]
 
     def __repr__(self) -> str:
-        best = self.history.best_val()
-        best_s = f"best val {best[1]:.3f} at step {best[0]}" if best else "no eval yet"
-        return f"Run({self.label!r}, {best_s}, {self.dir.name})"
+        return f"Run({self.label!r}, {best_text(self.history)}, {self.dir.name})"
 
 
 def _complete(history: History, cfg: Config) -> bool:
-    if history.stop_reason in ("early_stop", "nan"):
+    if history.stop_reason in ENDED_ON_ITS_OWN:
         return True
     return bool(history.steps) and history.steps[-1]["step"] >= cfg.train.max_steps
 
 
-def config_key(cfg: Config, data_manifest: dict | None = None) -> str:
+def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[str] = ()) -> str:
     """A short hash of everything that changes the result: the config, the device and dtype
-    it resolves to on this machine, and the token files' checksums."""
+    it resolves to on this machine, the token files' checksums and the training-changing
+    callbacks' cache tags."""
     d = cfg.to_dict()
     d.pop("name", None)
     kind = pick_device(cfg.train.device)  # what "auto" resolves to here: a bf16 run is not an fp32 one
     d["resolved"] = {"device": kind, "dtype": str(pick_dtype(kind, cfg.train.dtype))}
     d["data_sha"] = {k: v for k, v in (data_manifest or {}).items() if "sha" in k}
+    if tags:
+        d["callbacks"] = sorted(tags)
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -80,35 +88,63 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
     path = Path(path)
     hist = History.load(path / "history.jsonl")
     cfg = Config.from_dict(hist.config)
-    return Run(dir=path, config=cfg, history=hist, label=label or hist.meta.get("label") or cfg.name)
+    return Run(dir=path, config=cfg, history=hist, label=label or hist.label)
+
+
+# ---------------------------------------------------------------------------
+# Cached runs and their callbacks
+
+
+def _check_callbacks(callbacks: Sequence) -> None:
+    for cb in callbacks:
+        name = type(cb).__name__
+        if getattr(cb, "changes_training", False) and not getattr(cb, "cache_tag", None):
+            raise ConfigError(f"callback {name} changes training but has no cache_tag, so a cached run "
+                              f"could be the wrong one; give it cache_tag = '<what it changes>' "
+                              f"(e.g. 'decay-everything'), or call slmlab.train.train instead")
+        if getattr(cb, "record_name", None) and getattr(cb, "changes_training", False):
+            raise ConfigError(f"callback {name} both records and changes training; split it in two")
+
+
+def _record_file(folder: Path, cb) -> Path:
+    return folder / "callbacks" / f"{cb.record_name}.json"
 
 
 def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = False,
         progress: bool = True) -> Run:
     """Train `cfg` once; later calls load the saved run (force=True trains again).
 
-    An unfinished run folder (interrupted, or stopped by hand) is resumed.
-    The folder is named by cfg.name and the config's hash; callbacks are taken
-    as observers and are not part of the key, so a callback that changes the
-    training (a custom schedule, say) needs a config name of its own.
+    An unfinished run folder (interrupted, or stopped by hand) is resumed, unless a
+    recorder must see it from the first step. Callbacks: see the module docstring.
     """
     validate(cfg)
+    _check_callbacks(callbacks)
     data = prepare(cfg.data)
-    folder = runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest)}"
+    tags = [cb.cache_tag for cb in callbacks if getattr(cb, "changes_training", False)]
+    folder = runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest, tags)}"
     label = label or cfg.name
+    recorders = [cb for cb in callbacks if getattr(cb, "record_name", None)]
     if force and folder.exists():
         _remove_run(folder)
     if (folder / "history.jsonl").is_file():
         done = load_run(folder, label)
-        if done.complete:
+        missing = [cb for cb in recorders if not _record_file(folder, cb).is_file()]
+        if done.complete and not missing:
+            for cb in recorders:
+                cb.restore(files.read_json(_record_file(folder, cb)))
             return done
+        if recorders:  # a recorder must see every step: train from the start, not resume
+            names = ", ".join(cb.record_name for cb in missing or recorders)
+            why = f"holds no {names} record" if done.complete else f"is unfinished, and {names} must see every step"
+            print(f"{folder.name} {why}: training it again from the start to record it")
+            _remove_run(folder, records=not done.complete)  # a finished run's other records still hold
     resume = folder if (folder / "ckpt.pt").is_file() and _loadable(folder / "ckpt.pt") else None
     if resume is None and folder.exists():
-        _remove_run(folder)  # a start that left no usable checkpoint
+        _remove_run(folder, records=False)  # a start that left no usable checkpoint (and so no records)
     hist = train(None if resume else cfg, resume=resume, out_dir=folder, data=data,
-                 callbacks=callbacks, progress=progress)
-    hist.meta["label"] = label
-    hist.save(folder / "history.jsonl")
+                 callbacks=callbacks, progress=progress, label=label)
+    for cb in recorders:
+        files.write_json(_record_file(folder, cb), cb.recorded())
     return Run(dir=folder, config=Config.from_dict(hist.config), history=hist, label=label)
 
 
@@ -120,9 +156,11 @@ def _loadable(path: Path) -> bool:
         return False
 
 
-def _remove_run(folder: Path) -> None:
+def _remove_run(folder: Path, records: bool = True) -> None:
     for name in ("ckpt.pt", "best.pt", "history.jsonl", "config.json", "env.json"):
         (folder / name).unlink(missing_ok=True)
+    for f in (folder / "callbacks").glob("*.json") if records else ():
+        f.unlink()
 
 
 def sweep(cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] | None = None,
@@ -132,8 +170,72 @@ def sweep(cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] 
     for value in values:
         for seed in seeds or (cfg.train.seed,):
             c = cfg.replace(**{field: value, "seed": seed})
-            label = f"{field}={value:g}" if isinstance(value, float) else f"{field}={value}"
-            if seeds and len(seeds) > 1:
-                label += f" (seed {seed})"
+            label = run_label({field: value}) + (f" (seed {seed})" if seeds and len(seeds) > 1 else "")
             runs.append(run(c, label=label, progress=progress, **kw))
     return runs
+
+
+# ---------------------------------------------------------------------------
+# Effects: is a difference between settings larger than the seed noise?
+
+
+@dataclass
+class Effect:
+    """One metric of runs grouped by the value of one config field (lower is better).
+
+    by_value: value -> the metric of every run with that value (one per seed).
+    spread: the largest max - min among the runs that share a value: how far
+    seeds alone move the metric. A difference counts when it is larger than
+    k times the spread (k=2 by default).
+    """
+
+    field: str
+    metric: str
+    by_value: dict[Any, np.ndarray]
+
+    @property
+    def values(self) -> list:
+        return list(self.by_value)
+
+    @property
+    def spread(self) -> float:
+        return max((float(np.ptp(v)) for v in self.by_value.values() if len(v) > 1), default=0.0)
+
+    def mean(self, value: Any) -> float:
+        if value not in self.by_value:
+            raise KeyError(f"no run with {self.field}={value!r}; values: {', '.join(map(str, self.by_value))}")
+        return float(np.mean(self.by_value[value]))
+
+    def diff(self, a: Any, b: Any) -> float:
+        """mean(a) - mean(b): > 0 when a's metric is higher (worse, for a loss)."""
+        return self.mean(a) - self.mean(b)
+
+    def best(self, among: Sequence | None = None) -> Any:
+        """The value (of `among`, default all) with the lowest mean."""
+        return min(among if among is not None else self.values, key=self.mean)
+
+    def clear(self, a: Any, b: Any, k: float = 2.0, spread: float | None = None) -> bool:
+        """Is |mean(a) - mean(b)| more than k x the seed spread (this one's, or a given one)?"""
+        return abs(self.diff(a, b)) > k * (self.spread if spread is None else spread)
+
+    def verdict(self, a: Any, b: Any, k: float = 2.0, spread: float | None = None) -> str:
+        """'better' / 'worse' (a against b, lower is better) or 'no different (within 2x the seed spread)'."""
+        if not self.clear(a, b, k, spread):
+            return f"no different (within {k:g}x the seed spread)"
+        return "better" if self.diff(a, b) < 0 else "worse"
+
+    def __str__(self) -> str:
+        rows = [f"{self.field}={v!s:<8} {self.metric} {self.mean(v):.3f} over {len(x)} run(s)"
+                + (f", range {np.ptp(x):.3f}" if len(x) > 1 else "") for v, x in self.by_value.items()]
+        return "\n".join(rows + [f"largest seed spread: {self.spread:.3f}"])
+
+
+def effect(runs: Sequence[Run], field: str, metric: str | Callable = "best_val") -> Effect:
+    """Group runs by config `field` and measure each by `metric` (see slmlab.history.metric:
+    best_val, final_val, final_train, gap, any eval field's last value, or a callable)."""
+    groups: dict[Any, list[float]] = {}
+    for r in runs:
+        groups.setdefault(r.config.get(field), []).append(metric_of(r.history, metric))
+    keys = sorted(groups) if all(isinstance(k, (int, float)) for k in groups) else list(groups)
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
+    return Effect(field, name, {k: np.array(groups[k], dtype=float) for k in keys})

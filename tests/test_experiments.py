@@ -1,10 +1,14 @@
-"""Run records cached by config, resume of unfinished runs, sweeps; the CLI end to end."""
+"""Run records cached by config, resume of unfinished runs, callbacks and the cache, sweeps,
+effects against the seed spread; the CLI end to end."""
 
 import pytest
 
 import slmlab.experiments as ex
 from slmlab import cli
-from slmlab.config import preset
+from slmlab.callbacks import Callback
+from slmlab.config import ConfigError, preset
+from slmlab.diagnostics import TrainingStats
+from slmlab.history import History
 
 
 def test_run_is_cached_by_config_and_unfinished_runs_resume(monkeypatch):
@@ -12,15 +16,82 @@ def test_run_is_cached_by_config_and_unfinished_runs_resume(monkeypatch):
     first = ex.run(cfg, label="a", progress=False)
     assert first.complete and len(first.history.steps) == 10
 
-    def no_training(*a, **k):
-        raise AssertionError("a cached run must not train again")
-
     monkeypatch.setattr(ex, "train", no_training)
     again = ex.run(cfg, label="a", progress=False)
     assert again.dir == first.dir and again.history.steps == first.history.steps
     monkeypatch.undo()
     other = ex.run(cfg.replace(lr=1e-3), progress=False)
     assert other.dir != first.dir
+
+
+def no_training(*a, **k):
+    raise AssertionError("a cached run must not train again")
+
+
+def test_a_recorder_gets_its_numbers_back_from_a_cached_run(monkeypatch, capsys):
+    cfg = preset("smoke", max_steps=10, eval_interval=5).replace(name="stats-cache")
+    first = TrainingStats(every=5)
+    run = ex.run(cfg, callbacks=[first], progress=False)
+    assert first.grads and first.updates and first.activations
+    again = TrainingStats(every=5)
+    monkeypatch.setattr(ex, "train", no_training)
+    assert ex.run(cfg, callbacks=[again], progress=False).dir == run.dir  # cached: nothing trained
+    assert again.recorded() == first.recorded()  # ... and the same statistics as the first time
+    monkeypatch.undo()
+    other = TrainingStats(every=2)  # a setting the cached run never recorded: trained again, said once
+    rerun = ex.run(cfg, callbacks=[other], progress=False)
+    # the same run (attention computed by hand on sampled steps moves the 7th digit, no more)
+    assert [r["loss"] for r in rerun.history.steps] == pytest.approx([r["loss"] for r in run.history.steps])
+    assert "training_stats-every2" in capsys.readouterr().out
+    assert {a["step"] for a in other.activations} == {1, 2, 4, 6, 8, 10}
+    monkeypatch.setattr(ex, "train", no_training)  # both records are kept: either comes back cached
+    both = [TrainingStats(every=5), TrainingStats(every=2)]
+    ex.run(cfg, callbacks=both, progress=False)
+    assert [b.recorded() for b in both] == [first.recorded(), other.recorded()]
+
+
+class DecayAll(Callback):
+    changes_training = True
+
+    def on_train_start(self, trainer):
+        for group in trainer.optimizer.param_groups:
+            group["weight_decay"] = 1.0
+
+
+def test_a_callback_that_changes_training_is_keyed_or_refused():
+    cfg = preset("smoke", max_steps=6, eval_interval=3)
+    with pytest.raises(ConfigError, match="cache_tag"):
+        ex.run(cfg, callbacks=[DecayAll()], progress=False)
+    tagged = DecayAll()
+    tagged.cache_tag = "decay-all"
+    plain, changed = ex.run(cfg, progress=False), ex.run(cfg, callbacks=[tagged], progress=False)
+    assert changed.dir != plain.dir and changed.history.steps != plain.history.steps
+
+
+def test_the_label_is_written_once_by_the_trainer():
+    cfg = preset("smoke", max_steps=6, eval_interval=3).replace(name="labelled")
+    r = ex.run(cfg, label="first name", progress=False)
+    assert History.load(r.dir).label == "first name"
+    again = ex.run(cfg, label="second name", progress=False)  # a cache hit names the Run, not the file
+    assert again.label == "second name" and History.load(r.dir).label == "first name"
+
+
+def test_effect_means_spread_and_verdict():
+    def fake(value, seed, best):
+        h = History(evals=[{"kind": "eval", "step": 10, "val_loss": best, "train_loss": best - 0.1}])
+        return ex.Run(dir=None, config=preset("smoke", dropout=value, seed=seed), history=h, label="")
+
+    runs = [fake(0.0, 1, 2.00), fake(0.0, 2, 2.04), fake(0.2, 1, 1.80), fake(0.2, 2, 1.81), fake(0.1, 1, 1.99)]
+    e = ex.effect(runs, "dropout")
+    assert e.values == [0.0, 0.1, 0.2] and e.mean(0.0) == pytest.approx(2.02)
+    assert e.spread == pytest.approx(0.04)  # the largest seed-to-seed range among the values
+    assert e.best() == 0.2 and e.best([0.0, 0.1]) == 0.1
+    assert e.verdict(0.2, 0.0) == "better" and e.verdict(0.0, 0.2) == "worse"
+    assert e.verdict(0.1, 0.0).startswith("no different") and not e.clear(0.1, 0.0)
+    assert e.verdict(0.1, 0.0, spread=0.001) == "better"  # a spread shared with other effects
+    assert ex.effect(runs, "dropout", "gap").mean(0.2) == pytest.approx(0.1)
+    with pytest.raises(KeyError, match="dropout=0.5"):
+        e.mean(0.5)
 
 
 def test_sweep_labels_and_seeds():
