@@ -4,9 +4,8 @@ Holds `curves` (train and val loss of one or more runs, with the loss ladder
 drawn as labelled lines), `overlay` (one metric of several runs on one axis),
 `isolation` (one hyperparameter against a result, seeds as error bars),
 `schedule` (learning-rate curves), `stats_over_time`, `histograms` and
-`heatmap` (activation / gradient / update-ratio statistics), `ladder` (the
-rungs in nats and bits per byte), `smooth` (the EMA the curves use) and
-`LivePlot`, the throttled redraw helper the dashboard uses.
+`heatmap` (activation / gradient / update-ratio statistics) and `ladder` (the
+rungs in nats and bits per byte).
 
 No function calls plt.show(): a notebook shows the Figure as the cell's value
 (or with display(fig)), a script saves it with fig.savefig(path). Figures are
@@ -14,29 +13,19 @@ closed in pyplot as they are made, so a notebook shows each once and a loop of
 plots holds no memory. Functions that draw one axis take `ax=` to draw into a
 figure of your own (then they return ax.figure and close nothing).
 
-It leaves the numbers to others: histories to slmlab.train / experiments, the
-ladder, statistics and schedule checks to slmlab.diagnostics, widgets to
-slmlab.widgets. Inputs are duck-typed, so plain dicts work too:
-- a history: an object or dict with `steps` and `evals` (lists of dicts, as in
-  slmlab.train.History), a Run (`.history`, `.label`, `.config`), or a run
-  folder / history.jsonl path. Several: a list, or a dict label -> history;
-- a ladder: an object with `.rungs`, a list of rungs, or a dict name -> nats.
-  A rung has `name` and `nats` (attributes or keys), optionally `bpb` /
-  `bits_per_byte`; the ladder may carry `bytes_per_token` (or
-  `val_bytes_per_token`) to turn nats into bits per byte;
-- statistics records: see `stats_over_time`.
+Inputs: a run is a History, a Run or a run folder (slmlab.history.as_history);
+several are a list or a dict label -> run. A ladder is a diagnostics.Ladder or
+a dict name -> nats. It leaves the numbers to others: records, metrics and the
+EMA to slmlab.history, the ladder, statistics and schedules to
+slmlab.diagnostics, the live dashboard figure to slmlab.widgets.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
-import threading
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -44,18 +33,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from . import config as _config
+from .config import Config
+from .history import History, as_history, metric, run_label, smooth
 
 __all__ = ["curves", "overlay", "isolation", "schedule", "stats_over_time", "histograms",
-           "heatmap", "ladder", "smooth", "LivePlot", "UPDATE_RATIO_GUIDE"]
+           "heatmap", "ladder", "UPDATE_RATIO_GUIDE"]
 
 UPDATE_RATIO_GUIDE = -3.0  # log10(update / weight): about 1e-3 per step is healthy (Karpathy)
-_GROUP_KEYS = ("name", "param", "module", "layer", "head")  # how stats records name their line
-_STEP_KEYS = ("step", "iter", "it")
 
 
 # ---------------------------------------------------------------------------
-# Small shared pieces: figures, duck-typed inputs
+# Small shared pieces: figures, runs
 
 
 def _axes(ax=None, figsize=(8, 4.5)):
@@ -67,38 +55,9 @@ def _axes(ax=None, figsize=(8, 4.5)):
     return fig, fig.add_subplot()
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """The first of `names` found as a key (mappings) or an attribute."""
-    for n in names:
-        if isinstance(obj, Mapping):
-            if n in obj:
-                return obj[n]
-        elif hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
-def _is_history(obj: Any) -> bool:
-    return _get(obj, "steps") is not None and _get(obj, "evals") is not None
-
-
-def _history(obj: Any):
-    """The history inside a Run / History / dict / run folder / history.jsonl path."""
-    if isinstance(obj, (str, os.PathLike)):
-        from .train import History
-
-        path = Path(obj)
-        return History.load(path / "history.jsonl" if path.is_dir() else path)
-    h = obj if _is_history(obj) else _get(obj, "history")
-    if h is None or not _is_history(h):
-        raise TypeError(f"expected a History, a Run or a run folder, got {type(obj).__name__}; "
-                        f"pass run.history or the path of a run folder")
-    return h
-
-
 def _items(obj: Any) -> tuple[list, list[str | None]]:
-    """(items, labels) from one history, a list of them, or a dict label -> history."""
-    if isinstance(obj, Mapping) and not _is_history(obj):
+    """(runs, labels) from one run, a list of them, or a dict label -> run."""
+    if isinstance(obj, Mapping):
         return list(obj.values()), [str(k) for k in obj]
     if isinstance(obj, (list, tuple)):
         return list(obj), [None] * len(obj)
@@ -106,58 +65,18 @@ def _items(obj: Any) -> tuple[list, list[str | None]]:
 
 
 def _label(item: Any, i: int) -> str:
-    """A run's own label (Run.label, History.label, config name), else 'run i'."""
-    label = _get(item, "label")
-    if label is None and not isinstance(item, (str, os.PathLike)):
-        label = _get(_history(item), "label")
+    """A run's own label (Run.label, else the history's label), else 'run i'."""
+    label = getattr(item, "label", None) or as_history(item).label
     return str(label) if label else f"run {i + 1}"
 
 
-def _flat_config(item: Any) -> dict:
-    """All config fields of a run in one flat dict (Config, or Config.to_dict())."""
-    cfg = _get(item, "config") if not isinstance(item, (str, os.PathLike)) else None
-    if cfg is None:
-        cfg = _get(_history(item), "config", default={})
-    if hasattr(cfg, "flat"):
-        return cfg.flat()
-    out = {k: v for k, v in cfg.items() if not isinstance(v, Mapping)}
-    for v in cfg.values():
-        if isinstance(v, Mapping):
-            out.update(v)
-    return out
-
-
-def _tokens_per_step(h: Any) -> float:
-    c = _flat_config(h)
-    try:
-        return float(c["micro_batch_size"] * c["grad_accum_steps"] * c["block_size"])
-    except KeyError:
-        raise ValueError("x='tokens' needs 'tokens' in the records or a config with "
-                         "micro_batch_size, grad_accum_steps and block_size") from None
-
-
-def _x_of(rec: Mapping, x: str, h: Any) -> float:
-    if x == "step":
-        return rec["step"]
-    if x == "tokens":
-        return rec["tokens"] if rec.get("tokens") is not None else rec["step"] * _tokens_per_step(h)
-    if x == "seconds":
-        return rec["seconds"]
-    raise ValueError(f"x={x!r}: use 'step', 'tokens' or 'seconds'")
+def _config_of(item: Any) -> dict:
+    """All config fields of a run in one flat dict."""
+    cfg = getattr(item, "config", None)
+    return (cfg if isinstance(cfg, Config) else Config.from_dict(as_history(item).config)).flat()
 
 
 _X_LABELS = {"step": "optimizer step", "tokens": "tokens seen", "seconds": "seconds"}
-
-
-def _series(h: Any, key: str, x: str = "step",
-            kinds: tuple[str, ...] = ("evals", "steps")) -> tuple[np.ndarray, np.ndarray]:
-    """(x, values) of `key` from the first of `kinds` (eval, step records) that has it."""
-    for kind in kinds:
-        recs = [r for r in list(_get(h, kind) or ()) if r.get(key) is not None]
-        if recs:
-            xs = np.array([_x_of(r, x, h) for r in recs], dtype=float)
-            return xs, np.array([r[key] for r in recs], dtype=float)
-    return np.array([]), np.array([])
 
 
 def _colors(n: int) -> list:
@@ -193,18 +112,6 @@ def _finish(ax, *, xlabel=None, ylabel=None, title=None, logx=False, logy=False,
         ax.legend(fontsize=8, loc="best")
 
 
-def smooth(values: Sequence[float], beta: float = 0.9) -> np.ndarray:
-    """Bias-corrected exponential moving average (TensorBoard's); NaN stays NaN."""
-    values = np.asarray(values, dtype=float)
-    out = np.full(len(values), np.nan)
-    avg, n = 0.0, 0
-    for i, v in enumerate(values):
-        if math.isfinite(v):
-            avg, n = beta * avg + (1 - beta) * v, n + 1
-            out[i] = avg / (1 - beta**n)
-    return out
-
-
 # ---------------------------------------------------------------------------
 # The ladder: reference losses drawn under every curve
 
@@ -213,23 +120,14 @@ def _rungs(ladder: Any) -> list[tuple[str, float, float | None]]:
     """[(name, nats, bits per byte or None)] with nats known, in the ladder's order."""
     if ladder is None:
         return []
-    if isinstance(ladder, (list, tuple)):
-        rungs, bpt = ladder, None
-    elif isinstance(ladder, Mapping) and "rungs" not in ladder:
-        rungs, bpt = [{"name": k, "nats": v} for k, v in ladder.items()], None
+    if isinstance(ladder, Mapping):
+        rungs = [(str(k), v, None) for k, v in ladder.items()]
+    elif hasattr(ladder, "rungs"):
+        rungs = [(r.name, r.nats, r.bits_per_byte) for r in ladder.rungs]
     else:
-        rungs = _get(ladder, "rungs", default=[])
-        bpt = _get(ladder, "bytes_per_token", "val_bytes_per_token")
-    out = []
-    for r in rungs:
-        nats = _get(r, "nats", "loss", "value")
-        if nats is None or not math.isfinite(nats):
-            continue  # e.g. an entropy floor the corpus does not know
-        bpb = _get(r, "bpb", "bits_per_byte")
-        if bpb is None and bpt:
-            bpb = nats / math.log(2) / bpt
-        out.append((str(_get(r, "name", default="?")), float(nats), bpb))
-    return out
+        raise TypeError(f"expected a diagnostics.Ladder or a dict name -> nats, got {type(ladder).__name__}")
+    # a rung without a finite value (an entropy floor the corpus does not know) is left out
+    return [(n, float(v), b) for n, v, b in rungs if v is not None and math.isfinite(v)]
 
 
 def _draw_rungs(ax, ladder: Any) -> None:
@@ -276,31 +174,30 @@ def curves(history_or_histories: Any, ladder: Any = None, *, x: str = "step", lo
     fig, ax = _axes(ax, figsize)
     for i, (item, color) in enumerate(zip(items, _colors(len(items)), strict=True)):
         name = labels[i] or (_label(item, i) if len(items) > 1 else "")
-        _draw_run(ax, _history(item), name, color, x=x, beta=beta, raw=raw, eval_train=eval_train)
-    if not items or not any(_get(_history(i), "steps") for i in items):
+        _draw_run(ax, as_history(item), name, color, x=x, beta=beta, raw=raw, eval_train=eval_train)
+    if not items or not any(as_history(i).steps for i in items):
         ax.text(0.5, 0.5, "no steps yet", transform=ax.transAxes, ha="center", color="0.5")
     _finish(ax, xlabel=_X_LABELS.get(x, x), ylabel="loss (nats per token)", title=title, logy=logy)
     _draw_rungs(ax, ladder)
     return fig
 
 
-def _draw_run(ax, h, name: str, color, *, x: str, beta: float, raw: bool, eval_train: bool) -> None:
+def _draw_run(ax, h: History, name: str, color, *, x: str, beta: float, raw: bool, eval_train: bool) -> None:
     prefix = f"{name} " if name else ""
-    xs, loss = _series(h, "loss", x, kinds=("steps",))
+    xs, loss = h.series("loss", x)
     if len(xs):
         if raw:
             ax.plot(xs, loss, color=color, alpha=0.2, lw=0.8)
         ax.plot(xs, smooth(loss, beta), color=color, lw=1.4, label=f"{prefix}train (smoothed)")
-    ex, val = _series(h, "val_loss", x, kinds=("evals",))
+    ex, val = h.series("val_loss", x)
     if len(ex):
         ax.plot(ex, val, "o-", color=color, lw=2, ms=4, label=f"{prefix}val")
-    tx, tr = _series(h, "train_loss", x, kinds=("evals",))
+    tx, tr = h.series("train_loss", x)
     if eval_train and len(tx):
         ax.plot(tx, tr, "o", mfc="none", color=color, ms=5, label=f"{prefix}train (at eval)")
-    reason = _get(h, "stop_reason")
-    if reason and len(xs):
-        ax.annotate(f"{reason}", (xs[-1], np.nanmax(loss[-1:]) if math.isfinite(loss[-1]) else
-                                  np.nanmax(loss)), fontsize=7, color=color,
+    if h.stop_reason and len(xs):
+        ax.annotate(f"{h.stop_reason}", (xs[-1], np.nanmax(loss[-1:]) if math.isfinite(loss[-1]) else
+                                         np.nanmax(loss)), fontsize=7, color=color,
                     xytext=(3, 6), textcoords="offset points")
 
 
@@ -315,13 +212,12 @@ def _run_label(item: Any, i: int, given: str | None, label_by: Any) -> str:
     if label_by is None:
         return given or _label(item, i)
     fields = [label_by] if isinstance(label_by, str) else list(label_by)
-    cfg = _flat_config(item)
+    cfg = _config_of(item)
     missing = [f for f in fields if f not in cfg]
     if missing:
         raise KeyError(f"label_by: run {i + 1} has no config field {missing[0]!r}; "
                        f"use one of {', '.join(sorted(cfg))}")
-    return ", ".join(f"{f}={cfg[f]:g}" if isinstance(cfg[f], float) else f"{f}={cfg[f]}"
-                     for f in fields)
+    return run_label({f: cfg[f] for f in fields})
 
 
 def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = "step",
@@ -336,11 +232,11 @@ def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = 
     items, names = _items(runs)
     fig, ax = _axes(ax, figsize)
     for i, (item, color) in enumerate(zip(items, _colors(len(items)), strict=True)):
-        h = _history(item)
-        kind = "evals" if any(key in r for r in _get(h, "evals") or ()) else "steps"
-        xs, ys = _series(h, key, x, kinds=(kind,))
-        b = beta if beta is not None else (0.0 if kind == "evals" else 0.9)
-        ax.plot(xs, smooth(ys, b) if b else ys, "o-" if kind == "evals" else "-", ms=3,
+        h = as_history(item)
+        on_evals = any(r.get(key) is not None for r in h.evals)
+        xs, ys = h.series(key, x)
+        b = beta if beta is not None else (0.0 if on_evals else 0.9)
+        ax.plot(xs, smooth(ys, b) if b else ys, "o-" if on_evals else "-", ms=3,
                 color=color, label=_run_label(item, i, names[i], label_by))
     if not items:
         ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color="0.5")
@@ -349,35 +245,21 @@ def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = 
     return fig
 
 
-_METRICS = {
-    "best_val": lambda h: min((v for v in _series(h, "val_loss")[1] if math.isfinite(v)), default=np.nan),
-    "final_val": lambda h: _last(_series(h, "val_loss")[1]),
-    "final_train": lambda h: _last(_series(h, "train_loss")[1]),
-    "gap": lambda h: _last(_series(h, "val_loss")[1]) - _last(_series(h, "train_loss")[1]),
-}
-
-
-def _last(values: np.ndarray) -> float:
-    return float(values[-1]) if len(values) else np.nan
-
-
 def isolation(runs: Any, field: str, metric: str | Callable = "best_val", *, ladder: Any = None,
               logx: bool | None = None, title: str | None = None, ax=None,
               figsize=(6.5, 4.5)) -> Figure:
     """One hyperparameter (x) against one result (y); seeds sharing a value give error bars.
 
     metric: 'best_val' | 'final_val' | 'final_train' | 'gap' (final val - train,
-    both at the last eval) or a callable(history) -> float. Error bars: the
+    both at the last eval), another record field (its last value) or a
+    callable(history) -> float: see slmlab.history.metric. Error bars: the
     standard deviation over the runs that share a value. logx: default on when
     the values are positive and span 10x or more. Non-numeric values
     (tokenizer names, say) are placed as categories in the order met.
     """
-    fn = metric if callable(metric) else _METRICS.get(metric)
-    if fn is None:
-        raise ValueError(f"metric={metric!r}: use one of {', '.join(_METRICS)} or a callable")
     groups: dict[Any, list[float]] = {}
     for i, item in enumerate(_items(runs)[0]):
-        groups.setdefault(_field_value(item, field, i), []).append(float(fn(_history(item))))
+        groups.setdefault(_field_value(item, field, i), []).append(_metric(as_history(item), metric))
     fig, ax = _axes(ax, figsize)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in groups)
     keys = sorted(groups) if numeric else list(groups)
@@ -393,8 +275,11 @@ def isolation(runs: Any, field: str, metric: str | Callable = "best_val", *, lad
     return fig
 
 
+_metric = metric  # isolation's parameter is called metric too
+
+
 def _field_value(item: Any, field: str, i: int) -> Any:
-    cfg = _flat_config(item)
+    cfg = _config_of(item)
     if field not in cfg:
         raise KeyError(f"isolation: run {i + 1} has no config field {field!r}; "
                        f"use one of {', '.join(sorted(cfg))}")
@@ -422,9 +307,9 @@ def schedule(lrs_by_step: Any, *, marks: Mapping[str, float] | None = None, logy
 
     lrs_by_step: an array (lr per step), a dict name -> array or name -> (x, lrs)
     (e.g. {"per micro-step": (micro_steps / grad_accum, lrs), "fixed": lrs}),
-    a slmlab.diagnostics.Schedule or a dict name -> Schedule (each drawn per
-    update and, with grad accumulation, per micro-step on the same update axis),
-    or a Config / TrainConfig (drawn with slmlab.train.lr_at).
+    a slmlab.diagnostics.Schedule (of a config: diagnostics.schedule(cfg)), or a
+    dict name -> Schedule (each drawn per update and, with grad accumulation,
+    per micro-step on the same update axis); a dict may mix these kinds.
     marks: horizontal reference lines, e.g. {"lr": 1e-4, "min_lr": 5e-4}.
     """
     fig, ax = _axes(ax, figsize)
@@ -438,24 +323,17 @@ def schedule(lrs_by_step: Any, *, marks: Mapping[str, float] | None = None, logy
     _finish(ax, xlabel=xlabel, ylabel="learning rate", title=title, logy=logy)
     return fig
 
-
 def _schedules(obj: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Normalize every accepted input to {name: (x, lr)}."""
-    if hasattr(obj, "lr_micro") and hasattr(obj, "update_steps"):  # diagnostics.Schedule
+    if hasattr(obj, "lr_micro"):  # diagnostics.Schedule
         obj = {obj.label: obj}
-    if isinstance(obj, Mapping) and any(hasattr(v, "lr_micro") for v in obj.values()):
-        return {k: v for name, s in obj.items() for k, v in _schedule_lines(name, s).items()}
-    tcfg = getattr(obj, "train", obj)
-    if hasattr(tcfg, "warmup_steps") and hasattr(tcfg, "max_steps"):
-        from .train import lr_at
-
-        steps = np.arange(tcfg.max_steps)
-        return {"lr_at(step)": (steps, np.array([lr_at(int(s), tcfg) for s in steps]))}
     if not isinstance(obj, Mapping):
         obj = {"lr": obj}
     out = {}
     for name, v in obj.items():
-        if isinstance(v, tuple) and len(v) == 2:
+        if hasattr(v, "lr_micro"):
+            out.update(_schedule_lines(str(name), v))
+        elif isinstance(v, tuple) and len(v) == 2:
             out[str(name)] = (_to_numpy(v[0]), _to_numpy(v[1]))
         else:
             ys = _to_numpy(v)
@@ -479,22 +357,13 @@ def _schedule_lines(name: str, s: Any) -> dict[str, tuple[np.ndarray, np.ndarray
 # Activation / gradient / update statistics
 
 
-def _records(records: Any) -> list[dict]:
-    """A list of dicts from a list, a DataFrame, or a dict group -> list of dicts."""
-    if hasattr(records, "to_dict") and not isinstance(records, Mapping):  # pandas
-        return records.to_dict("records")
-    if isinstance(records, Mapping):
-        return [{"name": k, **r} for k, rows in records.items() for r in rows]
-    return [dict(r) for r in records]
-
-
 def _group_key(recs: list[dict], by: str | Sequence[str] | None) -> tuple[str, ...]:
-    """The fields that name a line: `by`, else name / param / module, else layer (+ head)."""
+    """The fields that name a line: `by`, else 'name', else 'layer' (+ 'head')."""
     if by is not None:
         return (by,) if isinstance(by, str) else tuple(by)
-    present = [k for k in _GROUP_KEYS if any(k in r for r in recs)]
-    named = [k for k in present if k in ("name", "param", "module")]
-    return tuple(named[:1] or present)
+    if any("name" in r for r in recs):
+        return ("name",)
+    return tuple(k for k in ("layer", "head") if any(k in r for r in recs))
 
 
 def _group_of(r: dict, keys: tuple[str, ...]) -> Any:
@@ -503,24 +372,19 @@ def _group_of(r: dict, keys: tuple[str, ...]) -> Any:
     return ", ".join(f"{k} {r.get(k, '')}" for k in keys)
 
 
-def _step_key(recs: list[dict]) -> str:
-    key = next((k for k in _STEP_KEYS if all(k in r for r in recs)), None)
-    if key is None:
-        raise ValueError(f"stats records need a step field (one of {', '.join(_STEP_KEYS)})")
-    return key
-
-
-def _grouped(records: Any, key: str, by: str | Sequence[str] | None) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+def _grouped(records: Sequence[dict], key: str,
+             by: str | Sequence[str] | None) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
     """{group: (steps, values)} from records holding `key`, in first-seen group order."""
-    all_recs = _records(records)
-    recs = [r for r in all_recs if isinstance(r.get(key), (int, float, np.floating))]
+    recs = [r for r in records if isinstance(r.get(key), (int, float, np.floating))]
     if not recs:
-        seen = sorted({k for r in all_recs for k in r})
+        seen = sorted({k for r in records for k in r})
         raise ValueError(f"no record has a number under {key!r}; keys seen: {', '.join(seen)}")
-    keys, step = _group_key(recs, by), _step_key(recs)
+    if not all("step" in r for r in recs):
+        raise ValueError("stats records need a 'step' field (as TrainingStats writes them)")
+    keys = _group_key(recs, by)
     groups: dict[Any, list] = {}
     for r in recs:
-        groups.setdefault(_group_of(r, keys) if keys else "", []).append((r[step], float(r[key])))
+        groups.setdefault(_group_of(r, keys) if keys else "", []).append((r["step"], float(r[key])))
     return {g: tuple(np.array(c, dtype=float) for c in zip(*sorted(v), strict=True)) for g, v in groups.items()}
 
 
@@ -534,15 +398,15 @@ def _auto_guide(key: str, values: np.ndarray) -> tuple[float | None, bool]:
     return 10**UPDATE_RATIO_GUIDE, True
 
 
-def stats_over_time(records: Any, key: str, *, by: str | Sequence[str] | None = None,
+def stats_over_time(records: Sequence[dict], key: str, *, by: str | Sequence[str] | None = None,
                     guide: float | str | None = "auto", logy: bool | None = None,
                     title: str | None = None, ax=None, figsize=(8, 4.5)) -> Figure:
     """One line per layer / parameter: a statistic against the step.
 
-    records: a list of dicts (or a DataFrame, or a dict group -> list of dicts)
-    each with a step ('step', 'iter' or 'it'), a group name (`by`: a field or
-    a tuple of fields; else 'name', 'param' or 'module', else 'layer' and
-    'head' together, whichever are present) and a number under `key`. Records without `key` are skipped, so one list may mix kinds.
+    records: a list of dicts (a TrainingStats list) each with a 'step', a group
+    name (`by`: a field or a tuple of fields; else 'name', else 'layer' and
+    'head' together, whichever are present) and a number under `key`. Records
+    without `key` are skipped, so one list may mix kinds.
     guide: a y value drawn as a dashed line; 'auto' draws -3 for log10 update
     ratios (1e-3 on a log axis when the ratios are not in log10).
     """
@@ -611,7 +475,7 @@ def heatmap(matrix: Any, *, key: str | None = None, by: str | Sequence[str] | No
             ylabel: str | None = None, title: str | None = None, ax=None, figsize=None) -> Figure:
     """A 2-D matrix as a seaborn heatmap (attention probabilities, per-layer statistics).
 
-    matrix: a 2-D tensor / array / list of lists; or stats records (see
+    matrix: a 2-D tensor / array / list of lists; or a list of stats records (see
     `stats_over_time`) with `key=`, pivoted to groups (rows) x steps (columns).
     For log10 update ratios the colours centre on -3. annot: numbers in the
     cells, by default only when there are at most 100 cells.
@@ -648,7 +512,7 @@ def _sns_heatmap(sns, data, ax, *, key, cmap, center, vmin, vmax, annot, xlabels
             set_ticks(np.arange(0, len(labels), k) + 0.5, labels[::k])
 
 
-def _pivot(records: Any, key: str, by: str | Sequence[str] | None, center, cmap):
+def _pivot(records: Sequence[dict], key: str, by: str | Sequence[str] | None, center, cmap):
     groups = _grouped(records, key, by)
     steps = sorted({s for xs, _ in groups.values() for s in xs})
     col = {s: j for j, s in enumerate(steps)}
@@ -672,7 +536,7 @@ def ladder(ladder: Any, *, marks: Mapping[str, float] | float | None = None,
 
     marks: your own losses to place on the ladder, e.g. {"your val": 9.0}
     (a bare number is labelled "you"). The top axis appears when the ladder
-    knows bits per byte (a rung's bpb or the ladder's bytes_per_token).
+    knows bits per byte (a diagnostics.Ladder's rungs do).
     """
     rungs = sorted(_rungs(ladder), key=lambda r: r[1])
     if not rungs:
@@ -709,90 +573,3 @@ def _bpb_axis(ax, rungs: list) -> None:
     k = known[0][1] / known[0][0]
     top = ax.secondary_xaxis("top", functions=(lambda n: n * k, lambda b: b / k))
     top.set_xlabel("bits per byte")
-
-
-# ---------------------------------------------------------------------------
-# Live plots
-
-
-class LivePlot:
-    """Redraw a figure in place while something runs (d2l's Animator, throttled).
-
-    draw(fig) fills a fresh Figure each time (it may call curves(..., ax=...)).
-    update() redraws at most once every `min_interval` seconds and sends a PNG
-    to `target`: an object with `.value` (ipywidgets.Image), a callable taking
-    the PNG bytes, or None (an IPython display handle, updated in place).
-    In the smoke profile only forced updates draw, so CI stays fast. Safe to
-    call from a training thread: figures are built without pyplot, a draw
-    already under way makes a concurrent update a no-op, and a failing draw
-    warns once (kept in `last_error`) instead of ending the run.
-    """
-
-    def __init__(self, draw: Callable[[Figure], Any], target: Any = None, *,
-                 min_interval: float = 2.0, figsize=(11, 4), dpi: int = 80):
-        self.draw, self.target = draw, target
-        self.min_interval, self.figsize, self.dpi = min_interval, figsize, dpi
-        self.skip_redraws = _config.profile() == "smoke"
-        self.n_draws = 0  # how many times the figure was drawn
-        self.last_png: bytes | None = None
-        self.last_error: Exception | None = None  # the last draw's failure, if any
-        self._last = -math.inf
-        self._cost = 0.0  # seconds the last draw took
-        self._lock = threading.Lock()
-        self._handle = None
-
-    def update(self, force: bool = False) -> bool:
-        """Redraw if due (or forced); True when a figure was drawn.
-
-        Due: `min_interval` seconds since the last draw, and at least 4x what
-        that draw cost, so redraws never take more than ~20% of the run.
-        """
-        wait = max(self.min_interval, 4 * self._cost)
-        due = time.monotonic() - self._last >= wait and not self.skip_redraws
-        if not (force or due) or not self._lock.acquire(blocking=force):
-            return False
-        try:
-            t0 = time.monotonic()
-            self.last_png = self.render()
-            self._send(self.last_png)
-            self._last, self.n_draws = time.monotonic(), self.n_draws + 1
-            self._cost = self._last - t0
-        except Exception as e:  # a plot must never end a training run: warn once, keep going
-            if self.last_error is None:
-                warnings.warn(f"live plot failed: {type(e).__name__}: {e}", stacklevel=2)
-            self.last_error = e
-            return False
-        finally:
-            self._lock.release()
-        return True
-
-    def render(self) -> bytes:
-        """The figure as PNG bytes (Agg, no pyplot: works in any thread)."""
-        import io
-
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
-        FigureCanvasAgg(fig)
-        self.draw(fig)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-
-    def _send(self, png: bytes) -> None:
-        if self.target is None:
-            self._display(png)
-        elif hasattr(self.target, "value"):
-            self.target.value = png
-        else:
-            self.target(png)
-
-    def _display(self, png: bytes) -> None:
-        try:
-            from IPython.display import Image, display
-        except ImportError:  # plain Python: nowhere to show it; last_png keeps it
-            return
-        if self._handle is None:
-            self._handle = display(Image(png), display_id=True)
-        else:
-            self._handle.update(Image(png))

@@ -1,4 +1,4 @@
-"""ipywidgets for training by hand: the `Dashboard`.
+"""ipywidgets for training by hand: the `Dashboard`, and `LivePlot`, the figure it redraws.
 
 A Dashboard shows sliders for the hyperparameters a notebook chooses, Train
 and Stop buttons, a progress bar, a live figure (this run's curves with the
@@ -18,31 +18,38 @@ object through methods, so CI runs the real code path:
     dash.runs, dash.status    # finished runs (for overlays), the status line
 
 Runs go through slmlab.experiments.run (cached by config; a stopped run
-resumes when started again with the same values). The figures are
-slmlab.plots'; the loop is slmlab.train's; this module only wires them up.
+resumes when started again with the same values). `LivePlot` redraws a figure
+in place at most every few seconds (never in the smoke profile, so CI stays
+fast). The figures are slmlab.plots'; the loop is slmlab.train's; this module
+only wires them up.
 """
 
 from __future__ import annotations
 
 import html
+import math
 import threading
+import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
+from matplotlib.figure import Figure
 
 from . import experiments, plots
-from .config import Config, ConfigError, validate
-from .train import Callback
+from .callbacks import Callback
+from .config import Config, ConfigError, profile, validate
+from .history import History, best_text, run_label
 
-__all__ = ["Dashboard", "slider_for"]
+__all__ = ["Dashboard", "LivePlot", "slider_for"]
 
 
 # ---------------------------------------------------------------------------
 # Sliders from short specs
 
 
-def _fmt(v: Any) -> str:
+def _option_text(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -64,7 +71,7 @@ def slider_for(field: str, spec: Any, current: Any) -> w.ValueWidget:
     if isinstance(spec, list) and spec:
         options = _with_value(spec, current)
         kind = w.SelectionSlider if all(_is_number(v) for v in options) else w.Dropdown
-        return kind(options=[(_fmt(v), v) for v in options], value=current, description=field,
+        return kind(options=[(_option_text(v), v) for v in options], value=current, description=field,
                     style=style, layout=layout, continuous_update=False)
     if isinstance(spec, tuple) and len(spec) == 3 and all(_is_number(v) for v in spec):
         lo, hi, step = spec
@@ -87,7 +94,7 @@ def _set_widget(widget: w.ValueWidget, value: Any) -> None:
     if isinstance(widget, (w.SelectionSlider, w.Dropdown)):
         values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
         if value not in values:
-            widget.options = [(_fmt(v), v) for v in _with_value(values, value)]
+            widget.options = [(_option_text(v), v) for v in _with_value(values, value)]
     elif isinstance(widget, (w.IntSlider, w.FloatSlider)):
         widget.max = max(widget.max, value)
         widget.min = min(widget.min, value)
@@ -111,8 +118,8 @@ class _Feed(Callback):
         self.trained = True  # False at the end: the run came from the cache
         self.dash._attach(trainer)
 
-    def on_step_end(self, trainer, record: dict) -> None:
-        self.dash._on_step(trainer, record)
+    def on_log(self, trainer, records: list[dict]) -> None:
+        self.dash._on_step(trainer, records[-1])
 
     def on_eval(self, trainer, record: dict) -> None:
         self.dash._live.update()
@@ -154,7 +161,7 @@ class Dashboard:
         self._lock = threading.Lock()
         self.sliders = {f: slider_for(f, spec, base_cfg.get(f)) for f, spec in (sliders or {}).items()}
         self._build(title or f"Train {base_cfg.name}")
-        self._live = plots.LivePlot(self._draw, self._image, min_interval=redraw_every)
+        self._live = LivePlot(self._draw, self._image, min_interval=redraw_every)
         self._status_text = ""
         self._set_status("ready: pick values and press Train")
 
@@ -209,8 +216,7 @@ class Dashboard:
 
     def label(self) -> str:
         """The next run's label: slider values and set() fields, e.g. 'lr=0.001, dropout=0.1'."""
-        parts = [f"{k}={_fmt(v)}" for k, v in self.values().items()]
-        return ", ".join(parts) or self.base_cfg.name
+        return run_label(self.values()) or self.base_cfg.name
 
     def set(self, **changes: Any) -> Dashboard:
         """Change the next run: slider fields move their slider, others are kept aside."""
@@ -329,29 +335,108 @@ class Dashboard:
         left, right = fig.subplots(1, 2)
         trainer = self._trainer
         live = trainer.history if trainer is not None else None
-        shown = live if live is not None else (self.runs[-1] if self.runs else {"steps": [], "evals": []})
+        shown = live if live is not None else (self.runs[-1] if self.runs else History())
         name = self._current_label if live is not None else getattr(shown, "label", "")
         plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=name or None)
-        runs = list(self.runs) + ([_LiveRun(live, f"now: {self._current_label}")] if live else [])
+        runs = list(self.runs) + ([live] if live is not None else [])
         plots.overlay(runs, "val_loss", ax=right, x=self.x, logy=self.logy, ladder=self.ladder,
+                      label_by=lambda r: f"now: {self._current_label}" if r is live else r.label,
                       title="val loss, every run")
-
-
-class _LiveRun:
-    """The run under way, shaped like a Run for plots.overlay."""
-
-    def __init__(self, history, label: str):
-        self.history, self.label, self.config = history, label, history.config
 
 
 def _summary(run, trained: bool) -> str:
     h = run.history
-    best = h.best_val()
-    best_s = f"best val {best[1]:.3f} at step {best[0]}" if best else "no eval"
     how = "done" if trained else "loaded from cache"
     end = f"stopped ({h.stop_reason})" if h.stop_reason else "ran to max_steps"
-    return f"{how}: {run.label} · {best_s} · {end}"
+    return f"{how}: {run.label} · {best_text(h)} · {end}"
 
 
 def _html(text: str) -> str:
     return html.escape(text)
+
+
+# ---------------------------------------------------------------------------
+# The live figure: redrawn in place while a run trains
+
+
+class LivePlot:
+    """Redraw a figure in place while something runs (d2l's Animator, throttled).
+
+    draw(fig) fills a fresh Figure each time (it may call curves(..., ax=...)).
+    update() redraws at most once every `min_interval` seconds and sends a PNG
+    to `target`: an object with `.value` (ipywidgets.Image), a callable taking
+    the PNG bytes, or None (an IPython display handle, updated in place).
+    In the smoke profile only forced updates draw, so CI stays fast. Safe to
+    call from a training thread: figures are built without pyplot, a draw
+    already under way makes a concurrent update a no-op, and a failing draw
+    warns once (kept in `last_error`) instead of ending the run.
+    """
+
+    def __init__(self, draw: Callable[[Figure], Any], target: Any = None, *,
+                 min_interval: float = 2.0, figsize=(11, 4), dpi: int = 80):
+        self.draw, self.target = draw, target
+        self.min_interval, self.figsize, self.dpi = min_interval, figsize, dpi
+        self.skip_redraws = profile() == "smoke"
+        self.n_draws = 0  # how many times the figure was drawn
+        self.last_png: bytes | None = None
+        self.last_error: Exception | None = None  # the last draw's failure, if any
+        self._last = -math.inf
+        self._cost = 0.0  # seconds the last draw took
+        self._lock = threading.Lock()
+        self._handle = None
+
+    def update(self, force: bool = False) -> bool:
+        """Redraw if due (or forced); True when a figure was drawn.
+
+        Due: `min_interval` seconds since the last draw, and at least 4x what
+        that draw cost, so redraws never take more than ~20% of the run.
+        """
+        wait = max(self.min_interval, 4 * self._cost)
+        due = time.monotonic() - self._last >= wait and not self.skip_redraws
+        if not (force or due) or not self._lock.acquire(blocking=force):
+            return False
+        try:
+            t0 = time.monotonic()
+            self.last_png = self.render()
+            self._send(self.last_png)
+            self._last, self.n_draws = time.monotonic(), self.n_draws + 1
+            self._cost = self._last - t0
+        except Exception as e:  # a plot must never end a training run: warn once, keep going
+            if self.last_error is None:
+                warnings.warn(f"live plot failed: {type(e).__name__}: {e}", stacklevel=2)
+            self.last_error = e
+            return False
+        finally:
+            self._lock.release()
+        return True
+
+    def render(self) -> bytes:
+        """The figure as PNG bytes (Agg, no pyplot: works in any thread)."""
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        FigureCanvasAgg(fig)
+        self.draw(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+    def _send(self, png: bytes) -> None:
+        if self.target is None:
+            self._display(png)
+        elif hasattr(self.target, "value"):
+            self.target.value = png
+        else:
+            self.target(png)
+
+    def _display(self, png: bytes) -> None:
+        try:
+            from IPython.display import Image, display
+        except ImportError:  # plain Python: nowhere to show it; last_png keeps it
+            return
+        if self._handle is None:
+            self._handle = display(Image(png), display_id=True)
+        else:
+            self._handle.update(Image(png))

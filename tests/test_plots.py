@@ -10,6 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from slmlab import config, plots
+from slmlab.history import History
 
 # --- helpers
 
@@ -29,7 +30,7 @@ def texts(fig) -> str:
 
 
 def fake_history(lr=1e-3, seed=0, n=60, dropout=0.0, nan_at=None):
-    """A History-shaped dict: loss falls like exp(-lr * step), seeds add noise."""
+    """A made-up History: loss falls like exp(-lr * step), seeds add noise."""
     rng = np.random.default_rng(seed)
     curve = lambda s: 8 * math.exp(-s * lr * 30) + 2 + 0.05 * seed
     steps = [{"kind": "step", "step": s, "loss": curve(s) + 0.1 * rng.standard_normal(), "lr": lr,
@@ -41,7 +42,7 @@ def fake_history(lr=1e-3, seed=0, n=60, dropout=0.0, nan_at=None):
     cfg = {"name": "fake", "model": {"block_size": 32, "dropout": dropout},
            "train": {"lr": lr, "seed": seed, "micro_batch_size": 8, "grad_accum_steps": 1},
            "data": {"tokenizer": "char"}}
-    return {"steps": steps, "evals": evals, "config": cfg, "meta": {}, "stop_reason": None}
+    return History(steps, evals, cfg, {}, "nan" if nan_at else None)
 
 
 LADDER = {"uniform": math.log(65), "unigram": 3.3, "bigram": 2.6, "entropy floor": 1.9}
@@ -88,7 +89,7 @@ def test_curves_overlay_isolation_of_real_runs(real_runs, real_ladder, tmp_path)
 def test_schedule_from_config_and_diagnostics():
     from slmlab import diagnostics
 
-    render(plots.schedule(config.preset("smoke")))
+    render(plots.schedule(diagnostics.schedule(config.preset("smoke"))))
     fig = plots.schedule({"student": diagnostics.student_schedule(max_iters=640, warmup=64)},
                          marks={"lr": 1e-4, "min_lr": 5e-4})
     assert "per micro-step" in texts(fig)
@@ -120,8 +121,8 @@ def test_curves_single_several_and_empty():
     fig = plots.curves({"a": fake_history(1e-3), "b": fake_history(3e-3)}, x="tokens", logy=True)
     assert "a val" in texts(fig) and "b train (smoothed)" in texts(fig)
     render(fig)
-    assert "no steps yet" in texts(plots.curves({"steps": [], "evals": []}))
-    render(plots.curves(dict(fake_history(nan_at=30), stop_reason="nan")))
+    assert "no steps yet" in texts(plots.curves(History()))
+    render(plots.curves(fake_history(nan_at=30)))
 
 
 def test_curves_draws_into_a_given_ax():
@@ -183,33 +184,11 @@ def test_stats_histograms_heatmap_synthetic():
 
 
 def test_ladder_figure_with_bits_per_byte_and_marks():
-    class Rung:
-        def __init__(self, name, nats):
-            self.name, self.nats = name, nats
+    from slmlab.diagnostics import Ladder, Rung
 
-    class Ladder:
-        rungs = [Rung("uniform", 4.17), Rung("unigram", 3.3), Rung("floor", None)]
-        bytes_per_token = 1.0
-
-    fig = plots.ladder(Ladder(), marks=9.0)
+    rungs = [Rung("uniform", 4.17, 6.02, ""), Rung("unigram", 3.3, 4.76, ""), Rung("floor", None, None, "")]
+    fig = plots.ladder(Ladder(rungs, 65, 1000, 1000, {}), marks=9.0)
     assert "bits per byte" in texts(fig) and "you: 9.00" in texts(fig)
     render(fig)
     with pytest.raises(ValueError, match="no rung"):
         plots.ladder({})
-
-
-def test_smooth_is_bias_corrected_and_keeps_nan():
-    out = plots.smooth([2.0, 2.0, float("nan"), 2.0])
-    assert out[0] == pytest.approx(2.0) and math.isnan(out[2]) and out[3] == pytest.approx(2.0)
-
-
-def test_liveplot_throttles_and_skips_in_smoke(monkeypatch):
-    got = []
-    monkeypatch.setenv("SLMLAB_PROFILE", "smoke")
-    live = plots.LivePlot(lambda fig: plots.curves(fake_history(), ax=fig.add_subplot()), got.append)
-    assert live.update() is False and live.n_draws == 0  # smoke: no intermediate redraws
-    assert live.update(force=True) and got[0][:4] == b"\x89PNG"
-    monkeypatch.setenv("SLMLAB_PROFILE", "cpu")
-    live = plots.LivePlot(lambda fig: fig.add_subplot().plot([1, 2]), got.append, min_interval=60)
-    assert live.update() is True and live.update() is False  # the second is too soon
-    assert live.n_draws == 1 and plt.get_fignums() == []

@@ -1,4 +1,4 @@
-"""slmlab.widgets: the Dashboard driven headless, through the same object the buttons use.
+"""slmlab.widgets: the Dashboard driven headless, through the same object the buttons use; LivePlot.
 
 Real smoke runs through slmlab.experiments; every wait has a timeout, and the run
 that gets stopped is long enough (2000 steps) that it cannot end on its own first.
@@ -10,9 +10,10 @@ import time
 import ipywidgets as w
 import pytest
 
-from slmlab import config
+from slmlab import config, plots
 from slmlab.config import ConfigError
-from slmlab.widgets import Dashboard, slider_for
+from slmlab.history import History
+from slmlab.widgets import Dashboard, LivePlot, slider_for
 
 TIMEOUT = 120  # seconds: generous, for 2 busy cores
 
@@ -48,7 +49,7 @@ def test_start_refuses_a_second_run_and_stop_ends_with_a_checkpoint():
 
 
 def test_sliders_set_the_next_config_and_the_overlay_grows():
-    earlier = {"steps": [], "evals": [{"step": 5, "val_loss": 3.5, "train_loss": 3.4}], "config": {}}
+    earlier = History(evals=[{"kind": "eval", "step": 5, "val_loss": 3.5, "train_loss": 3.4}])
     dash = Dashboard(smoke(), sliders={"lr": [1e-3, 3e-3], "dropout": (0.0, 0.5, 0.1)},
                      runs=[earlier])  # earlier runs seed the overlay
     assert isinstance(dash.sliders["lr"], w.SelectionSlider)
@@ -92,3 +93,18 @@ def test_a_failing_run_is_reported():
         dash.start(block=True)
     assert dash.status.startswith("failed: RuntimeError") and dash.runs == []
     assert isinstance(dash.widget, w.VBox)
+
+
+def test_liveplot_throttles_and_skips_in_smoke(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    got = []
+    one_run = History(steps=[{"kind": "step", "step": s, "loss": 3.0 / s} for s in range(1, 20)])
+    monkeypatch.setenv("SLMLAB_PROFILE", "smoke")
+    live = LivePlot(lambda fig: plots.curves(one_run, ax=fig.add_subplot()), got.append)
+    assert live.update() is False and live.n_draws == 0  # smoke: no intermediate redraws
+    assert live.update(force=True) and got[0][:4] == b"\x89PNG"
+    monkeypatch.setenv("SLMLAB_PROFILE", "cpu")
+    live = LivePlot(lambda fig: fig.add_subplot().plot([1, 2]), got.append, min_interval=60)
+    assert live.update() is True and live.update() is False  # the second is too soon
+    assert live.n_draws == 1 and plt.get_fignums() == []
