@@ -6,11 +6,12 @@ Holds
   model at GPT-2's vocab 50257; `student-4096`: the same with a trained BPE of
   4096 tokens; `tiny`: seconds, for tests).
 - `run_case`: one measurement. It builds a real `Trainer` on random tokens of
-  the right vocabulary (no corpus needed) and times `Trainer._update`, the very
-  code a training run executes, so there is no second training loop to drift.
+  the right vocabulary (no corpus needed) and times `Trainer.train_step()`, the
+  very code a training run executes, so there is no second training loop to drift.
   Every case runs in its own process, so peak memory and torch.compile caches
   belong to that case alone.
-- `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here) and
+- `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here;
+  --quick measures smaller sizes, once each) and
   `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
   denominators of MFU, model FLOPs utilization = achieved / peak.
 - `TARGETS` and `run_targets`: whole training runs to a quality bar, each
@@ -25,13 +26,13 @@ Holds
 A case is written NAME[:DTYPE][:eager|compile]; NAME alone expands to fp32 and
 bf16 (fp16 on GPUs without bf16), eager and compiled. Timings vary with what
 else runs on the machine: compare cases of one run, not runs of two days.
-It leaves the model and the step to slmlab.model / slmlab.train.
+It leaves the model and the step to slmlab.model / slmlab.train, and bits per
+byte to slmlab.diagnostics.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import subprocess
@@ -46,7 +47,7 @@ import torch
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
 from .device import cpu_has_bf16, default_threads, pick_device
-from .files import write_json
+from .files import atomic_write_text, write_json
 
 __all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "TARGETS", "bench_config", "random_data", "run_case",
            "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "target_configs",
@@ -126,19 +127,20 @@ def mfu(flops_per_token: float, tokens_per_s: float, peak_flops: float | None) -
     return flops_per_token * tokens_per_s / peak_flops
 
 
-def cpu_peak_flops(dtype: str = "float32", threads: int | None = None,
-                   seconds: float = 1.0) -> float:
-    """Best torch.matmul FLOP/s over a few square sizes, with `threads` threads."""
+def cpu_peak_flops(dtype: str = "float32", threads: int | None = None, seconds: float = 1.0,
+                   sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
+    """Best torch.matmul FLOP/s over square `sizes`, with `threads` threads, for ~`seconds` in all
+    (each size runs at least once after a warm-up)."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads or default_threads())
     dt = getattr(torch, dtype)
     best = 0.0
     try:
-        for n in (512, 1024, 2048):
+        for n in sizes:
             a, b = torch.randn(n, n).to(dt), torch.randn(n, n).to(dt)  # (n, n)
             a @ b  # warm up
             k, t0 = 0, time.perf_counter()
-            while (el := time.perf_counter() - t0) < seconds / 3 or k < 2:
+            while (el := time.perf_counter() - t0) < seconds / len(sizes) or k < 1:
                 a @ b
                 k += 1
             best = max(best, 2 * n**3 * k / el)
@@ -183,14 +185,14 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
     cfg = bench_config(name, dtype, compile, device)
     trainer = Trainer(cfg, data=random_data(cfg.model.vocab_size), progress=False)
     t0 = time.perf_counter()
-    loss, _, _ = trainer._update()  # pays for compile, allocations, lazy init
+    loss = trainer.train_step().loss  # pays for compile, allocations, lazy init
     _sync(loss)
     first = time.perf_counter() - t0
-    _sync(trainer._update()[0])
+    _sync(trainer.train_step().loss)
     times, cpu0 = [], time.process_time()
     for _ in range(steps):  # each step timed alone: the median shrugs off a busy moment
         t0 = time.perf_counter()
-        loss, _, _ = trainer._update()
+        loss = trainer.train_step().loss
         _sync(loss)  # free on CPU (it computes synchronously); on GPU one sync per step
         times.append(time.perf_counter() - t0)
     cpu = (time.process_time() - cpu0) / steps  # CPU seconds of all threads: grows little with load
@@ -273,14 +275,16 @@ def target_configs(name: str) -> tuple[Config, Config]:
 
 def run_target_case(config: dict, metric: str, bar: float, seconds: float | None) -> dict:
     """Train `config` (wall-time limit `seconds`); when did it first reach `bar`, where did it end?"""
-    from .train import TimeLimit, train  # bench sits above train in the import flow
+    from .callbacks import TimeLimit  # bench sits above train in the import flow
+    from .diagnostics import bits_per_byte
+    from .train import train
 
     cfg = Config.from_dict(config)
     hist = train(cfg, callbacks=[TimeLimit(seconds)] if seconds else [], progress=False)
-    bpt = hist.meta["val_bytes_per_token"]
+    n_tokens, n_bytes = hist.meta["n_val_tokens"], hist.meta["val_bytes"]
 
     def score(e: dict) -> float:
-        return e["val_loss"] if metric == "val_loss" else e["val_loss"] / math.log(2) / bpt
+        return e["val_loss"] if metric == "val_loss" else bits_per_byte(e["val_loss"], n_tokens, n_bytes)
 
     hit = next((e for e in hist.evals if score(e) <= bar), None)
     last = hist.evals[-1]
@@ -365,9 +369,9 @@ def _peaks(device: str, quick: bool) -> dict:
     if device == "cuda":
         name = torch.cuda.get_device_name()
         return {d: gpu_peak_flops(name, d) for d in ("float32", "bfloat16", "float16")}
-    secs = 0.1 if quick else 1.5
-    return {"float32": cpu_peak_flops("float32", seconds=secs),
-            "bfloat16": cpu_peak_flops("bfloat16", seconds=secs), "float16": None}
+    kw = {"seconds": 0.0, "sizes": (256, 512)} if quick else {"seconds": 1.5}
+    return {"float32": cpu_peak_flops("float32", **kw),
+            "bfloat16": cpu_peak_flops("bfloat16", **kw), "float16": None}
 
 
 def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool,
@@ -444,9 +448,7 @@ def main(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", report)
-    tmp = out / "bench.md.tmp"
-    tmp.write_text(to_markdown(report), encoding="utf-8")
-    os.replace(tmp, out / "bench.md")
+    atomic_write_text(out / "bench.md", to_markdown(report))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
     rows = report["results"] + [r[k] for r in report.get("targets", []) for k in ("ours", "baseline")]
     return 0 if all("error" not in r for r in rows) else 1
