@@ -18,7 +18,7 @@ import numpy as np
 from ..history import NAN, History, as_history
 from .config_lint import STUDENT_CONFIG, normalize_config
 from .findings import Finding, _fmt, rank
-from .loss_ladder import STUDENT_PUBLISHED, Ladder, Rung, _ladder_dict
+from .loss_ladder import STUDENT_PUBLISHED, Ladder, ladder_dict, place_on_ladder
 
 # ---------------------------------------------------------------------------
 # Loss doctor: what a finished (or published) run says
@@ -89,7 +89,7 @@ def diagnose(history, ladder: Ladder | dict | None = None) -> list[Finding]:
     history = as_history(history)
     meta = history.meta or {}
     ctx = {"c": _curves(history), "cfg": _normalized_config(history), "meta": meta,
-           "rungs": _ladder_dict(ladder, meta), "stop": history.stop_reason}
+           "rungs": ladder_dict(ladder, meta), "stop": history.stop_reason}
     found = [f for rule in _DOCTOR_RULES if (f := rule(ctx)) is not None]
     return rank(found)
 
@@ -341,8 +341,7 @@ def _dr_position(ctx) -> Finding | None:
     r = ctx["rungs"]
     if not len(v) or not r:
         return None
-    lad = Ladder([Rung(n, x, None, "") for n, x in sorted(r.items(), key=lambda t: -t[1])], 0, 0, None, {})
-    return Finding("ladder_position", "info", f"final val {v[-1]:.3f} sits {lad.where(float(v[-1]))}.",
+    return Finding("ladder_position", "info", f"final val {v[-1]:.3f} sits {place_on_ladder(float(v[-1]), r)}.",
                    {"val": float(v[-1]), "rungs": dict(r)}, "00_start_here")
 
 
