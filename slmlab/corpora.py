@@ -166,7 +166,7 @@ def _fingerprint(path: Path, cap: int) -> str:
     memo = None
     if min(size, cap) > REMEMBER_ABOVE:
         key = hashlib.sha256(f"{path.resolve()}|{cap}".encode()).hexdigest()[:32]
-        memo = paths.cache_dir() / "fingerprints" / f"{key}.json"
+        memo = paths.fingerprints_dir() / f"{key}.json"
     return f"{sha256_file(path, cap, memo=memo)[:16]}-{'whole' if size <= cap else 'prefix'}"
 
 

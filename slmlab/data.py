@@ -5,7 +5,7 @@ Holds
   tokenizer on the TRAIN documents only, and write train.bin / val.bin
   (tokenizers.token_dtype: uint16 when the vocabulary fits, else uint32; an
   EOT after every document), the tokenizer and manifest.json into
-  paths.cache_dir()/data/<key>. The key hashes what changes the tokens (corpus
+  paths.tokens_dir()/<key>. The key hashes what changes the tokens (corpus
   identity, tokenizer, corpus_bytes, val_fraction, data_seed, format version,
   the code that turns text into tokens) and NOT data_fraction: the fraction is
   a view, a prefix of the train tokens cut just after an EOT, so changing it
@@ -48,7 +48,7 @@ import torch
 from . import corpora
 from .config import ConfigError, DataConfig
 from .files import sha256_file, write_json
-from .paths import cache_dir
+from .paths import tokens_dir
 from .tokenizers import Tokenizer, get_tokenizer, load_tokenizer
 
 __all__ = ["TokenData", "prepare", "BatchSampler", "check_block_size",
@@ -136,7 +136,7 @@ def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
 def prepare(data_cfg: DataConfig, *, rebuild: bool = False) -> TokenData:
     """Token files for `data_cfg`, built once and checked on every load."""
     identity = _corpus_identity(data_cfg)
-    folder = cache_dir() / "data" / data_key(data_cfg, identity)
+    folder = tokens_dir() / data_key(data_cfg, identity)
     if folder.exists() and not rebuild:
         try:
             return _load(folder, data_cfg, identity)

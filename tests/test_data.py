@@ -21,7 +21,7 @@ from slmlab.data import (
     code_digest,
     prepare,
 )
-from slmlab.paths import cache_dir
+from slmlab.paths import tokens_dir
 
 WORDS = "the cat sat on a mat and the dog ran to the big red ball in the sun".split()
 
@@ -70,7 +70,7 @@ def cfg(**kw):
 def test_prepare_writes_token_files_and_manifest(fake):
     data = prepare(cfg())
     m = data.manifest
-    assert data.dir.parent == cache_dir() / "data" and m["version"] == VERSION
+    assert data.dir.parent == tokens_dir() and m["version"] == VERSION
     assert m["n_train_docs"] == 200 and m["n_val_docs"] == 20
     assert (len(data.train), len(data.val)) == (m["n_train_tokens"], m["n_val_tokens"])
     assert data.train.dtype == np.uint16 and isinstance(data.train, np.memmap)
@@ -149,7 +149,7 @@ def test_interrupted_prepare_leaves_nothing(fake, monkeypatch):
     monkeypatch.setattr(data_mod, "_write_bin", boom)
     with pytest.raises(KeyboardInterrupt):
         prepare(cfg(data_seed=99))
-    root = cache_dir() / "data"
+    root = tokens_dir()
     assert not [p for p in root.iterdir() if "99" in p.name or p.name.startswith(".")]
 
 
