@@ -8,8 +8,8 @@ Holds
 - `run_case`: one measurement. It builds a real `Trainer` on random tokens of
   the right vocabulary (no corpus needed) and times `Trainer.train_step()`, the
   very code a training run executes, so there is no second training loop to drift.
-  Every case runs in its own process, so peak memory and torch.compile caches
-  belong to that case alone.
+  Every case runs in its own process (`measure(case)` is what that process
+  runs), so peak memory and torch.compile caches belong to that case alone.
 - `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here;
   --quick measures smaller sizes, once each) and
   `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
@@ -209,11 +209,16 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
             "peak_memory_mb": _peak_memory_mb(trainer.device.type), "loss": float(loss.item())}
 
 
+def measure(case: dict) -> dict:
+    """One case dict (a speed case, or kind='target') measured in this process."""
+    case = dict(case)
+    fn = run_target_case if case.pop("kind", "speed") == "target" else run_case
+    return fn(**case)
+
+
 def _child() -> None:
     """Entry point of a case's own process: JSON case on stdin, JSON result on stdout."""
-    case = json.loads(sys.stdin.read())
-    fn = run_target_case if case.pop("kind", "speed") == "target" else run_case
-    print("BENCH_RESULT " + json.dumps(fn(**case)), flush=True)
+    print("BENCH_RESULT " + json.dumps(measure(json.loads(sys.stdin.read()))), flush=True)
 
 
 def _run_in_subprocess(case: dict) -> dict:
