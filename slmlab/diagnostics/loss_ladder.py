@@ -183,6 +183,3 @@ def ladder_dict(ladder_or_dict, meta: dict) -> dict[str, float]:
     if "entropy floor" not in out and meta.get("entropy_floor") is not None:
         out["entropy floor"] = float(meta["entropy_floor"])
     return out
-
-
-_ladder_dict = ladder_dict  # the name doctor.py still imports; it goes when doctor imports ladder_dict
