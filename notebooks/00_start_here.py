@@ -68,7 +68,7 @@ from slmlab.corpora import available_offline, load_corpus
 
 for name in ("synthetic", "tinystories", "shakespeare"):
     print(f"{name:12} {'on this machine' if available_offline(name) else 'not here (set SLMLAB_DATA_DIR)'}")
-story = load_corpus("synthetic", max_bytes=3000).train_docs[0]
+story = load_corpus("synthetic", corpus_bytes=3000).train_docs[0]
 print("\nA synthetic story:\n")
 print(story[:700], "...")
 

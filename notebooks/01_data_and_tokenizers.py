@@ -53,7 +53,7 @@ from slmlab.corpora import available_offline, load_corpus
 
 for name in ("synthetic", "tinystories", "shakespeare"):
     if available_offline(name):
-        c = load_corpus(name, max_bytes=200_000)
+        c = load_corpus(name, corpus_bytes=200_000)
         print(f"{name:12} {len(c.train_docs):5} train docs, {len(c.val_docs):4} val docs; from {c.source[:70]}")
     else:
         print(f"{name:12} not on this machine: put its file under $SLMLAB_DATA_DIR (see README)")
@@ -75,7 +75,7 @@ import time
 
 from slmlab.tokenizers import BPETokenizer
 
-corpus = load_corpus(cfg.data.corpus, max_bytes=cfg.data.corpus_bytes, seed=cfg.data.data_seed)
+corpus = load_corpus(cfg.data.corpus, corpus_bytes=cfg.data.corpus_bytes, data_seed=cfg.data.data_seed)
 n_merges = 300 if lesson.smoke else 1000
 t0 = time.perf_counter()
 bpe = BPETokenizer.train(corpus.train_docs, n_merges)
