@@ -221,7 +221,8 @@ display(plots.curves(h, ladder=lad))
 # %%
 import tempfile
 
-from slmlab.train import Callback, train
+from slmlab.callbacks import Callback
+from slmlab.train import train
 
 
 class StopAt(Callback):

@@ -97,7 +97,8 @@ print(format_findings(diagnose(student_history(), lad)))
 # (32 × 32 accumulated), so the CPU gets many updates in two minutes instead of one.
 
 # %%
-from slmlab.train import TimeLimit, train
+from slmlab.callbacks import TimeLimit
+from slmlab.train import train
 
 budget = 10 if lesson.smoke else 120  # seconds of training per model
 student_shape = preset("student").replace(

@@ -92,7 +92,6 @@ plots.isolation(runs, "data_fraction", "gap", title="final val - train gap vs da
 # We print it in steps and in epochs (how many times the model has read its training text).
 
 # %%
-import numpy as np
 
 print(f"{'data_fraction':>13} {'seed':>5} {'best step':>9} {'epochs then':>11} {'best val':>8} "
       f"{'final val':>9} {'rise after best':>15}")
@@ -119,11 +118,11 @@ for r in runs:
 # stops, its trajectory is the same as the run above (same seed, same batches).
 
 # %%
-from slmlab.experiments import run as run_once
-from slmlab.train import load_checkpoint
+from slmlab.checkpoint import load_checkpoint
+from slmlab.experiments import run
 
 scarce_cfg = cfg.replace(data_fraction=SCARCE, seed=SEEDS[0])
-es = run_once(scarce_cfg.replace(early_stop_patience=3), label="early stop, patience 3", progress=False)
+es = run(scarce_cfg.replace(early_stop_patience=3), label="early stop, patience 3", progress=False)
 saved = load_checkpoint(es.dir / "best.pt")
 print(f"stop reason: {es.history.stop_reason}, after {es.history.steps[-1]['step']} of "
       f"{cfg.train.max_steps} updates")
@@ -136,17 +135,13 @@ print(f"the run without early stopping: best {scarce_run.history.best_val()[1]:.
 # evaluate them on the same validation batches the trainer uses:
 
 # %%
-import torch
-
-from slmlab.data import BatchSampler
+from slmlab.train import evaluate_loss
 
 
-def val_loss(model, batches=cfg.train.eval_batches):
-    """Mean val loss on the trainer's evaluation batches (seed 12345), on the run's device."""
-    model = model.to(lesson.device.torch_device)
-    s = BatchSampler(data.val, cfg.model.block_size, cfg.train.micro_batch_size, seed=12345, device=lesson.device.type)
-    with torch.no_grad(), lesson.device.autocast():
-        return float(np.mean([model(*s.next())[1].item() for _ in range(batches)]))
+def val_loss(model):
+    """Mean val loss on the batches the trainer evaluates on (evaluate_loss is its eval)."""
+    t = cfg.train
+    return evaluate_loss(model, data.val, cfg.model.block_size, t.micro_batch_size, t.eval_batches, lesson.device)
 
 
 best_model_val, last_model_val = val_loss(es.model("best")), val_loss(es.model("ckpt"))
@@ -203,19 +198,17 @@ plots.overlay(dash.runs, "val_loss", label_by="data_fraction", ladder=lad, title
 #   early stopping.
 
 # %%
-def by_fraction(f, metric):
-    return np.array([metric(r.history) for r in runs if r.config.data.data_fraction == f])
+from slmlab.experiments import effect
 
-
-best_val = lambda h: h.best_val()[1]  # noqa: E731
-rise = lambda h: h.final_val() - h.best_val()[1]  # noqa: E731
-spread = max(np.ptp(by_fraction(f, best_val)) for f in FRACTIONS)  # largest seed-to-seed difference
-gain = by_fraction(SCARCE, best_val).mean() - by_fraction(PLENTY, best_val).mean()
-gap_scarce = by_fraction(SCARCE, lambda h: h.evals[-1]["val_loss"] - h.evals[-1]["train_loss"]).mean()
-gap_plenty = by_fraction(PLENTY, lambda h: h.evals[-1]["val_loss"] - h.evals[-1]["train_loss"]).mean()
-saves = by_fraction(SCARCE, rise)
-print(f"C2 more data: best val {by_fraction(SCARCE, best_val).mean():.3f} with {SCARCE:g} of the data, "
-      f"{by_fraction(PLENTY, best_val).mean():.3f} with {PLENTY:g}: {gain:.3f} nats better "
+best = effect(runs, "data_fraction")  # best val per fraction, over the seeds
+gap = effect(runs, "data_fraction", "gap")  # final val - train
+rise = effect(runs, "data_fraction", lambda h: h.final_val() - h.best_val()[1])
+spread, gain = best.spread, best.diff(SCARCE, PLENTY)  # spread: the largest seed-to-seed difference
+gap_scarce, gap_plenty = gap.mean(SCARCE), gap.mean(PLENTY)
+saves = rise.by_value[SCARCE]
+print(best, "\n")
+print(f"C2 more data: best val {best.mean(SCARCE):.3f} with {SCARCE:g} of the data, "
+      f"{best.mean(PLENTY):.3f} with {PLENTY:g}: {gain:.3f} nats better "
       f"(largest seed spread {spread:.3f}, {gain / max(spread, 1e-9):.0f}x)")
 print(f"   final val-train gap: {gap_scarce:.3f} (scarce) vs {gap_plenty:.3f} (plenty)")
 print(f"C5 early stopping: stopped at step {es.history.steps[-1]['step']} of {cfg.train.max_steps} "

@@ -130,50 +130,45 @@ plots.overlay(dash.runs, "val_loss", label_by="dropout", ladder=lad, title="scar
 # config as the yardstick.
 
 # %%
-import numpy as np
+from slmlab.experiments import effect
 
-
-def best(name, p):
-    return np.array([r.history.best_val()[1] for r in runs[name] if r.config.model.dropout == p])
+best = {name: effect(rs, "dropout") for name, rs in runs.items()}  # best val per dropout, over seeds
+final = {name: effect(rs, "dropout", "final_val") for name, rs in runs.items()}
+gap_of = {name: effect(rs, "dropout", "gap") for name, rs in runs.items()}  # final val - train
 
 
 def gap(name, p):
-    return np.mean([r.history.evals[-1]["val_loss"] - r.history.evals[-1]["train_loss"]
-                    for r in runs[name] if r.config.model.dropout == p])
-
-
-def final(name, p):
-    return np.mean([r.history.evals[-1]["val_loss"] for r in runs[name] if r.config.model.dropout == p])
+    return gap_of[name].mean(p)
 
 
 def verdict(e):  # the sign of an effect on best val, when it is more than twice the seed spread
     return "better" if e > 2 * spread else "worse" if e < -2 * spread else "no different (within 2x the seed spread)"
 
 
-spread = max(np.ptp(best(n, p)) for n in runs for p in (0.0, 0.2))
-effect, effect_final = {}, {}
+spread = max(e.spread for e in best.values())  # the largest seed-to-seed difference, both settings
+gain, gain_final = {}, {}
 for name in runs:
-    b = {p: best(name, p).mean() for p in DROPOUTS}
-    effect[name] = b[0.0] - min(b[0.2], b[0.3])  # > 0: dropout 0.2-0.3 helps the best val
-    effect_final[name] = final(name, 0.0) - min(final(name, 0.2), final(name, 0.3))  # > 0: helps the last val
-    print(f"{name:6} best val  " + "  ".join(f"p={p:g}: {v:.3f}" for p, v in b.items())
-          + f"   | 0.2-0.3 vs 0: {effect[name]:+.3f} nats; vs 0.1: {b[0.1] - min(b[0.2], b[0.3]):+.3f}")
-    print(f"{'':6} final val " + "  ".join(f"p={p:g}: {final(name, p):.3f}" for p in DROPOUTS)
-          + f"   | 0.2-0.3 vs 0: {effect_final[name]:+.3f} nats")
+    b, f = best[name], final[name]
+    gain[name] = b.mean(0.0) - b.mean(b.best([0.2, 0.3]))  # > 0: dropout 0.2-0.3 helps the best val
+    gain_final[name] = f.mean(0.0) - f.mean(f.best([0.2, 0.3]))  # > 0: helps the last val
+    print(f"{name:6} best val  " + "  ".join(f"p={p:g}: {b.mean(p):.3f}" for p in DROPOUTS)
+          + f"   | 0.2-0.3 vs 0: {gain[name]:+.3f} nats; vs 0.1: {b.mean(0.1) - b.mean(b.best([0.2, 0.3])):+.3f}")
+    print(f"{'':6} final val " + "  ".join(f"p={p:g}: {f.mean(p):.3f}" for p in DROPOUTS)
+          + f"   | 0.2-0.3 vs 0: {gain_final[name]:+.3f} nats")
     print(f"{'':6} final gap " + "  ".join(f"p={p:g}: {gap(name, p):.3f}" for p in DROPOUTS))
 print(f"largest seed-to-seed difference: {spread:.3f} nats")
-print(f"C4 'raise dropout to 0.2-0.3': best val {verdict(effect['scarce'])} with scarce data "
-      f"({effect['scarce']:+.3f}), {verdict(effect['plenty'])} with plenty ({effect['plenty']:+.3f}); "
+print(f"C4 'raise dropout to 0.2-0.3': best val {verdict(gain['scarce'])} with scarce data "
+      f"({gain['scarce']:+.3f}), {verdict(gain['plenty'])} with plenty ({gain['plenty']:+.3f}); "
       f"the scarce gap shrinks {gap('scarce', 0.0):.2f} -> {gap('scarce', 0.3):.2f}")
 if lesson.profile == "cpu":  # what held in the cpu run, with the seed spread as the yardstick
     assert gap("scarce", 0.3) < gap("scarce", 0.0) - 2 * spread, "dropout should shrink the val-train gap"
-    assert effect["plenty"] < -2 * spread, "with plenty of data, dropout 0.2-0.3 should cost val loss"
-    assert effect["scarce"] < 2 * spread, "with scarce data, dropout 0.2-0.3 gave no clear gain in best val"
+    assert gain["plenty"] < -2 * spread, "with plenty of data, dropout 0.2-0.3 should cost val loss"
+    assert gain["scarce"] < 2 * spread, "with scarce data, dropout 0.2-0.3 gave no clear gain in best val"
 elif not lesson.smoke:  # gpu: a bigger model on other data. Assert only what holds in general, not the
     # cpu outcome restated: dropout shrinks the gap where the model overfits, and does not help
     # where nothing overfits. Whether it helps the best val with scarce data is left open here.
     assert gap("scarce", 0.3) < gap("scarce", 0.0) - 2 * spread, "dropout should shrink the val-train gap"
-    assert effect["plenty"] < 2 * spread, "with plenty of data, dropout 0.2-0.3 should not improve best val"
+    assert gain["plenty"] < 2 * spread, "with plenty of data, dropout 0.2-0.3 should not improve best val"
 
 # %% [markdown]
 # ## What we measured

@@ -19,8 +19,7 @@ from slmlab.course import start
 # the setup of notebook 05: a small model and short runs, here on a tiny share of the data
 lesson = start("07_weight_decay", setup="small-sweep")
 SCARCE = {"smoke": 0.05, "cpu": 0.003, "gpu": 0.0003}[lesson.profile]
-# runs here record weight norms, so they get their own name (and cache folders)
-cfg = lesson.cfg.replace(data_fraction=SCARCE, name=f"{lesson.profile}-wd")
+cfg = lesson.cfg.replace(data_fraction=SCARCE)
 DECAYS = [0.0, 0.1, 0.3, 1.0]
 SEEDS = (1337, 2024)
 print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
@@ -64,22 +63,47 @@ print(f"not decayed: {len(no_decay):>3} tensors, {sum(p.numel() for p in no_deca
 # `DecayEverything` rebuilds the student's optimizer: it sets the weight decay of the
 # "not decayed" group to the same value as the other, so AdamW shrinks LayerNorm gains too.
 # It does it in `on_train_start`, after the Trainer has built its optimizer.
+#
+# Runs are cached by config (`slmlab.experiments.run`), and each callback tells the cache what
+# it is (the contract in `slmlab.callbacks`). `WeightNorms` is a *recorder*: what it measured
+# is stored in the run folder, and a cached run that never had it (a run of notebook 05 with
+# the same config, say) is trained again so the numbers exist. `DecayEverything` *changes
+# training*: its `cache_tag` becomes part of the cache key, so its runs never mix with the
+# plain ones.
 
 # %%
 import torch
 
-from slmlab.train import Callback
+from slmlab.callbacks import Callback
 
 
 class WeightNorms(Callback):
+    """Adds the decayed matrices' L2 norm and the mean LayerNorm gain to every eval record."""
+
+    record_name = "weight_norms"  # a recorder: a cached run that lacks this record is trained again
+
+    def on_train_start(self, trainer):
+        self.rows = []
+
     def on_eval(self, trainer, record):
         decay, no_decay = decay_groups(trainer.model)
         with torch.no_grad():
             record["matrix_norm"] = torch.sqrt(sum((p.float() ** 2).sum() for p in decay)).item()
             record["ln_gain"] = torch.cat([p.flatten() for p in no_decay]).mean().item()
+        self.rows.append({k: record[k] for k in ("step", "matrix_norm", "ln_gain")})
+
+    def recorded(self):
+        return self.rows
+
+    def restore(self, rows):
+        self.rows = rows
 
 
 class DecayEverything(Callback):
+    """Weight decay on every parameter, LayerNorm gains too (the student's AdamW)."""
+
+    changes_training, cache_tag = True, "decay-everything"  # its runs are cached apart
+
     def on_train_start(self, trainer):
         wd = trainer.cfg.train.weight_decay
         for group in trainer.optimizer.param_groups:  # [decayed, not decayed]
@@ -98,7 +122,7 @@ from slmlab.experiments import sweep
 norms = WeightNorms()
 groups = (sweep(cfg, "weight_decay", [0.0, 1.0], seeds=SEEDS, callbacks=[norms])
           + sweep(cfg, "weight_decay", [0.1, 0.3], callbacks=[norms]))
-everything = sweep(cfg.replace(name=f"{lesson.profile}-wd-all"), "weight_decay", [0.1, 1.0], seeds=SEEDS,
+everything = sweep(cfg, "weight_decay", [0.1, 1.0], seeds=SEEDS,
                    callbacks=[norms, DecayEverything()])
 for r in everything:
     r.label = "all params, " + r.label
@@ -171,40 +195,37 @@ plots.overlay(dash.runs, "val_loss", label_by="weight_decay", ladder=lad, title=
 # of the same config as the yardstick. And the effect on the weights themselves.
 
 # %%
-import numpy as np
+from slmlab.experiments import effect
 
-
-def pick(rs, wd, key=lambda h: h.best_val()[1]):
-    return np.array([key(r.history) for r in rs if r.config.train.weight_decay == wd])
-
-
-spread = max([np.ptp(pick(groups, wd)) for wd in (0.0, 1.0)] + [np.ptp(pick(everything, wd)) for wd in (0.1, 1.0)])
-base = pick(groups, 0.0).mean()
+best, best_all = effect(groups, "weight_decay"), effect(everything, "weight_decay")  # best val, over seeds
+spread = max(best.spread, best_all.spread)  # the largest seed-to-seed difference
+base = best.mean(0.0)
 for wd in DECAYS:
-    print(f"weight_decay {wd:<4g} best val {pick(groups, wd).mean():.3f}  ({pick(groups, wd).mean() - base:+.3f} vs no decay)")
+    print(f"weight_decay {wd:<4g} best val {best.mean(wd):.3f}  ({best.mean(wd) - base:+.3f} vs no decay)")
 for wd in (0.1, 1.0):
-    d = pick(everything, wd).mean() - pick(groups, wd).mean()
-    print(f"every parameter decayed at {wd:g}: best val {pick(everything, wd).mean():.3f} ({d:+.3f} vs decay groups)")
+    d = best_all.mean(wd) - best.mean(wd)
+    print(f"every parameter decayed at {wd:g}: best val {best_all.mean(wd):.3f} ({d:+.3f} vs decay groups)")
 print(f"largest seed-to-seed difference: {spread:.3f} nats")
-final = lambda key: (lambda h: h.evals[-1][key])  # noqa: E731
-norm0, norm1 = pick(groups, 0.0, final("matrix_norm")).mean(), pick(groups, 1.0, final("matrix_norm")).mean()
-gain_groups, gain_all = pick(groups, 1.0, final("ln_gain")).mean(), pick(everything, 1.0, final("ln_gain")).mean()
+norms, norms_all = effect(groups, "weight_decay", "matrix_norm"), effect(everything, "weight_decay", "matrix_norm")
+gains, gains_all = effect(groups, "weight_decay", "ln_gain"), effect(everything, "weight_decay", "ln_gain")
+norm0, norm1, norm_all = norms.mean(0.0), norms.mean(1.0), norms_all.mean(1.0)  # at the last eval
+gain_groups, gain_all = gains.mean(1.0), gains_all.mean(1.0)
 print(f"matrix norm at the end: {norm0:.1f} without decay, {norm1:.1f} at 1.0 ({1 - norm1 / norm0:.0%} smaller)")
-norm_all = pick(everything, 1.0, final("matrix_norm")).mean()
 print(f"matrix norm at the end, every parameter decayed at 1.0: {norm_all:.1f}")
 print(f"mean LayerNorm gain at wd 1.0: {gain_groups:.3f} with decay groups, {gain_all:.3f} decaying everything")
-final0, final1 = pick(groups, 0.0, final("val_loss")).mean(), pick(groups, 1.0, final("val_loss")).mean()
+finals = effect(groups, "weight_decay", "final_val")
+final0, final1 = finals.mean(0.0), finals.mean(1.0)
 print(f"final val (no early stopping): {final0:.3f} without decay, {final1:.3f} at 1.0 ({final1 - final0:+.3f})")
-best_wd = min(DECAYS, key=lambda wd: pick(groups, wd).mean())
-gain = base - pick(groups, best_wd).mean()
+best_wd = best.best(DECAYS)
+gain = base - best.mean(best_wd)
 print(f"best decay here: {best_wd:g}, {gain:.3f} nats better than none ({gain / max(spread, 1e-9):.1f}x the seed spread)")
 if not lesson.smoke:
     assert norm1 < 0.95 * norm0, "decay should shrink the matrices"
     assert gain_all < gain_groups - 0.02, "decaying everything should shrink the LayerNorm gains"
 if lesson.profile == "cpu":  # what the cpu run measured, with the seed spread as the yardstick
     for wd in (0.1, 0.3):
-        assert abs(pick(groups, wd).mean() - base) < spread, f"weight decay {wd:g} should barely move best val"
-    assert abs(pick(groups, 1.0).mean() - base) < 3 * spread, "even 1.0 should move best val by about the seed noise"
+        assert abs(best.mean(wd) - base) < spread, f"weight decay {wd:g} should barely move best val"
+    assert abs(best.mean(1.0) - base) < 3 * spread, "even 1.0 should move best val by about the seed noise"
     assert final0 - final1 > 2 * spread, "decay 1.0 should slow the rise of val loss after the best point"
 
 # %% [markdown]

@@ -166,8 +166,8 @@ display(plots.overlay(warm_runs, "loss", title=f"train loss at lr {high_lr:g} wi
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
+from slmlab.callbacks import Callback
 from slmlab.diagnostics import schedule, student_schedule
-from slmlab.train import Callback
 
 N, W, ACCUM = cfg.train.max_steps, cfg.train.warmup_steps, 4  # accumulation 4 here (theirs: 32)
 
@@ -190,8 +190,11 @@ def per_micro_step_lrs(lr, min_lr, warmup, max_steps, accum):
 class LRReplay(Callback):
     """Use lrs[step] at every update, whatever the config says (to train a buggy schedule)."""
 
+    changes_training = True  # so a cached run is keyed by the lrs it replays, not only the config
+
     def __init__(self, lrs):
         self.lrs = lrs
+        self.cache_tag = "lr-replay-" + ",".join(f"{lr:.6g}" for lr in lrs)
 
     def on_step_start(self, trainer):  # after the schedule set its lr; the history records this one
         for group in trainer.optimizer.param_groups:
@@ -209,9 +212,9 @@ display(plots.schedule(lr_curves, logy=True, title="the lr each update really us
 
 # %%
 bug_runs = {
-    "min_lr > lr": experiments.run(at_lr(low_lr, name=f"{cfg.name}-minlr-bug"), label="min_lr bug",
+    "min_lr > lr": experiments.run(at_lr(low_lr), label="min_lr bug",
                                    callbacks=[LRReplay(bug_minlr)], progress=False),
-    "per micro-step": experiments.run(at_lr(best_lr, name=f"{cfg.name}-micro-bug"), label="per-micro-step bug",
+    "per micro-step": experiments.run(at_lr(best_lr), label="per-micro-step bug",
                                       callbacks=[LRReplay(bug_micro)], progress=False),
 }
 compare = {"min_lr > lr": seeded[low_lr][0], "per micro-step": seeded[best_lr][0]}

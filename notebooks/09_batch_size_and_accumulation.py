@@ -197,7 +197,7 @@ for _ in range(3 if not lesson.smoke else 1):
     for T, tr in trainers.items():
         t0 = time.perf_counter()
         for _ in range(3):
-            tr._update()
+            tr.train_step()
         secs[T].append((time.perf_counter() - t0) / 3)
 tps = {T: per_update / min(s) for T, s in secs.items()}
 for T in BLOCKS:

@@ -87,7 +87,7 @@ def test_agreement_check_finds_an_edited_cell_a_new_cell_and_a_tag(tmp_path):
     source = copy_pair("00_start_here", tmp_path)
     notebook = source.with_suffix(".ipynb")
     assert disagreements(notebook) == []
-    edit(source, 'run = start("00_start_here")', 'run = start("00_start_here", seed=1)')
+    edit(source, 'lesson = start("00_start_here")', 'lesson = start("00_start_here", seed=1)')
     assert disagreements(notebook) == ["cell 3: source differs"]
     edit(source, '# %% tags=["NBVAL_SKIP"]', "# %%")
     assert disagreements(notebook) == ["cell 1: tags differs", "cell 3: source differs"]
