@@ -48,6 +48,7 @@ from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
 from .device import cpu_has_bf16, default_threads, pick_device
 from .files import atomic_write_text, write_json
+from .tokenizers import token_dtype
 
 __all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "TARGETS", "bench_config", "random_data", "run_case",
            "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "target_configs",
@@ -107,7 +108,7 @@ class _RandomTokenizer:
 def random_data(vocab_size: int, n_tokens: int = 200_000, seed: int = 0) -> TokenData:
     """Uniform random tokens: the step costs the same whatever the tokens say."""
     rng = np.random.default_rng(seed)
-    dtype = np.uint16 if vocab_size <= 65536 else np.uint32
+    dtype = token_dtype(vocab_size)
     train = rng.integers(0, vocab_size, size=n_tokens).astype(dtype)  # (n_tokens,)
     val = rng.integers(0, vocab_size, size=n_tokens // 10).astype(dtype)
     manifest = {"corpus": "random", "tokenizer": f"random-{vocab_size}", "entropy_floor": None,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..history import NAN, History, as_history
 from .config_lint import STUDENT_CONFIG, normalize_config
-from .findings import Finding, _fmt, rank
+from .findings import Finding, fmt_number, rank
 from .loss_ladder import STUDENT_PUBLISHED, Ladder, ladder_dict, place_on_ladder
 
 # ---------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _dr_diverged(ctx) -> Finding | None:
         return None
     lr = ctx["cfg"].get("lr")
     return Finding("diverged", "error", "; ".join(notes) + ". The updates are too large: lower lr"
-                   + (f" (it was {_fmt(lr)})" if lr else "") + ", keep gradient clipping on, or warm up longer.",
+                   + (f" (it was {fmt_number(lr)})" if lr else "") + ", keep gradient clipping on, or warm up longer.",
                    {"rise": rise, "nonfinite_steps": int(bad.sum()), "lr": lr}, "08_learning_rate_and_warmup")
 
 
@@ -236,7 +236,7 @@ def _dr_lr_too_high(ctx) -> Finding | None:
     return Finding("lr_too_high", "warning",
                    f"{climbed}{n} loss spikes in {len(y)} logged steps (largest +{biggest:.2f} nats above the "
                    f"running median), {gn_spikes} gradient-norm spikes (>10x median)"
-                   + (f" at lr {_fmt(lr)}" if lr else "") + ": the updates overshoot. Fix: lower lr "
+                   + (f" at lr {fmt_number(lr)}" if lr else "") + ": the updates overshoot. Fix: lower lr "
                    "(halve it), a longer warmup, keep grad_clip on (1.0).",
                    {"spikes": n, "largest_spike": biggest, "grad_norm_spikes": gn_spikes, "lr": lr,
                     "rise_above_start": rise},
@@ -268,7 +268,7 @@ def _dr_lr_too_low(ctx) -> Finding | None:
     else:
         how = (f"the train loss falls slowly and in a straight line ({early * 1000:.3g} then {late * 1000:.3g} "
                f"nats per 1000 steps, no bend), {above}: at this rate it needs ~{steps_needed:,.0f} more steps")
-    return Finding("lr_too_low", "warning", how + (f" at lr {_fmt(lr)}" if lr else "")
+    return Finding("lr_too_low", "warning", how + (f" at lr {fmt_number(lr)}" if lr else "")
                    + ". Fix: raise lr (try 3-10x; the lr finder suggests one).",
                    {"early_slope_per_1000": early * 1000, "late_slope_per_1000": late * 1000,
                     "headroom": headroom, "lr": lr}, "08_learning_rate_and_warmup")

@@ -68,4 +68,3 @@ def fmt_number(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.4g}"
 
 
-_fmt = fmt_number  # the name doctor.py still imports; it goes when doctor imports fmt_number
