@@ -6,7 +6,8 @@ eval_iters, ... plus facts such as scheduler_steps_per="micro_step") and returns
 ranked Findings, always ending with an info "budget" (tokens per update,
 optimizer updates, total tokens, epochs). `STUDENT_CONFIG` is the student's
 notebook; `CHAT_CONFIG` the chat answer's new numbers on top of it. `to_config` turns the
-slmlab shapes into a Config (schedules.py uses it too).
+slmlab shapes into a Config (schedules.py uses it too). A training script or
+notebook is script_lint's to read (with ast); it hands lint() the notebook's words.
 Refusing bad values at train time is slmlab.config.validate's job, not this one.
 """
 
@@ -51,8 +52,14 @@ _NOTEBOOK_WORDS = {"learning_rate": "lr", "batch_size": "micro_batch_size",
                    "gradient_accumulation_steps": "grad_accum_steps"}
 
 
-def normalize_config(config) -> dict:
-    """A flat dict: slmlab names, schedule lengths in optimizer updates, and facts."""
+def normalize_config(config, words: str | None = None) -> dict:
+    """A flat dict: slmlab names, schedule lengths in optimizer updates, and facts.
+
+    words="notebook" reads a dict in the notebook's words whatever keys it has
+    (script_lint's reading of a training script); None guesses from the keys.
+    """
+    if words == "notebook":
+        return _from_notebook(config)
     if isinstance(config, Config):
         return _from_slmlab(config)
     if not isinstance(config, dict):
@@ -86,16 +93,21 @@ def _from_slmlab(cfg: Config, extra: dict | None = None) -> dict:
 
 
 def _from_notebook(d: dict) -> dict:
-    """The student notebook's words: max_iters counts loop iterations = micro-batches."""
+    """The student notebook's words: max_iters counts loop iterations = micro-batches.
+
+    Facts a script reader knows better may come with it: loop_counts="update" (each
+    iteration accumulates and steps, as in nanoGPT) and eval_iters_as_interval=False.
+    """
     c = {_NOTEBOOK_WORDS.get(k, k): v for k, v in d.items()}
     accum = int(c.get("grad_accum_steps", 1))
+    per_iter = accum if c.get("loop_counts", "micro_step") == "micro_step" else 1
     per_micro = c.get("scheduler_steps_per") == "micro_step"
     c["max_iters"] = int(c.get("max_iters", 0))
-    c["max_steps"] = c["max_iters"] // accum
+    c["max_steps"] = c["max_iters"] // per_iter
     c["warmup_iters"] = int(c.get("warmup_steps", 0))  # in scheduler steps
     c["warmup_steps"] = c["warmup_iters"] / accum if per_micro else c["warmup_iters"]
-    if "eval_iters" in c and "eval_interval" not in c:
-        c.update(eval_iters_as_interval=True, eval_interval=c["eval_iters"] / accum,
+    if "eval_iters" in c and "eval_interval" not in c and c.get("eval_iters_as_interval", True):
+        c.update(eval_iters_as_interval=True, eval_interval=c["eval_iters"] / per_iter,
                  eval_batches=c["eval_iters"])
     c["block_size_set_twice"] = "model_block_size" in c
     c.setdefault("model_block_size", c.get("block_size"))
@@ -103,13 +115,13 @@ def _from_notebook(d: dict) -> dict:
     return c
 
 
-def lint(config, *, n_train_tokens: int | None = None) -> list[Finding]:
+def lint(config, *, n_train_tokens: int | None = None, words: str | None = None) -> list[Finding]:
     """Check a config before training; ranked findings, errors first.
 
     n_train_tokens (or the dict's own "n_train_tokens"): lets the budget say how
-    many epochs the run makes over the data.
+    many epochs the run makes over the data. words: as in normalize_config.
     """
-    c = normalize_config(config)
+    c = normalize_config(config, words)
     if n_train_tokens is not None:
         c["n_train_tokens"] = n_train_tokens
     found = [f for check in _LINT_CHECKS if (f := check(c)) is not None]

@@ -27,10 +27,14 @@ class Finding:
     message: str  # what is wrong, why, and the fix, with the numbers
     data: dict = field(default_factory=dict)  # the numbers behind the message
     notebook: str | None = None  # the course notebook that teaches the fix
+    line: int | None = None  # the line of the user's file it came from (script lint), from 1
+    where: str | None = None  # that place in words: "line 9", "cell 17, line 3 (...)"
 
     def __str__(self) -> str:
-        where = f"  [see {self.notebook}]" if self.notebook else ""
-        return f"{self.severity.upper():7s} {self.code}: {self.message}{where}"
+        see = f"  [see {self.notebook}]" if self.notebook else ""
+        place = self.where or (f"line {self.line}" if self.line else "")
+        at = f" ({place})" if place else ""
+        return f"{self.severity.upper():7s} {self.code}{at}: {self.message}{see}"
 
 
 # order inside one severity: the most important problem first
