@@ -162,23 +162,9 @@ def cmd_ladder(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    import json
+    from .diagnostics import format_findings, lint_file
 
-    from .diagnostics import format_findings, lint
-
-    path = Path(args.file)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise ValueError(f"lint {args.file}: {what}; give a JSON config file")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {args.file} as JSON ({e}); lint reads a JSON config file, "
-                         f"such as a run folder's config.json") from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{args.file} holds a JSON {type(raw).__name__}, not an object; write the "
-                         f"config as {{\"learning_rate\": 1e-4, ...}} or slmlab's {{\"train\": ...}}")
-    findings = lint(raw, n_train_tokens=args.train_tokens)  # lint reads every config shape
+    findings = lint_file(args.file, n_train_tokens=args.train_tokens)  # .json, .py or .ipynb
     print(format_findings(findings))
     return 1 if any(f.severity == "error" for f in findings) else 0
 
@@ -246,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(la)
     la.set_defaults(func=cmd_ladder)
 
-    li = sub.add_parser("lint", help="check a config (JSON) for the known bugs")
-    li.add_argument("file")
+    li = sub.add_parser("lint", help="check a config (JSON) or a training script (.py, .ipynb, "
+                        "read, never run) for the known bugs")
+    li.add_argument("file", help="config.json, train.py or notebook.ipynb")
     li.add_argument("--train-tokens", type=int, help="tokens in the training set: the budget "
                     "then says how many epochs the run makes over them")
     li.set_defaults(func=cmd_lint)

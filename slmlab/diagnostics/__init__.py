@@ -9,6 +9,9 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
                published point; nats/token and bits per byte;
 - config_lint: `lint(config)` for slmlab configs and the student notebook's words
                (`STUDENT_CONFIG`, `CHAT_CONFIG`);
+- script_lint: `lint_script(path)` for a training script or notebook read with
+               `ast`, never run (the same codes, each with its line);
+               `lint_file(path)` for .json, .py and .ipynb; `read_script(path)`;
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
 - doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`,
@@ -46,12 +49,14 @@ from .loss_ladder import (
     unigram_cross_entropy,
 )
 from .schedules import Schedule, schedule, student_schedule
+from .script_lint import ScriptFacts, lint_file, lint_script, read_script
 from .stats import SATURATION_THRESHOLD, TrainingStats
 
 __all__ = [
     "Finding", "SEVERITIES", "format_findings", "rank", "has_errors",
     "Rung", "Ladder", "ladder", "bits_per_byte", "unigram_cross_entropy", "bigram_cross_entropy",
     "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
+    "lint_script", "lint_file", "read_script", "ScriptFacts",
     "Schedule", "schedule", "student_schedule",
     "diagnose", "history_from_evals", "student_history", "clipped_fraction",
     "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
