@@ -170,12 +170,10 @@ def cmd_lint(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .data import prepare
-    from .diagnostics import diagnose, format_findings, ladder
-    from .experiments import load_run
+    from .diagnostics import checkup
 
-    r = load_run(_run_folder(args.run_dir, "doctor", "history.jsonl"))
-    print(format_findings(diagnose(r.history, ladder(prepare(r.config.data)))))
+    print(checkup(args.path, vocab_size=args.vocab_size, tokenizer=args.tokenizer,
+                  grad_accum_steps=args.grad_accum).text())
     return 0
 
 
@@ -239,8 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "then says how many epochs the run makes over them")
     li.set_defaults(func=cmd_lint)
 
-    d = sub.add_parser("doctor", help="diagnose a finished run")
-    d.add_argument("run_dir")
+    d = sub.add_parser("doctor", help="diagnose a run: a run folder, or your own training log")
+    d.add_argument("path", help="a run folder, or a log: printed output (.txt), CSV/TSV, trainer_state.json")
+    d.add_argument("--vocab-size", type=int, help="the tokenizer's vocabulary (50257 for GPT-2): draws ln V")
+    d.add_argument("--tokenizer", help="gpt2 | bpe-N: the vocabulary size from the tokenizer's name")
+    d.add_argument("--grad-accum", type=int, help="micro-steps per optimizer update, when the log "
+                   "counts micro-steps (the Vizuara notebook's 'Epoch N': 32)")
     d.set_defaults(func=cmd_doctor)
 
     b = sub.add_parser("bench", help="speed benchmark (tokens/s, MFU, memory)")

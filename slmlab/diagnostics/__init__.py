@@ -15,7 +15,11 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
 - doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`,
-               `clipped_fraction` (how often clipping fired);
+               `clipped_fraction` (how often clipping fired), and `checkup(path, ...)`:
+               the doctor on a student's own log (what `doctor PATH` prints);
+- readers:     `read_log(path, grad_accum_steps)` -> (History, ReadReport): the
+               Vizuara notebook's prints, nanoGPT's stdout, CSV/TSV, JSON lines,
+               trainer_state.json, slmlab runs; never executes anything;
 - health:      `loss_at_init`, `overfit_one_batch`, `lr_find`, and `HealthChecks`,
                a Callback that has the trainer run both checks before training;
 - stats:       `TrainingStats`, a trainer Callback sampling activations, attention
@@ -28,7 +32,14 @@ It reads histories (slmlab.history), models and token files; it draws nothing
 """
 
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
-from .doctor import clipped_fraction, diagnose, history_from_evals, student_history
+from .doctor import (
+    Checkup,
+    checkup,
+    clipped_fraction,
+    diagnose,
+    history_from_evals,
+    student_history,
+)
 from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
@@ -48,6 +59,7 @@ from .loss_ladder import (
     ladder,
     unigram_cross_entropy,
 )
+from .readers import FORMATS, ReadReport, read_log
 from .schedules import Schedule, schedule, student_schedule
 from .script_lint import ScriptFacts, lint_file, lint_script, read_script
 from .stats import SATURATION_THRESHOLD, TrainingStats
@@ -58,7 +70,8 @@ __all__ = [
     "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
     "lint_script", "lint_file", "read_script", "ScriptFacts",
     "Schedule", "schedule", "student_schedule",
-    "diagnose", "history_from_evals", "student_history", "clipped_fraction",
+    "diagnose", "history_from_evals", "student_history", "clipped_fraction", "checkup", "Checkup",
+    "read_log", "ReadReport", "FORMATS",
     "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
     "TrainingStats", "SATURATION_THRESHOLD",
 ]

@@ -7,18 +7,24 @@ thresholds are written where they are used, except the noise floor every rule
 shares (`MIN_EFFECT_NATS`). The student's published curve is
 `STUDENT_PUBLISHED` / `student_history()`. `clipped_fraction(history)` is the
 one measure of how often clipping fired. Records are slmlab.history's.
+`checkup(path, vocab_size=, tokenizer=, grad_accum_steps=)` is `python -m slmlab
+doctor PATH`: a student's own log read by readers.read_log (which leaves parsing
+to itself), the rungs it can draw without the data, and the findings.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..history import NAN, History, as_history
+from ..tokenizers import vocab_size_of
 from .config_lint import STUDENT_CONFIG, normalize_config
-from .findings import Finding, fmt_number, rank
+from .findings import Finding, fmt_number, format_findings, rank
 from .loss_ladder import STUDENT_PUBLISHED, Ladder, ladder_dict, place_on_ladder
+from .readers import ReadReport, read_log
 
 # ---------------------------------------------------------------------------
 # Loss doctor: what a finished (or published) run says
@@ -52,6 +58,7 @@ def _curves(h: History) -> dict:
     _, out["s_gn"] = h.series("grad_norm")
     out["e_x"], out["val"] = h.series("val_loss")
     out["t_x"], out["train"] = h.series("train_loss")
+    out["lr_x"], out["lr"] = h.series("lr")
     return out
 
 
@@ -165,9 +172,20 @@ def _dr_still_improving(ctx) -> Finding | None:
     return Finding("still_improving", "warning",
                    f"val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
                    f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
-                   f"~{gain:.2f} nats. Train longer (more max_steps) before changing anything else.",
+                   f"~{gain:.2f} nats. {_not_overfitting(ctx)}Train longer (more max_steps) before "
+                   f"changing anything else.",
                    {"slope_per_1000": slope * 1000, "val": float(v[-1]), "projected_gain": gain},
                    "03_train_and_sample")
+
+
+def _not_overfitting(ctx) -> str:
+    """'Val is at or near its lowest and +0.001 nats from train: not overfitting.' (the gap when known)."""
+    c = ctx["c"]
+    if len(c["train"]) and len(c["train"]) == len(c["val"]) and np.isfinite(c["train"][-1]):
+        gap = float(c["val"][-1] - c["train"][-1])
+        return (f"Val is at or near its lowest and {gap:+.3f} nats from train ({c['train'][-1]:.3f}): "
+                f"this is not overfitting. ")
+    return "Val is at or near its lowest: this is not overfitting. "
 
 
 def _unit(ctx) -> str:
@@ -192,7 +210,7 @@ def _dr_overfitting(ctx) -> Finding | None:
             return None  # val rose with train: not memorization (see diverged / lr_too_high)
         gap_txt = f"; the val-train gap grew from {gaps[ib]:.3f} to {gaps[-1]:.3f}"
     return Finding("overfitting", "warning",
-                   f"val reached its best {v[ib]:.3f} at step {int(x[ib]):,} and rose {rise:.3f} to "
+                   f"val reached its best {v[ib]:.3f} at {_unit(ctx)} {int(x[ib]):,} and rose {rise:.3f} to "
                    f"{v[-1]:.3f}{gap_txt}: the model memorizes its training tokens. Fix: more data "
                    f"(05), early stopping at the best step (05), dropout (06), weight decay (07).",
                    data, "05_data_size")
@@ -322,6 +340,13 @@ def _dr_val_below_train(ctx) -> Finding | None:
     gap = float(np.mean(gaps))
     if not np.isfinite(gap) or gap > -max(MIN_EFFECT_NATS, 0.01 * float(abs(train[-1]))) or (gaps > 0).any():
         return None
+    if source == "steps" and not ctx["cfg"]:  # a log read without its config: dropout unknown
+        return Finding("val_below_train", "info",
+                       f"val is {-gap:.3f} nats below the training-step loss. The steps run in train mode "
+                       f"(with dropout, if the run had it) and val does not, so this gap may be dropout's; "
+                       f"without dropout it would mean the val text is easier than train, or leaks into it. "
+                       f"Compare both splits in eval mode to judge.",
+                       {"gap": gap, "dropout": None, "compared_with": source}, "06_dropout")
     if source == "steps" and drop:
         return Finding("val_below_train", "info",
                        f"val is {-gap:.3f} nats below the training-step loss: with dropout={drop} the steps run "
@@ -345,8 +370,127 @@ def _dr_position(ctx) -> Finding | None:
                    {"val": float(v[-1]), "rungs": dict(r)}, "00_start_here")
 
 
-_DOCTOR_RULES = [_dr_diverged, _dr_barely_trained, _dr_lr_too_high, _dr_overfitting, _dr_lr_too_low,
-                 _dr_still_improving, _dr_eval_noise, _dr_val_below_train, _dr_position]
+LR_RISE = 1.2  # an lr that grew this much over the second half of a run is rising, not decaying
+
+
+def _dr_lr_rising(ctx) -> Finding | None:
+    """The lr still climbing through the second half of the run, past any warmup: a decay
+    whose floor (min_lr, CosineAnnealingLR's eta_min) is above lr decays upward to it."""
+    x, lr = _finite_tail(ctx["c"]["lr_x"], ctx["c"]["lr"])
+    warm = float(ctx["cfg"].get("warmup_steps", 0) or 0)
+    x, lr = x[x > warm], lr[x > warm]
+    if len(lr) < 6:
+        return None
+    h = len(lr) // 2
+    if lr[-1] < 0.98 * lr.max() or lr[-1] < LR_RISE * lr[h] or lr[-1] <= lr[0]:
+        return None
+    u, cfg = _unit(ctx), ctx["cfg"]
+    path = " -> ".join(f"{fmt_number(float(lr[i]))} at {u} {int(x[i]):,}" for i in (0, h, len(lr) - 1))
+    floor = (f" (this run: lr {fmt_number(cfg['lr'])}, min_lr {fmt_number(cfg['min_lr'])})"
+             if cfg.get("lr") and cfg.get("min_lr") else "")
+    return Finding("lr_rising", "error",
+                   f"the lr rose instead of decaying: {path}, {lr[-1] / lr[0]:.1f}x its first value and "
+                   f"{lr[-1] / lr[h]:.2f}x over the second half, still rising at the end, long after a warmup "
+                   f"should have finished. A cosine decay whose floor min_lr (CosineAnnealingLR's eta_min) "
+                   f"is above lr climbs up to that floor{floor}. Fix: min_lr below lr (about lr/10); "
+                   f"`python -m slmlab lint` on the training script checks the scheduler's settings.",
+                   {"first_lr": float(lr[0]), "mid_lr": float(lr[h]), "final_lr": float(lr[-1]),
+                    "first_step": int(x[0]), "final_step": int(x[-1]), "rise": float(lr[-1] / lr[0])},
+                   "08_learning_rate_and_warmup")
+
+
+_DOCTOR_RULES = [_dr_diverged, _dr_lr_rising, _dr_barely_trained, _dr_lr_too_high, _dr_overfitting,
+                 _dr_lr_too_low, _dr_still_improving, _dr_eval_noise, _dr_val_below_train, _dr_position]
+
+
+# ---------------------------------------------------------------------------
+# The doctor on a file: read it as the student has it, draw the rungs it can, diagnose
+
+
+@dataclass
+class Checkup:
+    """What `python -m slmlab doctor PATH` prints: what was read, the ladder, the findings."""
+
+    history: History  # what the reader made of the file
+    read: ReadReport  # the format, the points, the skipped lines
+    rungs: dict[str, float]  # the ladder the findings place the loss on (maybe empty)
+    ladder_note: str  # which rungs were drawn, from what, and which were not
+    findings: list[Finding]  # ranked
+
+    def text(self) -> str:
+        return "\n".join([self.read.summary(), f"ladder: {self.ladder_note}",
+                          "findings, most important first:", format_findings(self.findings)])
+
+
+def checkup(path, *, vocab_size: int | None = None, tokenizer: str | None = None,
+            grad_accum_steps: int | None = None, data_ladder: bool = True) -> Checkup:
+    """Read a training log or run folder (readers.read_log), place it on the ladder, diagnose it.
+
+    vocab_size or tokenizer ('gpt2', 'bpe-N') draws the uniform rung ln V; an slmlab run
+    folder's own data gives the whole ladder (data_ladder=False skips tokenizing it).
+    grad_accum_steps turns printed micro-steps into optimizer updates.
+    """
+    history, report = read_log(path, grad_accum_steps)
+    rungs, note = _rungs(history, report, vocab_size, tokenizer, data_ladder)
+    return Checkup(history, report, rungs, note, diagnose(history, rungs))
+
+
+def _vocab(vocab_size, tokenizer, meta: dict) -> tuple[int | None, str]:
+    """(V, where it came from): --vocab-size, --tokenizer, or what the run or log said."""
+    if vocab_size is not None and tokenizer is not None:
+        raise ValueError("give --vocab-size or --tokenizer, not both")
+    if vocab_size is not None:
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
+            raise ValueError(f"--vocab-size {vocab_size!r}: give the tokenizer's vocabulary size, a whole "
+                             f"number >= 2 (50257 for GPT-2)")
+        return vocab_size, "--vocab-size"
+    if tokenizer is not None:
+        v = vocab_size_of(tokenizer)
+        if v is None:
+            why = "a char vocabulary depends on the text" if tokenizer == "char" else "not a tokenizer slmlab knows"
+            raise ValueError(f"--tokenizer {tokenizer}: {why}; give gpt2 or bpe-N (N merges), or --vocab-size V")
+        return v, f"--tokenizer {tokenizer}"
+    if meta.get("vocab_size"):
+        line = meta.get("vocab_size_line")
+        return int(meta["vocab_size"]), f"line {line} of the log" if line else "the run's meta"
+    return None, ""
+
+
+def _rungs(history: History, report: ReadReport, vocab_size, tokenizer, data_ladder: bool):
+    """({rung: nats}, what the ladder line says)."""
+    if data_ladder and report.format == "slmlab" and history.config and vocab_size is None and tokenizer is None:
+        lad, err = _run_ladder(history)
+        if lad is not None:
+            drawn = ", ".join(f"{r.name} {r.nats:.3f}" for r in lad.rungs)
+            return lad.to_dict(), f"{drawn} (the run's own data: {lad.corpus} / {lad.tokenizer})"
+    else:
+        err = None
+    V, where = _vocab(vocab_size, tokenizer, history.meta or {})
+    if V is None:
+        return {}, ("no rung drawn: the uniform rung (ln V) needs the vocabulary size (--vocab-size V, or "
+                    "--tokenizer gpt2 | bpe-N), the unigram and bigram rungs need the tokenized data; the "
+                    "findings that place a loss on the ladder (barely_trained, ladder_position) are left out")
+    u = math.log(V)
+    note = (f"uniform ln V = {u:.3f} (V = {V:,}, from {where}); the unigram and bigram rungs need the "
+            f"tokenized data (a run folder, or `python -m slmlab ladder --corpus ... --tokenizer ...`)")
+    if err:
+        note += f"; the run's data gave no ladder ({err})"
+    _, val = history.series("val_loss")
+    if len(val) and np.isfinite(val[0]) and val[0] > 1.5 * u:
+        note += f"; the first val {val[0]:.2f} is far above ln V: is the vocabulary size right?"
+    return {"uniform": u}, note
+
+
+def _run_ladder(history: History):
+    """(Ladder of an slmlab run's own data, None) or (None, why not)."""
+    from ..config import Config
+    from ..data import prepare
+    from .loss_ladder import ladder
+
+    try:
+        return ladder(prepare(Config.from_dict(history.config).data)), None
+    except (ValueError, OSError, RuntimeError, KeyError, TypeError) as e:
+        return None, str(e).split("\n")[0]
 
 
 def clipped_fraction(history, grad_clip: float | None = None) -> float | None:
