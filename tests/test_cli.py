@@ -79,7 +79,7 @@ BAD_PATHS = [  # argv (with {names} of _paths), words the one line must hold
     ("train --resume {empty}", "holds no checkpoint (ckpt.pt)"),
     ("sample {missing}", "no such folder"),
     ("sample {oldrun} --which best", "holds no best checkpoint (best.pt)"),
-    ("doctor {log}", "is a file, not a run folder"),
+    ("doctor {afile}", "the doctor reads"),
     ("doctor {empty}", "holds no history (history.jsonl)"),
     ("lint {missing}", "does not exist; give a JSON config file"),
     ("lint {empty}", "is a folder; give a JSON config file"),

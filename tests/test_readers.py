@@ -257,6 +257,7 @@ def test_still_improving_run_is_not_overfitting(tmp_path):
     lines = [f"step {500 * (i + 1)}: train loss {v - 0.01:.4f}, val loss {v:.4f}" for i, v in enumerate(vals)]
     f = codes(d.checkup(write(tmp_path, "log.txt", "\n".join(lines)), vocab_size=50257).findings)
     assert "still_improving" in f and "not overfitting" in f["still_improving"].message
+    assert f["still_improving"].message.startswith("far from trained")
     assert not {"overfitting", "barely_trained", "diverged", "lr_rising"} & set(f)
 
 
@@ -356,6 +357,7 @@ def test_real_log_full_and_cut(shared_data, tmp_path, capsys):
     f = codes(c.findings)
     assert f["lr_rising"].data["first_lr"] == pytest.approx(7e-5) and f["lr_rising"].data["final_lr"] == 5e-4
     assert "still_improving" in f and "not overfitting" in f["still_improving"].message
+    assert f["still_improving"].message.startswith("far from trained")
     assert not {"overfitting", "barely_trained", "diverged"} & set(f)
     cut = write(tmp_path, "cut.txt", "\n".join(log.read_text().splitlines()[:8]) + "\n")  # epochs 500, 1000
     f = codes(d.checkup(cut, vocab_size=50257, grad_accum_steps=32).findings)

@@ -157,6 +157,9 @@ def _dr_barely_trained(ctx) -> Finding | None:
                    "04_val_loss_9_clinic")
 
 
+FAR_FROM_TRAINED_NATS = 0.1  # a run 25% longer would still gain this much: it stopped mid-descent
+
+
 def _dr_still_improving(ctx) -> Finding | None:
     x, v = _finite_tail(ctx["c"]["e_x"], ctx["c"]["val"])
     if len(v) < 3 or np.argmin(v) < len(v) - 2:
@@ -169,8 +172,9 @@ def _dr_still_improving(ctx) -> Finding | None:
     if slope >= 0 or gain < max(0.01, 2 * _noise_sd(v), 0.005 * v[-1]):
         return None
     unit = _unit(ctx)
+    far = "far from trained: " if gain >= FAR_FROM_TRAINED_NATS else ""
     return Finding("still_improving", "warning",
-                   f"val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
+                   f"{far}val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
                    f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
                    f"~{gain:.2f} nats. {_not_overfitting(ctx)}Train longer (more max_steps) before "
                    f"changing anything else.",
