@@ -30,7 +30,7 @@ from .history import EARLY_STOP, TIME
 if TYPE_CHECKING:
     from .train import Trainer
 
-__all__ = ["Callback", "TimeLimit", "EarlyStopping", "KeepBest", "ProgressBar"]
+__all__ = ["Callback", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar"]
 
 
 class Callback:
@@ -85,6 +85,25 @@ class TimeLimit(Callback):
     def on_update(self, trainer: Trainer) -> None:
         if time.perf_counter() - self._t0 >= self.seconds:
             trainer.request_stop(TIME, final_eval=True)
+
+
+class ReplayLR(Callback):
+    """Train with `lrs[step]` at optimizer update `step`, whatever the config's schedule says: how
+    a run with another schedule (a buggy one, say, from diagnostics.student_schedule) is trained.
+    Past the end of `lrs` its last value holds. The history records the lr actually used."""
+
+    changes_training = True
+
+    def __init__(self, lrs):
+        self.lrs = [float(lr) for lr in lrs]
+        if not self.lrs:
+            raise ValueError("ReplayLR needs at least one learning rate")
+        self.cache_tag = "replay-lr-" + ",".join(f"{lr:.6g}" for lr in self.lrs)
+
+    def on_step_start(self, trainer: Trainer) -> None:  # after the schedule set its lr
+        lr = self.lrs[min(trainer.step, len(self.lrs) - 1)]
+        for group in trainer.optimizer.param_groups:
+            group["lr"] = lr
 
 
 def _is_new_best(trainer: Trainer, record: dict) -> bool:

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from slmlab.callbacks import Callback, TimeLimit
+from slmlab.callbacks import Callback, ReplayLR, TimeLimit
 from slmlab.checkpoint import load_checkpoint
 from slmlab.config import ConfigError, preset
 from slmlab.data import prepare
@@ -52,6 +52,15 @@ def test_lr_is_stepped_per_update_not_per_micro_step(data):
     assert len(h.steps) == 12  # 12 updates of 3 micro-batches each
     assert [r["lr"] for r in h.steps] == [lr_at(s, cfg.train) for s in range(12)]
     assert h.steps[-1]["tokens"] == 12 * 3 * cfg.train.micro_batch_size * cfg.model.block_size
+
+
+def test_replay_lr_trains_with_the_given_lrs_and_holds_the_last(data):
+    cfg = smoke(max_steps=6, eval_interval=6)
+    lrs = [1e-4, 2e-4, 5e-4, 3e-4]  # not the config's schedule: warmup 5 to 3e-3
+    h = train(cfg, data=data, progress=False, callbacks=[ReplayLR(lrs)])
+    assert [r["lr"] for r in h.steps] == pytest.approx([1e-4, 2e-4, 5e-4, 3e-4, 3e-4, 3e-4])
+    other = ReplayLR([1e-4, 2e-4])
+    assert other.changes_training and other.cache_tag != ReplayLR(lrs).cache_tag  # runs cached apart
 
 
 class GradGrab(Callback):
