@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 import torch
+import torch.nn as nn
 from torch.nn import functional as F
 
 from slmlab import exercises as ex
@@ -142,3 +143,166 @@ def test_check_says_not_attempted_correct_or_what_is_wrong(capsys, check, right,
     assert check(wrong) is False
     out = capsys.readouterr().out.strip()
     assert out.startswith("not yet:") and hint in out
+
+
+# ---------------------------------------------------------------------------
+# 02: the GPT's modules. The right answers are written here in Karpathy's style (a Head
+# with its own mask buffer, attention through F.scaled_dot_product_attention, the MLP as a
+# Sequential-free chain), not from slmlab.model; each wrong answer is one switch away.
+
+
+class Head(nn.Module):
+    def __init__(self, n_embd, head_size, causal=True, scale=True):
+        super().__init__()
+        self.query = nn.Linear(n_embd, head_size, bias=False)
+        self.key = nn.Linear(n_embd, head_size, bias=False)
+        self.value = nn.Linear(n_embd, head_size, bias=False)
+        self.register_buffer("tril", torch.tril(torch.ones(64, 64)))  # a buffer: not a parameter
+        self.causal, self.scale = causal, scale
+
+    def forward(self, x):
+        T = x.shape[1]
+        wei = self.query(x) @ self.key(x).transpose(-2, -1)
+        if self.scale:
+            wei = wei * self.key.out_features ** -0.5
+        if self.causal:
+            wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
+        return F.softmax(wei, dim=-1) @ self.value(x)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg, causal=True, scale=True, split=True):
+        super().__init__()
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.n_head, self.causal, self.scale, self.split = cfg.n_head, causal, scale, split
+
+    def forward(self, x):
+        B, T, C = x.shape
+        H = self.n_head if self.split else 1
+        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
+                                           scale=None if self.scale else 1.0)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class Mlp(nn.Module):
+    def __init__(self, cfg, act=None):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
+        self.act = act or nn.GELU()
+        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+
+    def forward(self, x):
+        return self.c_proj(self.act(self.c_fc(x)))
+
+
+class PreLN(nn.Module):
+    def __init__(self, cfg, order="pre"):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias), nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.attn, self.mlp, self.order = Attention(cfg), Mlp(cfg), order
+
+    def forward(self, x):
+        if self.order == "post":
+            x = self.ln_1(x + self.attn(x))
+            return self.ln_2(x + self.mlp(x))
+        if self.order == "no residual":
+            return self.mlp(self.ln_2(self.attn(self.ln_1(x))))
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class Gpt(nn.Module):
+    def __init__(self, cfg, tied=True, positions=True, block=PreLN):
+        super().__init__()
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        if tied:
+            self.lm_head.weight = self.wte.weight
+        self.positions = positions
+
+    def forward(self, idx, targets=None):
+        x = self.wte(idx)
+        if self.positions:
+            x = x + self.wpe(torch.arange(idx.shape[1]))
+        for b in self.blocks:
+            x = b(x)
+        logits = self.lm_head(self.ln_f(x))
+        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return logits, loss
+
+
+class LeakyAttention(Attention):  # masks with 0 instead of -inf: the future still gets weight
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.c_attn(x).split(C, 2))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+        att = att.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), 0.0)
+        return self.c_proj((att.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C))
+
+
+def with_(cls, **kw):
+    """cls with keyword arguments fixed, under cls's own name (the checks name classes)."""
+    return type(cls.__name__, (cls,), {"__init__": lambda self, *a: cls.__init__(self, *a, **kw)})
+
+
+class BlockUsingStubAttention(PreLN):
+    def __init__(self, cfg):
+        nn.Module.__init__(self)
+        self.attn = StubAttention(cfg)
+
+
+class StubAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        raise NotImplementedError
+
+
+class StubHead(nn.Module):
+    def __init__(self, n_embd, head_size):
+        super().__init__()
+        raise NotImplementedError  # your code here
+
+
+class LeakyBlock(PreLN):
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.attn = LeakyAttention(cfg)
+
+
+PIECES = [
+    (ex.check_head, Head, [(with_(Head, causal=False), "-inf"), (with_(Head, scale=False), "sqrt(head_size)")]),
+    (ex.check_attention, Attention, [(with_(Attention, causal=False), "later positions"),
+                                     (with_(Attention, scale=False), "not scaled"),
+                                     (with_(Attention, split=False), "one head"),
+                                     (LeakyAttention, "not 0")]),
+    (ex.check_mlp, Mlp, [(with_(Mlp, act=nn.ReLU()), "ReLU"), (with_(Mlp, act=nn.GELU("tanh")), "tanh")]),
+    (ex.check_block, PreLN, [(with_(PreLN, order="post"), "post-LN"),
+                             (with_(PreLN, order="no residual"), "no residual")]),
+    (ex.check_gpt, Gpt, [(with_(Gpt, tied=False), "tie the output layer"),
+                         (with_(Gpt, positions=False), "position embeddings"),
+                         (with_(Gpt, block=LeakyBlock), "later tokens"),
+                         (with_(Gpt, block=with_(PreLN, order="post")), "your blocks")]),
+]
+
+
+@pytest.mark.parametrize("check,right,wrongs", PIECES, ids=[c[0].__name__ for c in PIECES])
+def test_module_checks_accept_an_independent_answer_and_name_each_mistake(capsys, check, right, wrongs):
+    assert check(right) is True
+    assert capsys.readouterr().out.strip().startswith("correct: your")
+    for wrong, hint in wrongs:
+        assert check(wrong) is False, wrong.__name__
+        out = capsys.readouterr().out.strip()
+        assert out.startswith("not yet:") and hint in out, out
+
+
+def test_module_checks_say_not_attempted_or_which_piece_to_write_first(capsys):
+    assert ex.check_head(StubHead) is False
+    assert capsys.readouterr().out.strip() == "not attempted yet"
+    assert ex.check_block(BlockUsingStubAttention) is False
+    out = capsys.readouterr().out.strip()
+    assert "uses your StubAttention, which still raises NotImplementedError" in out, out
