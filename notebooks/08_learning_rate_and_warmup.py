@@ -159,14 +159,14 @@ display(plots.overlay(warm_runs, "loss", title=f"train loss at lr {high_lr:g} wi
 #   CosineAnnealingLR then climbs back up.
 #
 # We rebuild both with the real torch schedulers at this run's length, and train with them by
-# setting the optimizer's lr at every update from a Callback (the trainer's own schedule is
+# setting the optimizer's lr at every update from a Callback, `slmlab.callbacks.ReplayLR` (the trainer's own schedule is
 # always correct, so the bug has to be injected).
 
 # %%
 import torch
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-from slmlab.callbacks import Callback
+from slmlab.callbacks import ReplayLR
 from slmlab.diagnostics import schedule, student_schedule
 
 N, W, ACCUM = cfg.train.max_steps, cfg.train.warmup_steps, 4  # accumulation 4 here (theirs: 32)
@@ -187,20 +187,6 @@ def per_micro_step_lrs(lr, min_lr, warmup, max_steps, accum):
     return np.array(lrs)
 
 
-class LRReplay(Callback):
-    """Use lrs[step] at every update, whatever the config says (to train a buggy schedule)."""
-
-    changes_training = True  # so a cached run is keyed by the lrs it replays, not only the config
-
-    def __init__(self, lrs):
-        self.lrs = lrs
-        self.cache_tag = "lr-replay-" + ",".join(f"{lr:.6g}" for lr in lrs)
-
-    def on_step_start(self, trainer):  # after the schedule set its lr; the history records this one
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = float(self.lrs[trainer.step])
-
-
 low_lr = best_lr / 6  # the student's lr sat ~6x below the chat answer's 6e-4
 bug_minlr = student_schedule(lr=low_lr, min_lr=5 * low_lr, warmup=W, max_iters=N, grad_accum_steps=1).lr
 bug_micro = per_micro_step_lrs(best_lr, best_lr / 10, W, N, ACCUM)
@@ -213,9 +199,9 @@ display(plots.schedule(lr_curves, logy=True, title="the lr each update really us
 # %%
 bug_runs = {
     "min_lr > lr": experiments.run(at_lr(low_lr), label="min_lr bug",
-                                   callbacks=[LRReplay(bug_minlr)], progress=False),
+                                   callbacks=[ReplayLR(bug_minlr)], progress=False),
     "per micro-step": experiments.run(at_lr(best_lr), label="per-micro-step bug",
-                                      callbacks=[LRReplay(bug_micro)], progress=False),
+                                      callbacks=[ReplayLR(bug_micro)], progress=False),
 }
 compare = {"min_lr > lr": seeded[low_lr][0], "per micro-step": seeded[best_lr][0]}
 for name, r in bug_runs.items():

@@ -140,11 +140,13 @@ def _choose_k(train: np.ndarray, vocab_size: int, order: int) -> float:
     return min(scores, key=scores.get)
 
 
-def ladder(data, *, k: float | str = "auto") -> Ladder:
+def ladder(data, *, k: float | str = "auto", student: bool = True) -> Ladder:
     """The loss ladder of a TokenData (slmlab.data.prepare) on its val split.
 
     k: add-k smoothing for the unigram and bigram counts; "auto" picks, for each,
     the k of (1, 0.3, ..., 1e-4) that does best on the last 10% of train.
+    student: with GPT-2 tokens, add the student's published point as a rung (leave it
+    out to place the student's own curve: a rung made of its own point says nothing).
     """
     train, val, V, m = np.asarray(data.train), np.asarray(data.val), int(data.vocab_size), data.manifest
     if len(train) < 20 or len(val) < 2:
@@ -163,7 +165,7 @@ def ladder(data, *, k: float | str = "auto") -> Ladder:
         f = float(m["entropy_floor"])
         rungs.append(Rung("entropy floor", f, bpb(f), "exact entropy of the synthetic generator: "
                                                       "no model can go below it on average"))
-    if m.get("tokenizer") == "gpt2":
+    if student and m.get("tokenizer") == "gpt2":
         s = STUDENT_PUBLISHED[500]
         rungs.append(Rung("student @ iter 500", s, bpb(s), "the student's published val loss at iteration "
                           "500 (15 optimizer updates; TinyStories, GPT-2 tokens)"))
