@@ -130,9 +130,12 @@ def _rungs(ladder: Any) -> list[tuple[str, float, float | None]]:
     return [(n, float(v), b) for n, v, b in rungs if v is not None and math.isfinite(v)]
 
 
-def _draw_rungs(ax, ladder: Any) -> None:
-    """Each rung as a dotted line with its name and value at the right edge."""
+def _draw_rungs(ax, ladder: Any, bits_per_byte: bool = False) -> None:
+    """Each rung as a dotted line with its name and value at the right edge (in bits per byte:
+    the rungs that know theirs)."""
     rungs = _rungs(ladder)
+    if bits_per_byte:
+        rungs = [(n, b, b) for n, _, b in rungs if b is not None]
     for _, nats, _ in rungs:
         ax.axhline(nats, color="0.45", ls=":", lw=1, zorder=0.5)
     if not rungs:
@@ -175,7 +178,7 @@ def curves(history_or_histories: Any, ladder: Any = None, *, x: str = "step", lo
     for i, (item, color) in enumerate(zip(items, _colors(len(items)), strict=True)):
         name = labels[i] or (_label(item, i) if len(items) > 1 else "")
         _draw_run(ax, as_history(item), name, color, x=x, beta=beta, raw=raw, eval_train=eval_train)
-    if not items or not any(as_history(i).steps for i in items):
+    if not any(as_history(i).steps or as_history(i).evals for i in items):  # a log may hold evals only
         ax.text(0.5, 0.5, "no steps yet", transform=ax.transAxes, ha="center", color="0.5")
     _finish(ax, xlabel=_X_LABELS.get(x, x), ylabel="loss (nats per token)", title=title, logy=logy)
     _draw_rungs(ax, ladder)
@@ -222,12 +225,15 @@ def _run_label(item: Any, i: int, given: str | None, label_by: Any) -> str:
 
 def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = "step",
             ladder: Any = None, logy: bool = False, beta: float | None = None,
-            title: str | None = None, ax=None, figsize=(8, 4.5)) -> Figure:
+            bits_per_byte: bool = False, title: str | None = None, ax=None,
+            figsize=(8, 4.5)) -> Figure:
     """One metric of several runs on one axis.
 
     runs: Runs / Histories / run folders, a list of them or a dict label -> run.
     key: any record field: val_loss, train_loss (evals), loss, lr, grad_norm (steps).
     label_by: see `_run_label`. beta: EMA smoothing; default 0.9 for per-step keys, none for evals.
+    bits_per_byte: a loss key in bits per byte of each run's own val text (runs with different
+    tokenizers side by side), and the rungs that know theirs.
     """
     items, names = _items(runs)
     fig, ax = _axes(ax, figsize)
@@ -235,13 +241,16 @@ def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = 
         h = as_history(item)
         on_evals = any(r.get(key) is not None for r in h.evals)
         xs, ys = h.series(key, x)
+        if bits_per_byte:
+            ys = ys / math.log(2) / h.meta["val_bytes_per_token"]
         b = beta if beta is not None else (0.0 if on_evals else 0.9)
         ax.plot(xs, smooth(ys, b) if b else ys, "o-" if on_evals else "-", ms=3,
                 color=color, label=_run_label(item, i, names[i], label_by))
     if not items:
         ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color="0.5")
-    _finish(ax, xlabel=_X_LABELS.get(x, x), ylabel=key, title=title, logy=logy)
-    _draw_rungs(ax, ladder)
+    _finish(ax, xlabel=_X_LABELS.get(x, x), ylabel=f"{key} (bits per byte)" if bits_per_byte else key,
+            title=title, logy=logy)
+    _draw_rungs(ax, ladder, bits_per_byte)
     return fig
 
 

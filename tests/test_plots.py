@@ -82,6 +82,11 @@ def test_curves_overlay_isolation_of_real_runs(real_runs, real_ladder, tmp_path)
     assert "lr=0.003" in texts(fig)
     render(fig)
     render(plots.overlay(real_runs, "grad_norm"))
+    fig = plots.overlay(real_runs[:1], "val_loss", ladder=real_ladder, bits_per_byte=True)
+    h = real_runs[0].history
+    want = np.array([e["val_loss"] for e in h.evals]) / np.log(2) / h.meta["val_bytes_per_token"]
+    assert np.allclose(fig.axes[0].get_lines()[0].get_ydata(), want)  # each run in its own bytes
+    assert "bits per byte" in fig.axes[0].get_ylabel()
     render(plots.isolation(real_runs, "lr", "final_val"))
     render(plots.ladder(real_ladder, marks={"this run": real_runs[0].history.final_val()}))
 
