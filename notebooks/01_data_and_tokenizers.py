@@ -44,23 +44,37 @@ print(f"entropy of the text: {synthetic.entropy_bits_per_byte(stories):.3f} bits
 
 # %% [markdown]
 # Real text carries far more entropy per byte than this grammar (Shannon estimated about
-# 1 bit per character for English). For real text no exact floor is known; for the synthetic
-# corpus it is, and notebooks 03 and 05 train on it and show their losses beside that floor.
-# The same code loads TinyStories, Tiny Shakespeare or your own files:
+# 1 bit per character for English; cited, not measured here). For real text no exact floor is
+# known; for the synthetic corpus it is, and notebook 03 and the experiments of 05-09 train on
+# it and show their losses beside that floor. The same code loads TinyStories, Tiny
+# Shakespeare or your own files (the first 200 kB of each here):
 
 # %%
+from slmlab import paths
 from slmlab.corpora import available_offline, load_corpus
+
+
+def where(text):  # the data folder's path, written as the variable that names it
+    return text.replace(str(paths.data_dir()), "$SLMLAB_DATA_DIR") if paths.data_dir() else text
+
 
 for name in ("synthetic", "tinystories", "shakespeare"):
     if available_offline(name):
         c = load_corpus(name, corpus_bytes=200_000)
-        print(f"{name:12} {len(c.train_docs):5} train docs, {len(c.val_docs):4} val docs; from {c.source[:70]}")
+        print(f"{name:12} {len(c.train_docs):5} train docs, {len(c.val_docs):4} val docs; from {where(c.source)}")
     else:
         print(f"{name:12} not on this machine: put its file under $SLMLAB_DATA_DIR (see README)")
 
 # %% [markdown]
 # Your own text: `corpus="file:path/to/file.txt"` (documents separated by blank lines or
 # `<|endoftext|>`) or `corpus="file:path/to/folder"` (one document per `.txt` file).
+#
+# **Which TinyStories.** From here on this notebook uses the corpus its first cell printed.
+# In the cpu run that made the outputs you are reading, it is `tinystories_sample.txt`, a
+# small sample of TinyStories (its size is the character count printed below). The numbers
+# quoted in the text are that sample's. With the full TinyStories file your numbers will
+# differ; with no data folder at all the notebook uses the synthetic corpus instead (the first
+# cell says so), and they differ more.
 #
 # ## 2. Train a BPE, live
 #
@@ -128,13 +142,25 @@ try:
 except Exception as e:  # offline without the files: say so and go on
     print("gpt2 skipped:", str(e)[:120])
 
-prepared = {name: prepare(cfg.replace(tokenizer=name).data) for name in names}
+import warnings
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    prepared = {name: prepare(cfg.replace(tokenizer=name).data) for name in names}
+for w in caught:  # printed without the file and line they came from
+    print("note:", w.message)
 print(f"{'tokenizer':10} {'vocab':>6} {'val tokens':>10} {'bytes/token':>11} {'ids used':>9}")
 for name, d in prepared.items():
     used = len(set(d.train.tolist()) | set(d.val.tolist()))
     print(f"{name:10} {d.vocab_size:>6} {len(d.val):>10,} {d.val_bytes_per_token:>11.2f} {used:>9,}")
 
 # %% [markdown]
+# A note about the char tokenizer, when one is printed above: its vocabulary is the characters
+# of the train split, so a val character that never occurs in train (an accented letter, a
+# rare quote mark) has no id. `prepare` drops those few characters from val and says how many;
+# the bits-per-byte figures below still count their bytes, so the drop cannot flatter the char
+# model.
+#
 # A bigger vocabulary packs more bytes into each token, so a story costs fewer tokens and a
 # model with the same context length sees more text. But the gain flattens fast, and the
 # price grows linearly: each vocabulary entry is a row of the embedding matrix *and* a
@@ -174,13 +200,25 @@ for name, vocab in [("gpt2", 50257), ("bpe-4096", 256 + 4096 + 1)]:  # bytes + m
 # Nats per token are **not comparable across tokenizers**: a token of GPT-2 carries about
 # 4 bytes of text, a character token one. Bits per byte divides the total information by
 # the bytes of text, so the same model quality gives the same number whatever the tokenizer.
+#
+# The unigram and bigram rungs are counts from train turned into probabilities. A count of 0
+# would give a val token probability 0 and the loss infinity, so a small number k is added to
+# every count first ("add-k" smoothing; notebook 00's exercise uses k = 1). The ladder tries
+# k from 1 down to 0.0001, counting on the first 90% of train and scoring on the last 10%, and
+# keeps the best; val is never used to choose it. The last column is the k it kept.
 
 # %%
 import matplotlib.pyplot as plt
 
-ladders = {name: ladder(d) for name, d in prepared.items()}
+ladders = {name: ladder(d, student=False) for name, d in prepared.items()}
+rows = ("uniform", "unigram", "bigram")
+print(f"{'':10} {'nats per token':^26}   {'bits per byte':^26}   add-k kept")
+print(f"{'tokenizer':10} " + " ".join(f"{r:>8}" for r in rows) + "   " + " ".join(f"{r:>8}" for r in rows))
 for name, lad in ladders.items():
-    print(f"--- {name}\n{lad.as_table()}\n")
+    rung = {r.name: r for r in lad.rungs}
+    print(f"{name:10} " + " ".join(f"{rung[r].nats:8.3f}" for r in rows) + "   "
+          + " ".join(f"{rung[r].bits_per_byte:8.3f}" for r in rows)
+          + f"   unigram {lad.k['unigram']:g}, bigram {lad.k['bigram']:g}")
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 rung_names = [r.name for r in next(iter(ladders.values())).rungs if r.name in ("uniform", "unigram", "bigram")]
@@ -195,14 +233,17 @@ for ax, unit in zip(axes, ("nats per token", "bits per byte")):
     ax.set_ylabel(unit)
     ax.legend()
 axes[0].set_title("per token: depends on the tokenizer")
-axes[1].set_title("per byte: comparable")
+axes[1].set_title("per byte: one unit for every tokenizer")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
 # In nats per token the uniform rung grows with the vocabulary (ln V), so a char model at
-# loss 2 and a GPT-2 model at loss 2 are *very* different models. In bits per byte (the cpu
-# run above) the context-free rungs do **not** land close together. The uniform rung is
+# loss 2 and a GPT-2 model at loss 2 are *very* different models. Bits per byte puts every
+# tokenizer in the same unit, so bars of different heights in the right panel are a real
+# difference: these rungs are different models (a uniform guess over characters is a worse
+# model of text than a uniform guess over word pieces), not the same model in two units. In
+# bits per byte (the cpu run above) the context-free rungs do **not** land close together. The uniform rung is
 # log2 V bits spread over the bytes of one token: 6.320 for char, then 3.469 for bpe-512 and
 # 3.043 for bpe-4096 as the tokens get longer, and back up to 3.794 for GPT-2, whose
 # vocabulary is over 11 times bpe-4096's while its tokens are barely longer (4.12 bytes
@@ -212,9 +253,10 @@ plt.show()
 #
 # ## What we measured
 # - The synthetic corpus's exact entropy per byte, and that `parse` recovers every draw.
-# - A BPE trained in about a second; the first merges are letter pairs, the last longer word pieces.
+# - A BPE trained in under a second; the first merges are letter pairs, the last longer word pieces.
 # - Bytes per token and vocabulary use for each tokenizer (table above).
 # - The share of the student's model that is embedding, with GPT-2's vocabulary and a BPE.
-# - The ladder per tokenizer: nats per token differ with the vocabulary, bits per byte compare.
+# - The ladder per tokenizer: nats per token grow with the vocabulary; bits per byte put every
+#   tokenizer in one unit, and the rungs still differ, because they are different models.
 #
 # Next: **02 · Build a GPT**.

@@ -6,20 +6,24 @@ slmlab computes another way, and prints one of:
 - "correct" (the checks of 02's modules add what they compared with),
 - what is wrong, with the first failing case.
 It returns True only when correct. Notebooks hold the stubs; the worked
-solutions in notebooks/solutions/ call the same checks.
+solutions in notebooks/solutions/ call the same checks. `check_prediction` takes
+the student's predicted results of a training run instead of a function: it
+trains the run and compares.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch.nn import functional as F
 
-__all__ = ["check_uniform_loss", "check_pair_counts", "check_causal_attention", "check_head", "check_attention",
-           "check_mlp", "check_block", "check_gpt", "check_lr_schedule",
+__all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "check_causal_attention",
+           "check_head", "check_attention",
+           "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
            "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
            "check_warmup_lengths", "check_accumulated_loss"]
 
@@ -48,6 +52,43 @@ def check_uniform_loss(fn: Callable[[int], float]) -> bool:
             got = fn(v)
             if got is None or abs(float(got) - math.log(v)) > 1e-6:
                 return f"for vocab_size={v} you gave {got}, expected {math.log(v):.4f} (ln V)"
+        return None
+    return _verdict(fn, cases)
+
+
+def check_unigram_loss(fn: Callable[[list[int], list[int], int], float]) -> bool:
+    """fn(train_ids, val_ids, vocab_size) -> cross-entropy (nats/token) on val of add-one unigram
+    frequencies counted on train: p(i) = (count_i + 1) / (len(train) + vocab_size)."""
+    def ce(counts: Counter, total: float, val: list[int], log=math.log) -> float:
+        return -sum(log(p) for p in ((counts[i] + 1) / total for i in val)) / len(val)
+
+    def cases():
+        g = torch.Generator().manual_seed(0)
+        drawn = torch.multinomial(torch.tensor([8.0, 4, 2, 1, 1, 0.5]), 300, replacement=True, generator=g)
+        for train, val, V in (([0, 1, 1, 2], [1, 2, 3], 5),  # token 3 never occurs in train
+                              (drawn[:240].tolist(), drawn[240:].tolist() + [7], 8)):
+            counts = Counter(train)
+            want = ce(counts, len(train) + V, val)
+            got = fn(list(train), list(val), V)
+            if got is None or not isinstance(got, (int, float)) and not hasattr(got, "item"):
+                return f"return one number (nats per token), got {got!r}"
+            got = float(got)
+            if abs(got - want) <= 1e-6:
+                continue
+            if not math.isfinite(got):
+                return (f"for train={train[:8]}, val={val[:8]}, V={V} you gave {got}: a val token that never "
+                        f"occurs in train got probability 0; add 1 to every count")
+            wrong = {"that is in bits (log base 2): the loss is in nats, use the natural log":
+                     ce(counts, len(train) + V, val, math.log2),
+                     "you counted val_ids: the model's frequencies come from train_ids":
+                     ce(Counter(val), len(val) + V, val),
+                     "the probabilities do not sum to 1: divide by len(train_ids) + vocab_size":
+                     ce(counts, len(train), val),
+                     "the loss is minus the mean of ln p: it must be positive": -want}
+            for hint, value in wrong.items():
+                if abs(value - got) <= 1e-6:
+                    return f"for train={train[:8]}{'...' if len(train) > 8 else ''}, V={V}: {hint}"
+            return f"for train={train[:8]}{'...' if len(train) > 8 else ''}, val={val[:8]}, V={V} expected {want:.4f}, got {got:.4f}"
         return None
     return _verdict(fn, cases)
 
@@ -469,6 +510,61 @@ def check_lr_schedule(fn: Callable[[int, float, float, int, int], float]) -> boo
                         f" then a cosine from lr to min_lr")
         return None
     return _verdict(fn, cases)
+
+
+# --- 03 (and any lesson that trains): predict a run's result, then run it
+
+
+def check_prediction(prediction: Mapping[Any, float | None], run: Callable[[Any], float], *,
+                     baseline: tuple[Any, float], tolerance: float = 0.5, setting: str = "setting",
+                     quantity: str = "val loss") -> bool:
+    """prediction: {value of `setting`: the result the student expects}, written BEFORE running;
+    run(value) trains and returns the measured result; baseline: (value, result) already measured.
+
+    Right when every prediction is within `tolerance` of its measured result. A value left None:
+    "not attempted yet", and nothing is trained. A run that diverges (nan or inf) matches a
+    prediction of float("inf"). Prints predicted and measured for each value, then the verdict,
+    which says on which side of the baseline each wrong guess and its measurement fell.
+    """
+    if not prediction or any(v is None for v in prediction.values()):
+        print(f"not attempted yet: write your {quantity} for each {setting} first, then run the cell")
+        return False
+    base_value, base = baseline
+    problems, lines = [], [f"{setting:>10} {'predicted':>10} {'measured':>10}",
+                           f"{_text(base_value):>10} {'(baseline)':>10} {base:>10.3f}"]
+    for value, guess in prediction.items():
+        try:
+            got = float(run(value))
+        except Exception as e:  # the student's run crashed: say how, don't raise
+            print(f"not yet: the run for {setting}={_text(value)} raised {type(e).__name__}: {e}")
+            return False
+        lines.append(f"{_text(value):>10} {float(guess):>10.3f} {got:>10.3f}")
+        problem = _prediction_problem(float(guess), got, base, tolerance)
+        if problem:
+            problems.append(f"{setting}={_text(value)}: {problem}")
+    print("\n".join(lines))
+    print("correct" if not problems else "not yet: " + "; ".join(problems))
+    return not problems
+
+
+def _text(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _prediction_problem(guess: float, got: float, base: float, tolerance: float) -> str | None:
+    """None when the guess is within tolerance of the measurement; else what is wrong."""
+    if not math.isfinite(got):
+        return None if not math.isfinite(guess) else f"the run diverged (loss {got}), you predicted {guess:.3f}"
+    if not math.isfinite(guess):
+        return f"you predicted it would diverge; it did not: {got:.3f}"
+    if abs(guess - got) <= tolerance:
+        return None
+    side = lambda v: "above" if v > base else "below"  # noqa: E731
+    if side(guess) != side(got):
+        return (f"you predicted {guess:.3f}, {side(guess)} the baseline's {base:.3f}; it measured "
+                f"{got:.3f}, {side(got)} it")
+    return (f"the direction is right ({side(got)} the baseline's {base:.3f}), but it measured {got:.3f}, "
+            f"not {guess:.3f}: off by {abs(guess - got):.2f}, more than the {tolerance:g} allowed")
 
 
 # --- 04: what the student's config really does

@@ -16,6 +16,7 @@ object through methods, so CI runs the real code path:
     dash.set(lr=1e-3)         # moves the slider; any other config field works too
     dash.start(block=True)    # or start() + wait(); stop() presses Stop
     dash.runs, dash.status    # finished runs (for overlays), the status line
+    dash.figure()             # a static Figure of what it shows now, for saved copies
 
 Runs go through slmlab.experiments.run (cached by config; a stopped run
 resumes when started again with the same values). `LivePlot` redraws a figure
@@ -330,6 +331,13 @@ class Dashboard:
 
     # --- the live figure
 
+    def figure(self) -> Figure:
+        """A static picture of what the dashboard shows now: the current (or last) run's
+        curves with the ladder, and the val loss of every run. A saved notebook keeps a
+        widget only as a line of text (VBox(...)), so a notebook shows this below it:
+        `display(dash.figure())`."""
+        return self._live.figure()
+
     def _draw(self, fig) -> None:
         """Left: this run (or the last one) with the ladder. Right: val loss of every run."""
         left, right = fig.subplots(1, 2)
@@ -410,17 +418,21 @@ class LivePlot:
             self._lock.release()
         return True
 
-    def render(self) -> bytes:
-        """The figure as PNG bytes (Agg, no pyplot: works in any thread)."""
-        import io
-
+    def figure(self) -> Figure:
+        """What the next redraw would show, as a Figure (Agg, no pyplot: works in any thread)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
         FigureCanvasAgg(fig)
         self.draw(fig)
+        return fig
+
+    def render(self) -> bytes:
+        """The figure as PNG bytes."""
+        import io
+
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        self.figure().savefig(buf, format="png")
         return buf.getvalue()
 
     def _send(self, png: bytes) -> None:

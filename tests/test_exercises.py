@@ -9,6 +9,7 @@ for the few cases a check asks about, or a second way to compute the same thing.
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -306,3 +307,80 @@ def test_module_checks_say_not_attempted_or_which_piece_to_write_first(capsys):
     assert ex.check_block(BlockUsingStubAttention) is False
     out = capsys.readouterr().out.strip()
     assert "uses your StubAttention, which still raises NotImplementedError" in out, out
+
+
+# check_prediction: a run's result predicted, then measured. The "run" here is a table of
+# results written by hand (what training would return), so the check's arithmetic is tested
+# without training; the notebook's run trains.
+MEASURED = {2e-4: 5.80, 2e-2: 3.10}  # lr -> val loss at step 40, against a baseline of 3.60
+BASELINE = (2e-3, 3.60)
+
+
+def test_check_prediction_trains_nothing_until_every_value_is_predicted(capsys):
+    ran = []
+    assert ex.check_prediction({2e-4: 5.5, 2e-2: None}, ran.append, baseline=BASELINE) is False
+    assert capsys.readouterr().out.startswith("not attempted yet") and ran == []
+
+
+def test_check_prediction_accepts_guesses_within_the_tolerance(capsys):
+    ran = []
+
+    def run(lr):
+        ran.append(lr)
+        return MEASURED[lr]
+
+    assert ex.check_prediction({2e-4: 5.40, 2e-2: 3.50}, run, baseline=BASELINE, setting="lr") is True
+    out = capsys.readouterr().out
+    assert ran == [2e-4, 2e-2] and out.strip().endswith("correct")
+    assert "0.0002      5.400      5.800" in out and "(baseline)      3.600" in out
+
+
+@pytest.mark.parametrize("guess,hint", [
+    ({2e-4: 3.00, 2e-2: 3.10}, "you predicted 3.000, below the baseline's 3.600; it measured 5.800, above it"),
+    ({2e-4: 4.50, 2e-2: 3.10}, "the direction is right (above the baseline's 3.600), but it measured 5.800, "
+                               "not 4.500: off by 1.30, more than the 0.5 allowed"),
+    ({2e-4: 5.80, 2e-2: float("inf")}, "lr=0.02: you predicted it would diverge; it did not: 3.100"),
+])
+def test_check_prediction_says_which_side_and_how_far(capsys, guess, hint):
+    assert ex.check_prediction(guess, MEASURED.get, baseline=BASELINE, setting="lr") is False
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert out.startswith("not yet:") and hint in out, out
+
+
+def test_check_prediction_matches_a_predicted_divergence(capsys):
+    assert ex.check_prediction({0.5: float("inf")}, lambda lr: float("nan"), baseline=BASELINE) is True
+    assert ex.check_prediction({0.5: 4.0}, lambda lr: float("nan"), baseline=BASELINE) is False
+    assert "the run diverged (loss nan)" in capsys.readouterr().out
+
+
+def unigram_np(train, val, V, *, add=1.0, counted=None, total=None, log=np.log):
+    """The add-one unigram cross-entropy with numpy; the keywords make the typical mistakes."""
+    counts = np.bincount(np.asarray(counted if counted is not None else train), minlength=V) + add
+    p = counts / (total if total is not None else len(counted if counted is not None else train) + add * V)
+    with np.errstate(divide="ignore"):  # add=0: a token unseen in train has p = 0, loss inf
+        return float(-log(p[np.asarray(val)]).mean())
+
+
+@pytest.mark.parametrize("wrong,hint", [
+    (lambda t, v, V: unigram_np(t, v, V, add=0.0), "probability 0"),
+    (lambda t, v, V: unigram_np(t, v, V, log=np.log2), "in bits"),
+    (lambda t, v, V: unigram_np(t, v, V, counted=v), "you counted val_ids"),
+    (lambda t, v, V: unigram_np(t, v, V, total=len(t)), "do not sum to 1"),
+    (lambda t, v, V: -unigram_np(t, v, V), "must be positive"),
+    (lambda t, v, V: unigram_np(t, v, V, add=0.5), "expected"),
+])
+def test_check_unigram_loss_names_each_mistake(capsys, wrong, hint):
+    assert ex.check_unigram_loss(stub) is False
+    assert capsys.readouterr().out.strip() == "not attempted yet"
+    assert ex.check_unigram_loss(unigram_np) is True
+    assert capsys.readouterr().out.strip() == "correct"
+    assert ex.check_unigram_loss(wrong) is False
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("not yet:") and hint in out, out
+
+
+def test_the_unigram_check_is_the_ladder_rung_with_add_one():
+    from slmlab.diagnostics import unigram_cross_entropy
+
+    train, val = [0, 1, 1, 2, 5, 5, 5], [1, 2, 3, 5]
+    assert unigram_np(train, val, 6) == pytest.approx(unigram_cross_entropy(np.array(train), np.array(val), 6, k=1.0))

@@ -108,3 +108,20 @@ def test_liveplot_throttles_and_skips_in_smoke(monkeypatch):
     live = LivePlot(lambda fig: fig.add_subplot().plot([1, 2]), got.append, min_interval=60)
     assert live.update() is True and live.update() is False  # the second is too soon
     assert live.n_draws == 1 and plt.get_fignums() == []
+
+
+def test_figure_is_a_static_picture_of_what_the_dashboard_shows():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    earlier = History(evals=[{"kind": "eval", "step": 5, "val_loss": 3.5, "train_loss": 3.4}])
+    dash = Dashboard(smoke(), runs=[earlier], ladder={"uniform": 4.0, "bigram": 3.0})
+    before = dash.figure()  # before any run of its own: the earlier run, no error
+    assert isinstance(before, Figure) and len(before.axes) == 2
+    dash.start(block=True)
+    fig = dash.figure()
+    left, right = fig.axes
+    assert len(left.get_lines()) >= 2  # the run's curves (train, val) besides the rungs
+    assert len(right.get_legend().get_texts()) == len(dash.runs) == 2  # one val line per run
+    assert fig.canvas.get_width_height() == (880, 320)  # the live figure's size, 11 x 4 in at 80 dpi
+    assert plt.get_fignums() == []  # made without pyplot: nothing left open

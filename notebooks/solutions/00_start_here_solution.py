@@ -1,15 +1,26 @@
 # %% [markdown]
-# # 00 · Solution: the uniform rung
-# A model that gives each of V tokens probability 1/V pays −ln(1/V) = ln V nats on every token.
+# # 00 · Solution: the unigram rung
+# Count each token in train, add one to every count (so no token has probability 0), divide by
+# the total, len(train_ids) + vocab_size, so the probabilities sum to 1. The loss is the mean
+# of −ln p over the val tokens, in nats (natural log).
 
 # %% tags=["NBVAL_CHECK_OUTPUT"]
 import math
+from collections import Counter
 
-from slmlab.exercises import check_uniform_loss
-
-
-def uniform_loss(vocab_size):
-    return math.log(vocab_size)  # -ln(1/V)
+from slmlab.exercises import check_unigram_loss
 
 
-check_uniform_loss(uniform_loss);
+def unigram_loss(train_ids, val_ids, vocab_size):
+    counts = Counter(train_ids)
+    total = len(train_ids) + vocab_size  # every one of the vocab_size counts got +1
+    return -sum(math.log((counts[i] + 1) / total) for i in val_ids) / len(val_ids)
+
+
+check_unigram_loss(unigram_loss);
+
+# %% [markdown]
+# The uniform rung is the same formula with every count equal: p = 1/V for each token, so the
+# loss is −ln(1/V) = ln V whatever the text. The unigram rung is lower by how uneven the token
+# frequencies are: a model that has learned only which tokens are common already beats a
+# uniform guess by that much.
