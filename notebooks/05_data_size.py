@@ -104,11 +104,12 @@ for r in runs:
 
 # %% [markdown]
 # In the cpu profile: with 0.3% of the data (about 1,800 tokens) the best val loss comes at
-# step 75, after about 40 epochs, and the remaining 225 updates raise it by about half a
-# nat while the train loss falls to about 0.25. With 1% the val loss is still falling at the
-# end, but train and val are already far apart; with 10% and with all of it the model reads
-# its text only a few times (or less than once) and train and val stay close. The rise after
-# the best step is the last column.
+# step 75, after about 43 epochs, and the remaining 225 updates raise it by about half a
+# nat (0.50-0.51) while the train loss falls to about 0.25-0.27. With 1% the val loss is
+# still falling at the end, but train and val are already far apart (about 1.2 vs 2.8);
+# with 10% and with all of it the model reads its text only a few times (or less than
+# once) and train and val stay close (within 0.15 nats). The rise after the best step is
+# the last column.
 #
 # ## 4. Early stopping keeps the best checkpoint
 #
@@ -224,9 +225,9 @@ if not lesson.smoke:
 # %% [markdown]
 # ## What we measured
 # - **C2 "more data" holds, strongly, where data is scarce**: 0.3% of the data ends about 2.2
-#   nats worse than all of it, over a hundred times the seed spread (printed above). But it
+#   nats worse than all of it, about 200 times the largest seed spread (printed above). But it
 #   is not "the more the better" without limit: at this compute (about 300k tokens per run),
-#   10% of the data (5 epochs) was within about 0.05 nats of all of it. More data helps
+#   10% of the data (5.6 epochs) was within about 0.05 nats of all of it. More data helps
 #   while the run would otherwise read the same text many times.
 # - **C5 "early stopping" holds as a safety net**: the scarce run stopped by itself at step
 #   150 instead of 300 (half the compute), and `best.pt` holds the step-75 weights, about half

@@ -89,7 +89,7 @@ plt.show()
 # nats below batch 16 and ~3 below batch 64): they make many more updates from the same
 # tokens, and this early in training another step is worth more than a cleaner one. At equal
 # updates the order flips, because the big batch has simply seen more text. The val-train
-# gaps are all a few hundredths of a nat: nobody is overfitting.
+# gaps are all one to two hundredths of a nat (+0.013 to +0.023): nobody is overfitting.
 #
 # ## 2. Gradient accumulation is one big batch
 #
@@ -212,9 +212,11 @@ display(plots.overlay({f"block {T}": r for T, r in blocks.items()}, "val_loss", 
               title="val loss at equal tokens, by block size"))
 
 # %% [markdown]
-# In the cpu run the three block sizes ran within about 10% of each other in tokens/s
-# (printed above), and at equal tokens block 256 ended ~0.18 nats *higher* (block 128 in between):
-# about one seed sd, so no real difference. After 65k tokens the model has not learned to
+# In the cpu run the three block sizes ran within about 20% of each other in tokens/s
+# (printed above: block 128 at 0.96x and block 256 at 1.17x the tokens/s of block 64, so
+# the longer block was not slower on this CPU), and at equal tokens block 256 ended
+# ~0.18 nats *higher* (block 128 in between): about one seed sd (0.181), so no real
+# difference. After 65k tokens the model has not learned to
 # use long context yet; a longer block pays off only once it does.
 #
 # ## 6. Try it: the dashboard
@@ -283,8 +285,8 @@ if not lesson.smoke:
 # | claim | at this scale | verdict |
 # | --- | --- | --- |
 # | C10 smaller batches generalize better, train slower | at equal tokens the gaps val-train are printed in section 1; smaller batches reached the lower val | the gap is ~0 for all (far less than one epoch), so there is nothing to "generalize better" about; smaller batches won (by 1-3 nats) by taking more updates. Their wall-time cost per token is not compared here (small matmuls hurt most on GPUs) |
-# | C22 batch 64 estimates the gradient better | B_noise and the relative gradient error per batch, section 4 | true in the 1/√B sense (64 vs 32: error / √2). B_noise measured here is ~100 sequences of 64 tokens (~6k tokens); the student's updates already held 131k tokens, far above it, where a cleaner gradient buys little. B_noise grows as the loss falls, so this is a snapshot of an early model |
-# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at about the same tokens/s on this CPU |
+# | C22 batch 64 estimates the gradient better | B_noise and the relative gradient error per batch, section 4 | true in the 1/√B sense (64 vs 32: error / √2). B_noise measured here is ~94 sequences of 64 tokens (~6k tokens); the student's updates already held 131k tokens, far above it, where a cleaner gradient buys little. B_noise grows as the loss falls, so this is a snapshot of an early model |
+# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at similar tokens/s on this CPU (block 256 at 1.17x block 64) |
 # | C24 accumulation 16 updates more often | 16 micro-steps per update instead of 32, but each micro-step holds 4x the tokens | false per token: each update carries 2x the tokens, so updates are 2x rarer for the same data |
 #
 # ## What we measured

@@ -169,7 +169,7 @@ def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tupl
     """Sync each source's notebook, execute it in its own folder and save it with outputs.
     A notebook that fails keeps its synced cells and the outputs it had before."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     times, failed = [], []
     for source_path in paths:
@@ -179,9 +179,12 @@ def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tupl
         try:
             NotebookClient(nb, timeout=timeout, kernel_name=KERNEL["name"],
                            resources={"metadata": {"path": str(path.parent)}}).execute()
-        except CellExecutionError as e:  # keep going: one broken notebook must not hide the rest
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+            # keep going: one broken or stuck notebook must not hide the rest
             failed.append(path)
-            print(f"{path}: FAILED: {str(e).strip().splitlines()[-1][:300]}", flush=True)
+            why = "TIMED OUT" if isinstance(e, CellTimeoutError) else "FAILED"
+            last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            print(f"{path}: {why} after {time.perf_counter() - t0:.0f} s: {last[:300]}", flush=True)
             continue
         secs = time.perf_counter() - t0
         _write(nb, path)

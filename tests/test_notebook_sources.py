@@ -132,3 +132,16 @@ def test_a_notebook_without_a_source_is_named(tmp_path):
         notebooks.sources(tmp_path)
     with pytest.raises(SystemExit, match="no notebook source named 07_nope"):
         notebooks.main(["sync", "--root", str(ROOT), "07_nope"])  # fails before any write
+
+
+def test_a_stuck_notebook_is_reported_and_the_next_one_still_runs(tmp_path, capsys):
+    """A cell past the timeout is a reported failure (not a traceback), and later notebooks run."""
+    (tmp_path / "01_stuck.py").write_text("# %%\nimport time\ntime.sleep(30)\n", encoding="utf-8")
+    (tmp_path / "02_fine.py").write_text("# %%\nprint(6 * 7)\n", encoding="utf-8")
+    paths = notebooks.sources(tmp_path, [])
+    with pytest.raises(SystemExit, match="1 notebook"):
+        notebooks.run_notebooks(paths, timeout=2)
+    out = capsys.readouterr().out
+    assert "01_stuck.ipynb: TIMED OUT" in out
+    fine = nbformat.read(tmp_path / "02_fine.ipynb", as_version=4)
+    assert fine.cells[0].outputs[0]["text"].strip() == "42"
