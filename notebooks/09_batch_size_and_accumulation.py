@@ -75,7 +75,7 @@ eq_updates = {B: experiments.run(at_batch(B, steps=cfg.train.max_steps), label=f
 for B, r in eq_updates.items():
     print(f"batch {B:>3}, {cfg.train.max_steps} updates ({r.history.steps[-1]['tokens']:>7,} tokens): "
           f"final val {r.history.final_val():.3f}")
-fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+fig, axes = plt.subplots(1, 3, figsize=(17, 4.5), layout="constrained")  # room for the rung labels
 plots.overlay({f"batch {B}": rs[0] for B, rs in eq_tokens.items()}, "val_loss", x="tokens", ax=axes[0],
               ladder=lad, title="equal tokens: val vs tokens")
 plots.overlay({f"batch {B}": r for B, r in eq_updates.items()}, "val_loss", ax=axes[1], ladder=lad,
@@ -87,18 +87,66 @@ plt.show()
 # %% [markdown]
 # At equal tokens the small batches win here, by a lot (in the cpu run batch 4 ended ~1.2
 # nats below batch 16 and ~3 below batch 64): they make many more updates from the same
-# tokens, and this early in training another step is worth more than a cleaner one. At equal
-# updates the order flips, because the big batch has simply seen more text. The val-train
-# gaps are all one to two hundredths of a nat (+0.013 to +0.023): nobody is overfitting.
+# tokens. At equal updates the order flips, because the big batch has simply seen more text.
+# The val-train gaps are all one to two hundredths of a nat (+0.013 to +0.023): nobody is
+# overfitting. Section 4 measures why a cleaner gradient bought so little here.
+#
+# In the left panel batch 64's val loss climbs *above the uniform guess* at its second eval
+# before falling again. The run's own log says why: its lr, gradient norms and clipping,
+# update by update.
+
+# %%
+uniform = dict((r.name, r.nats) for r in lad.rungs)["uniform"]
+for B, rs in eq_tokens.items():
+    h, t = rs[0].history, rs[0].config.train
+    norms = np.array([s["grad_norm"] for s in h.steps])
+    spikes = [s for s in h.steps if s["grad_norm"] > 10 * np.median(norms)]
+    worst = max(h.evals, key=lambda e: e["val_loss"])
+    print(f"batch {B:>3}: warmup {t.warmup_steps:>2} of {t.max_steps} updates, lr {t.lr:g} reached at update "
+          f"{next(s['step'] for s in h.steps if s['lr'] >= 0.99 * max(x['lr'] for x in h.steps))}; clip {t.grad_clip:g} "
+          f"fired in {np.mean(norms > t.grad_clip):.0%} of updates; {len(spikes)} grad-norm spikes (>10x median "
+          f"{np.median(norms):.2f}): " + (", ".join(f"{s['grad_norm']:.0f} at update {s['step']} (lr {s['lr']:.2g}, "
+                                                   f"step loss {s['loss']:.2f})" for s in spikes) or "none")
+          + f"; highest val {worst['val_loss']:.3f} at update {worst['step']} (uniform {uniform:.2f})")
+
+# %% [markdown]
+# Read it line by line (cpu run). Batch 64's 10% warmup is **one** update, so it runs at its
+# peak lr 0.003 from update 2 on, while batch 16 warms up for 6 and batch 4 for 25. Both
+# batch 16 and batch 64 then hit gradient-norm spikes of 11 to 27 (against medians of 0.86
+# and 1.03) from update 6 on, at lrs of 0.0018 to 0.003: this lr is near the edge of
+# stability for this model early in training (notebook 08: 0.01 is already too high). Batch
+# 4, which reached the peak lr only after 25 updates, had none. At batch 64, spikes at updates 6 and 9 (norms 19
+# and 22, step loss 7.60 and 6.84) sit right before and after its eval at update 8, which
+# reads 6.876, above uniform. Clipping at 1.0 was on and fired in half of batch 64's updates,
+# yet did not prevent this: a spike shows in the loss of the batch *before* its large
+# gradient is clipped (the damage came from earlier full-size steps), and Adam divides each
+# update by a running gradient scale, so a clipped gradient still moves the weights by about
+# lr. Batch 16 has 64 updates to recover from three spikes, batch 64 only 16. So the
+# equal-token comparison mixes batch size with warmup length and stability: part of batch
+# 64's +1.76 nats is this, not the batch itself.
 #
 # ## 2. Gradient accumulation is one big batch
 #
-# Accumulating 4 micro-batches of 4 sequences (each loss divided by 4) gives the same gradient
-# as one batch of 16. With dropout 0 and the same seed, the two runs draw the same
+# A batch of 64 sequences may not fit in memory. **Gradient accumulation** gets the same
+# gradient from smaller pieces: split the batch into k micro-batches, run forward and
+# backward on each *without* zeroing the gradients in between (PyTorch adds each backward's
+# gradients into `p.grad`), and only then take one optimizer step and zero the gradients.
+# Each micro-batch's loss is a mean over its own tokens, so each must be divided by k before
+# its backward: then the summed gradients are the mean over all k micro-batches, which is the
+# big batch's gradient. Forget the division and the gradient is k times too large (with
+# clipping on, the clip then cuts it and hides the bug). One update still sees
+# micro_batch_size × k sequences; the optimizer, the schedule and the update counter move
+# once per update, not once per micro-batch (notebook 08 trains the bug where the schedule
+# moves per micro-batch). The trainer does this when `grad_accum_steps` > 1; you write it in
+# the exercise below.
+#
+# Here: accumulating 4 micro-batches of 4 sequences (each loss divided by 4) gives the same
+# gradient as one batch of 16. With dropout 0 and the same seed, the two runs draw the same
 # sequences, so their loss curves must agree up to float rounding. In float32 that rounding
 # is tiny; in bf16 (the CPU default here when the CPU has it) each matmul rounds to 8 bits
 # of mantissa, the two ways round differently, and many updates amplify it: both are
-# measured below.
+# measured below. In the plot below you will see **one line**: the two float32 curves lie
+# on top of each other.
 
 # %%
 pairs = {}
@@ -146,9 +194,12 @@ print(f"each at its best lr: batch {BATCHES[0]} {best_small:.3f} vs batch {BATCH
 # gradient falls like 1/√B. Whether that *matters* depends on the gradient noise scale
 # B_noise = tr(Σ)/|G|² (McCandlish et al. 2018, "An empirical model of large-batch
 # training"): the batch size at which the noise is as large as the signal. Well below
-# B_noise, doubling the batch nearly halves the updates needed; far above it, a bigger batch
-# wastes tokens. We estimate it on the trained batch-16 model from the gradients of 16
-# micro-batches of 4 sequences: |G_b|² of small batches and |G_B|² of their mean.
+# B_noise, doubling the batch nearly halves the updates needed (so at equal tokens two
+# batch sizes should end about equal); far above it, a bigger batch wastes tokens. We
+# estimate it from the gradients of 16 micro-batches of 4 sequences: |G_b|² of small
+# batches and |G_B|² of their mean. B_noise changes as the model learns, so we measure it
+# twice: on the untrained model (where every run here starts) and on the trained batch-16
+# model (where it ends).
 
 # %%
 import torch
@@ -162,19 +213,42 @@ def flat_grad(model, x, y):
     return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])  # (n_params,)
 
 
-model = big.model().train()
-b, k = 4, 16 if not lesson.smoke else 4  # micro-batch size, number of micro-batches
-sampler = BatchSampler(data.train, cfg.model.block_size, b, seed=7)
-grads = torch.stack([flat_grad(model, *sampler.next()) for _ in range(k)])  # (k, n_params)
-g_small = (grads.norm(dim=1) ** 2).mean().item()  # E|G_b|^2 at b sequences
-g_big = (grads.mean(0).norm() ** 2).item()  # |G_B|^2 at B = b*k sequences
-B = b * k
-true_sq = (B * g_big - b * g_small) / (B - b)  # |G|^2, unbiased
-trace = (g_small - g_big) / (1 / b - 1 / B)  # tr(Sigma), per sequence
-b_noise = trace / true_sq
-print(f"|G|^2 ~ {true_sq:.3g}, tr(Sigma) ~ {trace:.3g} per sequence -> B_noise ~ {b_noise:.0f} sequences")
+from slmlab.model import GPT
+
+
+def noise_scale(model, b=4, k=16 if not lesson.smoke else 4):
+    """|G|^2, tr(Sigma) and B_noise from k micro-batches of b sequences."""
+    sampler = BatchSampler(data.train, cfg.model.block_size, b, seed=7)
+    grads = torch.stack([flat_grad(model, *sampler.next()) for _ in range(k)])  # (k, n_params)
+    g_small = (grads.norm(dim=1) ** 2).mean().item()  # E|G_b|^2 at b sequences
+    g_big = (grads.mean(0).norm() ** 2).item()  # |G_B|^2 at B = b*k sequences
+    B = b * k
+    true_sq = (B * g_big - b * g_small) / (B - b)  # |G|^2, unbiased
+    trace = (g_small - g_big) / (1 / b - 1 / B)  # tr(Sigma), per sequence
+    return true_sq, trace, trace / true_sq
+
+
+torch.manual_seed(big.config.train.seed)
+b_noise_init = noise_scale(GPT(big.config.model).train())[2]
+true_sq, trace, b_noise = noise_scale(big.model().train())
+print(f"untrained model: B_noise ~ {b_noise_init:.0f} sequences")
+print(f"trained batch-{BATCHES[1]} model (val {big.history.final_val():.3f}): |G|^2 ~ {true_sq:.3g}, "
+      f"tr(Sigma) ~ {trace:.3g} per sequence -> B_noise ~ {b_noise:.0f} sequences")
 for bs in (4, 16, 32, 64):
     print(f"batch {bs:>3}: relative gradient error sqrt(trSigma/B)/|G| = {np.sqrt(trace / bs / true_sq):.2f}")
+
+# %% [markdown]
+# This is how the theory and section 1 fit together (cpu run). On the untrained model
+# B_noise is about 12 sequences: early on the gradient is mostly signal, and batches 16 and
+# 64 are both *above* B_noise, batch 64 about five times so. Above B_noise a bigger batch wastes
+# tokens, so at equal tokens batch 64 falls behind from the start. By the end of batch 16's
+# run B_noise has grown to about 94 (one estimate from 16 micro-batches, and a noisy one),
+# so only from there on would 16 and 64 be "well below B_noise" and about equal per
+# token. Two more things the theory assumes do not hold here: it lets each batch size use its
+# own best lr, and a bigger batch usually a bigger one, but section 3 found no higher lr that
+# helped batch 64 (lr 0.009 ended 5.501 vs 5.450), and section 1 showed its lr was already
+# at the edge of stability. With Adam an update moves the weights by about lr whatever the
+# gradient's noise, so at a capped lr 16 updates cannot go as far as 64.
 
 # %% [markdown]
 # ## 5. Block 128 vs 256 (C23)
@@ -213,7 +287,7 @@ display(plots.overlay({f"block {T}": r for T, r in blocks.items()}, "val_loss", 
 
 # %% [markdown]
 # In the cpu run the three block sizes ran within about 20% of each other in tokens/s
-# (printed above: block 128 at 0.96x and block 256 at 1.17x the tokens/s of block 64, so
+# (printed above: block 128 at 0.97x and block 256 at 1.13x the tokens/s of block 64, so
 # the longer block was not slower on this CPU), and at equal tokens block 256 ended
 # ~0.18 nats *higher* (block 128 in between): about one seed sd (0.181), so no real
 # difference. After 65k tokens the model has not learned to
@@ -238,6 +312,19 @@ dash.set(micro_batch_size=8, max_steps=c8.train.max_steps, warmup_steps=c8.train
          eval_interval=c8.train.eval_interval, eval_batches=c8.train.eval_batches)
 dash.start(block=True)
 print(dash.status)
+display(dash.figure())
+
+# %% [markdown]
+# *The live widget (sliders, buttons, a figure redrawn as the run trains) appears when the
+# notebook runs; a saved copy shows it only as a line of text, so the picture above is
+# `dash.figure()`: what the dashboard showed at the end of this run.*
+#
+# Batch 8 sits where its 128 updates put it, between batch 4 and batch 16 (final vals printed
+# below):
+
+# %%
+print(", ".join(f"batch {r.config.train.micro_batch_size}: {r.history.final_val():.3f}"
+                for r in sorted(sweep_runs + [dash.last_run], key=lambda r: r.config.train.micro_batch_size)))
 display(plots.overlay(sweep_runs + [dash.last_run], "val_loss", x="tokens", label_by="micro_batch_size", ladder=lad,
               title="equal tokens, with the dashboard's batch 8"))
 
@@ -265,13 +352,17 @@ check_accumulated_loss(accumulate);
 m = {B: np.mean([r.history.final_val() for r in rs]) for B, rs in eq_tokens.items()}
 margin = 2 * max(spread, 0.01)
 small, mid, large = BATCHES
-student_tpu, chat_tpu = 32 * 128 * 32, 64 * 256 * 16  # tokens per update: theirs, the chat answer's
+from slmlab.diagnostics import CHAT_CONFIG, STUDENT_CONFIG, lint
+
+# tokens per update as the lint reads each config (batch x block x accumulation), checked against the arithmetic
+student_tpu, chat_tpu = (next(f.data["tokens_per_update"] for f in lint(c) if f.code == "budget")
+                         for c in (STUDENT_CONFIG, CHAT_CONFIG))
 print(f"seed spread {spread:.3f}; margin = 2 sd = {margin:.3f} nats")
 print(f"equal tokens: batch {small} {m[small]:.3f}, {mid} {m[mid]:.3f}, {large} {m[large]:.3f} "
       f"(batch {large} - {mid}: {m[large] - m[mid]:+.3f})")
 print(f"accumulation 4x{mid // 4} vs batch {mid}: largest step-loss difference {accum_diff:.1e}")
 print(f"best lr per batch: batch {small} {best_small:.3f}, batch {large} {best_large:.3f}")
-print(f"C22 gradient noise scale ~ {b_noise:.0f} sequences")
+print(f"C22 gradient noise scale ~ {b_noise_init:.0f} sequences untrained, ~ {b_noise:.0f} trained")
 print(f"C23 block {BLOCKS[-1]} runs at {tps[BLOCKS[-1]] / tps[BLOCKS[0]]:.2f}x the tokens/s of block {BLOCKS[0]}; "
       f"val {blocks[BLOCKS[-1]].history.final_val():.3f} vs {blocks[BLOCKS[0]].history.final_val():.3f}")
 print(f"C24 tokens per update: student {student_tpu:,}, chat {chat_tpu:,} ({chat_tpu / student_tpu:.0f}x): "
@@ -279,14 +370,15 @@ print(f"C24 tokens per update: student {student_tpu:,}, chat {chat_tpu:,} ({chat
 if not lesson.smoke:
     assert accum_diff < 1e-2, "accumulation should match the big batch up to float noise"
     assert m[large] - m[mid] > margin, "at equal tokens, 4x fewer (larger) updates should lose here"
-    assert chat_tpu > student_tpu
+    assert (student_tpu, chat_tpu) == (32 * 128 * 32, 64 * 256 * 16), "the lint's budget should match b x T x accum"
+    assert b_noise > b_noise_init, "the noise scale should grow as the model learns"
 
 # %% [markdown]
 # | claim | at this scale | verdict |
 # | --- | --- | --- |
-# | C10 smaller batches generalize better, train slower | at equal tokens the gaps val-train are printed in section 1; smaller batches reached the lower val | the gap is ~0 for all (far less than one epoch), so there is nothing to "generalize better" about; smaller batches won (by 1-3 nats) by taking more updates. Their wall-time cost per token is not compared here (small matmuls hurt most on GPUs) |
-# | C22 batch 64 estimates the gradient better | B_noise and the relative gradient error per batch, section 4 | true in the 1/√B sense (64 vs 32: error / √2). B_noise measured here is ~94 sequences of 64 tokens (~6k tokens); the student's updates already held 131k tokens, far above it, where a cleaner gradient buys little. B_noise grows as the loss falls, so this is a snapshot of an early model |
-# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at similar tokens/s on this CPU (block 256 at 1.17x block 64) |
+# | C10 smaller batches generalize better, train slower | at equal tokens the gaps val-train are printed in section 1; smaller batches reached the lower val | the gap is ~0 for all (far less than one epoch), so there is nothing to "generalize better" about; smaller batches won (by 1-3 nats) by taking more updates; batch 64's loss is partly its 1-update warmup and grad-norm spikes at the edge of stability (section 1), so the size of its loss is not the batch alone. Their wall-time cost per token is not compared here (small matmuls hurt most on GPUs) |
+# | C22 batch 64 estimates the gradient better | B_noise and the relative gradient error per batch, section 4 | true in the 1/√B sense (64 vs 32: error / √2). B_noise grew from ~12 sequences untrained to ~94 (of 64 tokens, ~6k tokens) at val 3.56; the student's updates already held 131k tokens, far above it, where a cleaner gradient buys little. B_noise grows as the loss falls, so these are snapshots of an early model |
+# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at similar tokens/s on this CPU (block 256 at 1.13x block 64) |
 # | C24 accumulation 16 updates more often | 16 micro-steps per update instead of 32, but each micro-step holds 4x the tokens | false per token: each update carries 2x the tokens, so updates are 2x rarer for the same data |
 #
 # ## What we measured

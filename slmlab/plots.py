@@ -31,7 +31,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .config import Config
 from .history import History, as_history, metric, run_label, smooth
@@ -280,6 +280,9 @@ def isolation(runs: Any, field: str, metric: str | Callable = "best_val", *, lad
         logx = numeric and len(xs) > 1 and xs.min() > 0 and xs.max() / xs.min() >= 10 - 1e-9
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
     _finish(ax, xlabel=field, ylabel=name.replace("_", " "), title=title, logx=logx)
+    if logx and numeric and xs.max() / xs.min() < 100:  # under 2 decades matplotlib labels minor
+        ax.set_xticks(xs, [f"{k:g}" for k in keys])    # ticks too (4x10^0 6x10^0 ...): label the values
+        ax.xaxis.set_minor_formatter(NullFormatter())
     _draw_rungs(ax, ladder)
     return fig
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 import threading
 import time
 import warnings
@@ -345,10 +346,11 @@ class Dashboard:
         live = trainer.history if trainer is not None else None
         shown = live if live is not None else (self.runs[-1] if self.runs else History())
         name = self._current_label if live is not None else getattr(shown, "label", "")
-        plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=name or None)
+        wrap = lambda text: textwrap.fill(text, 45)  # noqa: E731  a run's label lists every setting it changed
+        plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=wrap(name) if name else None)
         runs = list(self.runs) + ([live] if live is not None else [])
         plots.overlay(runs, "val_loss", ax=right, x=self.x, logy=self.logy, ladder=self.ladder,
-                      label_by=lambda r: f"now: {self._current_label}" if r is live else r.label,
+                      label_by=lambda r: wrap(f"now: {self._current_label}" if r is live else r.label),
                       title="val loss, every run")
 
 

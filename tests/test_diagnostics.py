@@ -205,6 +205,18 @@ def test_published_curve_is_still_improving_and_early_points_are_barely_trained(
     assert f[0].code == "barely_trained" and f[0].data["uniform"] == pytest.approx(math.log(50257))
 
 
+def test_above_bigram_at_the_end_is_reported_once():
+    rungs = {"uniform": 6.65, "unigram": 5.46, "bigram": 2.12}
+    f = {x.code: x for x in d.diagnose(curve([5.0, 4.0, 3.3, 3.263], vocab=773), rungs)}  # 08's lr 0.003
+    assert "above_bigram" in f and f["above_bigram"].severity == "warning", list(f)
+    assert f["above_bigram"].data["above"] == pytest.approx(3.263 - 2.12) and "2.12" in f["above_bigram"].message
+    assert "above_bigram" not in codes(d.diagnose(curve([5.0, 3.0, 2.0, 1.9], vocab=773), rungs))  # below it
+    assert "above_bigram" not in codes(d.diagnose(curve([5.0, 3.0, 2.0, 2.5], vocab=773), {"uniform": 6.65}))
+    early = codes(d.diagnose(curve([6.3, 6.0, 5.9], vocab=773), rungs))  # near uniform: barely_trained only
+    assert "barely_trained" in early and "above_bigram" not in early, early
+    assert "above_bigram" not in codes(d.diagnose(curve([6.0, 9.0, 9.5], vocab=773), rungs))  # worse than uniform
+
+
 def test_made_up_overfitting_noise_and_val_below_train():
     val = [3.0, 2.5, 2.2, 2.1, 2.15, 2.25, 2.4]
     train = [3.0, 2.45, 2.1, 1.9, 1.7, 1.5, 1.3]

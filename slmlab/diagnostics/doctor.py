@@ -157,6 +157,26 @@ def _dr_barely_trained(ctx) -> Finding | None:
                    "04_val_loss_9_clinic")
 
 
+def _dr_above_bigram(ctx) -> Finding | None:
+    """Val ends above the bigram rung, on a run that is past 'barely trained': the model has
+    learned token frequencies but still predicts worse than a table of which token follows which."""
+    c, r = ctx["c"], ctx["rungs"]
+    _, val = _finite_tail(c["e_x"], c["val"])
+    big, u = r.get("bigram"), r.get("uniform")
+    if not len(val) or big is None or float(val[-1]) <= big + MIN_EFFECT_NATS:
+        return None
+    v = float(val[-1])
+    if (u is not None and v > 1.1 * u) or _dr_barely_trained(ctx) is not None:
+        return None  # broken (diverged), or already reported as barely trained
+    step = int(c["e_x"][np.isfinite(c["val"])][-1])
+    return Finding("above_bigram", "warning",
+                   f"val {v:.3f} ends {v - big:.2f} nats above the bigram rung ({big:.2f}) after {step:,} "
+                   f"{_unit(ctx)}s: a table of which token follows which, counted from the training text, still "
+                   f"predicts better than this model. It is under-trained for this budget: train longer or at a "
+                   f"better lr before reading finer effects (regularization, schedules) off it.",
+                   {"val": v, "bigram": big, "above": v - big, "step": step}, "03_train_and_sample")
+
+
 FAR_FROM_TRAINED_NATS = 0.1  # a run 25% longer would still gain this much: it stopped mid-descent
 
 
@@ -403,8 +423,8 @@ def _dr_lr_rising(ctx) -> Finding | None:
                    "08_learning_rate_and_warmup")
 
 
-_DOCTOR_RULES = [_dr_diverged, _dr_lr_rising, _dr_barely_trained, _dr_lr_too_high, _dr_overfitting,
-                 _dr_lr_too_low, _dr_still_improving, _dr_eval_noise, _dr_val_below_train, _dr_position]
+_DOCTOR_RULES = [_dr_diverged, _dr_lr_rising, _dr_barely_trained, _dr_above_bigram, _dr_lr_too_high,
+                 _dr_overfitting,                 _dr_lr_too_low, _dr_still_improving, _dr_eval_noise, _dr_val_below_train, _dr_position]
 
 
 # ---------------------------------------------------------------------------

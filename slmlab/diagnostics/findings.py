@@ -39,7 +39,7 @@ class Finding:
 
 # order inside one severity: the most important problem first
 _PRIORITY = ["diverged", "min_lr_above_lr", "lr_rising", "scheduler_per_micro_step", "clip_before_unscale",
-             "block_size_mismatch", "barely_trained", "lr_too_high", "overfitting", "lr_too_low",
+             "block_size_mismatch", "barely_trained", "lr_too_high", "above_bigram", "overfitting", "lr_too_low",
              "still_improving", "eval_too_noisy", "val_below_train"]
 
 
