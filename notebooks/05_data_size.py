@@ -269,7 +269,7 @@ print(f"the dashboard's run: {dash_best - plenty_run.history.best_val()[1]:+.3f}
 plots.overlay(dash.runs, "val_loss", label_by="data_fraction", ladder=lad, title="the sweep + your run")
 
 # %% [markdown]
-# In the cpu run, 3% of the data (about 18 epochs in 300 updates) ended between 1% and 10%:
+# In the cpu run, 3% of the data (about 19 epochs in 300 updates) ended between 1% and 10%:
 # its val loss was still falling at step 300, but about 0.16 nats above all the data,
 # where 10% (5.6 epochs) was within about 0.05. Compare with your 100-update runs of the
 # exercise, where 3% read its text only a third as many times.
