@@ -287,7 +287,7 @@ display(plots.overlay({f"block {T}": r for T, r in blocks.items()}, "val_loss", 
 
 # %% [markdown]
 # In the cpu run the three block sizes ran within about 20% of each other in tokens/s
-# (printed above: block 128 at 0.97x and block 256 at 1.13x the tokens/s of block 64, so
+# (printed above: block 128 at 0.99x and block 256 at 1.19x the tokens/s of block 64, so
 # the longer block was not slower on this CPU), and at equal tokens block 256 ended
 # ~0.18 nats *higher* (block 128 in between): about one seed sd (0.181), so no real
 # difference. After 65k tokens the model has not learned to
@@ -378,7 +378,7 @@ if not lesson.smoke:
 # | --- | --- | --- |
 # | C10 smaller batches generalize better, train slower | at equal tokens the gaps val-train are printed in section 1; smaller batches reached the lower val | the gap is ~0 for all (far less than one epoch), so there is nothing to "generalize better" about; smaller batches won (by 1-3 nats) by taking more updates; batch 64's loss is partly its 1-update warmup and grad-norm spikes at the edge of stability (section 1), so the size of its loss is not the batch alone. Their wall-time cost per token is not compared here (small matmuls hurt most on GPUs) |
 # | C22 batch 64 estimates the gradient better | B_noise and the relative gradient error per batch, section 4 | true in the 1/√B sense (64 vs 32: error / √2). B_noise grew from ~12 sequences untrained to ~94 (of 64 tokens, ~6k tokens) at val 3.56; the student's updates already held 131k tokens, far above it, where a cleaner gradient buys little. B_noise grows as the loss falls, so these are snapshots of an early model |
-# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at similar tokens/s on this CPU (block 256 at 1.13x block 64) |
+# | C23 block 256 captures longer context | speed and loss side by side, section 5 | at this budget no gain (block 64/128/256 within ~1 seed sd), at similar tokens/s on this CPU (block 256 at 1.19x block 64) |
 # | C24 accumulation 16 updates more often | 16 micro-steps per update instead of 32, but each micro-step holds 4x the tokens | false per token: each update carries 2x the tokens, so updates are 2x rarer for the same data |
 #
 # ## What we measured
