@@ -269,6 +269,20 @@ def _seeded_split(docs: list[str], val_fraction: float,
 # Synthetic stories
 
 
+class _Downloaded(Source):
+    """A corpus of files from the network: offline when `_on_disk()` finds the training text."""
+
+    def _on_disk(self) -> Path | None:
+        raise NotImplementedError
+
+    def available_offline(self) -> bool:
+        return self._on_disk() is not None
+
+    def bytes_on_disk(self) -> int | None:
+        found = self._on_disk()
+        return found.stat().st_size if found else None
+
+
 class Synthetic(Source):
     """Stories generated here from (corpus_bytes, data_seed), with their exact ln p."""
 
@@ -305,7 +319,7 @@ class Synthetic(Source):
 # TinyStories
 
 
-class TinyStories(Source):
+class TinyStories(_Downloaded):
     """TinyStories V2 (GPT-4): its official train and valid files, from the Hugging Face hub."""
 
     name = "tinystories"
@@ -313,13 +327,6 @@ class TinyStories(Source):
     train_file = "TinyStoriesV2-GPT4-train.txt"
     valid_file = "TinyStoriesV2-GPT4-valid.txt"
     sample_file = "tinystories_sample.txt"  # a train-only prefix, for machines with no network
-
-    def available_offline(self) -> bool:
-        return self._on_disk() is not None
-
-    def bytes_on_disk(self) -> int | None:
-        found = self._on_disk()
-        return found.stat().st_size if found else None
 
     def _on_disk(self) -> Path | None:
         """The train text on this machine: data dir (full file, else the sample), else cached."""
@@ -385,7 +392,7 @@ def _hub_url(repo: str, filename: str) -> str:
 # Tiny Shakespeare
 
 
-class Shakespeare(Source):
+class Shakespeare(_Downloaded):
     """Tiny Shakespeare (karpathy/char-rnn, 1.1 MB); val is nanoGPT's last 10% of it."""
 
     name = "shakespeare"
@@ -393,13 +400,6 @@ class Shakespeare(Source):
     url = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
            "tinyshakespeare/input.txt")
     sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"  # 1,115,394 bytes
-
-    def available_offline(self) -> bool:
-        return self._on_disk() is not None
-
-    def bytes_on_disk(self) -> int | None:
-        found = self._on_disk()
-        return found.stat().st_size if found else None
 
     def _on_disk(self) -> Path | None:
         return _local(self.name, self.filename) or _in_cache(self.filename)
