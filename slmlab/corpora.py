@@ -265,10 +265,6 @@ def _seeded_split(docs: list[str], val_fraction: float,
     return [docs[i] for i in train_idx], [docs[i] for i in val_idx]
 
 
-# ---------------------------------------------------------------------------
-# Synthetic stories
-
-
 class _Downloaded(Source):
     """A corpus of files from the network: offline when `_on_disk()` finds the training text."""
 
@@ -281,6 +277,10 @@ class _Downloaded(Source):
     def bytes_on_disk(self) -> int | None:
         found = self._on_disk()
         return found.stat().st_size if found else None
+
+
+# ---------------------------------------------------------------------------
+# Synthetic stories
 
 
 class Synthetic(Source):
