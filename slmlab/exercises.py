@@ -203,9 +203,13 @@ def _first_match(got, variants) -> str | None:
     return None
 
 
-def _sees_future(run, x, x_later_changed, t: int) -> bool:
-    """True when changing the input after position t changes an output at or before t."""
-    return (run(x)[:, :t + 1] - run(x_later_changed)[:, :t + 1]).abs().max().item() > PIECE_TOL
+def _sees_future(run, x, g: torch.Generator, t: int = 5, vocab: int | None = None) -> bool:
+    """True when new inputs after position t (random vectors, or token ids below `vocab`)
+    change an output at or before t."""
+    later = x.clone()
+    n = later[:, t + 1:].shape
+    later[:, t + 1:] = torch.randint(0, vocab, n, generator=g) if vocab else torch.randn(n, generator=g)
+    return (run(x)[:, :t + 1] - run(later)[:, :t + 1]).abs().max().item() > PIECE_TOL
 
 
 def _differ(got, want, what: str, recipe: str) -> str:
@@ -288,9 +292,7 @@ def check_head(cls: type) -> bool:
             ])
             if found:
                 return found
-            x2 = x.clone()
-            x2[:, 6:] = torch.randn(2, 5, C, generator=g)
-            if _sees_future(head, x, x2, 5):
+            if _sees_future(head, x, g):
                 return MASK_HINT
             return _differ(got, want, "Head", "q, k, v = query(x), key(x), value(x); scores = q @ k^T / "
                            "sqrt(head_size); -inf above the diagonal; softmax over the last dim; @ v")
@@ -351,9 +353,7 @@ def check_attention(cls: type) -> bool:
                 ])
                 if found:
                     return found
-                x2 = x.clone()
-                x2[:, 6:] = torch.randn(2, 5, n_embd, generator=g)
-                if _sees_future(yours, x, x2, 5):
+                if _sees_future(yours, x, g):
                     return MASK_HINT
                 return _differ(got, want, "attention", f"(n_head={n_head}, n_embd={n_embd}) q, k, v = "
                                "c_attn(x).split(C, dim=2); each to (B, H, T, hs); causal attention per head; "
@@ -481,9 +481,7 @@ def check_gpt(cls: type) -> bool:
             ])
             if found:
                 return found
-            idx2 = idx.clone()
-            idx2[:, 6:] = torch.randint(0, cfg.vocab_size, (2, 5), generator=g)
-            if _sees_future(lambda i: yours(i)[0], idx, idx2, 5):
+            if _sees_future(lambda i: yours(i)[0], idx, g, vocab=cfg.vocab_size):
                 return "position t sees later tokens: check your attention's causal mask (check_attention)"
             yours.blocks = copy.deepcopy(ref.blocks)
             if torch.allclose(yours(idx)[0], want, atol=PIECE_TOL, rtol=0):
