@@ -34,3 +34,20 @@ def shared_data():
     if not os.path.isdir(path):
         pytest.skip("../shared/data is not here (optional check)")
     return path
+
+
+@pytest.fixture
+def files_reads(monkeypatch):
+    """reads(suffix) -> a list that collects every path slmlab.files opens ending in suffix."""
+    from slmlab import files
+
+    def spy_on(suffix):
+        reads, real_open = [], open
+
+        def spy(p, *args, **kwargs):
+            if str(p).endswith(suffix):
+                reads.append(p)
+            return real_open(p, *args, **kwargs)
+        monkeypatch.setattr(files, "open", spy, raising=False)
+        return reads
+    return spy_on

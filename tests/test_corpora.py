@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from slmlab import config, corpora, downloads, files
+from slmlab import config, corpora, downloads
 from slmlab.config import ConfigError
 from slmlab.corpora import EOT, DataMissingError, available_offline, identity, load_corpus
 
@@ -170,17 +170,11 @@ def test_identity_follows_the_file_bytes(data_dir):
     assert identity("tinystories", 10_000_000) != a
 
 
-def test_identity_of_a_big_unchanged_file_reads_nothing(data_dir, monkeypatch):
+def test_identity_of_a_big_unchanged_file_reads_nothing(data_dir, monkeypatch, files_reads):
     """Big files are hashed once, then known by size and mtime; an edit is hashed again."""
     monkeypatch.setattr(corpora, "REMEMBER_ABOVE", 0)  # every fixture file counts as big
     train = data_dir / "tinystories" / "TinyStoriesV2-GPT4-train.txt"
-    reads = []
-    real_open = open
-    def spy(p, *args, **kwargs):
-        if str(p).endswith(".txt"):
-            reads.append(p)
-        return real_open(p, *args, **kwargs)
-    monkeypatch.setattr(files, "open", spy, raising=False)
+    reads = files_reads(".txt")
     old = time.time() - 60  # settled files only: a fresh edit could keep its mtime tick
     for p in (train, data_dir / "tinystories" / "TinyStoriesV2-GPT4-valid.txt"):
         os.utime(p, (old, old))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from slmlab import corpora, downloads, files
+from slmlab import corpora, downloads
 from slmlab.config import ConfigError, DataConfig
 from slmlab.corpora import EOT, Corpus
 from slmlab.data import (
@@ -217,19 +217,12 @@ def test_prepare_with_only_the_tinystories_train_file_stays_offline(monkeypatch,
     assert prepare(cfg(corpus="tinystories", data_seed=1)).dir == data.dir and attempts == []
 
 
-def test_a_checked_token_file_is_not_read_again_until_it_changes(fake, monkeypatch):
+def test_a_checked_token_file_is_not_read_again_until_it_changes(fake, files_reads):
     folder = prepare(cfg()).dir
     old = time.time() - 60  # only settled files are remembered
     for split in ("train", "val"):
         os.utime(folder / f"{split}.bin", (old, old))
-    reads = []
-    real_open = open
-
-    def spy(p, *args, **kwargs):
-        if str(p).endswith(".bin"):
-            reads.append(p)
-        return real_open(p, *args, **kwargs)
-    monkeypatch.setattr(files, "open", spy, raising=False)
+    reads = files_reads(".bin")
     prepare(cfg())
     assert len(reads) == 2  # the first check after they settled reads both
     prepare(cfg())
