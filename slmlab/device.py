@@ -84,7 +84,13 @@ def pick_device(requested: str = "auto") -> str:
 
 
 def cpu_has_bf16() -> bool:
-    """True when the CPU has native bf16 matmuls (AVX-512 BF16 or AMX)."""
+    """True when the CPU has native bf16 matmuls (AVX-512 BF16 or AMX).
+
+    SLMLAB_CPU_BF16=0 answers False on any CPU, so a machine with bf16 runs the course
+    as a laptop without it would: dtype=auto trains in fp32 and bf16 timings are skipped.
+    """
+    if os.environ.get("SLMLAB_CPU_BF16", "").strip() == "0":
+        return False
     try:
         caps = torch.backends.cpu.get_cpu_capability()  # e.g. "AVX512", "AVX2"
     except AttributeError:  # very old torch

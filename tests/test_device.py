@@ -31,6 +31,12 @@ def test_cpu_dtype_auto_follows_the_switch_and_hardware(monkeypatch):
     assert dev.pick_dtype("mps") == torch.float32
 
 
+def test_cpu_bf16_can_be_turned_off_to_run_as_a_laptop_without_it(monkeypatch):
+    monkeypatch.setenv("SLMLAB_CPU_BF16", "0")
+    assert dev.cpu_has_bf16() is False
+    assert dev.pick_dtype("cpu") == torch.float32
+
+
 def test_explicit_dtypes_and_refusals():
     assert dev.pick_dtype("cpu", "bfloat16") == torch.bfloat16
     assert dev.pick_dtype("cuda", "float32") == torch.float32
