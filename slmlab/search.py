@@ -1,0 +1,301 @@
+"""Hyperparameter search with Optuna, one call per study, every trial a cached slmlab run.
+
+`search(cfg, space, sampler="tpe", n_trials=12)` runs a study whose trials are
+`experiments.run(cfg.replace(**params))`: a trial that asks for a config already
+trained loads it from the run cache, and every trial reports its val loss at each
+eval so a `MedianPruner` can stop a bad one early. The study is stored in the runs
+folder (an Optuna JournalStorage file, studies/<name>.log) and opened with
+`load_if_exists`, so running the cell again resumes it: finished trials count
+towards `n_trials`, and a trial that was interrupted (kernel restart) is asked
+again with the same parameters, whose run folder then resumes from its checkpoint.
+
+A pruned trial's run stops "by hand" (history stop reason `stopped`): its folder is
+unfinished, so a later call for the same config without pruning trains it on from
+where it stopped instead of from scratch.
+
+A trial that sets lr and not min_lr keeps the base config's min_lr / lr ratio (a
+cosine to a tenth of the peak stays a tenth). The search space is a dict of flat config field names to `LogUniform`, `Uniform`,
+`IntRange` or `Choice`; `GridSampler` needs a finite grid, which `grid(space, k)`
+makes (k points per range, log-spaced for LogUniform). Optuna stays visible: the
+study returned is Optuna's own, for its plots (`plot` hides their experimental
+warnings) and `study.trials_dataframe()`. What this module leaves to others: the
+training (slmlab.train), the run cache (slmlab.experiments).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .callbacks import Callback
+from .config import Config, ConfigError
+from .experiments import Run
+from .experiments import run as run_cached
+from .history import STOPPED
+from .paths import runs_dir
+
+__all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "grid", "search", "objective", "trial_config",
+           "updates_trained", "plot", "SAMPLERS"]
+
+SAMPLERS = ("grid", "random", "tpe")
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError as e:  # pragma: no cover - optuna is a dependency
+        raise ImportError("slmlab.search needs optuna: pip install 'optuna>=4.2'") from e
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no INFO line per trial in outputs
+    return optuna
+
+
+# ---------------------------------------------------------------------------
+# The search space
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A float drawn on a log scale between low and high (learning rates, weight decay)."""
+
+    low: float
+    high: float
+
+    def suggest(self, trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high, log=True)
+
+    def points(self, k: int) -> list[float]:
+        if k == 1:
+            return [math.sqrt(self.low * self.high)]
+        r = (self.high / self.low) ** (1 / (k - 1))
+        return [float(f"{self.low * r**i:.3g}") for i in range(k)]
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A float drawn evenly between low and high (dropout)."""
+
+    low: float
+    high: float
+
+    def suggest(self, trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high)
+
+    def points(self, k: int) -> list[float]:
+        if k == 1:
+            return [(self.low + self.high) / 2]
+        return [round(self.low + (self.high - self.low) * i / (k - 1), 6) for i in range(k)]
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer from low to high in steps of `step` (warmup steps)."""
+
+    low: int
+    high: int
+    step: int = 1
+
+    def suggest(self, trial, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high, step=self.step)
+
+    def points(self, k: int) -> list[int]:
+        values = list(range(self.low, self.high + 1, self.step))
+        if k >= len(values):
+            return values
+        return sorted({values[round(i * (len(values) - 1) / max(1, k - 1))] for i in range(k)})
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few values (batch sizes)."""
+
+    values: tuple
+
+    def __init__(self, values: Sequence):
+        object.__setattr__(self, "values", tuple(values))
+
+    def suggest(self, trial, name: str) -> Any:
+        return trial.suggest_categorical(name, list(self.values))
+
+    def points(self, k: int) -> list:
+        return list(self.values)
+
+
+Dimension = LogUniform | Uniform | IntRange | Choice
+
+
+def grid(space: Mapping[str, Dimension], k: int = 3) -> dict[str, list]:
+    """A finite grid for GridSampler: k points per range, every value of a Choice."""
+    return {name: dim.points(k) for name, dim in space.items()}
+
+
+def _check_space(cfg: Config, space: Mapping[str, Any]) -> None:
+    if not space:
+        raise ConfigError("the search space is empty; give at least one field, e.g. {'lr': LogUniform(1e-4, 1e-2)}")
+    for name, dim in space.items():
+        if not isinstance(dim, LogUniform | Uniform | IntRange | Choice):
+            raise ConfigError(f"search space {name!r}: {dim!r} is not a range; use LogUniform, Uniform, "
+                              f"IntRange or Choice")
+        try:
+            cfg.get(name)
+        except (KeyError, AttributeError, ConfigError):
+            raise ConfigError(f"search space names {name!r}, which is not a config field; use a flat "
+                              f"field name such as lr, warmup_steps, weight_decay, dropout") from None
+
+
+# ---------------------------------------------------------------------------
+# One trial: a cached run that reports every eval
+
+
+class _ReportToTrial(Callback):
+    """An observer: reports each eval's val loss to the trial and stops the run when pruned.
+
+    It changes no step it lets run, so it is not part of the cache key; a run it
+    stops is left unfinished (stop reason `stopped`) and resumable.
+    """
+
+    def __init__(self, trial):
+        self.trial = trial
+        self.pruned_at: int | None = None
+        self._reported: set[int] = set()
+
+    def on_train_start(self, trainer) -> None:  # a resumed run: the evals it already has
+        for e in trainer.history.evals:
+            if self._report(e["step"], e["val_loss"]):
+                trainer.request_stop(STOPPED)
+                return
+
+    def on_eval(self, trainer, record: dict) -> None:
+        if self.pruned_at is None and self._report(record["step"], record["val_loss"]):
+            trainer.request_stop(STOPPED)
+
+    def _report(self, step: int, val: float) -> bool:
+        """Report one eval (once per step); True when the pruner says stop."""
+        if step in self._reported:
+            return False
+        self._reported.add(step)
+        self.trial.report(float(val), step)
+        if self.trial.should_prune():
+            self.pruned_at = step
+            return True
+        return False
+
+
+def updates_trained(r: Run) -> int:
+    """How many optimizer updates a run's history holds (its trained length)."""
+    return r.history.steps[-1]["step"] if r.history.steps else 0
+
+
+def objective(cfg: Config, space: Mapping[str, Dimension], *, progress: bool = False):
+    """The Optuna objective for `space` over `cfg`: best val of the trial's cached run."""
+    optuna = _optuna()
+
+    def trial_fn(trial) -> float:
+        params = {name: dim.suggest(trial, name) for name, dim in space.items()}
+        reporter = _ReportToTrial(trial)
+        r = run_cached(trial_config(cfg, params), label=_label(params), callbacks=[reporter],
+                       progress=progress)
+        trial.set_user_attr("run_dir", r.dir.name)
+        trial.set_user_attr("updates", updates_trained(r))
+        if reporter.pruned_at is None:  # a cached run: its callback saw nothing, so replay its evals
+            for e in r.history.evals:
+                if reporter._report(e["step"], e["val_loss"]):
+                    break
+        if reporter.pruned_at is not None:
+            trial.set_user_attr("pruned_at", reporter.pruned_at)
+            raise optuna.TrialPruned()
+        return min(e["val_loss"] for e in r.history.evals)
+
+    return trial_fn
+
+
+def trial_config(cfg: Config, params: Mapping[str, Any]) -> Config:
+    """`cfg` with a trial's params; min_lr keeps its ratio to lr unless the space sets it."""
+    changes = dict(params)
+    if "lr" in changes and "min_lr" not in changes:
+        changes["min_lr"] = changes["lr"] * cfg.train.min_lr / cfg.train.lr
+    return cfg.replace(**changes)
+
+
+def _label(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+# ---------------------------------------------------------------------------
+# A study: stored in the runs folder, resumed on a second call
+
+
+def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_points: int):
+    if name == "grid":
+        return optuna.samplers.GridSampler(grid(space, grid_points), seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, grid_points * 2))
+    raise ConfigError(f"sampler {name!r} is unknown; use one of {', '.join(SAMPLERS)}")
+
+
+def _storage(optuna, name: str):
+    folder = runs_dir() / "studies"
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = optuna.storages.journal.JournalFileBackend(str(folder / f"{name}.log"))
+    return optuna.storages.JournalStorage(backend)
+
+
+def _retry_interrupted(optuna, study) -> None:
+    """A RUNNING trial in a stored study is one a dead kernel left: fail it, ask its params again."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for t in running:
+        study._storage.set_trial_state_values(t._trial_id, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(t.params, skip_if_exists=False)
+
+
+def search(cfg: Config, space: Mapping[str, Dimension], *, sampler: str = "tpe", n_trials: int = 12,
+           seed: int = 0, prune: bool = True, study_name: str | None = None, grid_points: int = 3,
+           pruner_warmup_steps: int | None = None, enqueue: Sequence[Mapping[str, Any]] = (),
+           progress: bool = False):
+    """Run (or resume) an Optuna study over `space`; returns the optuna Study.
+
+    n_trials counts finished trials (complete or pruned) in the stored study, so a
+    second call with the same name runs only what is missing. prune: MedianPruner
+    after 3 finished trials and, by default, the first quarter of the updates.
+    enqueue: params to try first (e.g. the recipe you start from), once per study.
+    """
+    optuna = _optuna()
+    _check_space(cfg, space)
+    if n_trials < 1:
+        raise ConfigError(f"n_trials={n_trials}: use at least 1")
+    pruner = (optuna.pruners.MedianPruner(
+        n_startup_trials=3,
+        n_warmup_steps=cfg.train.max_steps // 4 if pruner_warmup_steps is None else pruner_warmup_steps)
+        if prune else optuna.pruners.NopPruner())
+    name = study_name or f"{sampler}-seed{seed}"
+    study = optuna.create_study(study_name=name, storage=_storage(optuna, name), direction="minimize",
+                                sampler=_sampler(optuna, sampler, space, seed, grid_points),
+                                pruner=pruner, load_if_exists=True)
+    _retry_interrupted(optuna, study)
+    for params in enqueue:
+        study.enqueue_trial(dict(params), skip_if_exists=True)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    left = n_trials - len(study.get_trials(deepcopy=False, states=finished))
+    if left > 0:
+        study.optimize(objective(cfg, space, progress=progress), n_trials=left)
+    return study
+
+
+def plot(kind: str, study, **kw):
+    """An optuna.visualization.matplotlib plot (history, importances, contour, slice,
+    intermediate), without its ExperimentalWarning."""
+    optuna = _optuna()
+    import optuna.visualization.matplotlib as ovm
+
+    fns = {"history": ovm.plot_optimization_history, "importances": ovm.plot_param_importances,
+           "contour": ovm.plot_contour, "slice": ovm.plot_slice,
+           "intermediate": ovm.plot_intermediate_values}
+    if kind not in fns:
+        raise ValueError(f"plot kind {kind!r} is unknown; use one of {', '.join(fns)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return fns[kind](study, **kw)

@@ -1,0 +1,84 @@
+"""slmlab.search: Optuna studies whose trials are cached runs, stored in the runs folder,
+resumed on a second call, pruned on the val loss of each eval."""
+
+import optuna
+import pytest
+
+from slmlab import experiments
+from slmlab.config import ConfigError, preset
+from slmlab.search import Choice, IntRange, LogUniform, Uniform, grid, search, trial_config
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLMLAB_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+CFG = preset("smoke", max_steps=12, eval_interval=3, eval_batches=2, warmup_steps=2, log_interval=3)
+SPACE = {"lr": LogUniform(1e-4, 3e-2)}
+
+
+def _states(study):
+    return [t.state.name for t in study.trials]
+
+
+def test_a_study_is_stored_and_a_second_call_resumes_it(runs):
+    study = search(CFG, SPACE, sampler="random", n_trials=3, prune=False, study_name="s")
+    assert _states(study) == ["COMPLETE"] * 3
+    assert (runs / "studies" / "s.log").is_file()
+    for t in study.trials:  # each trial is a run folder of the cache, trained to the end
+        assert (runs / t.user_attrs["run_dir"] / "ckpt.pt").is_file() and t.user_attrs["updates"] == 12
+    again = search(CFG, SPACE, sampler="random", n_trials=3, prune=False, study_name="s")
+    assert len(again.trials) == 3  # nothing left to run
+    more = search(CFG, SPACE, sampler="random", n_trials=4, prune=False, study_name="s")
+    assert _states(more) == ["COMPLETE"] * 4
+    assert more.best_value == min(t.value for t in more.trials)
+
+
+def test_a_trial_that_asks_for_a_trained_config_loads_it(runs):
+    lr = 3e-3
+    done = experiments.run(CFG.replace(lr=lr), progress=False)
+    study = search(CFG, {"lr": Choice([lr])}, sampler="grid", n_trials=1, prune=False, study_name="g")
+    assert study.trials[0].user_attrs["run_dir"] == done.dir.name
+    assert study.best_value == pytest.approx(done.history.best_val()[1])
+
+
+def test_an_interrupted_trial_is_asked_again_with_its_params(runs):
+    search(CFG, SPACE, sampler="random", n_trials=1, prune=False, study_name="i")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(runs / "studies" / "i.log")))
+    stale = optuna.load_study(study_name="i", storage=storage).ask({"lr": optuna.distributions.FloatDistribution(
+        1e-4, 3e-2, log=True)})  # a kernel died here: the trial stays RUNNING in the file
+    lr = stale.params["lr"]
+    study = search(CFG, SPACE, sampler="random", n_trials=2, prune=False, study_name="i")
+    assert _states(study) == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert study.trials[2].params["lr"] == pytest.approx(lr)
+
+
+def test_pruned_trials_stop_early_and_their_runs_resume_later(runs):
+    # lr 1e-4 learns far slower than 1e-2: once three good trials are in, the slow one
+    # is below the median at its first eval after the pruner's warm-up and stops there
+    first = [{"lr": lr} for lr in (1e-2, 1.1e-2, 1.2e-2, 1e-4)]
+    study = search(CFG, SPACE, sampler="random", n_trials=4, study_name="p", pruner_warmup_steps=3,
+                   enqueue=first)
+    assert [t.params for t in study.trials] == first
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert [t.params["lr"] for t in pruned] == [1e-4]
+    assert pruned[0].user_attrs["updates"] < CFG.train.max_steps
+    slow = experiments.run(trial_config(CFG, {"lr": 1e-4}), progress=False)  # no pruning: trained on
+    assert slow.complete and slow.dir.name == pruned[0].user_attrs["run_dir"]
+    assert slow.history.evals[0]["step"] == 3 and slow.history.steps[-1]["step"] == 12
+
+
+def test_grid_points_and_bad_spaces():
+    g = grid({"lr": LogUniform(1e-4, 1e-2), "dropout": Uniform(0.0, 0.2), "warmup_steps": IntRange(0, 100, 50),
+              "micro_batch_size": Choice([8, 16])}, k=3)
+    assert g == {"lr": [1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.1, 0.2], "warmup_steps": [0, 50, 100],
+                 "micro_batch_size": [8, 16]}
+    with pytest.raises(ConfigError, match="'lrate', which is not a config field"):
+        search(CFG, {"lrate": LogUniform(1e-4, 1e-2)})
+    with pytest.raises(ConfigError, match="is not a range"):
+        search(CFG, {"lr": (1e-4, 1e-2)})
+    with pytest.raises(ConfigError, match="sampler 'bayes' is unknown"):
+        search(CFG, SPACE, sampler="bayes")
