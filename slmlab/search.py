@@ -24,6 +24,8 @@ training (slmlab.train), the run cache (slmlab.experiments).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -32,13 +34,13 @@ from typing import Any
 
 from .callbacks import Callback
 from .config import Config, ConfigError
-from .experiments import Run
+from .experiments import Run, config_key
 from .experiments import run as run_cached
 from .history import STOPPED
 from .paths import runs_dir
 
 __all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "grid", "search", "objective", "trial_config",
-           "updates_trained", "plot", "SAMPLERS"]
+           "updates_trained", "plot", "study_name_for", "SAMPLERS"]
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -227,14 +229,24 @@ def _label(params: Mapping[str, Any]) -> str:
 # A study: stored in the runs folder, resumed on a second call
 
 
-def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_points: int):
+def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_points: int,
+             startup_trials: int):
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space, grid_points), seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, grid_points * 2))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
     raise ConfigError(f"sampler {name!r} is unknown; use one of {', '.join(SAMPLERS)}")
+
+
+def study_name_for(cfg: Config, space: Mapping[str, Dimension], sampler: str, seed: int,
+                   grid_points: int = 3) -> str:
+    """A study's default name: the sampler, its seed and a hash of the config and the space,
+    so that another profile, config or space never resumes (or pollutes) this study."""
+    what = json.dumps({"config": config_key(cfg), "space": {k: repr(v) for k, v in space.items()},
+                       "grid_points": grid_points if sampler == "grid" else None}, sort_keys=True)
+    return f"{cfg.name}-{sampler}-seed{seed}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
 def _storage(optuna, name: str):
@@ -254,26 +266,31 @@ def _retry_interrupted(optuna, study) -> None:
 
 def search(cfg: Config, space: Mapping[str, Dimension], *, sampler: str = "tpe", n_trials: int = 12,
            seed: int = 0, prune: bool = True, study_name: str | None = None, grid_points: int = 3,
-           pruner_warmup_steps: int | None = None, enqueue: Sequence[Mapping[str, Any]] = (),
-           progress: bool = False):
+           startup_trials: int = 3, pruner_warmup_steps: int | None = None,
+           enqueue: Sequence[Mapping[str, Any]] = (), progress: bool = False):
     """Run (or resume) an Optuna study over `space`; returns the optuna Study.
 
     n_trials counts finished trials (complete or pruned) in the stored study, so a
-    second call with the same name runs only what is missing. prune: MedianPruner
-    after 3 finished trials and, by default, the first quarter of the updates.
+    second call with the same name runs only what is missing (the default name is
+    `study_name_for`: one study per config, space, sampler and seed). startup_trials:
+    TPE's random trials before it models, and the finished trials the MedianPruner waits
+    for; prune: MedianPruner, after the first quarter of the updates by default.
     enqueue: params to try first (e.g. the recipe you start from), once per study.
     """
     optuna = _optuna()
     _check_space(cfg, space)
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler {sampler!r} is unknown; use one of {', '.join(SAMPLERS)}")
     if n_trials < 1:
         raise ConfigError(f"n_trials={n_trials}: use at least 1")
     pruner = (optuna.pruners.MedianPruner(
-        n_startup_trials=3,
+        n_startup_trials=startup_trials,
         n_warmup_steps=cfg.train.max_steps // 4 if pruner_warmup_steps is None else pruner_warmup_steps)
         if prune else optuna.pruners.NopPruner())
-    name = study_name or f"{sampler}-seed{seed}"
+    name = study_name or study_name_for(cfg, space, sampler, seed, grid_points)
     study = optuna.create_study(study_name=name, storage=_storage(optuna, name), direction="minimize",
-                                sampler=_sampler(optuna, sampler, space, seed, grid_points),
+                                sampler=_sampler(optuna, sampler, space, seed, grid_points,
+                                                 startup_trials),
                                 pruner=pruner, load_if_exists=True)
     _retry_interrupted(optuna, study)
     for params in enqueue:

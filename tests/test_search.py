@@ -6,7 +6,16 @@ import pytest
 
 from slmlab import experiments
 from slmlab.config import ConfigError, preset
-from slmlab.search import Choice, IntRange, LogUniform, Uniform, grid, search, trial_config
+from slmlab.search import (
+    Choice,
+    IntRange,
+    LogUniform,
+    Uniform,
+    grid,
+    search,
+    study_name_for,
+    trial_config,
+)
 
 
 @pytest.fixture
@@ -69,6 +78,16 @@ def test_pruned_trials_stop_early_and_their_runs_resume_later(runs):
     slow = experiments.run(trial_config(CFG, {"lr": 1e-4}), progress=False)  # no pruning: trained on
     assert slow.complete and slow.dir.name == pruned[0].user_attrs["run_dir"]
     assert slow.history.evals[0]["step"] == 3 and slow.history.steps[-1]["step"] == 12
+
+
+def test_the_default_study_is_one_per_config_space_sampler_and_seed(runs):
+    names = {study_name_for(CFG, SPACE, "tpe", 0), study_name_for(CFG.replace(lr=1e-3), SPACE, "tpe", 0),
+             study_name_for(CFG, {"lr": LogUniform(1e-4, 1e-2)}, "tpe", 0),
+             study_name_for(CFG, SPACE, "random", 0), study_name_for(CFG, SPACE, "tpe", 1)}
+    assert len(names) == 5
+    study = search(CFG, SPACE, sampler="tpe", n_trials=1, prune=False)
+    assert study.study_name == study_name_for(CFG, SPACE, "tpe", 0)
+    assert (runs / "studies" / f"{study.study_name}.log").is_file()
 
 
 def test_grid_points_and_bad_spaces():
