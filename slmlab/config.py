@@ -480,6 +480,13 @@ LESSON_SETUPS: dict[str, dict[str, dict[str, Any]]] = {
         "cpu": dict(_LESSON_CPU),
         "gpu": dict(max_steps=600, warmup_steps=60, eval_interval=100),
     },
+    # 12 hyperparameter search: one layer, so a study of many trials fits in minutes (at
+    # this budget one layer ends no worse than two: notebook 12 measures both)
+    "search": {
+        "smoke": {},
+        "cpu": dict(_LESSON_CPU, n_layer=1),
+        "gpu": dict(max_steps=600, warmup_steps=60, eval_interval=100),
+    },
     # 09 batch size and accumulation: no dropout, so batch size is the only change
     "batch-sweep": {
         "smoke": dict(dropout=0.0),
