@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab sync course test lint bench clean
+.PHONY: setup lab sync course test test-browser browser-deps lint bench clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,26 @@ test: setup
 	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider tests
 	SLMLAB_PROFILE=smoke SLMLAB_THREADS=1 MPLBACKEND=Agg SLMLAB_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -q \
 		-p no:cacheprovider --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
+
+# The dashboards clicked in JupyterLab in headless Chromium (browser_tests/, a few minutes;
+# screenshots of each stage in build/browser/). browser-deps installs Debian's chromium with
+# apt-get (as root, else through sudo) and playwright for Python (the `browser` extra) into the
+# venv (SLMLAB_CHROMIUM: use that Chromium or Chrome binary instead, installing none). Never
+# `playwright install`: the tests drive the system Chromium (executable_path).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+BROWSER_STAMP := $(VENV)/.installed-browser
+
+browser-deps: setup $(BROWSER_STAMP)
+	test -x "$${SLMLAB_CHROMIUM:-/usr/bin/chromium}" || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		chromium fonts-dejavu-core >/dev/null; }
+
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(PIP) install --quiet -e ".[dev,browser]" "$(TORCH)"
+	touch $(BROWSER_STAMP)
+
+test-browser: browser-deps
+	$(PY) -m pytest -q -p no:cacheprovider browser_tests
 
 lint: setup
 	$(VENV)/bin/ruff check slmlab tests notebooks
