@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -25,7 +25,8 @@ __all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "che
            "check_head", "check_attention",
            "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
            "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
-           "check_warmup_lengths", "check_accumulated_loss"]
+           "check_warmup_lengths", "check_accumulated_loss",
+           "check_size_winner"]
 
 
 def _verdict(fn: Callable, cases: Callable[[], str | None], correct: str = "correct") -> bool:
@@ -686,3 +687,60 @@ def check_accumulated_loss(fn: Callable) -> bool:
             return f"gradients are {ratio:.2f}x those of one big batch: divide each micro-batch loss by k"
         return None
     return _verdict(fn, cases)
+
+
+# --- 11: which model size wins in a compute budget
+
+
+def check_size_winner(prediction: str | None, run: Callable[[str], Any], choices: Sequence[str], *,
+                      tolerance: float) -> bool:
+    """prediction: the choice (e.g. "2x128") expected to end with the lowest val loss, written
+    BEFORE running; run(choice) trains or loads that run and returns a Run; choices: smallest
+    model first. A pick within `tolerance` (the seed spread) of the winner's val counts: a tie.
+
+    Prints each choice's updates, final train and val loss and its val drop over the last
+    quarter of the run, then the verdict: a pick bigger than the winner is told it got too
+    few updates (still falling), a smaller one that its train loss is as high as its val.
+    """
+    if prediction is None:
+        print(f"not attempted yet: set prediction to one of {', '.join(map(repr, choices))}, then run the cell")
+        return False
+    if prediction not in choices:
+        print(f"not yet: {prediction!r} is not one of the choices {', '.join(map(repr, choices))}")
+        return False
+    try:
+        rows = {c: _size_row(run(c)) for c in choices}
+    except Exception as e:  # a run that crashed: say how, don't raise
+        print(f"not yet: a run raised {type(e).__name__}: {e}")
+        return False
+    print(f"{'model':>8} {'updates':>8} {'train':>7} {'val':>7} {'val drop, last 25%':>19}")
+    for c, r in rows.items():
+        print(f"{c:>8} {r['updates']:>8} {r['train']:>7.3f} {r['val']:>7.3f} {r['drop']:>19.3f}")
+    winner = min(rows, key=lambda c: rows[c]["val"])
+    problem = _size_problem(prediction, winner, rows, list(choices), tolerance)
+    tie = "" if prediction == winner else f" (within the seed spread {tolerance:.3f} of {winner})"
+    print(f"correct: {prediction}{tie}" if problem is None else f"not yet: {problem}")
+    return problem is None
+
+
+def _size_row(r: Any) -> dict:
+    """Updates, final train and val, and how far val fell over the last quarter of the run."""
+    evals = r.history.evals
+    updates = r.config.train.max_steps
+    earlier = [e for e in evals if e["step"] <= 0.75 * updates] or evals[:1]
+    return {"updates": updates, "train": evals[-1]["train_loss"], "val": evals[-1]["val_loss"],
+            "drop": earlier[-1]["val_loss"] - evals[-1]["val_loss"]}
+
+
+def _size_problem(pick: str, winner: str, rows: dict, order: list, tolerance: float) -> str | None:
+    p, w = rows[pick], rows[winner]
+    behind = p["val"] - w["val"]
+    if behind <= tolerance:
+        return None
+    head = f"{pick} ended at val {p['val']:.3f}, {behind:.3f} nats above {winner}'s {w['val']:.3f}"
+    if order.index(pick) > order.index(winner):
+        return (f"{head}: bigger, it got only {p['updates']} updates in this budget ({winner}: "
+                f"{w['updates']}), and its val still fell {p['drop']:.3f} in the last quarter: under-trained")
+    return (f"{head}: it had {p['updates']} updates ({winner}: {w['updates']}), yet its train loss "
+            f"{p['train']:.3f} is as high as its val and fell only {p['drop']:.3f} in the last quarter: "
+            f"too small to use them (it underfits)")

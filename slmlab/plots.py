@@ -4,8 +4,9 @@ Holds `curves` (train and val loss of one or more runs, with the loss ladder
 drawn as labelled lines), `overlay` (one metric of several runs on one axis),
 `isolation` (one hyperparameter against a result, seeds as error bars),
 `schedule` (learning-rate curves), `stats_over_time`, `histograms` and
-`heatmap` (activation / gradient / update-ratio statistics) and `ladder` (the
-rungs in nats and bits per byte).
+`heatmap` (activation / gradient / update-ratio statistics), `ladder` (the
+rungs in nats and bits per byte) and `sizes` (one result per model size, with a
+fitted law and reference lines).
 
 No function calls plt.show(): a notebook shows the Figure as the cell's value
 (or with display(fig)), a script saves it with fig.savefig(path). Figures are
@@ -37,7 +38,7 @@ from .config import Config
 from .history import History, as_history, metric, run_label, smooth
 
 __all__ = ["curves", "overlay", "isolation", "schedule", "stats_over_time", "histograms",
-           "heatmap", "ladder", "UPDATE_RATIO_GUIDE"]
+           "heatmap", "ladder", "sizes", "UPDATE_RATIO_GUIDE"]
 
 UPDATE_RATIO_GUIDE = -3.0  # log10(update / weight): about 1e-3 per step is healthy (Karpathy)
 
@@ -585,3 +586,53 @@ def _bpb_axis(ax, rungs: list) -> None:
     k = known[0][1] / known[0][0]
     top = ax.secondary_xaxis("top", functions=(lambda n: n * k, lambda b: b / k))
     top.set_xlabel("bits per byte")
+
+
+# ---------------------------------------------------------------------------
+# Model sizes against a result
+
+
+def sizes(points: Sequence[Mapping], x: str, y: str = "val", *, group: str | None = None,
+          law: Any = None, vlines: Mapping[str, float] | None = None, ladder: Any = None,
+          logx: bool = True, xlabel: str | None = None, ylabel: str = "final val loss",
+          title: str | None = None, ax=None, figsize=(6.5, 4.5)) -> Figure:
+    """One dot per run at (point[x], point[y]), a line through the mean per x of each group.
+
+    points: dicts, e.g. {"label": "2x128", "n_params": 393856, "val": 0.94, "sweep": "width"};
+    runs sharing a label (seeds) are averaged into one labelled point. group: the key whose
+    value gives each line its colour (None: one line). law: anything with .predict(x) (a
+    slmlab.scaling.PowerLaw), drawn dashed over the points' x range. vlines: name -> x,
+    reference lines (Chinchilla's 20 tokens per parameter, say).
+    """
+    if not points:
+        raise ValueError("sizes: no points; pass dicts with the keys x and y name")
+    missing = [k for k in (x, y) if any(k not in p for p in points)]
+    if missing:
+        raise KeyError(f"sizes: a point has no {missing[0]!r}; keys: {', '.join(sorted(points[0]))}")
+    fig, ax = _axes(ax, figsize)
+    groups: dict[Any, list[Mapping]] = {}
+    for p in points:
+        groups.setdefault(p.get(group) if group else None, []).append(p)
+    for (name, ps), color in zip(groups.items(), _colors(len(groups)), strict=True):
+        _draw_size_group(ax, ps, x, y, None if name is None else str(name), color)
+    if law is not None:
+        xs = np.geomspace(min(p[x] for p in points), max(p[x] for p in points), 50)
+        ax.plot(xs, law.predict(xs), "--", color="0.3", lw=1.2, label=getattr(law, "label", "fit"))
+    for (name, value), color in zip((vlines or {}).items(), itertools.cycle(_MARK_COLORS), strict=False):
+        ax.axvline(value, color=color, ls="--", lw=1.2, label=name)
+    _finish(ax, xlabel=xlabel or x.replace("_", " "), ylabel=ylabel, title=title, logx=logx)
+    _draw_rungs(ax, ladder)
+    return fig
+
+
+def _draw_size_group(ax, ps: list[Mapping], x: str, y: str, name: str | None, color) -> None:
+    """Every run faint, the mean per label solid and labelled, a line through them by x."""
+    by_label: dict[str, list[Mapping]] = {}
+    for p in ps:
+        by_label.setdefault(str(p.get("label", p[x])), []).append(p)
+    means = sorted((float(np.mean([p[x] for p in v])), float(np.mean([p[y] for p in v])), k)
+                   for k, v in by_label.items())
+    ax.plot([p[x] for p in ps], [p[y] for p in ps], "o", color=color, alpha=0.35, ms=4)
+    ax.plot([m[0] for m in means], [m[1] for m in means], "o-", color=color, lw=1.6, ms=6, label=name)
+    for mx, my, label in means:
+        ax.annotate(label, (mx, my), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color)

@@ -384,3 +384,36 @@ def test_the_unigram_check_is_the_ladder_rung_with_add_one():
 
     train, val = [0, 1, 1, 2, 5, 5, 5], [1, 2, 3, 5]
     assert unigram_np(train, val, 6) == pytest.approx(unigram_cross_entropy(np.array(train), np.array(val), 6, k=1.0))
+
+
+def size_run(updates, vals, train):
+    """A stand-in Run: evals at each quarter of `updates` with these val losses."""
+    from types import SimpleNamespace
+
+    evals = [{"step": updates * (i + 1) // len(vals), "val_loss": v, "train_loss": train}
+             for i, v in enumerate(vals)]
+    return SimpleNamespace(history=SimpleNamespace(evals=evals),
+                           config=SimpleNamespace(train=SimpleNamespace(max_steps=updates)))
+
+
+SIZE_RUNS = {"2x64": size_run(960, [2.0, 1.6, 1.45, 1.40], 1.39),  # small: flat, train as high as val
+             "2x128": size_run(300, [2.5, 1.5, 1.1, 0.94], 0.93),
+             "2x256": size_run(86, [4.0, 3.0, 2.4, 1.97], 1.96)}  # big: still falling fast
+
+
+@pytest.mark.parametrize("pick,ok,hint", [
+    (None, False, "not attempted yet"),
+    ("3x128", False, "is not one of the choices"),
+    ("2x128", True, "correct: 2x128"),
+    ("2x256", False, "2x256 ended at val 1.970, 1.030 nats above 2x128's 0.940: bigger, it got only 86 updates"),
+    ("2x64", False, "yet its train loss 1.390 is as high as its val and fell only 0.050"),
+])
+def test_check_size_winner_says_why_a_pick_lost(capsys, pick, ok, hint):
+    assert ex.check_size_winner(pick, SIZE_RUNS.get, list(SIZE_RUNS), tolerance=0.05) is ok
+    out = capsys.readouterr().out
+    assert hint in out, out
+
+
+def test_check_size_winner_counts_a_tie_within_the_seed_spread(capsys):
+    assert ex.check_size_winner("2x64", SIZE_RUNS.get, list(SIZE_RUNS), tolerance=0.5) is True
+    assert "within the seed spread 0.500 of 2x128" in capsys.readouterr().out

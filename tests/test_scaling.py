@@ -100,3 +100,20 @@ def test_power_law_refuses_what_it_cannot_fit():
         scaling.fit_power_law([1e4, 1e5], [2.0, 0.1], floor=0.2)
     with pytest.raises(ValueError, match="finite"):
         scaling.fit_power_law([1e4, 1e5], [2.0, math.nan])
+
+
+def test_sizes_plot_averages_seeds_and_draws_the_law():
+    from slmlab import plots
+
+    pts = [{"label": "2x64", "n": 1e5, "val": 1.5, "sweep": "width"},
+           {"label": "2x64", "n": 1e5, "val": 1.7, "sweep": "width"},
+           {"label": "2x128", "n": 4e5, "val": 1.0, "sweep": "width"},
+           {"label": "4x128", "n": 8e5, "val": 1.9, "sweep": "depth"}]
+    law = scaling.fit_power_law([1e5, 1e5, 4e5], [1.5, 1.7, 1.0], resamples=50)
+    fig = plots.sizes(pts, "n", group="sweep", law=law, vlines={"20 tokens/param": 2e5})
+    ax = fig.axes[0]
+    width = next(line for line in ax.lines if line.get_label() == "width")
+    assert list(width.get_ydata()) == [pytest.approx(1.6), 1.0]  # seeds averaged, sorted by x
+    assert {"depth", "fit", "20 tokens/param"} <= {line.get_label() for line in ax.lines}
+    with pytest.raises(KeyError, match="no 'tokens'"):
+        plots.sizes(pts, "tokens")
