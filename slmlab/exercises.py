@@ -25,7 +25,7 @@ __all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "che
            "check_head", "check_attention",
            "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
            "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
-           "check_warmup_lengths", "check_accumulated_loss",
+           "check_warmup_lengths", "check_accumulated_loss", "check_diagnosis",
            "check_size_winner"]
 
 
@@ -687,6 +687,32 @@ def check_accumulated_loss(fn: Callable) -> bool:
             return f"gradients are {ratio:.2f}x those of one big batch: divide each micro-batch loss by k"
         return None
     return _verdict(fn, cases)
+
+
+# --- 10: naming a broken run from its statistics
+
+
+def check_diagnosis(fn: Callable[[Any], str], cases: Mapping[str, Any], *,
+                    hints: Mapping[str, str] | None = None) -> bool:
+    """fn(stats) -> the name of what is broken in that run (one of the names in `cases`).
+
+    cases: {true name: what fn reads (a run's TrainingStats)}, runs the student has not looked
+    at (another seed of the ones they studied); hints: {true name: where that breakage shows},
+    printed for each run fn names wrong.
+    """
+    names = list(cases)
+
+    def problems():
+        wrong = []
+        for truth, stats in cases.items():
+            got = fn(stats)
+            if got not in names:
+                return f"return one of {', '.join(map(repr, names))}; got {got!r} for the {truth!r} run"
+            if got != truth:
+                hint = (hints or {}).get(truth)
+                wrong.append(f"the {truth!r} run is not {got!r}" + (f" ({hint})" if hint else ""))
+        return "; ".join(wrong) or None
+    return _verdict(fn, problems, correct=f"correct: all {len(names)} runs named from their statistics")
 
 
 # --- 11: which model size wins in a compute budget

@@ -386,6 +386,29 @@ def test_the_unigram_check_is_the_ladder_rung_with_add_one():
     assert unigram_np(train, val, 6) == pytest.approx(unigram_cross_entropy(np.array(train), np.array(val), 6, k=1.0))
 
 
+# check_diagnosis: name a broken run from its statistics. The "statistics" here are small
+# dicts written by hand; the notebook passes real TrainingStats of held-out runs.
+RUNS = {"healthy": {"saturated": 0.0, "update": -3.0}, "init std 1.0": {"saturated": 0.4, "update": -3.0},
+        "lr x30": {"saturated": 0.0, "update": -1.5}}
+
+
+def by_rule(s):
+    return "init std 1.0" if s["saturated"] > 0.1 else "lr x30" if s["update"] > -2 else "healthy"
+
+
+def test_check_diagnosis_names_the_runs_it_got_wrong_with_their_hints(capsys):
+    assert ex.check_diagnosis(stub, RUNS) is False
+    assert capsys.readouterr().out.strip() == "not attempted yet"
+    assert ex.check_diagnosis(by_rule, RUNS) is True
+    assert capsys.readouterr().out.startswith("correct: all 3 runs")
+    always_healthy = lambda s: "healthy"  # noqa: E731
+    assert ex.check_diagnosis(always_healthy, RUNS, hints={"lr x30": "look at the update ratio"}) is False
+    out = capsys.readouterr().out
+    assert "'init std 1.0' run is not 'healthy'" in out and "'lr x30' run is not 'healthy' (look at the update" in out
+    assert ex.check_diagnosis(lambda s: "broken", RUNS) is False
+    assert "return one of 'healthy', 'init std 1.0', 'lr x30'; got 'broken'" in capsys.readouterr().out
+
+
 def size_run(updates, vals, train):
     """A stand-in Run: evals at each quarter of `updates` with these val losses."""
     from types import SimpleNamespace

@@ -15,8 +15,10 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
 - doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`,
-               `clipped_fraction` (how often clipping fired), and `checkup(path, ...)`:
-               the doctor on a student's own log (what `doctor PATH` prints);
+               `clipped_fraction` (how often clipping fired), `checkup(path, ...)`:
+               the doctor on a student's own log (what `doctor PATH` prints), and
+               `diagnose_stats(stats, history)`: the symptoms inside a run, from its
+               TrainingStats, the earliest first;
 - readers:     `read_log(path, grad_accum_steps)` -> (History, ReadReport): the
                Vizuara notebook's prints, nanoGPT's stdout, CSV/TSV, JSON lines,
                trainer_state.json, slmlab runs; never executes anything;
@@ -24,7 +26,7 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
                a Callback that has the trainer run both checks before training;
 - stats:       `TrainingStats`, a trainer Callback sampling activations, attention
                entropy, gradient norms and update ratios (a recorder: cached runs
-               give its numbers back).
+               give its numbers back), and the alarm levels diagnose_stats reads them with.
 
 It reads histories (slmlab.history), models and token files; it draws nothing
 (slmlab.plots) and knows no widgets. The CLI (`doctor`, `lint`, `ladder`) prints
@@ -37,6 +39,7 @@ from .doctor import (
     checkup,
     clipped_fraction,
     diagnose,
+    diagnose_stats,
     history_from_evals,
     student_history,
 )
@@ -62,7 +65,16 @@ from .loss_ladder import (
 from .readers import FORMATS, ReadReport, read_log
 from .schedules import Schedule, schedule, student_schedule
 from .script_lint import ScriptFacts, lint_file, lint_script, read_script
-from .stats import SATURATION_THRESHOLD, TrainingStats
+from .stats import (
+    ATTENTION_COLLAPSED_NATS,
+    EXPLODING_FACTOR,
+    GELU_SATURATED_SHARE,
+    RESIDUAL_RMS_HIGH,
+    SATURATION_THRESHOLD,
+    UPDATE_RATIO_HIGH,
+    VANISHING_GRAD_NORM,
+    TrainingStats,
+)
 
 __all__ = [
     "Finding", "SEVERITIES", "format_findings", "rank", "has_errors",
@@ -70,8 +82,9 @@ __all__ = [
     "STUDENT_PUBLISHED", "lint", "STUDENT_CONFIG", "CHAT_CONFIG", "normalize_config",
     "lint_script", "lint_file", "read_script", "ScriptFacts",
     "Schedule", "schedule", "student_schedule",
-    "diagnose", "history_from_evals", "student_history", "clipped_fraction", "checkup", "Checkup",
+    "diagnose", "diagnose_stats", "history_from_evals", "student_history", "clipped_fraction", "checkup", "Checkup",
     "read_log", "ReadReport", "FORMATS",
     "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
-    "TrainingStats", "SATURATION_THRESHOLD",
+    "TrainingStats", "SATURATION_THRESHOLD", "GELU_SATURATED_SHARE", "ATTENTION_COLLAPSED_NATS",
+    "VANISHING_GRAD_NORM", "EXPLODING_FACTOR", "UPDATE_RATIO_HIGH", "RESIDUAL_RMS_HIGH",
 ]

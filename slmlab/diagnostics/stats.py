@@ -1,7 +1,8 @@
 """Training statistics: a trainer Callback that samples every `every` updates.
 
-Per-layer activation mean / std / saturation, attention entropy per head,
-gradient norm per layer and update:data ratio per parameter, each as a list of
+Per-layer activation mean / std / saturation / dead units, the residual stream's
+rms per block, attention entropy per head, gradient norm per layer and
+update:data ratio per parameter, each as a list of
 dicts (one per step and layer / head / parameter) that slmlab.plots.stats_over_time
 draws. Hooks watch only the first micro-batch of a sampled step, never an eval.
 How often clipping fired is in every history already (doctor.clipped_fraction).
@@ -22,6 +23,15 @@ from ..callbacks import Callback
 
 SATURATION_THRESHOLD = -3.0  # GELU pre-activations below this are "saturated" (see TrainingStats)
 
+# Alarm levels the doctor (doctor.diagnose_stats) reads these statistics with, and why:
+GELU_SATURATED_SHARE = 0.05  # share of GELU inputs below -3: a standard normal has 0.13% there;
+#                              makemore flags tanh layers with more than ~5% of |tanh| > 0.97
+ATTENTION_COLLAPSED_NATS = 0.3  # a head's mean entropy: 0.3 nats is ~95% of the weight on one position
+VANISHING_GRAD_NORM = 0.01  # a block's gradient norm: an untrained GPT-2-init model has ~1 at ln V
+EXPLODING_FACTOR = 10.0  # a step's gradient norm above 10x the run's median (doctor's lr_too_high too)
+UPDATE_RATIO_HIGH = -1.0  # log10(update / weight): 10% of a weight rewritten in one step
+RESIDUAL_RMS_HIGH = 2.0  # residual stream rms: each block reads it through a LayerNorm (rms 1)
+
 
 class TrainingStats(Callback):
     """Activation, attention, gradient and update statistics, sampled every `every` updates.
@@ -30,7 +40,12 @@ class TrainingStats(Callback):
     - activations: step, layer, mean, std (GELU outputs), pre_std (its inputs), saturated:
       the share of GELU pre-activations below SATURATION_THRESHOLD (-3). There GELU is flat:
       |gelu(x)| < 0.005 and |gelu'(x)| < 0.012, so the unit is off and passes almost no
-      gradient (GELU has no upper saturation: large positive inputs pass through).
+      gradient (GELU has no upper saturation: large positive inputs pass through). dead: the
+      share of the 4C hidden units saturated at every position of the micro-batch (fastai's
+      count of activations near zero, per unit: a unit that is off for every token learns nothing).
+    - residual: step, layer, rms of the residual stream leaving that block (B, T, C): pre-LN
+      blocks read it through a LayerNorm, so its scale is free to grow; without LayerNorm
+      the next block and the logits see it raw.
     - attention: step, layer, head, entropy (nats, mean over batch and positions) and
       uniform (the mean of ln(t+1): entropy of attending evenly to all visible positions).
     - grads: step, name (per block / embedding / final norm), grad_norm before clipping.
@@ -43,18 +58,19 @@ class TrainingStats(Callback):
     moves the losses in about the 7th digit.
     """
 
-    KINDS = ("activations", "attention", "grads", "updates")
+    KINDS = ("activations", "residual", "attention", "grads", "updates")
 
     def __init__(self, every: int = 10, *, activations: bool = True, attention: bool = True,
                  grads: bool = True, updates: bool = True):
         self.every, self.want = max(1, int(every)), dict(act=activations, att=attention,
                                                           grad=grads, upd=updates)
         self.activations: list[dict] = []
+        self.residual: list[dict] = []
         self.attention: list[dict] = []
         self.grads: list[dict] = []
         self.updates: list[dict] = []
         self._handles: list = []
-        self._todo: dict[str, set[int]] = {"act": set(), "att": set()}  # layers still to watch
+        self._todo: dict[str, set[int]] = {"act": set(), "res": set(), "att": set()}  # layers still to watch
         self._pending_grads: dict[int, dict] = {}  # step -> norms, until its record arrives
         self._before: dict | None = None
         self._step = 0
@@ -80,13 +96,15 @@ class TrainingStats(Callback):
         for i, block in enumerate(trainer.model.blocks):
             self._handles.append(block.mlp.act.register_forward_hook(self._act_hook(i)))
             self._handles.append(block.attn.register_forward_hook(self._att_hook(i)))
+            self._handles.append(block.register_forward_hook(self._res_hook(i)))
 
     def on_step_start(self, trainer) -> None:
         self._step = trainer.step + 1  # the step number this update's record will carry
         if not self._sampled(self._step):
             return
         layers = set(range(len(trainer.model.blocks)))
-        self._todo = {"act": layers if self.want["act"] else set(), "att": set(layers) if self.want["att"] else set()}
+        on = {k: set(layers) if self.want[k] else set() for k in ("act", "att")}
+        self._todo = {"act": on["act"], "res": set(on["act"]), "att": on["att"]}
         for block in trainer.model.blocks:
             block.attn.record_probs = self.want["att"]
 
@@ -127,7 +145,7 @@ class TrainingStats(Callback):
         return step == 1 or step % self.every == 0
 
     def _disarm(self, trainer) -> None:
-        self._todo = {"act": set(), "att": set()}
+        self._todo = {"act": set(), "res": set(), "att": set()}
         for block in trainer.model.blocks:
             block.attn.record_probs = False
 
@@ -138,9 +156,20 @@ class TrainingStats(Callback):
             self._todo["act"].discard(layer)
             with torch.no_grad():
                 pre, act = inputs[0].detach().float(), act.detach().float()  # (B, T, 4C)
+                off = pre < SATURATION_THRESHOLD  # (B, T, 4C)
+                dead = off.flatten(0, -2).all(dim=0)  # (4C,): off at every position
                 self.activations.append({
                     "step": self._step, "layer": layer, "mean": float(act.mean()), "std": float(act.std()),
-                    "pre_std": float(pre.std()), "saturated": float((pre < SATURATION_THRESHOLD).float().mean())})
+                    "pre_std": float(pre.std()), "saturated": float(off.float().mean()),
+                    "dead": float(dead.float().mean())})
+        return hook
+
+    def _res_hook(self, layer: int):
+        def hook(module, inputs, out):  # out: the residual stream after this block (B, T, C)
+            if layer not in self._todo["res"] or not torch.is_grad_enabled():
+                return
+            self._todo["res"].discard(layer)
+            self.residual.append({"step": self._step, "layer": layer, "rms": float(_rms(out.detach()))})
         return hook
 
     def _att_hook(self, layer: int):
