@@ -303,4 +303,5 @@ def _error_line(e: Exception) -> str | None:
         return f"error: {e}"
     if isinstance(e, ValueError):  # ConfigError too: every rank meets it alike
         return f"error: {e}" if rank == 0 else None
-    return f"error: rank {rank} of {world}: {e}"
+    who = f"rank {rank} of {world}"
+    return f"error: {e}" if str(e).startswith(who) else f"error: {who}: {e}"

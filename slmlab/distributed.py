@@ -28,6 +28,7 @@ import contextlib
 import datetime
 import inspect
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -216,10 +217,16 @@ def peer_errors(d: Dist | None):
     except RuntimeError as e:  # torch.distributed.DistError is one; older gloo raised plain ones
         if isinstance(e, PeerLost) or not _is_collective_error(e):
             raise
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise PeerLost(f"rank {d.rank} of {d.world_size} lost contact with the other processes "
-                       f"({first[:160]}); another rank died, was killed or hangs: its own error is "
+                       f"({_gist(e)}); another rank died, was killed or hangs: its own error is "
                        f"in its log (torchrun prints which rank failed first)") from e
+
+
+def _gist(e: BaseException) -> str:
+    """'Connection closed by peer [127.0.0.1]:36069': the first sentence, without gloo's source file."""
+    text = re.sub(r"^\[[^\]]*\.(cc|cpp|h):\d+\]\s*", "", str(e).strip())
+    first = re.split(r"(?<=\S)\.\s|\n", text, maxsplit=1)[0] if text else type(e).__name__
+    return first[:200]
 
 
 def _is_collective_error(e: BaseException) -> bool:

@@ -168,11 +168,11 @@ def ranks(tmp_path_factory):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(timeout=120)
+        p.join(timeout=300)
     alive = [p for p in procs if p.is_alive()]
     for p in alive:
         p.kill()
-    assert not alive, "a rank hung (killed after 120 s)"
+    assert not alive, "a rank hung (killed after 300 s)"
     assert procs[0].exitcode == 0 and procs[1].exitcode == 3, [p.exitcode for p in procs]
     return out, {f.stem: torch.load(f, weights_only=False) for f in out.glob("*.pt")}
 
@@ -201,7 +201,7 @@ def test_two_ranks_of_b_train_the_parameters_of_one_process_of_2b(ranks, one_pro
     for rank in range(WORLD):  # the same on both ranks, and the same as one process
         got = saved[f"whole-{rank}"]["params"]
         for name, w in want.items():
-            assert torch.allclose(got[name], w, rtol=1e-4, atol=1e-6), name
+            assert torch.allclose(got[name], w, rtol=1e-5, atol=1e-6), name
 
 
 def test_their_histories_are_the_history_of_one_process(ranks, one_process):
@@ -250,7 +250,8 @@ def test_a_killed_rank_ends_the_run_with_a_clear_error_not_a_hang(ranks):
     died = saved["died-0"]
     assert died["failure"] is not None, "rank 0 finished a run whose rank 1 had died"
     kind, message = died["failure"]
-    assert kind == "PeerLost" and "rank 0 of 2 lost contact" in message and "\n" not in message
+    assert kind == "PeerLost" and "\n" not in message
+    assert message.startswith("rank 0 of 2 lost contact with the other processes (") and ".cc:" not in message
     assert died["seconds"] < TIMEOUT_S + 10
 
 
@@ -261,7 +262,7 @@ def test_torchrun_runs_the_cli_with_two_processes(tmp_path):
            "--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0", "-m", "slmlab", "train",
            "--profile", "smoke", "--set", "max_steps=4", "--set", "eval_interval=2",
            "--set", "warmup_steps=1", "--out", str(tmp_path / "run"), "--quiet"]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     assert lines.count("ddp: 2 processes (gloo); global batch = 8 micro_batch_size x 1 "
