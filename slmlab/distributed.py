@@ -6,7 +6,7 @@ Holds
   environment (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR/PORT):
   nccl on CUDA, one GPU per LOCAL_RANK; gloo on CPU, cores shared among the
   machine's ranks. Its timeout (SLMLAB_DDP_TIMEOUT seconds, default TIMEOUT_S) makes
-  a run whose peer died end with an error instead of hanging. Alone (a notebook, a
+  a run whose peer died or hangs end with an error instead of hanging too. Alone (a notebook, a
   plain `python -m slmlab train`, torchrun with one process) it returns None and
   nothing of this module runs: one process trains exactly as it always did;
 - `wrap(model, dist, device)`: DistributedDataParallel around the model;
@@ -37,9 +37,12 @@ import torch.distributed as dist
 from .config import Config, ConfigError
 
 __all__ = ["Dist", "init", "wrap", "mean_over_ranks", "agree_stop", "barrier", "gather_rng", "PeerLost",
-           "peer_errors", "batch_text", "close", "session", "world_size", "world_size_from_env", "is_main_process", "TIMEOUT_S"]
+           "peer_errors", "batch_text", "close", "session", "world_size", "world_size_from_env",
+           "is_main_process", "TIMEOUT_S"]
 
-TIMEOUT_S = 600  # seconds a collective waits for a peer; the longest pause is rank 0 saving a checkpoint
+# Seconds a collective waits for a peer before the run ends with an error. The longest honest
+# waits are a first step under torch.compile and rank 0 saving a large checkpoint.
+TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ if not (dist.is_available() and dist.is_gloo_available()):
 B = 4  # micro-batch per rank; the one-process reference trains on 2 * B
 WORLD = 2
 TIMEOUT_S = 20  # the process group's: a dead peer must end the run well before this
+LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"  # GLOO_SOCKET_IFNAME: never the host's address
 
 
 def cfg_for(micro_batch_size: int):
@@ -133,7 +134,7 @@ class DieOnRank1(Callback):
 def _rank(rank: int, port: int, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                      GLOO_SOCKET_IFNAME="lo", SLMLAB_THREADS="1", SLMLAB_DDP_TIMEOUT=str(TIMEOUT_S))
+                      GLOO_SOCKET_IFNAME=LOOPBACK, SLMLAB_THREADS="1", SLMLAB_DDP_TIMEOUT=str(TIMEOUT_S))
     torch.set_num_threads(1)
     out, cfg = Path(out), cfg_for(B)
     counter = CountAllReduces()
@@ -256,7 +257,7 @@ def test_a_killed_rank_ends_the_run_with_a_clear_error_not_a_hang(ranks):
 
 
 def test_torchrun_runs_the_cli_with_two_processes(tmp_path):
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "SLMLAB_THREADS": "1",
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": LOOPBACK, "OMP_NUM_THREADS": "1", "SLMLAB_THREADS": "1",
            "SLMLAB_DDP_TIMEOUT": str(TIMEOUT_S), "PYTHONPATH": str(Path(__file__).parents[1])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
            "--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0", "-m", "slmlab", "train",
