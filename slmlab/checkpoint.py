@@ -12,7 +12,7 @@ Holds
 
 A run folder holds config.json, env.json, history.jsonl, ckpt.pt (latest) and
 best.pt (best val); every file is written atomically (slmlab.files). The loop
-that decides when to save is slmlab.train's.
+that decides when to save is slmlab.train's; under torchrun only rank 0 saves.
 """
 
 from __future__ import annotations
@@ -41,9 +41,14 @@ __all__ = ["CKPT_VERSION", "trainer_state", "restore", "best_state", "save", "lo
 CKPT_VERSION = 1
 
 
-def trainer_state(trainer: Trainer) -> dict:
-    """Everything exact resume needs, as tensors and plain types (loadable with weights_only)."""
-    return {
+def trainer_state(trainer: Trainer, ranks: list[dict] | None = None) -> dict:
+    """Everything exact resume needs, as tensors and plain types (loadable with weights_only).
+
+    ranks: under torchrun, every rank's RNG states (slmlab.distributed.gather_rng); the
+    checkpoint then also holds world_size, and only that many processes may resume it.
+    Weights, optimizer and sampler are the same on every rank: rank 0's are saved.
+    """
+    state = {
         "version": CKPT_VERSION, "config": trainer.cfg.to_dict(), "step": trainer.step,
         "model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
         "scaler": trainer.scaler.state_dict(), "sampler": trainer.sampler.state_dict(),
@@ -51,17 +56,26 @@ def trainer_state(trainer: Trainer) -> dict:
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "history": trainer.history.state(), "seconds": trainer.seconds(),
     }
+    if ranks is not None:
+        state.update(world_size=len(ranks), rng_by_rank=ranks)
+    return state
 
 
 def restore(trainer: Trainer, ckpt: dict) -> None:
-    """Put a checkpoint back into a freshly built Trainer of the same config."""
+    """Put a checkpoint back into a freshly built Trainer of the same config (and world size)."""
     trainer.model.load_state_dict(ckpt["model"])
     trainer.optimizer.load_state_dict(ckpt["optimizer"])
     trainer.scaler.load_state_dict(ckpt["scaler"])
     trainer.sampler.load_state_dict(ckpt["sampler"])
-    torch.set_rng_state(ckpt["rng_cpu"])
-    if ckpt["rng_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
+    if "rng_by_rank" in ckpt:  # torchrun: this rank's own stream
+        mine = ckpt["rng_by_rank"][trainer.dist.rank]
+        torch.set_rng_state(mine["cpu"])
+        if mine["cuda"].numel():
+            torch.cuda.set_rng_state(mine["cuda"])
+    else:
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if ckpt["rng_cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ckpt["rng_cuda"])
     trainer.step, trainer.seconds_before = ckpt["step"], ckpt["seconds"]
     trainer.history = History(**{**ckpt["history"], "stop_reason": None})
 
@@ -72,10 +86,11 @@ def best_state(trainer: Trainer, val_loss: float) -> dict:
             "step": trainer.step, "val_loss": val_loss}
 
 
-def save(trainer: Trainer, *, weights: bool = True) -> None:
-    """ckpt.pt (unless weights=False) and history.jsonl into the trainer's run folder, atomically."""
+def save(trainer: Trainer, *, weights: bool = True, ranks: list[dict] | None = None) -> None:
+    """ckpt.pt (unless weights=False) and history.jsonl into the trainer's run folder, atomically.
+    ranks: every rank's RNG states under torchrun (see trainer_state)."""
     if weights:
-        files.atomic_torch_save(trainer_state(trainer), trainer.out_dir / "ckpt.pt")
+        files.atomic_torch_save(trainer_state(trainer, ranks), trainer.out_dir / "ckpt.pt")
     trainer.history.save(trainer.out_dir / "history.jsonl")
 
 

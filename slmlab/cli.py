@@ -6,6 +6,9 @@ A bad value, or a path that names nothing or the wrong kind of thing, ends the
 program with one clear line on stderr, exit code 2, and nothing written.
 Your own corpus (--corpus file:PATH) is read whole, up to USER_CORPUS_BYTES; when
 a run reads less of a corpus than is on disk, a note on stderr says how much.
+Under `torchrun --nproc_per_node=N -m slmlab train ...` every rank runs the same
+command (slmlab.distributed); rank 0 alone prints notes, the global batch, the summary,
+and the errors every rank meets alike (a bad value); other errors name their rank.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ def _config_from_args(args):
 def _say_what_is_cut(data_cfg) -> None:
     """A note on stderr when the run reads less of the corpus than this machine holds."""
     from .corpora import source
+    from .distributed import is_main_process
+
+    if not is_main_process():
+        return
 
     on_disk = source(data_cfg.corpus).bytes_on_disk()
     if on_disk is not None and on_disk > data_cfg.corpus_bytes:
@@ -90,6 +97,7 @@ def _new_run_folder(path: str) -> str:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
     from .train import train
 
     if args.resume:
@@ -100,11 +108,15 @@ def cmd_train(args) -> int:
             raise ValueError(f"--resume continues the run as it was saved; drop {', '.join(given)} "
                              f"(or start a new run with --out instead)")
         out = str(_run_folder(args.resume, "--resume", "ckpt.pt"))
-        hist = train(None, resume=out, progress=not args.quiet)
+        run = {"resume": out}
     else:
         cfg = _config_from_args(args)
         out = _new_run_folder(args.out or _default_out(cfg))
-        hist = train(cfg, out_dir=out, progress=not args.quiet)
+        run = {"cfg": cfg, "out_dir": out}
+    with distributed.session():  # torchrun: joins the run's process group, leaves it at the end
+        hist = train(**run, progress=not args.quiet, callbacks=[_say_global_batch()])
+    if not distributed.is_main_process():
+        return 0
     best = hist.best_val()
     stop = f", stopped: {hist.stop_reason}" if hist.stop_reason else ""
     msg = hist.meta.get("stop_message")
@@ -114,6 +126,19 @@ def cmd_train(args) -> int:
     if msg:
         print(msg)
     return 0
+
+
+def _say_global_batch():
+    """A callback: under torchrun, rank 0 prints at the start what one update trains on over all ranks."""
+    from .callbacks import Callback
+    from .distributed import batch_text
+
+    class SayGlobalBatch(Callback):
+        def on_train_start(self, trainer) -> None:
+            if trainer.dist is not None and trainer.dist.is_main:
+                print(batch_text(trainer.cfg, trainer.dist), flush=True)
+
+    return SayGlobalBatch()
 
 
 def _default_out(cfg) -> str:
@@ -265,5 +290,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, OSError, RuntimeError) as e:
         if os.environ.get("SLMLAB_DEBUG"):
             raise
-        print(f"error: {e}", file=sys.stderr)
+        line = _error_line(e)
+        if line:
+            print(line, file=sys.stderr)
         return 2
+
+
+def _error_line(e: Exception) -> str | None:
+    """'error: ...'; under torchrun a bad value is said once (by rank 0), any other error by its rank."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return f"error: {e}"
+    if isinstance(e, ValueError):  # ConfigError too: every rank meets it alike
+        return f"error: {e}" if rank == 0 else None
+    who = f"rank {rank} of {world}"
+    return f"error: {e}" if str(e).startswith(who) else f"error: {who}: {e}"

@@ -19,7 +19,8 @@ Holds
   With the char tokenizer, val characters never seen in train are dropped (a
   warning; `val_chars_dropped` in the manifest); val_bytes counts them anyway.
 - `TokenData`: the two memmapped token arrays, the tokenizer and the manifest.
-- `BatchSampler`: seeded random windows -> x, y (B, T) int64, exact resume.
+- `BatchSampler`: seeded random windows -> x, y (B, T) int64, exact resume; under
+  torchrun each rank its slice of one global batch.
 - `check_block_size`: a ConfigError when a split is shorter than block_size + 1.
 
 It leaves to others: where text comes from (slmlab.corpora), how it becomes
@@ -347,21 +348,31 @@ def _count_docs(train: np.ndarray, eot_id: int, manifest: dict, fraction: float)
 
 
 class BatchSampler:
-    """Random windows of block_size + 1 tokens -> x, y (B, T) int64; seeded, resumable."""
+    """Random windows of block_size + 1 tokens -> x, y (B, T) int64; seeded, resumable.
+
+    Data-parallel (world_size > 1): every rank draws the same global batch of
+    batch_size x world_size windows from the same seed and keeps its slice
+    [rank*B, (rank+1)*B), so N ranks of B train on exactly the windows that one
+    process of N*B would.
+    """
 
     def __init__(self, tokens: np.ndarray, block_size: int, batch_size: int, seed: int,
-                 device: str = "cpu"):
+                 device: str = "cpu", *, rank: int = 0, world_size: int = 1):
         if len(tokens) < block_size + 1:
             raise ConfigError(f"block_size={block_size} needs at least {block_size + 1} tokens, "
                               f"this split has {len(tokens)}; use a smaller block_size or more data")
         self.tokens, self.block_size, self.batch_size = tokens, block_size, batch_size
+        self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         self.rng = np.random.default_rng(seed)
         self._offsets = np.arange(block_size + 1)  # (T+1,)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: y is x shifted left by one token."""
-        starts = self.rng.integers(0, len(self.tokens) - self.block_size, size=self.batch_size)
+        starts = self.rng.integers(0, len(self.tokens) - self.block_size,
+                                   size=self.batch_size * self.world_size)  # (world * B,) global
+        if self.world_size > 1:
+            starts = starts[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]  # (B,) this rank's
         window = self.tokens[starts[:, None] + self._offsets]  # (B, T+1), one gather, no loop
         buf = torch.from_numpy(window.astype(np.int64))  # (B, T+1)
         x, y = buf[:, :-1], buf[:, 1:]  # (B, T), (B, T)

@@ -35,6 +35,7 @@ class Device:
     dtype: torch.dtype  # autocast dtype; float32 means no autocast
     threads: int  # torch intra-op threads (CPU work)
     name: str  # human-readable: GPU name or CPU model
+    index: int | None = None  # which GPU (a torchrun rank's LOCAL_RANK); None: the current one
 
     @property
     def use_scaler(self) -> bool:
@@ -43,7 +44,7 @@ class Device:
 
     @property
     def torch_device(self) -> torch.device:
-        return torch.device(self.type)
+        return torch.device(self.type) if self.index is None else torch.device(self.type, self.index)
 
     @property
     def dtype_name(self) -> str:
@@ -141,8 +142,10 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None) -> Device:
-    """Pick device, dtype and threads; apply the fast-math switches; return a Device."""
+def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None,
+          index: int | None = None) -> Device:
+    """Pick device, dtype and threads; apply the fast-math switches; return a Device.
+    index: the GPU to use (a torchrun rank's; slmlab.distributed sets it current)."""
     kind = pick_device(device)
     dt = pick_dtype(kind, dtype)
     n = threads or default_threads()
@@ -151,12 +154,12 @@ def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None)
     if kind == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on Ampere+
         torch.backends.cudnn.allow_tf32 = True
-        name = torch.cuda.get_device_name()
+        name = torch.cuda.get_device_name(index)
     elif kind == "mps":
         name = "Apple GPU"
     else:
         name = _cpu_name()
-    return Device(type=kind, dtype=dt, threads=n, name=name)
+    return Device(type=kind, dtype=dt, threads=n, name=name, index=index if kind == "cuda" else None)
 
 
 def _cpu_name() -> str:

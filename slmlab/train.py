@@ -15,7 +15,8 @@ Holds the schedule and optimizer (`lr_at`, `decay_groups`, `configure_optimizer`
 `compile_model`), one optimizer update (`optimizer_update`, which the Trainer's
 public `train_step()` and the health checks run), one evaluation (`evaluate_loss`
 on fixed batches drawn with `EVAL_SEED`, which the Trainer, the health checks,
-bench and notebooks use), and the `Trainer`, which is the loop only. Records are
+bench and notebooks use), and the `Trainer`, which is the loop only (under torchrun it
+trains data-parallel; the process group and collectives are slmlab.distributed's). Records are
 slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
 slmlab.callbacks', checkpoints and the run folder slmlab.checkpoint's. It knows
 no plots and no widgets: they plug in as callbacks.
@@ -33,12 +34,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .callbacks import EarlyStopping, KeepBest, ProgressBar
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, setup
+from .device import Device, pick_device, setup
 from .history import NAN, STOPPED, History
 from .model import GPT
 
@@ -131,14 +133,17 @@ def optimizer_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     Returns (loss, grad_norm) as device tensors, no host sync: loss is the mean over
     the micro-batches, grad_norm the total norm before clipping (grad_clip 0: none).
     after_backward runs with the final (unscaled, clipped) gradients, before the step.
+    A DistributedDataParallel model averages gradients over ranks on the last micro-batch
+    only (no_sync on the others: one all-reduce per update, not one per micro-batch).
     """
     parts = []
-    for _ in range(accum_steps):
+    for i in range(accum_steps):
         x, y = next_batch()  # (B, T), (B, T)
-        with autocast():
-            _, loss = model(x, y)
-        loss = loss / accum_steps  # the mean over all micro-batches, not their sum
-        (scaler.scale(loss) if scaler is not None else loss).backward()
+        with _no_sync_unless(model, i == accum_steps - 1):
+            with autocast():
+                _, loss = model(x, y)
+            loss = loss / accum_steps  # the mean over all micro-batches, not their sum
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         parts.append(loss.detach())
     if scaler is not None:
         scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
@@ -154,16 +159,26 @@ def optimizer_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     return torch.stack(parts).sum(), grad_norm
 
 
+def _no_sync_unless(model: torch.nn.Module, sync: bool):
+    """DDP's no_sync() on a micro-step that must not all-reduce; nothing otherwise."""
+    if sync or not isinstance(model, DistributedDataParallel):
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
 @torch.no_grad()
 def eval_batch_losses(model: torch.nn.Module, tokens, block_size: int, batch_size: int, n_batches: int,
-                      device: Device | None = None, seed: int = EVAL_SEED) -> torch.Tensor:
+                      device: Device | None = None, seed: int = EVAL_SEED, *, rank: int = 0,
+                      world_size: int = 1) -> torch.Tensor:
     """The loss of each of n_batches batches drawn with `seed` (the same batches every call): (n_batches,).
 
     device: a Device, whose autocast the forward runs in; None: the model's device, float32.
     The model runs in eval mode (no dropout) and gets its own mode back afterwards.
+    rank, world_size: under torchrun, this rank's slice of each batch of batch_size x world_size.
     """
     on = next(model.parameters()).device
-    sampler = BatchSampler(tokens, block_size, batch_size, seed=seed, device=on.type)
+    sampler = BatchSampler(tokens, block_size, batch_size, seed=seed, device=str(on), rank=rank,
+                           world_size=world_size)
     autocast = device.autocast if device is not None else contextlib.nullcontext
     was_training = model.training
     model.eval()
@@ -200,6 +215,10 @@ class Trainer:
 
     The config adds its own callbacks after the given ones: EarlyStopping
     (early_stop_patience > 0), KeepBest (with an out_dir) and ProgressBar (progress).
+
+    Under torchrun (slmlab.distributed.init finds the process group in the environment) each
+    rank trains a DistributedDataParallel copy on its slice of every global batch; only rank 0
+    keeps the out_dir and the progress bar, so it alone writes the run folder and prints.
     """
 
     def __init__(self, cfg: Config, *, data: TokenData | None = None, callbacks=(),
@@ -208,20 +227,30 @@ class Trainer:
         self.data = data if data is not None else prepare(cfg.data)
         self.cfg = cfg = _with_vocab(cfg, self.data.vocab_size)
         check_block_size(self.data, cfg.model.block_size)
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.device = setup(cfg.train.device, cfg.train.dtype)
+        self.dist = d = distributed.init(pick_device(cfg.train.device))  # None: one process
+        main = d is None or d.is_main
+        self.out_dir = Path(out_dir) if out_dir is not None and main else None
+        self.device = self._setup_device(cfg, d)
         torch.manual_seed(cfg.train.seed)
         self.model = GPT(cfg.model).to(self.device.torch_device)
-        self.step_model = compile_model(self.model, self.device) if cfg.train.compile else self.model
+        if d is not None and d.rank > 0:
+            torch.manual_seed(cfg.train.seed + d.rank)  # its own dropout; the weights are rank 0's (DDP)
+        self.eval_model = compile_model(self.model, self.device) if cfg.train.compile else self.model
+        self.step_model = distributed.wrap(self.eval_model, d, self.device)  # the model itself when alone
         self.optimizer = configure_optimizer(self.model, cfg.train, self.device)
         self.scaler = self.device.grad_scaler()
+        self._shard = {} if d is None else {"rank": d.rank, "world_size": d.world_size}
         self.sampler = BatchSampler(self.data.train, cfg.model.block_size, cfg.train.micro_batch_size,
-                                    cfg.train.seed, self.device.type)
-        self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress)]
+                                    cfg.train.seed, str(self.device.torch_device), **self._shard)
+        self.tokens_per_step = cfg.tokens_per_step * (d.world_size if d else 1)  # over all ranks
+        self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress and main)]
         self.label = label
         self.step, self.seconds_before = 0, 0.0  # seconds_before: earlier sessions of a resumed run
         self.history = History(config=cfg.to_dict(), meta=_meta(cfg, self.data, self.model, self.device))
+        if d is not None:
+            self.history.meta.update(_ddp_meta(cfg, d))
         self._stop: tuple[str, bool] | None = None  # (reason, evaluate where it stopped)
+        self._agreed_stop: tuple[str, bool] | None = None  # under torchrun: the stop all ranks agreed on
         self._lock = threading.Lock()
         self._t0 = time.perf_counter()
 
@@ -236,6 +265,27 @@ class Trainer:
     @property
     def stop_requested(self) -> bool:
         return self._stop is not None
+
+    def _ending(self) -> bool:
+        """Whether the loop ends now. One process: a stop was requested. Under torchrun: the
+        ranks pooled their requests at a log step or an eval (_agree_stop), so all end after the
+        same update; a request takes effect there, up to log_interval updates later."""
+        return self.stop_requested if self.dist is None else self._agreed_stop is not None
+
+    def _agree_stop(self) -> None:
+        """Under torchrun: every rank takes the first request of any rank (a collective; a no-op alone)."""
+        if self.dist is None:
+            return
+        agreed = distributed.agree_stop(self._stop, self.dist)
+        with self._lock:
+            self._stop = self._agreed_stop = agreed
+
+    @staticmethod
+    def _setup_device(cfg: Config, d: distributed.Dist | None) -> Device:
+        if d is None:
+            return setup(cfg.train.device, cfg.train.dtype)
+        kind = pick_device(cfg.train.device)
+        return setup(cfg.train.device, cfg.train.dtype, d.threads(), d.device_index(kind))
 
     def seconds(self) -> float:
         """Wall time of this run so far, earlier sessions of a resumed run included."""
@@ -264,15 +314,23 @@ class Trainer:
         return StepResult(loss, grad_norm, lr)
 
     def evaluate(self) -> dict:
-        """train_loss and val_loss: evaluate_loss on eval_batches fixed batches of each split."""
+        """train_loss and val_loss: the mean loss on eval_batches fixed batches of each split
+        (evaluate_loss's). Under torchrun each rank takes its slice of every batch and the
+        losses are averaged over ranks: the numbers one process of the global batch gets."""
         t, T = self.cfg.train, self.cfg.model.block_size
-        return {f"{split}_loss": evaluate_loss(self.step_model, tokens, T, t.micro_batch_size,
-                                               t.eval_batches, self.device)
+        return {f"{split}_loss": distributed.mean_over_ranks(
+                    eval_batch_losses(self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches,
+                                      self.device, **self._shard), self.dist).mean().item()
                 for split, tokens in (("train", self.data.train), ("val", self.data.val))}
 
     # --- the loop
 
     def run(self) -> History:
+        """Train to max_steps or a stop; a peer lost under torchrun ends it with PeerLost."""
+        with distributed.peer_errors(self.dist):
+            return self._run()
+
+    def _run(self) -> History:
         t = self.cfg.train
         self._t0 = time.perf_counter()
         if self.out_dir is not None:
@@ -282,28 +340,35 @@ class Trainer:
         self._emit("on_train_start")
         pending: list[tuple[int, StepResult, float]] = []
         try:
-            while self.step < t.max_steps and not self.stop_requested:
+            while self.step < t.max_steps and not self._ending():
                 result = self.train_step()
                 pending.append((self.step, result, self.seconds()))
                 at_eval = self.step % t.eval_interval == 0 or self.step == t.max_steps
                 if self.step % t.log_interval == 0 or at_eval:
                     self._flush(pending)
-                if at_eval and not self.stop_requested:
+                    self._agree_stop()
+                if at_eval and not self._ending():
                     self._eval_and_record()
         except KeyboardInterrupt:
+            if self.dist is not None:
+                raise  # the other ranks may be inside a collective: no more of them here
             self.request_stop(STOPPED)
-        finally:
-            self._flush(pending)
+        except BaseException:
+            if self.dist is None:
+                self._flush(pending)  # the records so far stay in the history
+            raise
+        self._flush(pending)
         return self._finish()
 
     def _flush(self, pending: list) -> None:
         """Sync with the device once: turn pending results into step records."""
         if not pending:
             return
-        losses = torch.stack([r.loss for _, r, _ in pending]).float().cpu().tolist()
-        norms = torch.stack([r.grad_norm for _, r, _ in pending]).float().cpu().tolist()
+        losses = torch.stack([r.loss for _, r, _ in pending]).float()  # (n,) this rank's
+        losses = distributed.mean_over_ranks(losses, self.dist).cpu().tolist()  # over all ranks
+        norms = torch.stack([r.grad_norm for _, r, _ in pending]).float().cpu().tolist()  # DDP: the same on all
         records = [{"kind": "step", "step": step, "loss": loss, "lr": r.lr, "grad_norm": gn,
-                    "tokens": step * self.cfg.tokens_per_step, "seconds": secs}
+                    "tokens": step * self.tokens_per_step, "seconds": secs}
                    for (step, r, secs), loss, gn in zip(pending, losses, norms, strict=True)]
         pending.clear()
         self.history.steps.extend(records)
@@ -313,13 +378,21 @@ class Trainer:
 
     def _eval_and_record(self) -> None:
         rec = {"kind": "eval", "step": self.step, **self.evaluate(),
-               "tokens": self.step * self.cfg.tokens_per_step, "seconds": self.seconds()}
+               "tokens": self.step * self.tokens_per_step, "seconds": self.seconds()}
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
+        self._agree_stop()  # under torchrun: a stop an on_eval callback asked for (early stopping) holds on all
+        self._save()
+
+    def _save(self, weights: bool = True) -> None:
+        """ckpt.pt (unless weights=False) and history.jsonl, by the rank with the out_dir. Under
+        torchrun every rank first sends rank 0 its RNG state (each has its own dropout stream)."""
+        ranks = distributed.gather_rng(self.dist) if self.dist is not None and weights else None
         if self.out_dir is not None:
-            checkpoint.save(self)
+            checkpoint.save(self, weights=weights, ranks=ranks)
 
     def _finish(self) -> History:
+        self._agree_stop()  # a request since the last log step (an on_eval callback) counts on every rank
         reason, final_eval = self._stop or (None, False)
         if reason == NAN:
             self.history.meta["stop_message"] = _nan_message(self.history)
@@ -327,9 +400,9 @@ class Trainer:
             self._eval_and_record()
         self.history.stop_reason = reason
         self.history.meta["seconds"] = self.seconds()
-        if self.out_dir is not None:
-            checkpoint.save(self, weights=reason != NAN)  # after a NaN, ckpt.pt keeps the last finite weights
+        self._save(weights=reason != NAN)  # after a NaN, ckpt.pt keeps the last finite weights
         self._emit("on_train_end")
+        distributed.barrier(self.dist)  # under torchrun: no rank returns before rank 0 has saved
         return self.history
 
 
@@ -361,6 +434,13 @@ def _meta(cfg: Config, data: TokenData, model: GPT, device: Device) -> dict:
     }
 
 
+def _ddp_meta(cfg: Config, d: distributed.Dist) -> dict:
+    """What a torchrun run adds to the meta: its ranks and the batch over all of them."""
+    return {"world_size": d.world_size, "backend": d.backend,
+            "global_batch": cfg.train.micro_batch_size * cfg.train.grad_accum_steps * d.world_size,
+            "tokens_per_step": cfg.tokens_per_step * d.world_size}
+
+
 def _nan_message(h: History) -> str:
     bad = next(r for r in h.steps if not math.isfinite(r["loss"]))
     return (f"loss became {bad['loss']} at step {bad['step']} (lr {bad['lr']:.2e}, grad norm "
@@ -381,6 +461,7 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
                        label=label).run()
     ckpt = checkpoint.load_checkpoint(Path(resume) / "ckpt.pt")
+    _check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
         diff = [k for k, v in cfg.flat().items() if k != "vocab_size" and saved.flat()[k] != v]
@@ -390,3 +471,15 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
                       label=label)
     checkpoint.restore(trainer, ckpt)
     return trainer.run()
+
+
+def _check_world_size(saved: int, resume: str | Path) -> None:
+    """Resume only with as many processes as trained the run: another number is another global batch."""
+    now = distributed.world_size()
+    if now == saved:
+        return
+    how = ("one process (python -m slmlab train --resume DIR, no torchrun)" if saved == 1 else
+           f"{saved} processes (torchrun's --nnodes x --nproc_per_node = {saved})")
+    raise ConfigError(f"resume={resume}: this run was trained by {saved} process(es), this is {now}; "
+                      f"another number changes the global batch and the windows each rank reads, so "
+                      f"it would not continue the same run: resume with {how}, or start a new run")
