@@ -16,7 +16,8 @@ where it stopped instead of from scratch.
 A trial that sets lr and not min_lr keeps the base config's min_lr / lr ratio (a
 cosine to a tenth of the peak stays a tenth). The search space is a dict of flat config field names to `LogUniform`, `Uniform`,
 `IntRange` or `Choice`; `GridSampler` needs a finite grid, which `grid(space, k)`
-makes (k points per range, log-spaced for LogUniform). Optuna stays visible: the
+makes: the centres of k equal bins of each range (on a log scale for LogUniform), so
+a coarse grid never spends its trials on a range's two extremes. Optuna stays visible: the
 study returned is Optuna's own, for its plots (`plot` hides their experimental
 warnings) and `study.trials_dataframe()`. What this module leaves to others: the
 training (slmlab.train), the run cache (slmlab.experiments).
@@ -69,10 +70,9 @@ class LogUniform:
         return trial.suggest_float(name, self.low, self.high, log=True)
 
     def points(self, k: int) -> list[float]:
-        if k == 1:
-            return [math.sqrt(self.low * self.high)]
-        r = (self.high / self.low) ** (1 / (k - 1))
-        return [float(f"{self.low * r**i:.3g}") for i in range(k)]
+        """The centres of k equal bins on the log scale: never the range's two extremes."""
+        r = math.log(self.high / self.low)
+        return [float(f"{self.low * math.exp(r * (i + 0.5) / k):.3g}") for i in range(k)]
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,8 @@ class Uniform:
         return trial.suggest_float(name, self.low, self.high)
 
     def points(self, k: int) -> list[float]:
-        if k == 1:
-            return [(self.low + self.high) / 2]
-        return [round(self.low + (self.high - self.low) * i / (k - 1), 6) for i in range(k)]
+        """The centres of k equal bins."""
+        return [round(self.low + (self.high - self.low) * (i + 0.5) / k, 6) for i in range(k)]
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,8 @@ Dimension = LogUniform | Uniform | IntRange | Choice
 
 
 def grid(space: Mapping[str, Dimension], k: int = 3) -> dict[str, list]:
-    """A finite grid for GridSampler: k points per range, every value of a Choice."""
+    """A finite grid for GridSampler: k bin centres per float range, k evenly spaced values of
+    an IntRange (its ends included), every value of a Choice."""
     return {name: dim.points(k) for name, dim in space.items()}
 
 
@@ -245,7 +245,7 @@ def study_name_for(cfg: Config, space: Mapping[str, Dimension], sampler: str, se
     """A study's default name: the sampler, its seed and a hash of the config and the space,
     so that another profile, config or space never resumes (or pollutes) this study."""
     what = json.dumps({"config": config_key(cfg), "space": {k: repr(v) for k, v in space.items()},
-                       "grid_points": grid_points if sampler == "grid" else None}, sort_keys=True)
+                       "grid": grid(space, grid_points) if sampler == "grid" else None}, sort_keys=True)
     return f"{cfg.name}-{sampler}-seed{seed}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 

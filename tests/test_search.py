@@ -91,9 +91,9 @@ def test_the_default_study_is_one_per_config_space_sampler_and_seed(runs):
 
 
 def test_grid_points_and_bad_spaces():
-    g = grid({"lr": LogUniform(1e-4, 1e-2), "dropout": Uniform(0.0, 0.2), "warmup_steps": IntRange(0, 100, 50),
+    g = grid({"lr": LogUniform(1e-4, 1e-1), "dropout": Uniform(0.0, 0.3), "warmup_steps": IntRange(0, 100, 50),
               "micro_batch_size": Choice([8, 16])}, k=3)
-    assert g == {"lr": [1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.1, 0.2], "warmup_steps": [0, 50, 100],
+    assert g == {"lr": [3.16e-4, 3.16e-3, 3.16e-2], "dropout": [0.05, 0.15, 0.25], "warmup_steps": [0, 50, 100],
                  "micro_batch_size": [8, 16]}
     with pytest.raises(ConfigError, match="'lrate', which is not a config field"):
         search(CFG, {"lrate": LogUniform(1e-4, 1e-2)})

@@ -1,0 +1,266 @@
+# %% [markdown]
+# # 12 · Hyperparameter search: grid, random and TPE at the same budget
+#
+# The chat answer said: search with a grid or at random (C8). Both are real methods, and a
+# third, Optuna's TPE, models the results so far to choose the next trial. Here every trial
+# is a real training run, and we measure:
+# 1. what one trial costs, and what a grid over five settings would cost;
+# 2. one study with `slmlab.search`: each trial a cached run that reports its val loss at
+#    every eval, so a pruner can stop a bad one early (and what that saves);
+# 3. grid, random and TPE with the same number of trials, each with two study seeds;
+# 4. how to read a search: the history, which settings mattered, contour and slice plots,
+#    and one setting varied alone around the best trial;
+# 5. the verdict on C8, against the spread between study seeds.
+
+# %%
+from slmlab.course import start
+
+# "search": the cpu lessons' model with ONE layer (section 1 says why), 300 updates a run
+lesson = start("12_hyperparameter_search", setup="search")
+cfg = lesson.cfg
+print(f"every trial: {cfg.model.n_layer} layer(s) x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
+      f"val every {cfg.train.eval_interval}")
+
+# %% [markdown]
+# ## 1. What a trial costs
+#
+# A search runs the same training many times, so the first question is the price of one run.
+# The lessons 05-09 use two layers; here we compare it with one, both at the default settings
+# (a cached run loads at once if an earlier notebook trained it; its seconds are those of the
+# run that trained it).
+
+# %%
+from slmlab import experiments
+from slmlab.config import lesson_setup
+from slmlab.data import prepare
+from slmlab.diagnostics import ladder
+
+data = prepare(cfg.data)
+lad = ladder(data)
+rungs = lad.to_dict()
+bigram = rungs["bigram"]
+two = cfg.replace(**lesson_setup("lr-sweep", lesson.profile)) if not lesson.smoke else cfg.replace(n_layer=2)
+base = {"2 layers": experiments.run(two, label="2 layers", progress=False),
+        f"{cfg.model.n_layer} layer": experiments.run(cfg, label="1 layer", progress=False)}
+for name, r in base.items():
+    print(f"{name:9} best val {r.history.best_val()[1]:.3f}   {r.history.steps[-1]['seconds']:5.1f} s of training")
+one = base[f"{cfg.model.n_layer} layer"]
+trial_seconds = one.history.steps[-1]["seconds"]
+print(f"bigram rung {bigram:.3f}; one layer ends {bigram - one.history.best_val()[1]:.2f} nats, "
+      f"{lad.bits_per_byte(bigram) - lad.bits_per_byte(one.history.best_val()[1]):.2f} bits per byte below it")
+
+# %% [markdown]
+# ## 2. The search space, and why a grid cannot cover it
+#
+# Five settings the earlier lessons studied one at a time: the peak lr (08), warmup (08),
+# weight decay (07), dropout (06) and the batch size (09). Each is a range (the lr on a log
+# scale) or a few choices. `grid(space, k)` is what a grid search would try: k values per
+# range.
+
+# %%
+from slmlab.search import Choice, IntRange, LogUniform, Uniform, grid
+
+SPACE = {
+    "lr": LogUniform(1e-3, 3e-2),
+    "warmup_steps": IntRange(0, cfg.train.max_steps // 5, cfg.train.max_steps // 15),  # 0-20% of the run
+    "weight_decay": Uniform(0.0, 0.3),
+    "dropout": Uniform(0.0, 0.2),
+    "micro_batch_size": Choice([8, 16, 32]),
+}
+N_TRIALS = 3 if lesson.smoke else 6
+for k in (2, 3):
+    g = grid(SPACE, k)
+    points = 1
+    for values in g.values():
+        points *= len(values)
+    print(f"grid of {k} values per range: {points:4d} trials, ~{points * trial_seconds / 60:5.0f} min at "
+          f"{trial_seconds:.0f} s a trial")
+print(f"our budget: {N_TRIALS} trials a study")
+
+# %% [markdown]
+# Even two values per range is 48 trials, more than this notebook can afford. A grid with a
+# budget of a few trials tries a few of its points, and with a coarse grid, those points
+# may all miss the good range of the one setting that matters most. That is the argument of
+# Bergstra and Bengio (2012) for random search: with the same trials, random search tries a
+# new value of *every* setting in each trial.
+#
+# ## 3. One study
+#
+# `search(cfg, space, sampler=..., n_trials=...)` creates an Optuna study stored in the runs
+# folder and runs its trials. Each trial is `experiments.run(config)`: a config trained
+# before loads from the cache. Each eval's val loss is reported to Optuna, and a
+# `MedianPruner` stops a trial whose val loss is worse than the median of the earlier
+# trials at the same step (after the first quarter of the updates and the first three
+# trials). A pruned run stops as if by hand: its folder can be trained on later.
+
+# %%
+import time
+
+from slmlab.search import search, trial_config
+
+t0 = time.perf_counter()
+study = search(cfg, SPACE, sampler="random", n_trials=N_TRIALS, seed=0)
+first_seconds = time.perf_counter() - t0
+df = study.trials_dataframe(attrs=("number", "value", "params", "state", "user_attrs"))
+cols = ["number", "state", "value", "user_attrs_updates"] + [c for c in df.columns if c.startswith("params_")]
+print(df[cols].rename(columns=lambda c: c.replace("params_", "").replace("user_attrs_", "")).to_string(
+    index=False, float_format=lambda v: f"{v:.3g}"))
+
+# %% [markdown]
+# `state` is COMPLETE for a trial that ran to the end (its value is its best val loss) and
+# PRUNED for one the pruner stopped; `updates` is how far its run got. Running the same call
+# again resumes the stored study: the trials it has count, nothing is trained again.
+
+# %%
+t0 = time.perf_counter()
+again = search(cfg, SPACE, sampler="random", n_trials=N_TRIALS, seed=0)
+print(f"first call {first_seconds:.1f} s; second call {time.perf_counter() - t0:.1f} s, "
+      f"{len(again.trials) - len(study.trials)} new trials; stored in runs/studies/{again.study_name}.log")
+
+# %% [markdown]
+# ### Did the pruner stop a good trial?
+# A pruned run stops early, and its folder can be trained on: `experiments.run` of the same
+# config resumes it to the end. Training each pruned trial of this study to the end tells
+# what the pruner's early verdict cost here.
+
+# %%
+finished = [t for t in study.trials if t.state.name == "COMPLETE"]
+stopped = [t for t in study.trials if t.state.name == "PRUNED"]
+print(f"{len(stopped)} of {len(study.trials)} trials pruned")
+for t in stopped:
+    full = experiments.run(trial_config(cfg, t.params), label=f"trial {t.number}", progress=False)
+    print(f"trial {t.number}: pruned at update {t.user_attrs['pruned_at']} with val {t.value:.3f}; "
+          f"trained to the end: best val {full.history.best_val()[1]:.3f} "
+          f"(the study's best complete trial: {min(f.value for f in finished):.3f})")
+
+# %% [markdown]
+# ## 4. Grid, random and TPE with the same budget
+#
+# Three samplers, each with two study seeds (the seed picks the trials, not the training):
+# the grid uses 2 values per range (48 points, of which it tries `N_TRIALS` in a shuffled
+# order), random draws every setting afresh, TPE draws three trials at random, then picks
+# each next trial where its model of the results so far expects a low loss.
+
+# %%
+import numpy as np
+
+SAMPLERS = ("grid", "random", "tpe")
+STUDY_SEEDS = (0,) if lesson.smoke else (0, 1)
+studies = {(s, seed): search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
+           for s in SAMPLERS for seed in STUDY_SEEDS}
+trained = sum(t.user_attrs.get("updates", 0) for st in studies.values() for t in st.trials)
+asked = sum(len(st.trials) for st in studies.values()) * cfg.train.max_steps
+pruned = sum(t.state.name == "PRUNED" for st in studies.values() for t in st.trials)
+best = {s: [studies[s, seed].best_value for seed in STUDY_SEEDS] for s in SAMPLERS}
+for s in SAMPLERS:
+    print(f"{s:7} best val per study seed: {', '.join(f'{v:.3f}' for v in best[s])}   "
+          f"mean {np.mean(best[s]):.3f}")
+print(f"pruning: {pruned} of {sum(len(st.trials) for st in studies.values())} trials stopped early; "
+      f"{trained:,} of {asked:,} updates trained ({1 - trained / asked:.0%} saved)")
+
+# %% [markdown]
+# ## 5. Reading a search
+#
+# Optuna's own plots (matplotlib versions) read one study. Pooling every trial of the six
+# studies into one gives the most points for the questions a search answers: how fast the
+# best value fell, which settings mattered, and where the good region is.
+
+# %%
+import matplotlib.pyplot as plt
+import optuna
+from IPython.display import display
+
+from slmlab.search import plot
+
+pooled = optuna.create_study(direction="minimize")
+pooled.add_trials([t for st in studies.values() for t in st.trials if t.state.name == "COMPLETE"])
+print(f"{len(pooled.trials)} complete trials pooled; best {pooled.best_value:.3f} with "
+      + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in pooled.best_params.items()))
+ax = plot("history", studies["tpe", STUDY_SEEDS[0]])
+ax.set_title("TPE, study seed 0: each trial's best val, and the best so far")
+display(ax.figure)
+plt.close(ax.figure)
+
+# %%
+ax = plot("importances", pooled)
+display(ax.figure)
+plt.close(ax.figure)
+importances = optuna.importance.get_param_importances(pooled)
+print("importance (share of the val-loss variance each setting explains):",
+      ", ".join(f"{k} {v:.2f}" for k, v in importances.items()))
+
+# %%
+axes = plot("slice", pooled, params=["lr", "warmup_steps", "micro_batch_size"])
+fig = np.atleast_1d(axes)[0].figure
+fig.set_size_inches(12, 3.5)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# An importance says how much of the spread of the val losses a setting explains *over the
+# trials run*, not how much it would matter everywhere: with a dozen-odd points it is rough,
+# and a setting whose range was chosen well (all its values good) looks unimportant. The
+# slice plots show the same trials one setting at a time.
+#
+# ## 6. One setting at a time, around the best trial
+#
+# A search points at a region; to say what one setting does, vary it alone with the others
+# fixed at the best trial's values. The tuning playbook (Godbole et al., 2023) names the
+# roles: the **scientific** setting is the one whose effect you want to know, **nuisance**
+# settings must be re-tuned for each of its values to compare them fairly (the lr, almost
+# always), and the rest stay **fixed**. Here the lr is varied around the best trial.
+
+# %%
+from slmlab import plots
+
+best_params = pooled.best_params
+LR_FACTORS = (1 / 3, 1, 3)
+lr_runs = [experiments.run(trial_config(cfg, {**best_params, "lr": best_params["lr"] * f}),
+                           label=f"lr {best_params['lr'] * f:.2g}", progress=False) for f in LR_FACTORS]
+for f, r in zip(LR_FACTORS, lr_runs):
+    print(f"lr x{f:.2g} = {r.config.train.lr:.2g}: best val {r.history.best_val()[1]:.3f}")
+fig = plots.isolation(lr_runs, "lr", ladder=lad, logx=True)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ### Exercise: predict, then run
+# The best trial's dropout came from the search. Predict its best val loss with dropout 0.2
+# (and the other settings as they are), write it below, then run the cell: the check trains
+# that one run and says on which side your guess fell. Think of notebook 06 first: with
+# plenty of data, what does dropout cost?
+
+# %%
+from slmlab.exercises import check_prediction
+
+prediction = {0.2: None}  # dropout -> your predicted best val loss, e.g. {0.2: 1.5}
+
+
+def best_val_with_dropout(p):
+    return experiments.run(trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}",
+                           progress=False).history.best_val()[1]
+
+
+check_prediction(prediction, best_val_with_dropout, setting="dropout",
+                 baseline=(round(best_params["dropout"], 3), pooled.best_value));
+
+# %% [markdown]
+# ## Verdict
+#
+# C8 says: search with a grid or at random. Measured here, at the same budget of trials, with
+# the spread between the two study seeds of each sampler as the noise. Asserted under the cpu
+# and gpu profiles; smoke only reports.
+
+# %%
+spread = max(float(np.ptp(v)) for v in best.values()) if len(STUDY_SEEDS) > 1 else 0.0
+means = {s: float(np.mean(v)) for s, v in best.items()}
+default_val = one.history.best_val()[1]
+print("mean best val: " + ", ".join(f"{s} {m:.3f}" for s, m in means.items())
+      + f"; spread between study seeds up to {spread:.3f}")
+print(f"default settings (one run): {default_val:.3f}; the best of all trials: {pooled.best_value:.3f} "
+      f"({default_val - pooled.best_value:+.3f})")
+print(f"every study's best ends below bigram by at least {bigram - max(max(v) for v in best.values()):.2f} nats")
+print(f"pruning saved {1 - trained / asked:.0%} of the updates")
+if not lesson.smoke:
+    assert all(bigram - v > 0.5 for vs in best.values() for v in vs), "every study should find a run well below bigram"
+    assert trained < asked, "the pruner should have stopped at least one trial"

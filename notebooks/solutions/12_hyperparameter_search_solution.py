@@ -1,0 +1,43 @@
+# %% [markdown]
+# # 12 · Solution: dropout on the best trial
+# Every run of the search reads fewer tokens than one pass over the synthetic training text,
+# so nothing overfits, and notebook 06 measured what dropout does then: it only costs,
+# because every update trains a thinned network. So the prediction for dropout 0.2 should be
+# *worse* than the best trial, by a few tenths of a nat. The cells below load the notebook's
+# stored studies (or run them, if the notebook has not been run), then check the guess.
+
+# %%
+import optuna
+
+from slmlab import experiments
+from slmlab.course import start
+from slmlab.exercises import check_prediction
+from slmlab.search import Choice, IntRange, LogUniform, Uniform, search, trial_config
+
+lesson = start("12_hyperparameter_search", setup="search")
+cfg = lesson.cfg
+SPACE = {"lr": LogUniform(1e-3, 3e-2),
+         "warmup_steps": IntRange(0, cfg.train.max_steps // 5, cfg.train.max_steps // 15),
+         "weight_decay": Uniform(0.0, 0.3), "dropout": Uniform(0.0, 0.2),
+         "micro_batch_size": Choice([8, 16, 32])}
+N_TRIALS, STUDY_SEEDS = (3, (0,)) if lesson.smoke else (6, (0, 1))
+pooled = optuna.create_study(direction="minimize")
+for s in ("grid", "random", "tpe"):
+    for seed in STUDY_SEEDS:
+        st = search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
+        pooled.add_trials([t for t in st.trials if t.state.name == "COMPLETE"])
+best_params = pooled.best_params
+print(f"best trial: val {pooled.best_value:.3f}, dropout {best_params['dropout']:.3f}")
+
+# %% [markdown]
+# A guess of the best trial's val plus 0.25 nats: the cost of dropout 0.2 with plenty of data.
+
+# %%
+def best_val_with_dropout(p):
+    return experiments.run(trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}",
+                           progress=False).history.best_val()[1]
+
+
+prediction = {0.2: pooled.best_value + 0.25}
+check_prediction(prediction, best_val_with_dropout, setting="dropout",
+                 baseline=(round(best_params["dropout"], 3), pooled.best_value));
