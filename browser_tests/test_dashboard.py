@@ -45,6 +45,14 @@ RUN_STATE = f"""() => {{
   return {{error: err ? err.ename + ': ' + err.evalue : null, ready: text.includes('browser test: ready')}};
 }}"""
 
+# The end of a run redraws the figure once more, after the status line says done: wait for a
+# picture newer than the one shown at Stop, and then 2 s with no newer one.
+LAST_REDRAW = """([img, old]) => {
+  const seen = window.__lastSrc || (window.__lastSrc = {src: img.src, t: Date.now()});
+  if (img.src !== seen.src) { seen.src = img.src; seen.t = Date.now(); }
+  return img.src !== old && Date.now() - seen.t > 2000;
+}"""
+
 
 @pytest.fixture
 def notebook(lab):
@@ -157,11 +165,13 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     _shot(page, out_dir, "05-second-train-refused", dash)
     _shot(page, out_dir, "05-second-start-printed", page.locator(".jp-Cell").last)
 
+    src_at_stop = image.get_attribute("src")
     stop.click()
     page.wait_for_function("el => el.innerText.startsWith('done:')", arg=status.element_handle())
     text = status.inner_text()
     assert "stopped" in text, f"the run was not stopped: {text}"
     assert not train.is_disabled() and stop.is_disabled()
+    page.wait_for_function(LAST_REDRAW, arg=[image.element_handle(), src_at_stop], polling=250)
     _shot(page, out_dir, "06-stopped", dash)
 
     folder = _run_folder(lab.runs, float(lr))
@@ -175,6 +185,7 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     page.wait_for_function(KERNEL_IDLE, polling=250)
     page.wait_for_timeout(2000)  # the widget manager clears its models on a restart
     assert page.get_by_text("model not found").count() == 0, "a restart broke the widgets shown"
+    train.and_(page.locator(".jupyter-widgets-disconnected")).wait_for()  # shown, cut off
     _shot(page, out_dir, "07-restarted", dash)
 
 
