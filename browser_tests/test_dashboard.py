@@ -6,8 +6,10 @@ next run long enough to press Stop in and turns its live redraws on (the smoke p
 skips them), one presses Train from code while a run goes. The test runs every cell
 above those two, moves the lr SelectionSlider with the keyboard, clicks Train, waits
 for the live curve, checks that a second start is refused (the Train button is
-disabled, and Dashboard.start says why in the status line), clicks Stop, and checks
-the run folder on disk. Each stage is a screenshot in build/browser/ (conftest.py).
+disabled, and Dashboard.start says why in the status line), clicks Stop, checks the
+run folder on disk, and restarts the kernel. A second test opens the saved notebook
+trusted (xfail: see its reason). Each stage is a screenshot in build/browser/
+(conftest.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ REFUSE_CELL = """\
 second = dash.start()
 print(f"second start: {second} | {dash.status}")"""
 
-# JavaScript read in the page; `app` is JupyterLab (exposed by expose_app_in_browser)
+# JavaScript run in the page; window.jupyterapp is JupyterLab (--LabApp.expose_app_in_browser)
 NB = "window.jupyterapp.shell.currentWidget"
 KERNEL_IDLE = "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel?.status === 'idle'"
 RUN_STATE = f"""() => {{
