@@ -68,11 +68,28 @@ SPACE = {
     "micro_batch_size": Choice([8, 16, 32]),
 }
 N_TRIALS = 3 if lesson.smoke else 6
+print("a grid of 2 values per range:", grid(SPACE, 2))
+
+# %% [markdown]
+# ### Exercise: the size of a grid
+# Write `grid_size(values_by_setting)`: how many trials a grid search over these values runs
+# (a dict like the one printed above, setting -> list of values).
+
+# %%
+from slmlab.exercises import check_grid_size
+
+
+def grid_size(values_by_setting):
+    raise NotImplementedError  # your code here
+
+
+check_grid_size(grid_size);
+
+# %%
+import math
+
 for k in (2, 3):
-    g = grid(SPACE, k)
-    points = 1
-    for values in g.values():
-        points *= len(values)
+    points = math.prod(len(values) for values in grid(SPACE, k).values())
     print(f"grid of {k} values per range: {points:4d} trials, ~{points * trial_seconds / 60:5.0f} min at "
           f"{trial_seconds:.0f} s a trial")
 print(f"our budget: {N_TRIALS} trials a study")

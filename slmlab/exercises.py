@@ -26,7 +26,7 @@ __all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "che
            "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
            "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
            "check_warmup_lengths", "check_accumulated_loss", "check_diagnosis",
-           "check_size_winner"]
+           "check_size_winner", "check_grid_size"]
 
 
 def _verdict(fn: Callable, cases: Callable[[], str | None], correct: str = "correct") -> bool:
@@ -770,3 +770,23 @@ def _size_problem(pick: str, winner: str, rows: dict, order: list, tolerance: fl
     return (f"{head}: it had {p['updates']} updates ({winner}: {w['updates']}), yet its train loss "
             f"{p['train']:.3f} is as high as its val and fell only {p['drop']:.3f} in the last quarter: "
             f"too small to use them (it underfits)")
+
+
+# --- 12: hyperparameter search
+
+
+def check_grid_size(fn: Callable[[Mapping[str, Sequence]], int]) -> bool:
+    """fn({setting: [values]}) -> how many trials a grid search over those values runs."""
+    def cases():
+        for values in ({"lr": [1e-3, 1e-2]}, {"lr": [1e-3, 3e-3, 1e-2], "dropout": [0.0, 0.1]},
+                       {"lr": [1, 2], "warmup": [0, 20, 40], "batch": [8, 16, 32, 64], "wd": [0.0]}):
+            got, want = fn(values), math.prod(len(v) for v in values.values())
+            if got == want:
+                continue
+            counts = " x ".join(str(len(v)) for v in values.values())
+            if got == sum(len(v) for v in values.values()):
+                return (f"for {len(values)} settings with {counts} values you gave {got}, their sum: a grid "
+                        f"tries every combination, so multiply ({want})")
+            return f"for {len(values)} settings with {counts} values you gave {got}, expected {want}"
+        return None
+    return _verdict(fn, cases)

@@ -123,16 +123,22 @@ def _fresh(src, cell_id: str):
     return cell
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def normalize(nb) -> None:
     """Drop what a run or an editor changes without meaning: cell timings, widget state,
     view state (collapsed, scrolled); the notebook metadata is one kernel spec. Cell ids
-    are left as they are (merge gives them)."""
+    are left as they are (merge gives them). A widget's view output goes too, its text stays:
+    the widget state is not saved, so a trusted copy would show "model not found" where the
+    text (and the static picture below each dashboard) reads fine."""
     nb.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
     for cell in nb.cells:
         for key in ("execution", "collapsed", "scrolled"):
             cell.metadata.pop(key, None)
         for out in cell.get("outputs", []):
             out.get("metadata", {}).pop("execution", None)
+            out.get("data", {}).pop(WIDGET_VIEW, None)
 
 
 def _write(nb, path: Path) -> bool:

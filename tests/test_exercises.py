@@ -440,3 +440,24 @@ def test_check_size_winner_says_why_a_pick_lost(capsys, pick, ok, hint):
 def test_check_size_winner_counts_a_tie_within_the_seed_spread(capsys):
     assert ex.check_size_winner("2x64", SIZE_RUNS.get, list(SIZE_RUNS), tolerance=0.5) is True
     assert "within the seed spread 0.500 of 2x128" in capsys.readouterr().out
+
+
+def test_check_grid_size_multiplies_and_names_a_sum(capsys):
+    from slmlab.exercises import check_grid_size
+
+    def product(values):
+        n = 1
+        for v in values.values():
+            n *= len(v)
+        return n
+
+    assert check_grid_size(product) and "correct" in capsys.readouterr().out
+    assert not check_grid_size(lambda values: sum(len(v) for v in values.values()))
+    assert "their sum: a grid tries every combination, so multiply" in capsys.readouterr().out
+    assert not check_grid_size(lambda values: len(values))
+    assert "with 2 values you gave 1, expected 2" in capsys.readouterr().out
+
+    def stub(values):
+        raise NotImplementedError
+
+    assert not check_grid_size(stub) and "not attempted yet" in capsys.readouterr().out

@@ -145,3 +145,13 @@ def test_a_stuck_notebook_is_reported_and_the_next_one_still_runs(tmp_path, caps
     assert "01_stuck.ipynb: TIMED OUT" in out
     fine = nbformat.read(tmp_path / "02_fine.ipynb", as_version=4)
     assert fine.cells[0].outputs[0]["text"].strip() == "42"
+
+
+def test_a_saved_widget_keeps_its_text_not_its_view():
+    # the widget state is not saved, so a trusted notebook would show "model not found"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("dash")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
+        "text/plain": "VBox(children=(...))",
+        notebooks.WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0}})]
+    notebooks.normalize(nb)
+    assert nb.cells[0].outputs[0]["data"] == {"text/plain": "VBox(children=(...))"}

@@ -1,6 +1,24 @@
 # %% [markdown]
-# # 12 · Solution: dropout on the best trial
-# Every run of the search reads fewer tokens than one pass over the synthetic training text,
+# # 12 · Solutions
+# ## The size of a grid
+# A grid tries every combination of its values, so the counts multiply: two values for each
+# of four ranges and three batch sizes are 2 x 2 x 2 x 2 x 3 = 48 trials.
+
+# %% tags=["NBVAL_CHECK_OUTPUT"]
+import math
+
+from slmlab.exercises import check_grid_size
+
+
+def grid_size(values_by_setting):
+    return math.prod(len(values) for values in values_by_setting.values())
+
+
+check_grid_size(grid_size);
+
+# %% [markdown]
+# ## Predict, then run: dropout on the best trial
+# Every run of the search reads at most about one pass over the synthetic training text,
 # so nothing overfits, and notebook 06 measured what dropout does then: it only costs,
 # because every update trains a thinned network. So the prediction for dropout 0.2 should be
 # *worse* than the best trial, by a few tenths of a nat. The cells below load the notebook's
