@@ -83,10 +83,10 @@ def tokens_per_s(configs, rounds=5):
 #
 # **Equal tokens** is the fair question on a fixed machine: the same data and (roughly) the
 # same compute, spent as many small updates or few large ones. Each run keeps the base's 20
-# warmup updates (at most a quarter of its run) and decays its lr over its own run. **Equal updates** gives the large
-# batch more tokens, so it must look better; that comparison answers a different question
-# (what one update is worth). Two seeds per batch size measure the spread that the verdicts
-# use as their yardstick.
+# warmup updates (at most a quarter of its run) and decays its lr over its own run. **Equal
+# updates** gives the large batch more tokens, so it must look better; that comparison
+# answers a different question (what one update is worth). Two seeds per batch size measure
+# the spread that the verdicts use as their yardstick.
 
 # %%
 BATCHES = [4, 16, 64] if not lesson.smoke else [4, 8, 16]
@@ -128,7 +128,7 @@ plots.isolation([r for rs in eq_tokens.values() for r in rs], "micro_batch_size"
 plt.show()
 
 # %% [markdown]
-# At **equal tokens** the smallest batch wins (section 1's first lines, means of two seeds):
+# At **equal tokens** the smallest batch wins (the first cell's lines, means of two seeds):
 # batch 4 ended at 0.717, batch 16 at 0.922, batch 64 at 2.468, with seed sds of at most
 # 0.105 nats. Batches 4 and 16 end well below the bigram rung (by 1.40 and 1.20 nats, 0.612
 # and 0.523 bits per byte). Batch 64 ends 0.35 nats (0.152 bits per byte) *above* it: its 75
@@ -391,9 +391,10 @@ display(plots.overlay({f"block {T}": r for T, r in blocks.items()}, "val_loss", 
 # and block 128 at 1.282 against block 64's 0.941: a loss many times section 1's largest
 # seed sd (0.105; one seed each here). Block 256 still ends below bigram, by 0.32 nats. A
 # story averages 298 tokens, so a block of 256 sees most of one and a block of 64 a small
-# part; in 300 updates the model has not learned to use the longer context for much. What it pays at the same tokens per update is plain: 4 sequences
-# per update instead of 16 (from 4 places in the corpus instead of 16) and 256 positions to
-# learn instead of 64. This run does not say which of the two costs more.
+# part; in 300 updates the model has not learned to use the longer context for much. What
+# it pays at the same tokens per update is plain: 4 sequences per update instead of 16
+# (from 4 places in the corpus instead of 16) and 256 positions to learn instead of 64.
+# This run does not say which of the two costs more.
 #
 # ## 6. Predict, then run: batch 32
 #
@@ -446,8 +447,7 @@ display(dash.figure())
 # notebook runs; a saved copy shows it only as a line of text, so the picture above is
 # `dash.figure()`: what the dashboard showed at the end of this run.*
 #
-# The dashboard's run is the one your prediction was about; the next cell sets it beside
-# section 1's runs (seed 1337):
+# The next cell sets the dashboard's batch 32 beside section 1's runs (seed 1337):
 
 # %%
 by_batch = sorted(sweep_runs + [dash.last_run], key=lambda r: r.config.train.micro_batch_size)
