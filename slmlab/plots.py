@@ -621,6 +621,8 @@ def sizes(points: Sequence[Mapping], x: str, y: str = "val", *, group: str | Non
     for (name, value), color in zip((vlines or {}).items(), itertools.cycle(_MARK_COLORS), strict=False):
         ax.axvline(value, color=color, ls="--", lw=1.2, label=name)
     _finish(ax, xlabel=xlabel or x.replace("_", " "), ylabel=ylabel, title=title, logx=logx)
+    if logx:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # under 2 decades the minor labels overlap
     _draw_rungs(ax, ladder)
     return fig
 
