@@ -16,7 +16,8 @@
 # 3. time per update on this CPU: depth against width;
 # 4. the sweep at fixed compute (width and depth), after your prediction;
 # 5. the sweep at fixed data, against parameters and tokens per parameter, and a power law;
-# 6. the verdicts on C6 and C7.
+# 6. a dashboard to try other shapes;
+# 7. the verdicts on C6 and C7.
 
 # %%
 from slmlab.course import start
