@@ -379,8 +379,10 @@ plots.heatmap(stats["healthy", SEEDS[0]].updates, key="log10_ratio", annot=False
 # makemore's SGD-trained MLP, and the healthy range here is about -2.8 to -1.4. lr x30 stands
 # out at the very first update: -0.67, an update of about 20% of each weight, when its lr is
 # still warming up (1/20 of the peak). Init std 1.0 sits *below* the guide (-3.84 to -4.11):
-# the same-sized Adam steps on weights 50 times larger. So we flag ratios above **-1** (10% of
-# a weight in one step), half a decade above the healthy runs' highest.
+# the same-sized Adam steps on weights 50 times larger. The lower lines in the healthy panel
+# are the LayerNorm gains (the heatmap below names each row): they start at 1, not at an rms
+# of 0.02, so the same Adam step is a smaller share of them. We flag a median ratio above
+# **-1** (10% of a weight in one step), half a decade above the healthy runs' highest.
 #
 # ## 7. The doctor names each run
 #

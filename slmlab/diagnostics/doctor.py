@@ -650,9 +650,9 @@ def _st_update_ratio_high(rec, hist) -> Finding | None:
         return None
     return Finding("update_ratio_high", "warning",
                    f"at step {step} the median update moved a parameter by 10^{med[step]:.2f} = {10 ** med[step]:.0%} "
-                   f"of its own size in one step (log10 ratio above {UPDATE_RATIO_HIGH:g}; the healthy runs here "
-                   f"stay near -1.5 and makemore's guide is -3): the weights are rewritten faster than they can "
-                   f"settle. Lower lr.",
+                   f"of its own size in one step (log10 ratio above {UPDATE_RATIO_HIGH:g}; a healthy AdamW run of "
+                   f"notebook 10 peaks near -1.5, makemore's guide is -3): the weights are rewritten faster than "
+                   f"they can settle. Lower lr.",
                    {"rule": "_st_update_ratio_high", "step": step, "log10_ratio": med[step]},
                    "10_activations_and_gradients")
 
