@@ -92,7 +92,8 @@ for name, guess in prediction.items():
 # ## 2. The sweep: four dropout values, twice
 #
 # Dropout 0 and 0.2 with two seeds each (that gives the seed spread), 0.1 and 0.3 with one.
-# Runs are cached by config, so the dropout-0 runs of notebook 05 are reused if it ran first.
+# Runs are cached by config: the dropout-0 runs with all of the text are notebook 05's, if it
+# ran first.
 # Each line ends with where the run's best val sits against the bigram rung (negative:
 # below it), in nats and in bits per byte.
 
@@ -266,7 +267,8 @@ plots.overlay(dash.runs, "val_loss", label_by="dropout", ladder=lad, title="scar
 
 # %% [markdown]
 # Dropout 0.5 (one seed) continues the trend of the sweep, steeply: its best val loss is
-# 2.348 nats above dropout 0 (printed above): 4.079, far above the bigram rung (2.120).
+# 2.348 nats above dropout 0 (printed above): 4.079, far above the bigram rung (2.120). In
+# the dashboard's picture it stays near the unigram rung for its first 50 updates.
 
 # %% [markdown]
 # ## 4. Verdict on C4, "raise dropout to 0.2-0.3"
@@ -305,15 +307,18 @@ print(f"dropout 0.2-0.3 costs {-gain['scarce', 'best']:.3f} nats of best val wit
       f"{-gain['plenty', 'best']:.3f} with all of it: {payback:.3f} less where the model memorizes")
 
 # %% [markdown]
-# Every effect the asserts below check is many times the seed spread printed above (the
-# smallest margin is the last line's). On another CPU, dtype or seed your numbers will differ
+# Every effect the asserts below check is several times the seed spread printed above (the
+# smallest margin is the last line's). The first two are what dropout does wherever it is
+# measured; the last two are the outcome of this budget (300 updates), so they run in the cpu
+# profile only. On another CPU, dtype or seed your numbers will differ
 # a little; if an assert fails, read the printed lines: they say by how much each effect
 # beat, or missed, twice the spread of your own seeds.
 
 # %%
-if not lesson.smoke:  # effects larger than twice the seed spread (printed above), in either direction
+if not lesson.smoke:  # what dropout does wherever it is measured: beyond twice the seed spread (printed above)
     assert shrink > 2 * spread["gap"], "dropout should shrink the val-train gap where the model memorizes"
     assert gain["plenty", "best"] < -2 * spread["best"], "with plenty of data, dropout 0.2-0.3 should cost val loss"
+if lesson.profile == "cpu":  # this budget's outcome (300 updates), with the same margin; gpu runs longer
     assert gain["scarce", "best"] < -2 * spread["best"], "in 300 updates, dropout 0.2-0.3 should cost even with scarce data"
     assert payback > 2 * spread["best"], "dropout should cost less where the model memorizes"
 
