@@ -423,10 +423,10 @@ print(format_findings(lint(CHAT_CONFIG)))
 # | --- | --- | --- |
 # | C1 val 9 = not generalizing (overfitting) | false: train and val within 0.013 nats at the published prints, within 0.08 here | 04 §1 and §4 |
 # | C2 more data / augment | holds where data is scarce, not beyond a few epochs | 05 §6 |
-# | C3 weight decay | the usual values do not move val at this scale | 07 §6 |
-# | C4 dropout 0.2-0.3 | shrinks the gap, costs val loss at this scale | 06 §3 |
+# | C3 weight decay | the usual 0.1 does not move val beyond the seed spread; 1.0 narrows a memorizing run's gap without a val gain, and costs with plenty of text | 07 §6 |
+# | C4 dropout 0.2-0.3 | shrinks the gap, and costs val loss at this scale, with scarce text too (less) | 06 §4 |
 # | C5 early stopping | a safety net: keeps the best weights, saves the time after | 05 §4 and §6 |
-# | C6 / C7 smaller / bigger model | not yet measured: the model-size lesson (11) will | — |
+# | C6 / C7 smaller / bigger model | at fixed compute a smaller model wins here (more updates, not less overfitting) and bigger ones under-train; at fixed data a too-narrow one underfits | 11 §4, §5, §7 |
 # | C8 grid or random search | not yet measured: the search lesson (12) will | — |
 # | C9 an lr between speed and stability | the lr is the change worth the most here; too high overshoots, then stalls | 04 §4; 08 §2-3 |
 # | C10 smaller batches generalize better | at equal tokens smaller batches win, at equal updates larger | 09 §1, §3 |
@@ -434,7 +434,7 @@ print(format_findings(lint(CHAT_CONFIG)))
 # | C12 check the tokenizer | a 4,096-token BPE trained on the corpus: 0.71 bits per byte better at equal updates, 0.99 at equal time | 01; 04 §4 |
 # | C13 plot train and val curves | both high and close together = barely trained | 03; 04 §1 |
 # | C14 train on a small subset | overfitting one batch proves the model can learn | 03 §4; 05 |
-# | C15 / C16 activations, gradients | not yet measured: the activations lesson (10) will | — |
+# | C15 / C16 activations, gradients | with pre-LN and GPT-2's init neither saturation nor exploding / vanishing gradients; a broken init, norm or lr shows in these statistics from step 1 | 10 §3, §5, §10 |
 # | C17-C24 the new config | see the table above | 04 §6; 08; 09 |
 #
 # ## The answer
