@@ -287,7 +287,7 @@ display(dash.figure())
 # The val curve, one point every 50 updates, is below unigram at its first eval and first
 # below the bigram rung at step 150: from there it predicts better than a table of which token
 # follows which. It ends at 0.716, 1.40 nats below bigram and 0.51 above the entropy floor
-# (0.313 bits per byte). Train and val at each eval are measured the same way (eval mode,
+# (0.312 bits per byte). Train and val at each eval are measured the same way (eval mode,
 # fixed batches) and end 0.029 apart: after 1.5 passes over the data the model has not started
 # to memorize it (notebook 05 trains long enough to see that). Right: the val loss of every
 # run this dashboard has made (one so far).

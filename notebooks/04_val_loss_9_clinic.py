@@ -20,13 +20,13 @@
 #   of updates and their lr, not the tokens each update saw.
 # - **Change, in this order**: the lr (10x: 0.89 bits per byte better after the same 15
 #   updates, 41 times the seed spread), a tokenizer trained on the corpus (4,096 merges: 0.71
-#   better at equal updates, 0.99 at equal wall time), warmup from 0 (0.10). min_lr below lr
+#   better at equal updates, 1.00 at equal wall time), warmup from 0 (0.10). min_lr below lr
 #   changes nothing in the first 15 updates, and stepping the scheduler per update alone is
 #   slightly worse there (+0.038, its warmup then lasts 1,000 updates); both matter later,
 #   when the recipe's lr climbs instead of decaying.
-# - **Expect**: all of these together reach 2.17 bits per byte in the 20 s of training the
-#   recipe needs for 15 updates here, 1.24 below its 3.42. The recipe itself needs about 4
-#   minutes per update on this CPU, so a student who waited an hour saw val 9.
+# - **Expect**: all of these together reach 2.22 bits per byte in the 18 s of training the
+#   recipe needs for 15 updates here, 1.20 below its 3.42. The recipe itself needs about 3
+#   minutes per update on this CPU (2.8), so a student who waited 40 minutes saw val 9.
 
 # %%
 from slmlab.course import start
@@ -301,8 +301,9 @@ display(fig)
 # - **The 4,096-token BPE** gains 0.71 at equal updates. Part of that is where it starts: a
 #   uniform guess over its 4,353 tokens costs fewer bits per byte than one over 50,257
 #   (printed above). Its updates are also cheaper, which counts at equal wall time.
-# - **bf16** computes the same model at equal updates (the same val to three digits); it only
-#   makes each update cheaper, where the CPU has native bf16.
+# - **bf16** was skipped in this run: this CPU has no native bf16 (the line under the runs
+#   says so), so the table has no bf16 row. Where it runs, it computes the same model and can
+#   only make each update cheaper; this run does not measure by how much.
 #
 # So we give the cheaper ones, and all the changes together, the recipe's wall time, and let
 # them take as many updates as fit. (A schedule change does not change what an update costs,
@@ -330,13 +331,13 @@ print(f"\nall of them, in the same {base_secs:.0f} s: {bpb(base, v0) - bpb(all_i
       f"bits per byte below the recipe")
 
 # %% [markdown]
-# In the recipe's 20 s of training (its 15 updates here), the 4,096-token BPE takes 40
-# updates and reaches 2.43 bits per byte, 0.99 below the recipe: at equal wall time on this
+# In the recipe's 18 s of training (its 15 updates here), the 4,096-token BPE takes 41
+# updates and reaches 2.41 bits per byte, 1.00 below the recipe: at equal wall time on this
 # CPU it is worth slightly more than the 10x lr is at equal updates (0.89), because its
-# updates are cheaper: 40 of them in the time of the recipe's 15, about 0.4 of the cost
-# each. bf16 takes 21 updates in the same time (3.34, 0.08 below). All the changes together
-# (lr 1e-3, slmlab's schedule, the BPE, bf16 where native) take 56 updates and reach 2.17
-# bits per byte, 1.24 below the recipe.
+# updates are cheaper: 41 of them in the time of the recipe's 15, about 0.4 of the cost
+# each. bf16 has no row: it was skipped on this CPU (no native bf16). All the changes
+# together (lr 1e-3, slmlab's schedule, the BPE; bf16 only where native, so not here) also
+# take 41 updates, and reach 2.22 bits per byte, 1.20 below the recipe.
 #
 # ### The verdict of the reproduction
 # - The recipe at its own lr reads about the published val after the same number of updates,
@@ -378,10 +379,11 @@ print(f"one update: {TOKENS_PER_UPDATE / tps / 60:,.1f} minutes; their first pri
 print(f"their T4: about 3.5 hours = {recipe_tokens / (3.5 * 3600):,.0f} tokens/s")
 
 # %% [markdown]
-# On this CPU the recipe as written spends about 4 minutes on each update (3.9, printed
-# above), so its first print, "val 9.45", comes after about an hour: that is where a student
-# who waits an hour stops. The same 15 updates with a small batch took 20 s in section 4 and
-# reached about the same val. On a small machine, take more, smaller updates, at a larger lr.
+# On this CPU the recipe as written spends about 3 minutes on each update (2.8, printed
+# above), so its first print, "val 9.45", comes after about 40 minutes (42): a student who
+# stops within the hour has seen val 9 and nothing lower. The same 15 updates with a small
+# batch took 18 s in section 4 and reached about the same val. On a small machine, take more,
+# smaller updates, at a larger lr.
 #
 # ## 6. The chat answer's eight config changes, translated
 #
@@ -431,7 +433,7 @@ print(format_findings(lint(CHAT_CONFIG)))
 # | C9 an lr between speed and stability | the lr is the change worth the most here; too high overshoots, then stalls | 04 §4; 08 §2-3 |
 # | C10 smaller batches generalize better | at equal tokens smaller batches win, at equal updates larger | 09 §1, §3 |
 # | C11 longer warmup | warmup matters at a high lr (08); for the recipe a *shorter* warmup from 0 helped (0.10) | 08 §4; 04 §4 |
-# | C12 check the tokenizer | a 4,096-token BPE trained on the corpus: 0.71 bits per byte better at equal updates, 0.99 at equal time | 01; 04 §4 |
+# | C12 check the tokenizer | a 4,096-token BPE trained on the corpus: 0.71 bits per byte better at equal updates, 1.00 at equal time | 01; 04 §4 |
 # | C13 plot train and val curves | both high and close together = barely trained | 03; 04 §1 |
 # | C14 train on a small subset | overfitting one batch proves the model can learn | 03 §4; 05 |
 # | C15 / C16 activations, gradients | with pre-LN and GPT-2's init neither saturation nor exploding / vanishing gradients; a broken init, norm or lr shows in these statistics from step 1 | 10 §3, §5, §10 |
@@ -456,19 +458,19 @@ print(format_findings(lint(CHAT_CONFIG)))
 # the same 15 updates; seed spread 0.021 bits per byte):
 # 1. the lr: 1e-3 instead of 1e-4, 0.89 bits per byte better, the largest single change;
 # 2. the tokenizer: a 4,096-merge BPE trained on your corpus, 0.71 better at equal updates and
-#    0.99 at equal wall time, since it takes 40 updates in the time of the recipe's 15;
+#    1.00 at equal wall time, since it takes 41 updates in the time of the recipe's 15;
 # 3. the schedule: warmup from 0 (0.10 better here), min_lr below lr, and the scheduler stepped
 #    once per optimizer update. min_lr changes nothing in the first 15 updates, and the
 #    stepping alone is slightly worse there (+0.038, about twice the seed spread, because the
 #    warmup of 1,000 then counts updates), but without these two your lr climbs to 5e-04 by
 #    the end instead of decaying (section 3).
 #
-# Then train for many more updates: at 131,072 tokens per update the recipe needs about 4
-# minutes per update on this CPU (section 5); with 4 sequences per update it took about 1.3 s
-# (20 s for 15 updates, section 4).
+# Then train for many more updates: at 131,072 tokens per update the recipe needs about 3
+# minutes per update on this CPU (2.8, section 5); with 4 sequences per update it took about
+# 1.2 s (18 s for 15 updates, section 4).
 #
-# **Expect these numbers** (measured here, section 4): all the changes together reach 2.17 bits
-# per byte in the 20 s of training the recipe needs for its first 15 updates on this CPU, 1.24
+# **Expect these numbers** (measured here, section 4): all the changes together reach 2.22 bits
+# per byte in the 18 s of training the recipe needs for its first 15 updates on this CPU, 1.20
 # below the recipe's 3.42. For longer runs, `python -m slmlab train --profile tinystories-cpu`
 # trains TinyStories on a 2-core CPU in about 10 minutes; RESULTS.md records what it measured
 # (1.136 bits per byte in 539 s on a 2-core bf16 CPU, 2026-12-01; re-run it with
