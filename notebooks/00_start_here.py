@@ -163,9 +163,12 @@ check_unigram_loss(unigram_loss);
 # | 03 train and sample | one batch decoded, the loop in one cell against the Trainer, a live run on the ladder, resume, sampling |
 # | 04 val-loss-9 clinic | the student's config linted, their curve diagnosed, a reproduction |
 # | 05 data size | more data vs early stopping |
-# | 06 dropout | when dropout helps and when it hurts |
+# | 06 dropout | what dropout does to the gap and to val, with scarce and with plenty of text |
 # | 07 weight decay | decay values, decay groups |
 # | 08 learning rate and warmup | the lr finder, too low / too high, warmup, the schedule bugs |
 # | 09 batch size and accumulation | equal tokens vs equal updates, accumulation |
+# | 10 activations and gradients | a healthy run and five broken ones, seen from inside: saturation, attention, gradients, updates |
+# | 11 model size | width and depth at fixed compute and at fixed data, the student's 30M, a power law that is not there |
+# | 12 hyperparameter search | grid, random and TPE with the same budget, pruning, reading a search |
 #
 # Start with **01 · Data and tokenizers**.
