@@ -526,3 +526,17 @@ def test_a_loss_that_climbs_above_its_start_and_sticks_is_lr_too_high_not_too_lo
                 config={"train": {"lr": 0.1, "warmup_steps": 10}}, meta={"vocab_size": 769})
     codes = [f.code for f in diagnose(h, {"uniform": 6.645, "unigram": 5.46, "bigram": 2.12})]
     assert "lr_too_high" in codes and "lr_too_low" not in codes
+
+
+def test_the_doctor_of_a_run_folder_reads_its_training_statistics():
+    from slmlab import experiments, files
+
+    r = experiments.run(preset("smoke", max_steps=10, eval_interval=5, warmup_steps=1),
+                        callbacks=[d.TrainingStats(every=5)], progress=False)
+    (recorded,) = (r.dir / "callbacks").glob("training_stats-*.json")
+    assert "vanishing_gradients" not in codes(d.checkup(r.dir).findings)
+    rec = files.read_json(recorded)
+    for g in rec["grads"]:  # as if every block's gradient had vanished
+        g["grad_norm"] = 1e-6
+    files.write_json(recorded, rec)
+    assert "vanishing_gradients" in codes(d.checkup(r.dir).findings)

@@ -9,7 +9,8 @@ shares (`MIN_EFFECT_NATS`). The student's published curve is
 one measure of how often clipping fired. Records are slmlab.history's.
 `checkup(path, vocab_size=, tokenizer=, grad_accum_steps=)` is `python -m slmlab
 doctor PATH`: a student's own log read by readers.read_log (which leaves parsing
-to itself), the rungs it can draw without the data, and the findings.
+to itself), the rungs it can draw without the data, and the findings (with those of
+the training statistics, when a run folder recorded them).
 `diagnose_stats(stats, history)` reads what stats.TrainingStats recorded inside a
 run (activations, attention, gradients, updates) against the thresholds in stats.py
 and returns its symptoms, the earliest first, each with the step it showed at.
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..files import read_json
 from ..history import NAN, History, as_history
 from ..tokenizers import vocab_size_of
 from .config_lint import STUDENT_CONFIG, normalize_config
@@ -468,7 +471,14 @@ def checkup(path, *, vocab_size: int | None = None, tokenizer: str | None = None
     """
     history, report = read_log(path, grad_accum_steps)
     rungs, note = _rungs(history, report, vocab_size, tokenizer, data_ladder)
-    return Checkup(history, report, rungs, note, diagnose(history, rungs))
+    return Checkup(history, report, rungs, note, diagnose(history, rungs) + _recorded_stats(path, history))
+
+
+def _recorded_stats(path, history: History) -> list[Finding]:
+    """diagnose_stats on what TrainingStats recorded in a run folder (callbacks/training_stats-*.json)."""
+    folder = Path(path)
+    recorded = sorted((folder / "callbacks").glob("training_stats-*.json")) if folder.is_dir() else []
+    return diagnose_stats(read_json(recorded[0]), history) if recorded else []
 
 
 def _vocab(vocab_size, tokenizer, meta: dict) -> tuple[int | None, str]:
