@@ -132,7 +132,7 @@ for lr in (max(LRS), min(LRS), best_lr):
 # `above_bigram` ("under-trained for this budget: train longer or at a better lr") and
 # `still_improving`. That fix still points the right way, and the sweep says which way: a
 # higher lr. The good runs get only `still_improving`: at lr 0.01 a quarter more updates
-# would still gain up to ~0.11 nats, so 300 updates are early in training here too, but these
+# would still gain up to ~0.10 nats, so 300 updates are early in training here too, but these
 # models are well past the bigram rung.
 #
 # ## 3. How much do seeds move these numbers?
@@ -157,16 +157,16 @@ print(f"seed sd: {spread:.3f} nats at lr {low_lr:.2g}, {stats[best_lr][1]:.3f} a
 
 # %% [markdown]
 # This is the main finding of the notebook. At lr 0.01, the sweep's best, two of the three
-# seeds did not repeat the sweep's run: 2.254 and 2.175 against 0.782, both above the bigram
-# rung (their mean, 1.737, is 0.383 nats below it). At a sixth of that lr the three seeds
-# agree (1.430, 1.448, 1.431; sd 0.010), on average 0.684 nats (0.298 bits per byte) below
-# bigram. lr 0.01 sits at the edge of the cliff that lr 0.03 fell off: on some seeds it
-# trains fast, on others it ends above bigram, and the sweep's best single run was a lucky
-# seed. So the noise we compare effects against is the seed sd at lr 0.0017 (0.010 nats); the
-# spread at lr 0.01 is itself an effect (an lr at the edge of stability), and the verdict
-# compares against its worst seed, not its mean. For a sweep with one seed per lr: its best
-# point may be the edge, so check it on more seeds or step back from it; the finder's
-# suggestion (0.002) was close to the lr that was good on every seed.
+# seeds did not repeat the sweep's run: 2.273 and 2.163 against 0.782, both above the bigram
+# rung (the three seeds' mean, 1.740, is 0.381 nats below it). At a sixth of that lr the
+# three seeds agree (1.430, 1.448, 1.431; sd 0.010), on average 0.684 nats (0.298 bits per
+# byte) below bigram. lr 0.01 sits at the edge of the cliff that lr 0.03 fell off: on some
+# seeds it trains fast, on others it ends above bigram, and the sweep's best single run was
+# a lucky seed. So the noise we compare effects against is the seed sd at lr 0.0017 (0.010
+# nats); the spread at lr 0.01 is itself an effect (an lr at the edge of stability), and the
+# verdict compares against its worst seed, not its mean. For a sweep with one seed per lr:
+# its best point may be the edge, so check it on more seeds or step back from it; the
+# finder's suggestion (0.002) was close to the lr that was good on every seed.
 #
 # ## 4. Warmup at a too-high lr
 #
@@ -220,14 +220,14 @@ display(plots.overlay([warm_runs[w, SEEDS[0]] for w in WARMUPS], "loss", ladder=
 # %% [markdown]
 # Warmup decided whether this lr trains at all. With no warmup (two seeds) and with 20
 # updates of it (the sweep's run), lr 0.03 stays between the unigram and bigram rungs (val
-# about 5.0 and 4.8 at update 100) and ends above bigram (4.248, 4.121; 4.129). With 60
-# updates of warmup both seeds pull away early (val 2.489 and 2.896 at update 100)
-# and end below bigram (1.036 and 1.533), in the range of the good lrs' seeds (section 3).
+# 5.0-5.3 and 4.9 at update 100) and ends above bigram (4.258, 4.397; 4.017). With 60
+# updates of warmup both seeds pull away early (val 2.494 and 2.885 at update 100)
+# and end below bigram (1.082 and 1.416), in the range of the good lrs' seeds (section 3).
 # It is not a lower average lr: the three schedules' mean lr differ by under 2% (0.0165,
 # 0.0164, 0.0162). What differs is the start: at update 20 the long warmup's lr is still
 # 0.0103, about where lr 0.01's own warmup ends, while the others are at the full 0.03.
 # Did warmup prevent blow-ups? Not in the sense of spikes: no run had a loss spike, the
-# largest gradient norm did not shrink with warmup (3.8 and 8.7 without it, 7.6 and 18.8 with
+# largest gradient norm did not shrink with warmup (5.9 and 15.1 without it, 7.6 and 18.8 with
 # 60 updates), and the doctor's `lr_too_high` (a climb above the starting loss) fired at every
 # warmup length, on one of the two rescued runs too. What warmup bought here is a start that
 # does not stall: with it, an lr three times the best trains to below bigram.
@@ -314,7 +314,7 @@ display(plots.overlay({**{f"{k} (bug)": v for k, v in bug_runs.items()},
 #
 # The per-micro-step bug at lr 0.01 also cuts the warmup four-fold (20 scheduler steps run
 # out in 5 updates, from a third of the lr), then cycles the lr down and back up. At this
-# edge lr it cost a lot: +2.714 nats against the same seed scheduled right, +1.758 against
+# edge lr it cost a lot: +2.588 nats against the same seed scheduled right, +1.631 against
 # the three-seed mean, and the run ends above bigram. The doctor does not see a schedule
 # problem: it says `lr_too_high` and `above_bigram`, and its fixes (a lower lr, a longer
 # warmup) would undo what the bug did. This is one pair of runs at an lr where two seeds of
@@ -359,9 +359,9 @@ display(plots.overlay([clipped, noclip], "loss", label_by="grad_clip", ladder=la
 
 # %% [markdown]
 # Clipping made no difference that one pair of runs can show at this lr: both stalled
-# above the bigram rung, with clipping off 0.193 nats lower. At lr 0.03 the gradient norm
-# passed 1.0 on only 9% of the logged updates, so clip 1.0 rarely acted, and two seeds of one
-# stalled setting (warmup 0, section 4) ended 4.248 and 4.121. The doctor's "keep grad_clip
+# above the bigram rung, with clipping off 0.122 nats lower. At lr 0.03 the gradient norm
+# passed 1.0 on only 6% of the logged updates, so clip 1.0 rarely acted, and two seeds of one
+# stalled setting (warmup 0, section 4) ended 4.258 and 4.397. The doctor's "keep grad_clip
 # on" is cheap insurance; what rescued this lr was warmup (section 4).
 #
 # ### Exercise: warmup in the student's units
@@ -430,9 +430,9 @@ if not lesson.smoke:
 # %% [markdown]
 # | claim | at this scale | verdict |
 # | --- | --- | --- |
-# | C9 find an lr between speed and stability | the U: both ends finish above bigram, more than 2.5 nats worse than the worst good seed; the single-seed best (0.01) is at the edge, where two seeds of three end above bigram | holds, and the edge is closer than one sweep shows: pick from several seeds, or step back from the best point |
-# | C17 lr 6e-4 learns faster | from below the good range, 5.6x the lr (3e-4 -> 0.0017) gained 2.217 nats; 6x more again (-> 0.01) lost 0.301 on the mean (one seed gained, two lost) | holds when the old lr was below the good range (the student's 1e-4 for a 30M model likely was); from a good lr, 6x more is the cliff |
-# | C11 longer warmup for stability | at lr 0.03, warmup 60 vs none gained 2.589 nats (worst seed of each); no run had a loss spike and grad norms did not shrink | holds, strongly, as "lets a too-high lr train"; not as fewer spikes |
+# | C9 find an lr between speed and stability | the U: both ends finish above bigram, 2.474 (lr 0.1) and 2.675 (lr 1e-4) nats worse than the worst good seed; the single-seed best (0.01) is at the edge, where two seeds of three end above bigram | holds, and the edge is closer than one sweep shows: pick from several seeds, or step back from the best point |
+# | C17 lr 6e-4 learns faster | from below the good range, 5.6x the lr (3e-4 -> 0.0017) gained 2.217 nats; 6x more again (-> 0.01) lost 0.303 on the mean (one seed gained, two lost) | holds when the old lr was below the good range (the student's 1e-4 for a 30M model likely was); from a good lr, 6x more is the cliff |
+# | C11 longer warmup for stability | at lr 0.03, warmup 60 vs none gained 2.842 nats (worst seed of each); no run had a loss spike and grad norms did not shrink | holds, strongly, as "lets a too-high lr train"; not as fewer spikes |
 # | C19 warmup 5000 is smoother | "5000" is 10% of their run; here 7% (20 updates) did not rescue lr 0.03 and 20% (60) did; at lr 0.0017, 7% was enough on all three seeds | the length that is enough depends on the lr: at a high lr, longer |
 # | C20 min_lr 1e-5 avoids stagnation | the min_lr > lr bug *helped* a too-low lr by 0.345 nats | the fix is right (the lr they set should be the lr they get), but not for "stagnation"; it pays off only together with a higher lr (C17) |
 #
