@@ -178,9 +178,9 @@ plots.overlay(first, "val_loss", ladder=lad, logy=True, title="val loss: the hea
 # %% [markdown]
 # The healthy runs end well below the bigram rung (1.195 nats, 0.521 bits per byte, printed
 # above), and two seeds land 0.032 apart. Three breakages wreck the run in 300 updates: without
-# LayerNorm val ends near 3.1, above the bigram rung; with init std 1.0 it ends at 5.467, on the
-# unigram rung (5.464: it learned token frequencies and little else), and lr x30 ends between
-# 4.7 and 5.0, whether clipping is on or off. Without the residual scaling the runs end 0.02-0.03 *below*
+# LayerNorm val ends near 3.1, above the bigram rung; with init std 1.0 it ends at 5.468 and
+# 5.472, on the unigram rung (5.464: it learned token frequencies and little else), and lr x30
+# ends between 4.66 and 5.05, whether clipping is on or off. Without the residual scaling the runs end 0.02-0.03 *below*
 # the healthy ones, inside the seed noise: at 2 layers the scaling is only a factor
 # sqrt(2 x 2) = 2 on four matrices. Init std 1.0 is visible before training too: its loss at
 # init is 35.6 against ln V = 6.645.
@@ -253,10 +253,11 @@ for name in BREAKS:
 # residual stream below rms 0.81. Init std 1.0 is saturated from the first update (the
 # heatmap's rows): its matrices are 50 times larger, its GELU inputs reach std 22, up to 41%
 # of them below -3, and up to 28% of the units end up dead. lr x30 gets there by itself within ten updates: over
-# 50% saturated at the peak, up to 38% (53% without clipping) of the units dead, and a residual
-# stream of rms 2,600. Without LayerNorm the stream also outgrows the alarm (rms up to 9.8),
-# and layer 1's GELU, fed by it raw, briefly has 46% of its inputs below -3 (step 20), then far
-# fewer (its row in the heatmap). Removing the residual scaling changes none of these.
+# 50% saturated at the peak, up to 42% (53% without clipping) of the units dead, and a residual
+# stream of rms 2,700 (2,400 without clipping). Without LayerNorm the stream also outgrows the
+# alarm (rms up to 9.8), and layer 1's GELU, fed by it raw, briefly has 46% of its inputs below
+# -3 (step 20, second seed; the first seed's row in the heatmap rises from step 40), then far
+# fewer (its row in the heatmap), though still above the 5% alarm. Removing the residual scaling changes none of these.
 #
 # ## 4. Attention: has a head collapsed onto one token?
 #
@@ -323,16 +324,18 @@ for (name, seed), r in runs.items():
           f"clipped {clipped_fraction(r.history, 1.0):.0%}")
 
 # %% [markdown]
-# **Vanishing:** without LayerNorm the blocks' gradient norms at step 1 are 0.00083, a
-# thousand times the healthy runs' 0.8-1.0: the logits are tiny (the stream keeps the
+# **Vanishing:** without LayerNorm the blocks' gradient norms at step 1 are 0.0008, a
+# thousandth of the healthy runs' 0.8-1.0: the logits are tiny (the stream keeps the
 # embeddings' rms of ~0.03), so the loss hardly depends on any block. **Exploding:** the same
 # run then jumps to 21x and 52x its median gradient norm (steps 18 and 20); init std 1.0 starts
-# at 53-57 in block 0 and peaks at 94-97x its median. The healthy runs' largest step is 4.6x and
+# at 53-57 in block 0 and peaks at 86-93x its median. The healthy runs' largest step is 4.6x and
 # 5.8x their median. One finding we did not expect: without the residual scaling both seeds
-# had one early spike of 10.5x and 17.7x (steps 13 and 14, clipped), about twice the healthy
-# runs' largest, and it left no trace in val. At lr x30 the gradients *shrink* (median 0.43) once the GELUs
-# saturate and attention collapses: block 1's norm falls two decades below 1 (the heatmap's
-# dark rows) — exploding and vanishing are not opposites, a run can do both.
+# had one early spike of 10.5x and 17.7x (steps 13 and 14, clipped), two to three times the
+# healthy runs' largest, and it left no trace in val. At lr x30 the gradients *shrink* (median
+# 0.38 and 0.26, 0.50 and 0.24 without clipping) once the GELUs saturate and attention
+# collapses: block 1's norm falls two decades below 1 (the heatmap's dark rows), yet the first
+# seed still spikes late, to 36x its median at step 291 (71x at step 233 without clipping) —
+# exploding and vanishing are not opposites, a run can do both.
 #
 # ## 6. The update:data ratio
 #
@@ -378,7 +381,8 @@ plots.heatmap(stats["healthy", SEEDS[0]].updates, key="log10_ratio", annot=False
 # does at lr 3e-3 on a model this small, not a fault; the -3 guide is a rule of thumb from
 # makemore's SGD-trained MLP, and the healthy range here is about -2.8 to -1.4. lr x30 stands
 # out at the very first update: -0.67, an update of about 20% of each weight, when its lr is
-# still warming up (1/20 of the peak). Init std 1.0 sits *below* the guide (-3.84 to -4.11):
+# still warming up (1/20 of the peak). Init std 1.0 sits *below* the guide (-3.84 at step 1,
+# -4.11 at the end; its highest, -2.89 at step 40, only just above it):
 # the same-sized Adam steps on weights 50 times larger. The lower lines in the healthy panel
 # are the LayerNorm gains (the heatmap below names each row): they start at 1, not at an rms
 # of 0.02, so the same Adam step is a smaller share of them. We flag a median ratio above
@@ -409,7 +413,8 @@ print(found["init std 1.0", SEEDS[0]][0])
 # gradient spikes, saturation (step 10) and collapse (step 20). Two it cannot tell apart:
 # **lr x30 with and without clipping** look the same from the inside (clipping changes the
 # message of the gradient finding, "clipping was off", not the first symptom), and **no
-# residual scaling** shows only its one early gradient spike, just over the 10x alarm.
+# residual scaling** shows only its one early gradient spike, over the 10x alarm (10.5x and
+# 17.7x).
 #
 # ## 8. Exercise: name the run from its statistics
 #
@@ -460,9 +465,9 @@ print(f"{short.train.max_steps} updates, fastest of 3: {min(seconds['off']):.2f}
       f"{min(seconds['on']):.2f} s with them (every {EVERY}): {cost:.2f}x")
 
 # %% [markdown]
-# The ratio above is the cost of leaving the statistics on at one sampled update in ten;
-# timings on a shared machine move by tens of percent, so read it as "small" when it is near
-# 1. A sampled update costs more than an unsampled one (attention by hand, a copy of every
+# The ratio above, 1.06x (1.84 s against 1.73 s for 60 updates, on a quiet machine with 2
+# threads), is the cost of leaving the statistics on at one sampled update in ten; timings on
+# a shared machine move by tens of percent, so read it as "small" when it is near 1. A sampled update costs more than an unsampled one (attention by hand, a copy of every
 # parameter), so sampling more often (`every=1`) costs more; the cpu profile keeps 10.
 #
 # ## 10. Verdicts on C15 and C16
@@ -516,7 +521,7 @@ if lesson.profile == "cpu":  # what the cpu run measured, in both seeds
 # - **C15, "look at activations for saturation"**: with pre-LN and GPT-2's init, the
 #   activations do **not** saturate at this scale: at most 0.10% of GELU inputs below -3 in the
 #   healthy runs, against a 5% alarm. They saturate when something else is broken: init std
-#   1.0 (41%, from step 1), lr x30 (over 50%, from step 10), no LayerNorm (46% briefly in
+#   1.0 (41%, from step 1), lr x30 (over 50%, from step 10), no LayerNorm (46% at its peak in
 #   layer 1, from step 20 or 40). Saturation is a real and early symptom, but of a broken init,
 #   lr or norm: only with init std 1.0 did it show at step 1, together with collapsed attention.
 # - **C16, "check for exploding / vanishing gradients"**: the healthy runs have neither
@@ -524,15 +529,15 @@ if lesson.profile == "cpu":  # what the cpu run measured, in both seeds
 #   vanish at step 1 (0.00083 per block) and explode at step 17; init std 1.0 explodes from
 #   step 1; lr x30 first rewrites 20% of each weight per update (update ratio -0.67 at step 1),
 #   then its gradients vanish as the network saturates.
-# - **Which shows first**: every broken run showed its first symptom at step 1, in a different
+# - **Which shows first**: every breakage that hurt val showed its first symptom at step 1, in a different
 #   statistic each: no LayerNorm in the gradient norms, init std 1.0 in the attention entropy
 #   (and the loss at init, 35.6), lr x30 in the update:data ratio. Long before the loss says
 #   more than "high".
-# - **The effect on val**: no LayerNorm +2.18 nats, init std 1.0 +4.54, lr x30 +3.95 (+3.87
-#   without clipping), all many times the noise; no residual scaling -0.024, inside it. At a
-#   high lr, turning clipping off changed val by 0.07 nats, inside the noise of those runs
-#   (2x their seed spread: 0.41-0.43): AdamW already divides each gradient by its running scale.
-# - **Cost**: the statistics cost the ratio printed in section 9; leave them on in the cpu
-#   profile.
+# - **The effect on val**: no LayerNorm +2.181 nats, init std 1.0 +4.545, lr x30 +3.999
+#   (+3.933 without clipping), all many times the noise; no residual scaling -0.024, inside it.
+#   At a high lr, turning clipping off changed val by 0.07 nats, inside the noise of those runs
+#   (2x their seed spread: 0.279 and 0.785): AdamW already divides each gradient by its running scale.
+# - **Cost**: the statistics cost 1.06x the time of a run without them (section 9); leave
+#   them on in the cpu profile.
 #
 # Next: **11 · Model size**.
