@@ -139,9 +139,11 @@ print(f"{name(deep_s)} vs {name(wide_s)}: {step_s[deep_s] / step_s[wide_s]:.2f}x
 # FLOPs and times are relative to the lesson model (1.00x). The small models do far fewer
 # FLOPs than their time says: a step has a fixed cost (Python, the optimizer, small matmuls
 # that cannot fill the cores), so below the lesson model halving the FLOPs does not halve
-# the time, and the narrow models get the fewest GFLOP/s. At about the same parameters the
-# deep narrow 8x128 is slower per update than the wide shallow 2x256 (printed above): more,
-# smaller matmuls one after another. On a CPU, width buys more per second than depth.
+# the time (2x32: 0.11x the FLOPs, 0.31x the time), and the narrow models get the fewest
+# GFLOP/s (48 for 2x32, 96 for 2x64, against 136 for the lesson model). At about the same
+# parameters the deep narrow 8x128 takes 1.42x the time per update of the wide shallow 2x256
+# (128 against 185 GFLOP/s, printed above): more, smaller matmuls one after another. On
+# this CPU, width buys more per second than depth.
 #
 # ## 4. At fixed compute: which size wins?
 #
@@ -277,7 +279,8 @@ fig
 # is not. Every run has val ≈ train, so the gap alone (C13's "both high = data or
 # architecture") cannot tell an under-trained model from a too small one; the slope at the
 # end can. And wall time does not follow FLOPs (right panel, the "time" column): the narrow
-# models' many cheap updates took the longest.
+# models' many cheap updates took the longest (2x32 2.84x and 2x64 1.42x the time of a
+# lesson run, 2x256 0.74x).
 #
 # ## 5. At fixed data: val against size, tokens per parameter and a power law
 #
@@ -314,8 +317,9 @@ fig
 #
 # Chinchilla's ~20 tokens per parameter is a reference, not a target here: it was fitted on
 # models of 70M to 16B parameters, one corpus and tokenizer, each trained to the end of a
-# cosine schedule matched to its length, counting all parameters. Our models are 100 to
-# 10,000 times smaller, on a synthetic corpus with a low entropy floor, at one untuned lr.
+# cosine schedule matched to its length, counting all parameters. Our models (25k to 1.6M
+# non-embedding parameters) are about 40 to 3,000 times smaller than its smallest, on a
+# synthetic corpus with a low entropy floor, at one untuned lr.
 #
 # ### A power law
 # Kaplan et al. (2020) fit loss = (N_c / N)^α over many decades of size. On this corpus we
@@ -435,8 +439,9 @@ if lesson.profile == "cpu":  # what the cpu run measured
 #   parameters, inside the flat optimum we measured (2x32 to 1x128: 25k to 197k
 #   non-embedding). No power law fits the fixed-data sizes: the exponent's range spans
 #   zero and the local slopes go from 0.30 to 1.43 to negative.
-# - **On this CPU width is cheaper than depth** per update at the same parameters, and small
-#   models cost more time than their FLOPs (section 3).
+# - **On this CPU width is cheaper than depth** per update at the same parameters (8x128
+#   takes 1.42x the time of 2x256), and small models cost more time than their FLOPs
+#   (section 3).
 # - **The student's model** is 65% token table with GPT-2's vocabulary, and its output layer
 #   does 63% of each token's FLOPs; with a 4096 BPE the same 30M hold 2.5 times the
 #   non-embedding parameters.
