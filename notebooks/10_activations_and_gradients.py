@@ -469,7 +469,45 @@ print(f"{short.train.max_steps} updates, fastest of 3: {min(seconds['off']):.2f}
 # threads), is the cost of leaving the statistics on at one sampled update in ten; timings on
 # a shared machine move by tens of percent, so read it as "small" when it is near 1. A sampled update costs more than an unsampled one (attention by hand, a copy of every
 # parameter), so sampling more often (`every=1`) costs more; the cpu profile keeps 10.
+
+# %% [markdown]
+# ### Try it: the dashboard
+# Sliders for the lr (this lesson's, x3, x10 and x30) and the clip (0 is off); every run has
+# `TrainingStats` on, and the doctor reads its statistics when it ends. Below we drive it from
+# code: lr x10 with clipping on, between the healthy run and the lr x30 breakage.
+
+# %%
+from slmlab.diagnostics import diagnose_stats
+from slmlab.widgets import Dashboard
+
+watched = {}
+
+
+def run_with_stats(c, *, label, callbacks=()):
+    watched["stats"] = st = TrainingStats(every=EVERY)
+    return run(c, label=label, callbacks=[*callbacks, st], progress=False)
+
+
+dash = Dashboard(cfg, sliders={"lr": [cfg.train.lr * f for f in (1, 3, 10, 30)], "grad_clip": [0.0, 1.0]},
+                 ladder=lad, runs=[runs["healthy", SEEDS[0]]], runner=run_with_stats,
+                 title="lr and clipping, seen from inside")
+dash
+
+# %%
+dash.set(lr=cfg.train.lr * 10).start(block=True)
+print(dash.status)
+symptoms = diagnose_stats(watched["stats"], dash.runs[-1].history)
+print("the doctor:", ", ".join(f"{f.code} from step {f.data['step']}" for f in symptoms) or "nothing to report")
+display(dash.figure())
+
+# %% [markdown]
+# *The live widget (sliders, buttons, a figure redrawn as the run trains) appears when the
+# notebook runs; a saved copy shows it only as a line of text, so the picture above is
+# `dash.figure()`: what the dashboard showed at the end of this run.*
 #
+# DASHBOARD_RESULT
+
+# %% [markdown]
 # ## 10. Verdicts on C15 and C16
 #
 # For each breakage: its first symptom, the step it showed at, and its effect on the final
