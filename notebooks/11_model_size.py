@@ -199,6 +199,7 @@ prediction = None  # one of CHOICES, e.g. "2x128"
 
 check_size_winner(prediction, lambda c: run_at_budget(WIDE[CHOICES.index(c)]), CHOICES, tolerance=spread);
 
+# %% [markdown]
 # ### The sweep
 # Width at depth 2 and depth at width 128 (in the cpu profile), all at the same FLOPs. For
 # each run: its updates and tokens, the final train and val loss, and how far val fell over
