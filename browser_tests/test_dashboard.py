@@ -8,7 +8,8 @@ above those two, moves the lr SelectionSlider with the keyboard, clicks Train, w
 for the live curve, checks that a second start is refused (the Train button is
 disabled, and Dashboard.start says why in the status line), clicks Stop, checks the
 run folder on disk, and restarts the kernel. A second test opens the saved notebook
-trusted (xfail: see its reason). Each stage is a screenshot in build/browser/
+trusted: its widgets are saved as text only (slmlab.notebooks.normalize), so no "model not
+found" appears. Each stage is a screenshot in build/browser/
 (conftest.py).
 """
 
@@ -191,10 +192,6 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     _shot(page, out_dir, "07-restarted", dash)
 
 
-@pytest.mark.xfail(reason="the saved notebooks keep each widget's view (model id) beside its text: "
-                          "once trusted (saved from JupyterLab, or `jupyter trust`), JupyterLab shows "
-                          "'Error displaying widget: model not found' there instead of the text",
-                   strict=False)
 def test_trusted_saved_notebook_shows_no_widget_error(lab, page, out_dir):
     name = f"{NOTEBOOK}_trusted.ipynb"
     shutil.copy(REPO / "notebooks" / f"{NOTEBOOK}.ipynb", lab.root / name)

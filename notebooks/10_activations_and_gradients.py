@@ -465,9 +465,11 @@ print(f"{short.train.max_steps} updates, fastest of 3: {min(seconds['off']):.2f}
       f"{min(seconds['on']):.2f} s with them (every {EVERY}): {cost:.2f}x")
 
 # %% [markdown]
-# The ratio above, 1.06x (1.84 s against 1.73 s for 60 updates, on a quiet machine with 2
-# threads), is the cost of leaving the statistics on at one sampled update in ten; timings on
-# a shared machine move by tens of percent, so read it as "small" when it is near 1. A sampled update costs more than an unsampled one (attention by hand, a copy of every
+# The ratio above, 0.95x (1.71 s with the statistics against 1.80 s without, for 60 updates on
+# a quiet machine with 2 threads; an earlier run of this cell gave 1.06x), is the cost of
+# leaving the statistics on at one sampled update in ten: too small to measure against the
+# noise of the timing itself, which moves by several percent from run to run (and by tens of
+# percent on a shared machine). A sampled update costs more than an unsampled one (attention by hand, a copy of every
 # parameter), so sampling more often (`every=1`) costs more; the cpu profile keeps 10.
 
 # %% [markdown]
@@ -505,7 +507,12 @@ display(dash.figure())
 # notebook runs; a saved copy shows it only as a line of text, so the picture above is
 # `dash.figure()`: what the dashboard showed at the end of this run.*
 #
-# DASHBOARD_RESULT
+# At lr x10 (0.03) the run is already broken: it ends at 4.108, far above the bigram rung, with
+# clipping on. The doctor reads the same story from its statistics as for lr x30, in the same
+# order: the update:data ratio and the residual stream first (step 10), then collapsed
+# attention and saturated GELUs (step 20), exploding gradients (step 22), and gradients that
+# vanish once the network is saturated (step 150). Try x3 with the slider to see whether it
+# breaks there too.
 
 # %% [markdown]
 # ## 10. Verdicts on C15 and C16
@@ -575,7 +582,7 @@ if lesson.profile == "cpu":  # what the cpu run measured, in both seeds
 #   (+3.933 without clipping), all many times the noise; no residual scaling -0.024, inside it.
 #   At a high lr, turning clipping off changed val by 0.07 nats, inside the noise of those runs
 #   (2x their seed spread: 0.279 and 0.785): AdamW already divides each gradient by its running scale.
-# - **Cost**: the statistics cost 1.06x the time of a run without them (section 9); leave
-#   them on in the cpu profile.
+# - **Cost**: with the statistics on, a run took 0.95x the time of one without them (section 9;
+#   1.06x in an earlier run): too little to measure. Leave them on in the cpu profile.
 #
 # Next: **11 · Model size**.
