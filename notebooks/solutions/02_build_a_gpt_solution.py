@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · Solution: build a GPT, piece by piece
 # Each piece below passes its check against slmlab's module with the same weights. At the
-# end the assembled GPT, every line of it written here, trains for 60 updates (6 s in the cpu
+# end the assembled GPT, every line of it written here, trains for 60 updates (7 s in the cpu
 # run).
 
 # %% [markdown]

@@ -1,13 +1,15 @@
 # %% [markdown]
 # # 10 · Solution: name the run from its statistics
 # Each breakage shows first in a different statistic, and the first sampled update (step 1)
-# already tells three of the four apart:
+# already tells all four apart:
 # - **init std 1.0**: the query-key products are 2,500 times larger than with std 0.02, so
 #   every head's softmax is one-hot from the start: entropy near 0 instead of ~3.2 nats;
 # - **no LayerNorm**: the stream keeps the embeddings' rms of ~0.03, the logits are tiny and
 #   so are the gradients: each block's gradient norm is ~0.001 instead of ~1;
-# - **lr x30**: nothing is wrong at step 1 (the lr is still warming up); once it is up, the
-#   median update rewrites more than 10% of a weight in one step (log10 ratio above -1);
+# - **lr x30**: its attention and gradients at step 1 are the healthy run's (printed below),
+#   its updates are not: even at the warmup's first lr, 30 times the healthy one, the median
+#   update rewrites more than 10% of a weight in one step (log10 ratio above -1: -0.67 at
+#   step 1 against the healthy run's -2.15, notebook 10 section 6);
 # - **healthy**: none of these.
 #
 # The thresholds are the doctor's (`slmlab.diagnostics`: `ATTENTION_COLLAPSED_NATS`,

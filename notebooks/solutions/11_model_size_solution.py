@@ -54,7 +54,7 @@ print(f"Chinchilla's optimum for this budget (C = 6 N D with D = 20 N): "
 #   is about a nat behind the lesson model and the quarter-width one two nats: that is what
 #   their extra updates must make up, and the smallest has the least capacity to do it.
 # - **Chinchilla's rule** (about 20 tokens per parameter) puts this budget's optimum near
-#   the half-width model's size. It was fitted on models 100 to 10,000 times larger, so it
+#   the half-width model's size. It was fitted on models 40 to 3,000 times larger, so it
 #   is a hint here, not a proof.
 #
 # So the pick is the half-width model, 2x64: the lesson model of 05-09 is too big for its
