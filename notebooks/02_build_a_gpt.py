@@ -21,7 +21,7 @@
 #
 # Then we prove through gradients that your model cannot see the future, count what the
 # model costs, check that an untrained one scores ln V, and **train your GPT for 60
-# updates** (6.4 s on the cpu run's two cores) to watch it learn.
+# updates** (6.9 s on the cpu run's two cores) to watch it learn.
 #
 # Every cell runs before you have written anything. Until your pieces pass their checks,
 # the cells after them use slmlab's pieces instead and say so.
@@ -397,7 +397,7 @@ assert abs(init_loss - math.log(data.vocab_size)) < 0.1
 # slmlab's `Trainer` builds slmlab's GPT. Below we put yours in its place, starting from the
 # same initial weights, with a fresh optimizer for its parameters, and let the Trainer run
 # its loop (notebook 03 takes it apart). This is the lesson's model on the lesson's corpus,
-# for 60 updates (the smoke profile runs its own few): in the cpu run they took 6.4 s on
+# for 60 updates (the smoke profile runs its own few): in the cpu run they took 6.9 s on
 # 2 cores (the "updates x tokens" line below). The warmup is shortened to fit. Samples come
 # from slmlab's `generate`, which loads your weights (same names), with the same prompt and
 # seed before and after.
@@ -405,7 +405,7 @@ assert abs(init_loss - math.log(data.vocab_size)) < 0.1
 # %%
 from slmlab import plots
 from slmlab.diagnostics import ladder
-from slmlab.train import Trainer, configure_optimizer
+from slmlab.train import Trainer
 
 steps = cfg.train.max_steps if lesson.smoke else 60
 run_cfg = cfg.replace(max_steps=steps, warmup_steps=max(1, steps // 10), eval_interval=steps // 4,
@@ -414,8 +414,7 @@ trainer = Trainer(run_cfg, data=data, progress=False)  # builds slmlab's GPT, wi
 if yours:
     mine = GPT(trainer.cfg.model).to(trainer.device.torch_device)
     mine.load_state_dict(trainer.model.state_dict(), strict=False)  # the same starting weights
-    trainer.model = trainer.step_model = mine
-    trainer.optimizer = configure_optimizer(mine, trainer.cfg.train, trainer.device)
+    trainer.use_model(mine)  # train, evaluate and save yours instead (a fresh optimizer too)
 tok = data.tokenizer
 
 
@@ -460,6 +459,6 @@ display(plots.curves(history, ladder=lad, title=f"your GPT, {len(history.steps)}
 # - The gradient of position 9 was exactly zero at every later position: the mask works.
 # - The student's GPT-2-vocabulary model is mostly embedding table (the table above).
 # - An untrained GPT's loss was within 0.1 of ln V on real text.
-# - 60 updates (6.4 s here) took the model from ln V to below the unigram rung.
+# - 60 updates (6.9 s here) took the model from ln V to below the unigram rung.
 #
 # Next: **03 · Train and sample**, the training loop piece by piece.

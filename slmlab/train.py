@@ -297,6 +297,17 @@ class Trainer:
 
     # --- one update, one evaluation
 
+    def use_model(self, model: torch.nn.Module) -> None:
+        """Train `model` instead of the GPT the Trainer built (notebook 02 trains the student's
+        own this way): moved to the Trainer's device, compiled and wrapped as its own would be,
+        with a fresh optimizer. Evaluation, steps and checkpoints then all use it."""
+        if self.step:
+            raise RuntimeError("use_model() must come before the first update; build a new Trainer")
+        self.model = model.to(self.device.torch_device)
+        self.eval_model = compile_model(self.model, self.device) if self.cfg.train.compile else self.model
+        self.step_model = distributed.wrap(self.eval_model, self.dist, self.device)
+        self.optimizer = configure_optimizer(self.model, self.cfg.train, self.device)
+
     def train_step(self) -> StepResult:
         """One optimizer update: the schedule's lr, on_step_start, grad_accum_steps micro-batches,
         clip, step, on_update. No host sync (bench times exactly this)."""

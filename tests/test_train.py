@@ -232,3 +232,21 @@ def test_a_callback_may_set_the_lr_and_the_history_records_the_lr_used(data):
     cfg = smoke(max_steps=6, eval_interval=6, warmup_steps=2)
     h = train(cfg, data=data, progress=False, callbacks=[HalfLR()])
     assert [r["lr"] for r in h.steps] == pytest.approx([0.5 * lr_at(s, cfg.train) for s in range(6)])
+
+
+def test_use_model_trains_and_evaluates_the_given_model(data):
+    from slmlab.model import GPT
+    from slmlab.train import evaluate_loss
+
+    trainer = Trainer(smoke(max_steps=6, eval_interval=3, warmup_steps=1), data=data, progress=False)
+    mine = GPT(trainer.cfg.model)
+    start = {k: v.clone() for k, v in mine.state_dict().items()}
+    trainer.use_model(mine)
+    h = trainer.run()
+    t, T = trainer.cfg.train, trainer.cfg.model.block_size
+    assert any(not torch.equal(v, mine.state_dict()[k]) for k, v in start.items())  # mine trained
+    # the history's val is mine's (before use_model existed, a swapped model trained unevaluated)
+    assert h.evals[-1]["val_loss"] == pytest.approx(
+        evaluate_loss(mine, data.val, T, t.micro_batch_size, t.eval_batches), abs=1e-5)
+    with pytest.raises(RuntimeError, match="before the first update"):
+        trainer.use_model(GPT(trainer.cfg.model))
