@@ -196,7 +196,7 @@ for r in seed0("scarce")[::3]:  # dropout 0 and 0.3
 # %%
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 for ax, name in zip(axes, ("scarce", "plenty")):
     plots.overlay(seed0(name), "val_loss", label_by="dropout", ax=ax, ladder=lad, title=f"{name} data: val loss")
 plt.close(fig)
@@ -209,7 +209,7 @@ fig
 # with the bigram rung where it falls inside the panel.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 for ax, name in zip(axes, ("scarce", "plenty")):
     plots.isolation(runs[name], "dropout", "best_val", ax=ax, ladder={"bigram": bigram},
                     title=f"{name} data: best val loss")
@@ -224,7 +224,7 @@ fig
 # ladder):
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 for ax, name in zip(axes, ("scarce", "plenty")):
     plots.isolation(runs[name], "dropout", "gap", ax=ax, title=f"{name} data: final val - train gap")
 plt.close(fig)

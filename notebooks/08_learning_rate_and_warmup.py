@@ -363,21 +363,6 @@ display(plots.overlay([clipped, noclip], "loss", label_by="grad_clip", ladder=la
 # passed 1.0 on only 6% of the logged updates, so clip 1.0 rarely acted, and two seeds of one
 # stalled setting (warmup 0, section 4) ended 4.258 and 4.397. The doctor's "keep grad_clip
 # on" is cheap insurance; what rescued this lr was warmup (section 4).
-#
-# ### Exercise: warmup in the student's units
-# The student's warmup is counted in loop iterations (micro-steps). Write
-# `warmup_updates(warmup_micro_steps, grad_accum_steps)`: how many optimizer updates the
-# warmup really lasts.
-
-# %%
-from slmlab.exercises import check_warmup_lengths
-
-
-def warmup_updates(warmup_micro_steps, grad_accum_steps):
-    raise NotImplementedError  # your code here
-
-
-check_warmup_lengths(warmup_updates);
 
 # %% [markdown]
 # ## Verdict

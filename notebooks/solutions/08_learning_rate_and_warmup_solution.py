@@ -1,21 +1,5 @@
 # %% [markdown]
-# # 08 · Solution: warmup in the student's units
-# The student's loop counts micro-steps; one optimizer update takes `grad_accum_steps` of
-# them. So "warmup 1000" at accumulation 32 is 1000 // 32 = 31 updates, and the chat
-# answer's "warmup 5000" at accumulation 16 is 312 updates.
-
-# %% tags=["NBVAL_CHECK_OUTPUT"]
-from slmlab.exercises import check_warmup_lengths
-
-
-def warmup_updates(warmup_micro_steps, grad_accum_steps):
-    return warmup_micro_steps // grad_accum_steps  # whole updates: the scheduler ran that many per update
-
-
-check_warmup_lengths(warmup_updates);
-print("student:", warmup_updates(1000, 32), "updates; chat answer:", warmup_updates(5000, 16), "updates")
-
-# %% [markdown]
+# # 08 · Solution
 # ## Predict, then run: warmup at a too-high lr
 # At lr 0.03 (the first lr above the sweep's best, 0.01) the sweep's run with warmup 20 stalled
 # between the unigram and bigram rungs (the baseline). With no warmup the first updates run at
