@@ -30,8 +30,7 @@ NOTEBOOK = "03_train_and_sample"
 LONG_RUN = 4000  # updates: far more than the test waits for, so Stop ends the run
 SETUP_CELL = f"""\
 # browser test only: a run long enough to press Stop in, its live figure redrawn
-dash._live.skip_redraws, dash._live.min_interval = False, 0.5
-dash.set(max_steps={LONG_RUN})
+dash.live_redraws(every=0.5).set(max_steps={LONG_RUN})
 print("browser test: ready")"""
 REFUSE_CELL = """\
 second = dash.start()

@@ -230,6 +230,14 @@ class Dashboard:
                 self.overrides[key] = value
         return self
 
+    def live_redraws(self, every: float = 2.0) -> Dashboard:
+        """Redraw the live figure at most every `every` seconds while a run trains, in any
+        profile (the smoke profile otherwise draws it only when a run ends)."""
+        if every < 0:
+            raise ValueError(f"every={every}: give the seconds between redraws, 0 or more")
+        self._live.skip_redraws, self._live.min_interval = False, float(every)
+        return self
+
     # --- run control
 
     @property

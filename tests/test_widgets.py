@@ -110,6 +110,15 @@ def test_liveplot_throttles_and_skips_in_smoke(monkeypatch):
     assert live.n_draws == 1 and plt.get_fignums() == []
 
 
+def test_live_redraws_turn_intermediate_redraws_on_in_smoke(monkeypatch):
+    monkeypatch.setenv("SLMLAB_PROFILE", "smoke")
+    dash = Dashboard(smoke())
+    assert dash._live.update() is False  # smoke: only the end-of-run draw
+    assert dash.live_redraws(every=0) is dash and dash._live.update() is True
+    with pytest.raises(ValueError, match="seconds between redraws"):
+        dash.live_redraws(every=-1)
+
+
 def test_figure_is_a_static_picture_of_what_the_dashboard_shows():
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
