@@ -19,7 +19,9 @@ object through methods, so CI runs the real code path:
     dash.figure()             # a static Figure of what it shows now, for saved copies
 
 Runs go through slmlab.experiments.run (cached by config; a stopped run
-resumes when started again with the same values). `LivePlot` redraws a figure
+resumes when started again with the same values). The thread, the trainer and
+Stop are `BackgroundRun`'s (dash.control): the part without widgets, which tests
+and other front ends can drive directly. `LivePlot` redraws a figure
 in place at most every few seconds (never in the smoke profile, so CI stays
 fast). The figures are slmlab.plots'; the loop is slmlab.train's; this module
 only wires them up.
@@ -44,7 +46,7 @@ from .callbacks import Callback
 from .config import Config, ConfigError, profile, validate
 from .history import History, best_text, run_label
 
-__all__ = ["Dashboard", "LivePlot", "slider_for"]
+__all__ = ["BackgroundRun", "Dashboard", "LivePlot", "slider_for"]
 
 
 # ---------------------------------------------------------------------------
@@ -132,6 +134,82 @@ def _run_with_experiments(cfg: Config, *, label: str, callbacks: Sequence) -> ex
 
 
 # ---------------------------------------------------------------------------
+# One run in the background: the part of the dashboard that is not widgets
+
+
+class BackgroundRun:
+    """One training run at a time on a background thread, which can be stopped.
+
+    runner(cfg, label=, callbacks=) trains and returns a Run. The callbacks given to
+    start() must call attach(trainer) in on_train_start (the Dashboard's feed does), so
+    that stop() reaches the trainer. `trainer` is the Trainer while it trains (None
+    before it exists and after); `error` is what made the last run fail.
+    """
+
+    def __init__(self, runner: Callable):
+        self._runner = runner
+        self._thread: threading.Thread | None = None
+        self._stop_asked = False
+        self.trainer = None
+        self.error: BaseException | None = None
+        self.label = ""
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, cfg: Config, label: str, callbacks: Sequence, on_end: Callable) -> bool:
+        """Train cfg in a new thread; on_end(run or None) runs in it when the run ends.
+        False when a run is already going (the caller says so)."""
+        if self.running:
+            return False
+        self.label, self._stop_asked, self.error, self.trainer = label, False, None, None
+        self._thread = threading.Thread(target=self._work, args=(cfg, label, callbacks, on_end),
+                                        daemon=True, name="slmlab-dashboard")
+        self._thread.start()
+        return True
+
+    def attach(self, trainer) -> None:
+        """The run's trainer exists: a Stop pressed before this reaches it now."""
+        self.trainer = trainer
+        if self._stop_asked:
+            trainer.request_stop("stopped")
+
+    def stop(self) -> bool:
+        """Ask the run to end after its current step (it keeps a checkpoint); False when idle."""
+        if not self.running:
+            return False
+        self._stop_asked = True
+        trainer = self.trainer
+        if trainer is not None:
+            trainer.request_stop("stopped")
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end (at most `timeout` seconds); True when none is going.
+        An interrupt (Ctrl-C, the notebook's stop button) presses Stop and waits."""
+        t = self._thread
+        if t is None:
+            return True
+        try:
+            t.join(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            t.join()
+        return not t.is_alive()
+
+    def _work(self, cfg: Config, label: str, callbacks: Sequence, on_end: Callable) -> None:
+        run = None
+        try:
+            run = self._runner(cfg, label=label, callbacks=callbacks)
+        except Exception as e:  # the caller shows it; start(block=True) of the Dashboard raises it
+            self.error = e
+        finally:
+            self.trainer = None
+            on_end(run)
+
+
+# ---------------------------------------------------------------------------
 # The dashboard
 
 
@@ -154,12 +232,7 @@ class Dashboard:
         self.ladder, self.x, self.logy = ladder, x, logy
         self.runs: list = list(runs)  # finished runs, oldest first; the overlay draws them all
         self.overrides: dict[str, Any] = {}  # fields set with set() that have no slider
-        self.error: BaseException | None = None  # what made the last run fail, if it failed
-        self._runner = runner or _run_with_experiments
-        self._thread: threading.Thread | None = None
-        self._trainer = None
-        self._stop_asked = False
-        self._current_label = ""
+        self.control = BackgroundRun(runner or _run_with_experiments)  # the thread, the trainer, Stop
         self._lock = threading.Lock()
         self.sliders = {f: slider_for(f, spec, base_cfg.get(f)) for f, spec in (sliders or {}).items()}
         self._build(title or f"Train {base_cfg.name}")
@@ -242,7 +315,12 @@ class Dashboard:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.control.running
+
+    @property
+    def error(self) -> BaseException | None:
+        """What made the last run fail, if it failed."""
+        return self.control.error
 
     @property
     def last_run(self):
@@ -255,17 +333,14 @@ class Dashboard:
         """
         with self._lock:
             if self.running:
-                self._set_status(f"a run is already going ({self._current_label}): wait for it "
+                self._set_status(f"a run is already going ({self.control.label}): wait for it "
                                  f"to end, or press Stop first")
                 return False
-            cfg, label = self.config(), self.label()
-            self._current_label, self._stop_asked, self.error = label, False, None
-            self._thread = threading.Thread(target=self._work, args=(cfg, label), daemon=True,
-                                            name="slmlab-dashboard")
+            cfg, label, feed = self.config(), self.label(), _Feed(self)
             self._buttons(running=True)
             self._progress.max, self._progress.value = cfg.train.max_steps, 0
             self._set_status(f"training {label} ...")
-            self._thread.start()
+            self.control.start(cfg, label, [feed], on_end=lambda run: self._ended(run, feed))
         if block:
             self.wait()
             if self.error is not None:
@@ -277,44 +352,27 @@ class Dashboard:
 
         An interrupt (Ctrl-C, the notebook's stop button) presses Stop and waits.
         """
-        t = self._thread
-        if t is None:
-            return True
-        try:
-            t.join(timeout)
-        except KeyboardInterrupt:
-            self.stop()
-            t.join()
-        return not t.is_alive()
+        return self.control.wait(timeout)
 
     def stop(self) -> bool:
         """Ask the run to end after its current step (it keeps a checkpoint); False when idle."""
-        if not self.running:
+        if not self.control.stop():
             self._set_status("nothing to stop: no run is going")
             return False
-        self._stop_asked = True
-        trainer = self._trainer
-        if trainer is not None:
-            trainer.request_stop("stopped")
-        self._set_status(f"stopping {self._current_label} after this step ...")
+        self._set_status(f"stopping {self.control.label} after this step ...")
         return True
 
-    # --- the background thread
+    # --- what the background run reports
 
-    def _work(self, cfg: Config, label: str) -> None:
-        feed = _Feed(self)
-        try:
-            run = self._runner(cfg, label=label, callbacks=[feed])
-        except Exception as e:  # shown in the status line; start(block=True) raises it
-            self.error = e
+    def _ended(self, run, feed: _Feed) -> None:
+        if run is None:
+            e = self.error
             self._set_status(f"failed: {type(e).__name__}: {e}")
         else:
             self._keep(run)
             self._set_status(_summary(run, trained=feed.trained))
-        finally:
-            self._trainer = None
-            self._buttons(running=False)
-            self._live.update(force=True)
+        self._buttons(running=False)
+        self._live.update(force=True)
 
     def _keep(self, run) -> None:
         """Add a finished run; a resumed run replaces its earlier, stopped self."""
@@ -323,9 +381,7 @@ class Dashboard:
         self.runs.append(run)
 
     def _attach(self, trainer) -> None:
-        self._trainer = trainer
-        if self._stop_asked:  # Stop pressed before the trainer existed
-            trainer.request_stop("stopped")
+        self.control.attach(trainer)
         self._progress.max, self._progress.value = trainer.cfg.train.max_steps, trainer.step
 
     def _on_step(self, trainer, rec: dict) -> None:
@@ -350,15 +406,15 @@ class Dashboard:
     def _draw(self, fig) -> None:
         """Left: this run (or the last one) with the ladder. Right: val loss of every run."""
         left, right = fig.subplots(1, 2)
-        trainer = self._trainer
+        trainer = self.control.trainer
         live = trainer.history if trainer is not None else None
         shown = live if live is not None else (self.runs[-1] if self.runs else History())
-        name = self._current_label if live is not None else getattr(shown, "label", "")
+        name = self.control.label if live is not None else getattr(shown, "label", "")
         wrap = lambda text: textwrap.fill(text, 45)  # noqa: E731  a run's label lists every setting it changed
         plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=wrap(name) if name else None)
         runs = list(self.runs) + ([live] if live is not None else [])
         plots.overlay(runs, "val_loss", ax=right, x=self.x, logy=self.logy, ladder=self.ladder,
-                      label_by=lambda r: wrap(f"now: {self._current_label}" if r is live else r.label),
+                      label_by=lambda r: wrap(f"now: {self.control.label}" if r is live else r.label),
                       title="val loss, every run")
 
 

@@ -32,11 +32,10 @@ def wait_for(predicate, timeout=TIMEOUT):
 def test_start_refuses_a_second_run_and_stop_ends_with_a_checkpoint():
     dash = Dashboard(smoke(max_steps=2000, eval_interval=1000, seed=7))
     assert dash.start() is True
-    thread, n_threads = dash._thread, threading.active_count()
+    n_threads = threading.active_count()
     assert dash.start() is False  # refused politely: a status line, no second thread
-    assert "already going" in dash.status
-    assert dash._thread is thread and threading.active_count() == n_threads
-    wait_for(lambda: dash._trainer is not None and dash._trainer.step >= 1)
+    assert "already going" in dash.status and threading.active_count() == n_threads
+    wait_for(lambda: dash.control.trainer is not None and dash.control.trainer.step >= 1)
     assert dash.stop() is True and "stopping" in dash.status
     assert dash.wait(TIMEOUT) and not dash.running
     run = dash.last_run
@@ -108,6 +107,32 @@ def test_liveplot_throttles_and_skips_in_smoke(monkeypatch):
     live = LivePlot(lambda fig: fig.add_subplot().plot([1, 2]), got.append, min_interval=60)
     assert live.update() is True and live.update() is False  # the second is too soon
     assert live.n_draws == 1 and plt.get_fignums() == []
+
+
+def test_a_background_run_stopped_before_its_trainer_exists_stops_at_once():
+    from slmlab import experiments
+    from slmlab.callbacks import Callback
+    from slmlab.widgets import BackgroundRun
+
+    class Attach(Callback):  # what the Dashboard's feed does first
+        def on_train_start(self, trainer):
+            control.attach(trainer)
+
+    ended, gate = [], threading.Event()
+
+    def runner(cfg, *, label, callbacks):  # the trainer is built only after Stop was pressed
+        gate.wait(TIMEOUT)
+        return experiments.run(cfg, label=label, callbacks=callbacks, progress=False)
+
+    control = BackgroundRun(runner)
+    assert control.start(smoke(max_steps=500, seed=11), "early stop", [Attach()], ended.append)
+    assert control.start(smoke(), "second", [], ended.append) is False  # one run at a time
+    assert control.stop() is True
+    gate.set()
+    assert control.wait(TIMEOUT) and not control.running and control.trainer is None
+    (run,) = ended
+    assert run.history.stop_reason == "stopped" and not run.history.steps  # not one update ran
+    assert control.stop() is False and control.error is None
 
 
 def test_live_redraws_turn_intermediate_redraws_on_in_smoke(monkeypatch):
