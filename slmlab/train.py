@@ -232,12 +232,11 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None and main else None
         self.device = self._setup_device(cfg, d)
         torch.manual_seed(cfg.train.seed)
-        self.model = GPT(cfg.model).to(self.device.torch_device)
+        model = GPT(cfg.model)
         if d is not None and d.rank > 0:
             torch.manual_seed(cfg.train.seed + d.rank)  # its own dropout; the weights are rank 0's (DDP)
-        self.eval_model = compile_model(self.model, self.device) if cfg.train.compile else self.model
-        self.step_model = distributed.wrap(self.eval_model, d, self.device)  # the model itself when alone
-        self.optimizer = configure_optimizer(self.model, cfg.train, self.device)
+        self.step = 0
+        self.use_model(model)  # self.model, eval_model (compiled), step_model (DDP), optimizer
         self.scaler = self.device.grad_scaler()
         self._shard = {} if d is None else {"rank": d.rank, "world_size": d.world_size}
         self.sampler = BatchSampler(self.data.train, cfg.model.block_size, cfg.train.micro_batch_size,
@@ -298,9 +297,10 @@ class Trainer:
     # --- one update, one evaluation
 
     def use_model(self, model: torch.nn.Module) -> None:
-        """Train `model` instead of the GPT the Trainer built (notebook 02 trains the student's
-        own this way): moved to the Trainer's device, compiled and wrapped as its own would be,
-        with a fresh optimizer. Evaluation, steps and checkpoints then all use it."""
+        """The model this Trainer trains: moved to its device, compiled (cfg.train.compile) and
+        wrapped for DDP (under torchrun), with a fresh optimizer; evaluation, steps and
+        checkpoints all use it. __init__ installs slmlab's GPT this way; called again before the
+        first update it trains another model instead (notebook 02 trains the student's own)."""
         if self.step:
             raise RuntimeError("use_model() must come before the first update; build a new Trainer")
         self.model = model.to(self.device.torch_device)
