@@ -13,6 +13,15 @@
 # 5. the verdict on "more data" and "early stopping", with the seed-to-seed spread.
 
 # %%
+try:  # a kernel without slmlab (Colab, a fresh one) says in one line what to run
+    import slmlab  # noqa: F401
+except ModuleNotFoundError:
+    from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
+
+    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+
 from slmlab.course import start
 
 # "small-sweep": a small model and short runs, so that a sweep of real runs takes minutes

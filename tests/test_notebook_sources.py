@@ -1,5 +1,7 @@
 """Each notebook agrees with its py:percent source, cell by cell, and `notebooks.sync`
-keeps the outputs of unchanged cells only. Reads files; runs no kernel.
+keeps the outputs of unchanged cells only, and every notebook's first code cell works
+where slmlab is not installed. Reads files; runs no kernel (the guard runs in IPython's shell
+in a subprocess).
 
 The agreement check here reads both files its own way (json for the .ipynb, jupytext
 for the .py), so it does not lean on the merge it checks.
@@ -7,6 +9,8 @@ for the .py), so it does not lean on the merge it checks.
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -71,6 +75,54 @@ def test_committed_notebooks_are_what_sync_writes(tmp_path):
         assert fresh == 0
         assert copy.with_suffix(".ipynb").read_bytes() == source.with_suffix(".ipynb").read_bytes(), \
             f"{source.with_suffix('.ipynb').name} is not normalized (run `make sync`)"
+
+
+# ---------------------------------------------------------------------------
+# No-install start: the first code cell of every notebook opens with one guard
+
+
+def first_code_cell(source: Path) -> str:
+    return next(c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "code")
+
+
+def _guard() -> str:
+    """The guard as 00_start_here writes it: the cell up to the end of its try/except."""
+    head, end, _ = first_code_cell(ROOT / "00_start_here.py").partition(") from None\n")
+    return head + end
+
+
+GUARD = _guard()
+
+
+def test_every_notebook_opens_with_the_same_guard():
+    assert GUARD.startswith("try:") and "    import slmlab  # noqa: F401\n" in GUARD
+    assert "%pip install -e" in GUARD and "make setup" in GUARD
+    unguarded = [s.name for s in SOURCES if not first_code_cell(s).startswith(GUARD + "\n")]
+    assert not unguarded, f"first code cell without the guard of 00_start_here: {unguarded}"
+
+
+def run_in_ipython(code: str, block_slmlab: bool) -> subprocess.CompletedProcess:
+    """`code` as one cell in IPython's shell in a fresh interpreter (slmlab blocked or not)."""
+    script = ("import sys\n" + ("sys.modules['slmlab'] = None\n" if block_slmlab else "")
+              + "from IPython.core.interactiveshell import InteractiveShell\n"
+              + f"result = InteractiveShell.instance().run_cell({code!r})\n"
+              + "print('error:', type(result.error_in_exec).__name__)\n")
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+def test_the_guard_says_what_to_run_in_one_line_and_stops_the_cell():
+    out = run_in_ipython(GUARD + "print('the cell went on')\n", block_slmlab=True)
+    shown = (out.stdout + out.stderr).splitlines()
+    assert "error: UsageError" in shown, shown  # an error: the cell, and Run All, stop here
+    assert [line for line in shown if line != "error: UsageError"] == [
+        "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
+
+
+def test_the_guard_is_silent_where_slmlab_is_installed():
+    out = run_in_ipython(GUARD + "print('the cell went on')\n", block_slmlab=False)
+    assert out.stdout.splitlines() == ["the cell went on", "error: NoneType"] and not out.stderr
 
 
 # ---------------------------------------------------------------------------
