@@ -1,6 +1,6 @@
 """`python -m slmlab ...`: the course's tools for a terminal (and torchrun).
 
-Commands: train, sample, prepare, ladder, lint, doctor, bench. Each is a thin
+Commands: train, sample, prepare, ladder, lint, doctor, bench, leaderboard. Each is a thin
 layer over the library: it parses arguments, calls one function, prints.
 A bad value, or a path that names nothing or the wrong kind of thing, ends the
 program with one clear line on stderr, exit code 2, and nothing written.
@@ -202,6 +202,13 @@ def cmd_doctor(args) -> int:
     return 0
 
 
+def cmd_leaderboard(args) -> int:
+    from .capstone import format_leaderboard, read_leaderboards
+
+    print(format_leaderboard(read_leaderboards(args.files)))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
@@ -270,13 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "counts micro-steps (the Vizuara notebook's 'Epoch N': 32)")
     d.set_defaults(func=cmd_doctor)
 
+    lb = sub.add_parser("leaderboard", help="merge and print the capstone challenge's leaderboard files")
+    lb.add_argument("files", nargs="+", help="leaderboard .jsonl files (notebook 13 prints where its file "
+                    "is), or folders of them")
+    lb.set_defaults(func=cmd_leaderboard)
+
     b = sub.add_parser("bench", help="speed benchmark (tokens/s, MFU, memory)")
     b.add_argument("--out", default="bench", help="folder for bench.json and bench.md")
     b.add_argument("--configs", help="comma-separated bench config names, or none")
     b.add_argument("--steps", type=int, default=0, help="timed steps per case (0: default)")
     b.add_argument("--quick", action="store_true", help="a few steps per case (for tests)")
     b.add_argument("--targets", help="whole runs to a quality bar beside a baseline: speedrun "
-                   "(default), tinystories (20 minutes), smoke, or none")
+                   "(default), tinystories (about 25 minutes), smoke, or none")
+    b.add_argument("--nanogpt", help="a karpathy/nanoGPT checkout: the speedrun also races its own "
+                   "train.py (default: $SLMLAB_NANOGPT)")
     b.set_defaults(func=cmd_bench)
     return p
 

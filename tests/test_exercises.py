@@ -16,7 +16,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from slmlab import exercises as ex
-from slmlab.config import TrainConfig
+from slmlab.config import Config, TrainConfig
 from slmlab.train import lr_at
 
 
@@ -459,3 +459,66 @@ def test_check_grid_size_multiplies_and_names_a_sum(capsys):
         raise NotImplementedError
 
     assert not check_grid_size(stub) and "not attempted yet" in capsys.readouterr().out
+
+
+# --- 13: the class challenge
+
+
+def challenge_run(folder, val, seconds=600.0, updates=1000, val_bytes=4000):
+    """A stand-in for a finished Run: 1000 val tokens over val_bytes bytes."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from slmlab.history import History
+
+    h = History(steps=[{"step": updates, "seconds": seconds}], evals=[{"step": updates, "val_loss": val}],
+                meta={"n_val_tokens": 1000, "val_bytes": val_bytes, "corpus": "tinystories", "tokenizer": "bpe-4096"})
+    return SimpleNamespace(history=h, dir=Path(folder), label=folder)
+
+
+CHALLENGE_BASE = Config.from_dict({"name": "tinystories-cpu"})  # the defaults: only the changes matter
+CHALLENGE_REF = challenge_run("ref", 3.0)  # 3.0 nats x 1000 tokens / (ln 2 x 4000 bytes) = 1.0820 bits per byte
+
+
+@pytest.mark.parametrize("fn, runs, verdict, said", [
+    (stub, {}, False, "not attempted yet"),
+    (lambda c: None, {}, False, "returned NoneType, not a Config"),
+    (lambda c: c, {}, False, "returns the notebook's own config"),
+    (lambda c: c.replace(val_fraction=0.2), {}, False, "you changed val_fraction"),
+    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("fast", 2.9)}, True, "better: 1.0460 bits per byte"),
+    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("slow", 3.2)}, False, "worse: 1.1542"),
+    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("tie", 3.01)}, False, "a tie: +0.0036"),
+    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("long", 2.5, seconds=900)}, False,
+     "over budget: your run trained for 900 s, the budget is 600 s"),
+    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("other", 2.5, val_bytes=5000)}, False,
+     "your val text has 5,000 bytes"),
+])
+def test_check_capstone_says_how_the_run_compares(tmp_path, capsys, fn, runs, verdict, said):
+    board = tmp_path / "board.jsonl"
+    got = ex.check_capstone(fn, base=CHALLENGE_BASE, reference=CHALLENGE_REF, train=lambda c: runs[c.train.lr],
+                            budget=600, name="ada", board=board, tolerance=0.01)
+    out = capsys.readouterr().out
+    assert got is verdict and said in out, out
+    assert board.is_file() == bool(runs)
+
+
+def test_check_capstone_keeps_one_row_per_name_and_config(tmp_path, capsys):
+    from slmlab import capstone
+
+    board = tmp_path / "board.jsonl"
+    runs = {3e-3: challenge_run("fast", 2.9), 1e-2: challenge_run("slow", 3.2)}
+
+    def check(lr, name="ada"):
+        return ex.check_capstone(lambda c: c.replace(lr=lr), base=CHALLENGE_BASE, reference=CHALLENGE_REF,
+                                 train=lambda c: runs[c.train.lr], budget=600, name=name, board=board)
+
+    for lr, name in ((3e-3, "ada"), (3e-3, "ada"), (1e-2, "ada"), (3e-3, "bob")):
+        check(lr, name)
+    rows = capstone.read_leaderboards([board])
+    assert [(r["name"], r["config"], r["verdict"]) for r in rows] == [
+        ("ada", "fast", "better"), ("bob", "fast", "better"), ("(notebook)", "ref", "reference"),
+        ("ada", "slow", "worse")]
+    assert rows[0]["changes"] == {"lr": 3e-3} and "yours is #1" in capsys.readouterr().out.splitlines()[-2]
+    assert not ex.check_capstone(lambda c: c.replace(lr=3e-3), base=CHALLENGE_BASE, reference=CHALLENGE_REF,
+                                 train=runs.get, budget=600, name=" ", board=board)
+    assert "give your name" in capsys.readouterr().out

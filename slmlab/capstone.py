@@ -1,0 +1,252 @@
+"""The capstone (notebook 13): the best model in a fixed budget, what its losses read like,
+and the class challenge's leaderboard.
+
+- `budget_config(lesson)`: the run the capstone trains: the profile's budget preset
+  (tinystories-cpu on a CPU, gpu on a GPU, smoke's own), on the corpus `course.start`
+  picked (synthetic, at the profile's size, when TinyStories is not on the machine);
+  `BUDGET_SECONDS` and `budget_limits(seconds)`: the wall time a run of the challenge
+  gets, and the callbacks that hold it to that time.
+- `ngram_sample(train, vocab_size, order, n_tokens, start, seed)`: text from the lower
+  rungs of the loss ladder: uniform (order 0), unigram (1) and bigram (2), drawn from the
+  token counts of the train split.
+- `sample_text(model, tokenizer, ...)` and `SampleRecorder`, a recorder Callback that
+  samples the model the first time val falls below each threshold (its own generator, so
+  training is unchanged; a cached run gives the same text back).
+- `eval_standard_error(model, data, cfg)`: how far one eval of a model can move with its batches.
+- `checklist(items)`: a markdown checklist, each item linked to the lesson that measured it.
+- The leaderboard: `record_result(path, row)` writes one row per (name, config) into a
+  JSON-lines file (atomically; a re-run replaces its row), `read_leaderboards(paths)` merges
+  several students' files and `format_leaderboard(rows)` prints them best first (in bits per
+  byte, which compares runs across tokenizers). `python -m slmlab leaderboard FILES` is the
+  teacher's view.
+
+The check that compares a student's run with the notebook's is slmlab.exercises.check_capstone;
+training is slmlab.train's, caching slmlab.experiments', the ladder slmlab.diagnostics'.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import files
+from .callbacks import Callback, TimeLimit
+from .config import Config, ConfigError, preset, validate
+from .paths import runs_dir
+
+__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_limits", "ngram_sample",
+           "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
+           "read_leaderboards", "format_leaderboard"]
+
+BUDGET_PRESETS = {"smoke": "smoke", "cpu": "tinystories-cpu", "gpu": "gpu"}  # profile -> what it trains
+BUDGET_SECONDS = {"smoke": 5.0, "cpu": 600.0, "gpu": 600.0}  # wall time of one run of the challenge
+
+
+# ---------------------------------------------------------------------------
+# The run and its budget
+
+
+def budget_config(lesson) -> Config:
+    """The capstone's config for `lesson` (course.start's): its profile's budget preset, on the
+    corpus start picked. smoke keeps the lesson's own config (seconds, whatever the corpus)."""
+    if lesson.smoke:
+        return lesson.cfg
+    cfg = preset(BUDGET_PRESETS[lesson.profile])
+    if lesson.cfg.data.corpus != cfg.data.corpus:  # start's fallback: synthetic, at the profile's size
+        cfg = cfg.replace(corpus=lesson.cfg.data.corpus, corpus_bytes=lesson.cfg.data.corpus_bytes)
+    return validate(cfg)
+
+
+def budget_limits(seconds: float) -> list[Callback]:
+    """The callbacks that end a run after `seconds` of wall time, with a last eval there."""
+    if not seconds > 0:
+        raise ConfigError(f"a budget of {seconds} seconds: give a positive number of seconds, e.g. 600")
+    return [TimeLimit(seconds)]
+
+
+# ---------------------------------------------------------------------------
+# What a loss reads like: samples from the ladder's rungs and from the model
+
+
+def ngram_sample(train, vocab_size: int, order: int, n_tokens: int, start: int, seed: int = 0) -> list[int]:
+    """n_tokens ids after `start`: uniform over the vocabulary (order 0), drawn from the train
+    split's token counts (1), or from its counts of which token follows the previous one (2; a
+    token never followed by anything in train falls back to the counts of order 1)."""
+    if order not in (0, 1, 2):
+        raise ValueError(f"order={order}: use 0 (uniform), 1 (unigram) or 2 (bigram)")
+    rng = np.random.default_rng(seed)
+    if order == 0:
+        return rng.integers(vocab_size, size=n_tokens).tolist()
+    train = np.asarray(train).astype(np.int64)  # (N,)
+    unigram = np.bincount(train, minlength=vocab_size) / len(train)  # (V,)
+    if order == 1:
+        return rng.choice(vocab_size, size=n_tokens, p=unigram).tolist()
+    codes, counts = np.unique(train[:-1] * vocab_size + train[1:], return_counts=True)  # sorted pairs
+    out, prev = [], int(start)
+    for _ in range(n_tokens):
+        lo, hi = np.searchsorted(codes, [prev * vocab_size, (prev + 1) * vocab_size])
+        if hi > lo:
+            weights = counts[lo:hi] / counts[lo:hi].sum()
+            prev = int(codes[lo + rng.choice(hi - lo, p=weights)] % vocab_size)
+        else:
+            prev = int(rng.choice(vocab_size, p=unigram))
+        out.append(prev)
+    return out
+
+
+def sample_text(model: torch.nn.Module, tokenizer, n_tokens: int, seed: int = 0,
+                temperature: float = 1.0) -> str:
+    """A story the model writes from the end-of-text token, with its own generator: the global
+    random state (and so training) is untouched, and the model gets its own mode back."""
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    prompt = torch.tensor([[tokenizer.eot_id]], device=device)  # (1, 1)
+    was_training = model.training
+    try:
+        out = model.generate(prompt, n_tokens, temperature=temperature, generator=g)  # (1, 1 + n_tokens)
+    finally:
+        model.train(was_training)
+    return tokenizer.decode(out[0, 1:].tolist())
+
+
+class SampleRecorder(Callback):
+    """A recorder: at the first eval whose val loss is at or below each threshold, a sample of
+    the model then (sample_text, same seed every time). recorded() is the list of
+    {"threshold", "step", "val_loss", "text"}, one per threshold crossed; thresholds the run
+    never reaches have none."""
+
+    record_name = "capstone_samples"
+
+    def __init__(self, thresholds: Sequence[float], *, n_tokens: int = 60, seed: int = 0,
+                 temperature: float = 1.0):
+        self.thresholds = sorted((float(t) for t in thresholds), reverse=True)
+        self.n_tokens, self.seed, self.temperature = n_tokens, seed, temperature
+        self.samples: list[dict] = []
+
+    def on_eval(self, trainer, record: dict) -> None:
+        done = {s["threshold"] for s in self.samples}
+        due = [t for t in self.thresholds if t not in done and record["val_loss"] <= t]
+        if not due:
+            return
+        text = sample_text(trainer.model, trainer.data.tokenizer, self.n_tokens, self.seed, self.temperature)
+        self.samples += [{"threshold": t, "step": record["step"], "val_loss": record["val_loss"], "text": text}
+                         for t in due]
+
+    def recorded(self) -> list[dict]:
+        return list(self.samples)
+
+    def restore(self, data: list[dict]) -> None:
+        self.samples = list(data)
+
+
+def eval_standard_error(model: torch.nn.Module, data, cfg: Config, device=None) -> float:
+    """The standard error (nats) of one eval of `model`: the spread of its loss over the
+    eval's own val batches (eval_batches of them, the Trainer's fixed ones) over sqrt(their number)."""
+    from .train import eval_batch_losses
+
+    t = cfg.train
+    losses = eval_batch_losses(model, data.val, cfg.model.block_size, t.micro_batch_size, t.eval_batches,
+                               device).double()  # (eval_batches,)
+    if len(losses) < 2:
+        raise ValueError(f"eval_batches={t.eval_batches}: one batch has no spread; use 2 or more")
+    return float(losses.std() / len(losses) ** 0.5)
+
+
+# ---------------------------------------------------------------------------
+# The checklist for the next run
+
+
+def checklist(items: Iterable[tuple[str, str, str]]) -> str:
+    """Markdown: one line per (what to do, what this course measured, where), where is
+    'NN_topic.ipynb, section' or several of them joined by '; ', each linked to its notebook."""
+    lines = []
+    for what, measured, where in items:
+        refs = []
+        for ref in where.split(";"):
+            notebook, _, section = (part.strip() for part in ref.partition(","))
+            refs.append(f"[{notebook}]({notebook})" + (f", {section}" if section else ""))
+        lines.append(f"- [ ] **{what}** {measured} (" + "; ".join(refs) + ")")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The leaderboard: JSON lines, one row per (name, config)
+
+
+def default_board() -> Path:
+    """Where the challenge's leaderboard file goes: <runs>/leaderboard/capstone.jsonl."""
+    return runs_dir() / "leaderboard" / "capstone.jsonl"
+
+
+def _key(row: dict) -> tuple[str, str]:
+    return str(row["name"]), str(row["config"])
+
+
+def record_result(path: str | Path, row: dict) -> list[dict]:
+    """Add `row` to the leaderboard file at `path`, or replace the row of the same name and
+    config (a re-run writes no duplicate). The whole file is rewritten atomically; returns its rows."""
+    for field in ("name", "config", "bits_per_byte"):
+        if field not in row:
+            raise ValueError(f"a leaderboard row needs {field!r}; got {', '.join(row)}")
+    path = Path(path)
+    rows = _read_board(path) if path.is_file() else []
+    row = {**row, "recorded": row.get("recorded") or time.strftime("%Y-%m-%dT%H:%M:%S")}
+    rows = [r for r in rows if _key(r) != _key(row)] + [row]
+    files.write_jsonl(path, rows)
+    return rows
+
+
+def _read_board(path: Path) -> list[dict]:
+    try:
+        rows = files.read_jsonl(path)
+    except ValueError as e:
+        raise ValueError(f"{e} (a leaderboard file: one JSON object per line)") from None
+    for n, r in enumerate(rows, 1):
+        if not isinstance(r, dict) or "name" not in r or "config" not in r or "bits_per_byte" not in r:
+            raise ValueError(f"{path}: row {n} is not a leaderboard row (it needs name, config and "
+                             f"bits_per_byte); is this a capstone leaderboard file?")
+    return rows
+
+
+def read_leaderboards(paths: Iterable[str | Path]) -> list[dict]:
+    """All rows of several leaderboard files (a folder: its *.jsonl files), one per (name,
+    config): the latest recorded wins. Best first, by bits per byte."""
+    merged: dict[tuple[str, str], dict] = {}
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise ValueError(f"leaderboard {p}: no such file or folder")
+        for f in sorted(p.glob("*.jsonl")) if p.is_dir() else [p]:
+            for r in _read_board(f):
+                old = merged.get(_key(r))
+                if old is None or str(r.get("recorded", "")) >= str(old.get("recorded", "")):
+                    merged[_key(r)] = r
+    return sorted(merged.values(), key=lambda r: (float(r["bits_per_byte"]), str(r["name"])))
+
+
+def format_leaderboard(rows: Sequence[dict]) -> str:
+    """The rows as a table, best first, with what each run changed."""
+    if not rows:
+        return "no results yet"
+    head = f"{'#':>3} {'name':16} {'bits/byte':>9} {'val':>7} {'updates':>7} {'seconds':>7} {'verdict':10} changes"
+    lines = [head]
+    for i, r in enumerate(sorted(rows, key=lambda r: float(r["bits_per_byte"])), 1):
+        changes = ", ".join(f"{k}={_short(v)}" for k, v in (r.get("changes") or {}).items()) or "-"
+        lines.append(f"{i:>3} {str(r['name'])[:16]:16} {float(r['bits_per_byte']):>9.4f} "
+                     f"{_num(r.get('val'), '.3f'):>7} {_num(r.get('updates'), 'd'):>7} "
+                     f"{_num(r.get('seconds'), '.0f'):>7} {str(r.get('verdict', '-')):10} {changes}")
+    return "\n".join(lines)
+
+
+def _num(v: Any, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _short(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else json.dumps(v) if not isinstance(v, str) else v

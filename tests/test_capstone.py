@@ -1,0 +1,170 @@
+"""slmlab.capstone: the budget config, the n-gram samples, the sample recorder (it changes no
+training, and a cached run gives its text back) and the leaderboard files (one row per name
+and config, atomic, merged across students), and `python -m slmlab leaderboard`."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from slmlab import capstone, experiments
+from slmlab.callbacks import Callback, TimeLimit
+from slmlab.cli import main
+from slmlab.config import ConfigError, preset
+from slmlab.data import prepare
+from slmlab.model import GPT
+from slmlab.train import train
+
+TINY = preset("smoke", max_steps=20, eval_interval=5, eval_batches=2, log_interval=5)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(TINY.data)
+
+
+# ---------------------------------------------------------------------------
+# The budget
+
+
+def test_budget_config_keeps_smoke_and_falls_back_with_the_profiles_size():
+    smoke = SimpleNamespace(smoke=True, profile="smoke", cfg=TINY)
+    assert capstone.budget_config(smoke) is TINY
+    cpu = preset("cpu")  # what start gives when TinyStories is missing: synthetic, 2 MB
+    got = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu", cfg=cpu))
+    want = preset("tinystories-cpu")
+    assert (got.model, got.train) == (want.model, want.train)
+    assert (got.data.corpus, got.data.corpus_bytes, got.data.tokenizer) == ("synthetic", 2_000_000, "bpe-4096")
+    on_disk = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu",
+                                                     cfg=cpu.replace(corpus="tinystories")))
+    assert on_disk.data == want.data
+
+
+def test_budget_limits_stop_on_time_and_refuse_no_budget():
+    (limit,) = capstone.budget_limits(600)
+    assert isinstance(limit, TimeLimit) and limit.seconds == 600
+    with pytest.raises(ConfigError, match="positive number of seconds"):
+        capstone.budget_limits(0)
+
+
+# ---------------------------------------------------------------------------
+# Samples from the ladder's rungs
+
+
+def test_ngram_samples_follow_the_counts_of_train():
+    train_ids = np.array([0, 1, 2, 0, 1, 2, 0, 1, 3, 0, 1, 2])  # 1 always follows 0; 4 never occurs
+    V = 5
+    uni = capstone.ngram_sample(train_ids, V, 1, 300, start=0, seed=1)
+    assert set(uni) <= {0, 1, 2, 3} and uni.count(3) < uni.count(0)
+    big = capstone.ngram_sample(train_ids, V, 2, 200, start=0, seed=1)
+    pairs = set(zip(train_ids[:-1].tolist(), train_ids[1:].tolist()))
+    assert all(p in pairs for p in zip([0] + big[:-1], big)), "every bigram step is a pair seen in train"
+    assert capstone.ngram_sample(train_ids, V, 2, 50, start=0, seed=1) == big[:50]  # seeded
+    flat = capstone.ngram_sample(train_ids, V, 0, 2000, start=0, seed=1)
+    assert set(flat) == set(range(V))
+    with pytest.raises(ValueError, match="use 0 .uniform., 1 .unigram. or 2"):
+        capstone.ngram_sample(train_ids, V, 3, 5, start=0)
+
+
+def test_a_token_never_followed_in_train_falls_back_to_the_unigram_counts():
+    got = capstone.ngram_sample(np.array([0, 1, 0, 1, 2]), 3, 2, 20, start=2, seed=0)
+    assert got and set(got) <= {0, 1, 2}
+
+
+def test_sample_text_leaves_the_random_state_and_the_mode_alone(data):
+    torch.manual_seed(0)
+    model = GPT(TINY.replace(vocab_size=data.vocab_size).model).train()
+    state = torch.get_rng_state()
+    a = capstone.sample_text(model, data.tokenizer, 12, seed=3)
+    assert torch.equal(state, torch.get_rng_state()) and model.training
+    assert a == capstone.sample_text(model.eval(), data.tokenizer, 12, seed=3) and not model.training
+
+
+class Modes(Callback):
+    """Whether the model was in train mode at every update."""
+
+    def __init__(self):
+        self.training = []
+
+    def on_update(self, trainer):
+        self.training.append(trainer.model.training)
+
+
+def test_the_recorder_changes_no_loss_and_samples_each_threshold_crossed_once(data):
+    plain = train(TINY, data=data, progress=False)
+    rec, modes = capstone.SampleRecorder([9.0, 0.01], n_tokens=10), Modes()
+    watched = train(TINY, data=data, progress=False, callbacks=[rec, modes])
+    assert [r["loss"] for r in watched.steps] == [r["loss"] for r in plain.steps]
+    assert all(modes.training)
+    (got,) = rec.recorded()  # val starts below 9 nats; 0.01 is never reached
+    assert got["threshold"] == 9.0 and got["step"] == TINY.train.eval_interval and got["text"]
+
+
+def test_a_cached_run_gives_the_recorded_samples_back(data):
+    first = capstone.SampleRecorder([9.0, 3.0], n_tokens=10)
+    experiments.run(TINY, callbacks=[first], progress=False)
+    again = capstone.SampleRecorder([9.0, 3.0], n_tokens=10)
+    experiments.run(TINY, callbacks=[again], progress=False)
+    assert again.recorded() == first.recorded() and first.recorded()
+
+
+# ---------------------------------------------------------------------------
+# The leaderboard
+
+
+def row(name, config, bpb, **more):
+    return {"name": name, "config": config, "bits_per_byte": bpb, "val": bpb * 2.77, "updates": 100,
+            "seconds": 600.0, "verdict": "worse", **more}
+
+
+def test_a_rerun_replaces_its_row_and_leaves_no_temporary_file(tmp_path):
+    board = tmp_path / "board.jsonl"
+    capstone.record_result(board, row("ada", "cfg-a", 1.20))
+    capstone.record_result(board, row("ada", "cfg-b", 1.15))
+    rows = capstone.record_result(board, row("ada", "cfg-a", 1.10))
+    assert [(r["config"], r["bits_per_byte"]) for r in rows] == [("cfg-b", 1.15), ("cfg-a", 1.10)]
+    assert [p.name for p in tmp_path.iterdir()] == ["board.jsonl"]
+    with pytest.raises(ValueError, match="needs 'bits_per_byte'"):
+        capstone.record_result(board, {"name": "ada", "config": "x"})
+
+
+def test_the_teacher_merges_files_and_folders_best_first_latest_row_wins(tmp_path):
+    (tmp_path / "class").mkdir()
+    capstone.record_result(tmp_path / "class" / "ada.jsonl", row("ada", "a", 1.30, recorded="2026-01-01T10:00:00"))
+    capstone.record_result(tmp_path / "class" / "bob.jsonl", row("bob", "b", 1.10))
+    copy = tmp_path / "ada-later.jsonl"  # ada's same run, recorded again later with a better eval
+    capstone.record_result(copy, row("ada", "a", 1.20, recorded="2026-01-02T10:00:00"))
+    rows = capstone.read_leaderboards([tmp_path / "class", copy])
+    assert [(r["name"], r["bits_per_byte"]) for r in rows] == [("bob", 1.10), ("ada", 1.20)]
+    table = capstone.format_leaderboard(rows).splitlines()
+    assert "bob" in table[1] and "ada" in table[2] and len(table) == 3
+    assert capstone.format_leaderboard([]) == "no results yet"
+
+
+def test_a_file_that_is_no_leaderboard_is_named(tmp_path):
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text('{"step": 1}\n')
+    with pytest.raises(ValueError, match="row 1 is not a leaderboard row"):
+        capstone.read_leaderboards([bad])
+    with pytest.raises(ValueError, match="no such file"):
+        capstone.read_leaderboards([tmp_path / "missing.jsonl"])
+
+
+def test_python_m_slmlab_leaderboard_prints_the_merged_table(tmp_path, capsys):
+    capstone.record_result(tmp_path / "a.jsonl", row("ada", "a", 1.25, changes={"lr": 0.003}))
+    capstone.record_result(tmp_path / "b.jsonl", row("bob", "b", 1.05))
+    assert main(["leaderboard", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].split()[1] == "bob" and "lr=0.003" in printed[2]
+    assert main(["leaderboard", str(tmp_path / "nope.jsonl")]) == 2
+    assert "error: leaderboard" in capsys.readouterr().err
+
+
+def test_the_checklist_links_every_lesson_it_names():
+    text = capstone.checklist([("Keep the best.", "Best val 1.2.", "05_data_size.ipynb, §4; 06_dropout.ipynb"),
+                               ("Lint.", "", "04_val_loss_9_clinic.ipynb, §2")])
+    first, second = text.splitlines()
+    assert first == ("- [ ] **Keep the best.** Best val 1.2. ([05_data_size.ipynb](05_data_size.ipynb), §4; "
+                     "[06_dropout.ipynb](06_dropout.ipynb))")
+    assert second.endswith("([04_val_loss_9_clinic.ipynb](04_val_loss_9_clinic.ipynb), §2)")
