@@ -234,11 +234,11 @@ def format_leaderboard(rows: Sequence[dict]) -> str:
     """The rows as a table, best first, with what each run changed."""
     if not rows:
         return "no results yet"
-    head = f"{'#':>3} {'name':16} {'bits/byte':>9} {'val':>7} {'updates':>7} {'seconds':>7} {'verdict':10} changes"
+    head = f"{'#':>3} {'name':24} {'bits/byte':>9} {'val':>7} {'updates':>7} {'seconds':>7} {'verdict':10} changes"
     lines = [head]
     for i, r in enumerate(sorted(rows, key=lambda r: float(r["bits_per_byte"])), 1):
         changes = ", ".join(f"{k}={_short(v)}" for k, v in (r.get("changes") or {}).items()) or "-"
-        lines.append(f"{i:>3} {str(r['name'])[:16]:16} {float(r['bits_per_byte']):>9.4f} "
+        lines.append(f"{i:>3} {str(r['name'])[:24]:24} {float(r['bits_per_byte']):>9.4f} "
                      f"{_num(r.get('val'), '.3f'):>7} {_num(r.get('updates'), 'd'):>7} "
                      f"{_num(r.get('seconds'), '.0f'):>7} {str(r.get('verdict', '-')):10} {changes}")
     return "\n".join(lines)

@@ -1,0 +1,293 @@
+# %% [markdown]
+# # 13 · Capstone: the best model in a budget
+#
+# The student's run ended at "val loss 9", and every lesson since 04 took one piece of the
+# chat answer and measured it. Here the course puts all of it to work on one run: the best
+# model we can train on TinyStories in a fixed budget of wall time (ten minutes of this CPU in
+# the cpu profile, printed below), with the settings the lessons chose.
+#
+# What we will do:
+# 1. train it, and say which lesson chose each setting;
+# 2. read what a loss means as text: samples from the ladder's rungs (uniform, unigram,
+#    bigram), from the model the first time its val loss fell below 4, 3 and 2.5 nats, and
+#    from its best checkpoint, side by side;
+# 3. place it on the loss ladder, in nats and in bits per byte, and ask the doctor;
+# 4. write the checklist for your next run, each item linked to the lesson that measured it;
+# 5. the class challenge: beat this notebook's run in the same budget, with a leaderboard.
+#
+# TinyStories comes from `SLMLAB_DATA_DIR` (the course's offline copy); on a machine without
+# it `start` says so in a note and the notebook runs on the synthetic stories of 00 instead,
+# with the same model and budget. Its text then reads like those stories, and its ladder has
+# an entropy floor.
+
+# %%
+try:  # a kernel without slmlab (Colab, a fresh one) says in one line what to run
+    import slmlab  # noqa: F401
+except ModuleNotFoundError:
+    from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
+
+    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+
+from slmlab import capstone
+from slmlab.course import start
+
+# TinyStories when it is on this machine, else the synthetic stories (start prints a note)
+lesson = start("13_capstone", corpus="tinystories")
+cfg = capstone.budget_config(lesson)  # the profile's budget preset: tinystories-cpu on a CPU
+BUDGET = capstone.BUDGET_SECONDS[lesson.profile]  # wall seconds a run gets
+limits = capstone.budget_limits(BUDGET)  # a TimeLimit: the run ends (with an eval) when they are spent
+m, t = cfg.model, cfg.train
+print(f"preset {cfg.name}: {m.n_layer} layers x {m.n_embd} wide, {m.n_head} heads, block {m.block_size}, "
+      f"dropout {m.dropout:g}; {cfg.data.corpus} with {cfg.data.tokenizer}")
+print(f"lr {t.lr:g} -> min_lr {t.min_lr:g}, warmup {t.warmup_steps} updates, cosine over max_steps "
+      f"{t.max_steps}; batch {t.micro_batch_size} x {m.block_size} = {cfg.tokens_per_step:,} tokens an update; "
+      f"weight decay {t.weight_decay:g}; eval every {t.eval_interval} updates on {t.eval_batches} batches")
+print(f"budget: {BUDGET:.0f} seconds of wall time, evaluations included")
+
+# %% [markdown]
+# ## 1. The run, and where its settings come from
+#
+# Each setting printed above was measured somewhere in the course (the preset's own search,
+# on TinyStories, is in RESULTS.md, section `tinystories-cpu`):
+#
+# | setting | why | measured in |
+# | --- | --- | --- |
+# | a BPE fitted to the corpus, not GPT-2's 50,257 tokens | TinyStories uses a few thousand distinct tokens; with GPT-2's vocabulary most of a small model is its token table and its output layer does most of the FLOPs | 01 §3-4, 11 §2 |
+# | two layers, wide | at fixed compute a smaller model gets more updates and wins; on this CPU width costs less time per update than depth | 11 §3-4 |
+# | lr with warmup, a cosine to min_lr = lr/10, per optimizer update | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr | 08 §2 and §4, 03 §2, 04 §3 |
+# | dropout 0.1, weight decay 0.1 | with a small corpus read many times the model memorizes; dropout narrows that gap (and costs val where nothing is memorized); decay 0.1 is within noise of none | 06, 07, RESULTS.md |
+# | the best checkpoint, not the last | the val loss can rise at the end of a run that memorizes; best.pt keeps the lowest | 05 §4 |
+# | a fixed time budget | runs compared at equal time; the time limit ends the run with an eval | 11 §4 (fixed compute), this notebook |
+#
+# The run records, with a recorder callback, a sample of the model at the first eval whose
+# val loss is at or below 4, 3 and 2.5 nats. The recorder samples with its own random
+# generator and hands the model back in the mode it found it, so it changes no step of
+# training, and a cached run gives the same text back (slmlab.callbacks, the recorder contract).
+
+# %%
+from slmlab import experiments
+from slmlab.data import prepare
+from slmlab.diagnostics import ladder
+
+THRESHOLDS = (4.0, 3.0, 2.5)  # nats of val loss: a sample at the first eval at or below each
+N_TOKENS = 30 if lesson.smoke else 80  # tokens per sample
+data = prepare(cfg.data)
+tok = data.tokenizer
+lad = ladder(data)
+rungs = lad.to_dict()
+recorder = capstone.SampleRecorder(THRESHOLDS, n_tokens=N_TOKENS, seed=0)
+run = experiments.run(cfg, callbacks=[*limits, recorder], label="capstone", progress=False)
+h = run.history
+best_step, best_val = h.best_val()
+last = h.evals[-1]
+updates, trained_s = h.steps[-1]["step"], h.steps[-1]["seconds"]
+epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
+why = {"time": "the time limit", None: "max_steps"}.get(h.stop_reason, h.stop_reason)
+print(f"{h.meta['n_params']:,} parameters; {updates} updates ({updates / t.max_steps:.0%} of max_steps) "
+      f"in {trained_s:.0f} s, ended by {why}; {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens")
+print(f"best val {best_val:.3f} at update {best_step}; last eval (update {last['step']}): val "
+      f"{last['val_loss']:.3f}, train {last['train_loss']:.3f}, gap {last['val_loss'] - last['train_loss']:+.3f}")
+print(f"lr at the last update {h.steps[-1]['lr']:.2e} (lr {t.lr:g}, min_lr {t.min_lr:g})")
+
+# %%
+from slmlab import plots
+
+display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} s"))
+
+# %% [markdown]
+# The lines above say where the run ended and why (the time limit, or max_steps when the
+# updates fit in the budget), how many times it read its training text, and how far apart
+# train and val are at the end. A corpus read several times can be memorized: train then keeps
+# falling while val flattens or rises, which is why the run is scored by best.pt, its lowest
+# val, and why the gap is on the checklist below.
+#
+# ## 2. What a loss reads like
+#
+# Every sample below is drawn the same way: from the end-of-text token, at temperature 1, no
+# top-k, so each is a fair draw from a model whose val loss is the number beside it. The first
+# three are the ladder's rungs made into writers: uniform (any token, equally likely), unigram
+# (tokens as often as they occur in the train split) and bigram (each token drawn from what
+# followed the previous one in the train split), all decoded with the run's tokenizer. Then the
+# model, at the first eval below each threshold, and at its best.
+
+# %%
+import textwrap
+
+V = data.vocab_size
+samples = [(name, rungs[name], tok.decode(capstone.ngram_sample(data.train, V, order, N_TOKENS,
+                                                                 start=tok.eot_id, seed=0)))
+           for order, name in enumerate(("uniform", "unigram", "bigram"))]
+recorded = recorder.recorded()
+for s in recorded:
+    samples.append((f"model at update {s['step']} (first eval at or below {s['threshold']:g})", s["val_loss"],
+                    s["text"]))
+best_text = capstone.sample_text(run.model("best"), tok, N_TOKENS, seed=0)
+samples.append((f"model, best checkpoint (update {best_step})", best_val, best_text))
+crossed = [s["threshold"] for s in recorded]
+print("thresholds the run crossed: " + (", ".join(f"{x:g}" for x in crossed) or "none")
+      + "; not reached: " + (", ".join(f"{x:g}" for x in THRESHOLDS if x not in crossed) or "none")
+      + f" (best val {best_val:.3f})\n")
+for name, nats, text in samples:
+    print(f"--- {name}: {nats:.2f} nats per token, {lad.bits_per_byte(nats):.3f} bits per byte")
+    print(textwrap.fill(" ".join(text.split()), 100) + "\n")
+
+# %% [markdown]
+# Read them top to bottom, the loss falling as you go. Uniform is any token at all; unigram
+# has the corpus's common tokens in no order; bigram has pairs that fit one after the other and
+# sentences that do not; the model's samples are what each printed loss buys on top of that.
+# A threshold the run did not reach is listed as such above. The student's "val loss 9" was
+# worse than the uniform rung of this tokenizer; with their GPT-2 tokens it sat between a
+# uniform guess and a unigram model (notebook 04): the text at the top of this list.
+#
+# ## 3. The ladder, bits per byte, and the doctor
+#
+# Nats per token depend on the tokenizer: a token of a bigger vocabulary carries more text.
+# Bits per byte do not: the val loss times the val tokens, over the val text's bytes (and ln 2).
+# The run's meta holds both counts.
+
+# %%
+from slmlab.diagnostics import bits_per_byte
+
+meta = h.meta
+bpb = bits_per_byte(best_val, meta["n_val_tokens"], meta["val_bytes"])
+below = rungs["bigram"] - best_val
+print(lad.as_table())
+print(f"\nval text: {meta['val_bytes']:,} bytes in {meta['n_val_tokens']:,} tokens "
+      f"({meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token)")
+print(f"best val {best_val:.3f} nats per token = {bpb:.4f} bits per byte; {lad.where(best_val)}")
+print(f"{below:.2f} nats ({lad.bits_per_byte(rungs['bigram']) - bpb:.3f} bits per byte) below the bigram rung, "
+      f"{rungs['unigram'] - best_val:.2f} below unigram, {rungs['uniform'] - best_val:.2f} below uniform")
+if not lesson.smoke:
+    assert below > 0.5, "a healthy run ends well below the bigram rung"
+    assert crossed and crossed[0] == THRESHOLDS[0] and all(s["val_loss"] <= s["threshold"] for s in recorded)
+
+# %% [markdown]
+# The doctor reads the run's history against the ladder (notebooks 04 and 10 use it on broken
+# runs): each finding names what it saw, with its numbers, and the lesson that teaches the fix.
+# A healthy run gets only its place on the ladder; a run cut by its budget while val still falls
+# gets `still_improving` (more time, or a smaller model that takes more updates: 11); one that
+# memorizes gets `overfitting` (more text: 05; dropout: 06). Whatever it finds is printed here.
+
+# %%
+from slmlab.diagnostics import diagnose, format_findings
+
+findings = diagnose(run, lad)
+print(format_findings(findings))
+serious = [f for f in findings if f.severity != "info"]
+print(f"\n{len(serious)} warning(s) or error(s): " + (", ".join(f.code for f in serious) or "a clean report"))
+if not lesson.smoke:
+    assert not any(f.severity == "error" for f in findings), "the capstone run should not be broken"
+
+# %% [markdown]
+# How far apart would two evals of the same model be? Each eval averages `eval_batches`
+# batches; the spread of the per-batch losses of the best model gives one eval's standard
+# error (notebook 03, "How noisy is one evaluation?"). The challenge below counts a
+# difference smaller than twice that as a tie.
+
+# %%
+se = capstone.eval_standard_error(run.model("best"), data, cfg, lesson.device)  # std of the batch losses / sqrt(n)
+noise_bpb = 2 * bits_per_byte(se, meta["n_val_tokens"], meta["val_bytes"])
+print(f"one eval of {t.eval_batches} batches: standard error {se:.4f} nats; a tie is within "
+      f"{2 * se:.4f} nats = {noise_bpb:.4f} bits per byte")
+
+# %% [markdown]
+# ## 4. The checklist for your next run
+#
+# Every number in it is printed above; each item links the lesson that measured it.
+
+# %%
+from IPython.display import Markdown
+
+gap = last["val_loss"] - last["train_loss"]
+items = [
+    ("Fit the tokenizer to your text.", f"This run: {cfg.data.tokenizer}, V = {V:,}, "
+     f"{meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token.",
+     "01_data_and_tokenizers.ipynb, §3 Tokens per byte, and the size of the vocabulary"),
+    ("Compare runs in bits per byte when tokenizers differ.", f"This run: {bpb:.4f} bits per byte.",
+     "01_data_and_tokenizers.ipynb, §5 The loss ladder per tokenizer, in bits per byte"),
+    ("Lint the config and the script before training (`python -m slmlab lint`).",
+     f"min_lr ({t.min_lr:g}) below lr ({t.lr:g}); the schedule moves once per optimizer update.",
+     "04_val_loss_9_clinic.ipynb, §2 Their files, read as they are: the lint and the doctor"),
+    ("Check the loss at init and that one batch can be memorized.", f"At init: ln V = {rungs['uniform']:.2f}.",
+     "03_train_and_sample.ipynb, §4 Health checks before a long run"),
+    ("Size the model for the budget: smaller gets more updates; wide before deep on a CPU.",
+     f"This run: {m.n_layer} x {m.n_embd}, {meta['n_params']:,} parameters, {updates} updates.",
+     "11_model_size.ipynb, §4 At fixed compute: which size wins?"),
+    ("Tune the lr first, with warmup; search at random, not on a grid.",
+     f"This run: lr {t.lr:g}, warmup {t.warmup_steps}.",
+     "08_learning_rate_and_warmup.ipynb, §2 An lr sweep; 12_hyperparameter_search.ipynb, §4"),
+    ("Let the schedule end with the budget.", f"This run: {updates} of max_steps {t.max_steps} updates, "
+     f"ended by {why}, last lr {h.steps[-1]['lr']:.2e}.", "03_train_and_sample.ipynb, §2 The learning-rate schedule"),
+    ("Evaluate on enough batches to see a difference.",
+     f"{t.eval_batches} batches: one eval is good to {se:.4f} nats.",
+     "03_train_and_sample.ipynb, §5 How noisy is one evaluation?"),
+    ("Keep the best checkpoint; stop early when val stops improving.",
+     f"Best val {best_val:.3f} at update {best_step} of {updates}.",
+     "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint"),
+    ("Regularize only when val and train part.", f"Gap at the end {gap:+.3f} nats; more text first, "
+     f"then dropout.", "05_data_size.ipynb, §3; 06_dropout.ipynb, §4; 07_weight_decay.ipynb, §6"),
+    ("Read the curve on the ladder, and ask the doctor.", f"{below:.2f} nats below bigram; "
+     f"{len(serious)} warning(s) or error(s).",
+     "00_start_here.ipynb, §4 The loss ladder; 10_activations_and_gradients.ipynb, §7 The doctor names each run"),
+]
+display(Markdown(capstone.checklist(items)))
+
+# %% [markdown]
+# ## 5. The class challenge: beat this notebook in the same budget
+#
+# ### Exercise: your config
+# Write `my_config(cfg)`: it gets this notebook's config and returns yours, e.g.
+# `cfg.replace(n_embd=256)`. Change one thing (or a few), each for a reason an earlier lesson
+# measured; the checklist above is a start. The val text must stay the notebook's (corpus,
+# corpus_bytes, val_fraction and data_seed); the tokenizer, the model, the schedule and the
+# share of the train text are yours. Put your name in `NAME`.
+#
+# `check_capstone` trains your config with the same time limit (a cached run loads), prints
+# both runs, and says: not attempted, over budget, worse, a tie (within the eval noise printed
+# above) or better, in bits per byte. It writes your result, and the notebook's, to a
+# leaderboard file (one row per name and config: running again replaces your row); its path is
+# printed below the cell, and your teacher collects those files.
+
+# %%
+from slmlab.exercises import check_capstone
+
+NAME = "your name"  # your name on the leaderboard
+BOARD = capstone.default_board()  # the leaderboard file (in the runs folder)
+
+
+def my_config(cfg):
+    raise NotImplementedError  # your code here: return cfg.replace(...)
+
+
+def train_in_budget(c):
+    return experiments.run(c, callbacks=capstone.budget_limits(BUDGET), label=NAME, progress=False)
+
+
+check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
+               board=BOARD, tolerance=noise_bpb)
+print(f"leaderboard file: {BOARD}")
+
+# %% [markdown]
+# ### For the teacher: the class's leaderboard
+# Collect each student's `capstone.jsonl` (the path printed above) and merge them in a terminal:
+# `python -m slmlab leaderboard ada.jsonl bob.jsonl ...` (or a folder of them). A student's
+# rerun of one config replaces their row; the best row comes first, by bits per byte. The same
+# in Python:
+
+# %%
+print(capstone.format_leaderboard(capstone.read_leaderboards([BOARD]) if BOARD.is_file() else []))
+
+# %% [markdown]
+# ## What we measured
+# - One run of the budget preset, ended by the time limit or by max_steps (printed in section
+#   1), on the same model and settings the lessons chose; its best val in nats and bits per
+#   byte, and its distance below the bigram rung (section 3).
+# - What a loss reads like: samples from the ladder's three rungs and from the model at each
+#   threshold it crossed, and at its best, drawn the same way (section 2).
+# - The doctor's report on the run, and the noise of one eval (section 3).
+# - A checklist of the course's measurements for your next run (section 4), and a challenge to
+#   beat this run in the same budget, with a leaderboard (section 5).
+#
+# Back to **04 · The val-loss-9 clinic**: its table of claims now has a measurement behind every row.
