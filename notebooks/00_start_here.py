@@ -179,5 +179,6 @@ check_unigram_loss(unigram_loss);
 # | 10 activations and gradients | a healthy run and five broken ones, seen from inside: saturation, attention, gradients, updates |
 # | 11 model size | width and depth at fixed compute and at fixed data, the student's 30M, a power law that is not there |
 # | 12 hyperparameter search | grid, random and TPE with the same budget, pruning, reading a search |
+# | 13 capstone | the best model in a fixed budget, samples at each val loss, the ladder and the doctor on it, a checklist for your next run, a class challenge with a leaderboard |
 #
 # Start with **01 · Data and tokenizers**.
