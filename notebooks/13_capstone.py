@@ -34,7 +34,7 @@ from slmlab import capstone
 from slmlab.course import start
 
 # TinyStories when it is on this machine, else the synthetic stories (start prints a note)
-lesson = start("13_capstone", corpus="tinystories")
+lesson = start("13_capstone", corpus="tinystories", tokenizer=capstone.budget_tokenizer())
 cfg = capstone.budget_config(lesson)  # the profile's budget preset: tinystories-cpu on a CPU
 BUDGET = capstone.BUDGET_SECONDS[lesson.profile]  # wall seconds a run gets
 limits = capstone.budget_limits(BUDGET)  # a TimeLimit: the run ends (with an eval) when they are spent
@@ -153,11 +153,12 @@ from slmlab.diagnostics import bits_per_byte
 meta = h.meta
 bpb = bits_per_byte(best_val, meta["n_val_tokens"], meta["val_bytes"])
 below = rungs["bigram"] - best_val
+side = "below" if below > 0 else "above"
 print(lad.as_table())
 print(f"\nval text: {meta['val_bytes']:,} bytes in {meta['n_val_tokens']:,} tokens "
       f"({meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token)")
 print(f"best val {best_val:.3f} nats per token = {bpb:.4f} bits per byte; {lad.where(best_val)}")
-print(f"{below:.2f} nats ({lad.bits_per_byte(rungs['bigram']) - bpb:.3f} bits per byte) below the bigram rung, "
+print(f"{abs(below):.2f} nats ({abs(lad.bits_per_byte(rungs['bigram']) - bpb):.3f} bits per byte) {side} the bigram rung, "
       f"{rungs['unigram'] - best_val:.2f} below unigram, {rungs['uniform'] - best_val:.2f} below uniform")
 if not lesson.smoke:
     assert below > 0.5, "a healthy run ends well below the bigram rung"
@@ -228,7 +229,7 @@ items = [
      "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint"),
     ("Regularize only when val and train part.", f"Gap at the end {gap:+.3f} nats; more text first, "
      f"then dropout.", "05_data_size.ipynb, §3; 06_dropout.ipynb, §4; 07_weight_decay.ipynb, §6"),
-    ("Read the curve on the ladder, and ask the doctor.", f"{below:.2f} nats below bigram; "
+    ("Read the curve on the ladder, and ask the doctor.", f"{abs(below):.2f} nats {side} bigram; "
      f"{len(serious)} warning(s) or error(s).",
      "00_start_here.ipynb, §4 The loss ladder; 10_activations_and_gradients.ipynb, §7 The doctor names each run"),
 ]

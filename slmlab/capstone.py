@@ -3,7 +3,8 @@ and the class challenge's leaderboard.
 
 - `budget_config(lesson)`: the run the capstone trains: the profile's budget preset
   (tinystories-cpu on a CPU, gpu on a GPU, smoke's own), on the corpus `course.start`
-  picked (synthetic, at the profile's size, when TinyStories is not on the machine);
+  picked (synthetic, at the profile's size, when TinyStories is not on the machine), and
+  `budget_tokenizer()`, its tokenizer, for start's line;
   `BUDGET_SECONDS` and `budget_limits(seconds)`: the wall time a run of the challenge
   gets, and the callbacks that hold it to that time.
 - `ngram_sample(train, vocab_size, order, n_tokens, start, seed)`: text from the lower
@@ -37,10 +38,10 @@ import torch
 
 from . import files
 from .callbacks import Callback, TimeLimit
-from .config import Config, ConfigError, preset, validate
+from .config import Config, ConfigError, preset, profile, validate
 from .paths import runs_dir
 
-__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_limits", "ngram_sample",
+__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "budget_limits", "ngram_sample",
            "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
            "read_leaderboards", "format_leaderboard"]
 
@@ -61,6 +62,12 @@ def budget_config(lesson) -> Config:
     if lesson.cfg.data.corpus != cfg.data.corpus:  # start's fallback: synthetic, at the profile's size
         cfg = cfg.replace(corpus=lesson.cfg.data.corpus, corpus_bytes=lesson.cfg.data.corpus_bytes)
     return validate(cfg)
+
+
+def budget_tokenizer(profile_name: str | None = None) -> str:
+    """The tokenizer of the budget preset of `profile_name` ($SLMLAB_PROFILE when None): what
+    the notebook's start() line names, so it prints the tokenizer the run will use."""
+    return preset(BUDGET_PRESETS[profile_name or profile()]).data.tokenizer
 
 
 def budget_limits(seconds: float) -> list[Callback]:

@@ -39,6 +39,7 @@ def test_budget_config_keeps_smoke_and_falls_back_with_the_profiles_size():
     on_disk = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu",
                                                      cfg=cpu.replace(corpus="tinystories")))
     assert on_disk.data == want.data
+    assert (capstone.budget_tokenizer("cpu"), capstone.budget_tokenizer("smoke")) == ("bpe-4096", "char")
 
 
 def test_budget_limits_stop_on_time_and_refuse_no_budget():

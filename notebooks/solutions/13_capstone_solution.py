@@ -21,7 +21,7 @@ from slmlab.course import start
 from slmlab.data import prepare
 from slmlab.diagnostics import bits_per_byte
 
-lesson = start("13_capstone", corpus="tinystories")
+lesson = start("13_capstone", corpus="tinystories", tokenizer=capstone.budget_tokenizer())
 cfg = capstone.budget_config(lesson)
 BUDGET = capstone.BUDGET_SECONDS[lesson.profile]
 recorder = capstone.SampleRecorder((4.0, 3.0, 2.5), n_tokens=30 if lesson.smoke else 80, seed=0)  # as in 13
