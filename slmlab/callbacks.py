@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import files
 from .checkpoint import best_state
 from .history import EARLY_STOP, TIME
+from .optim import set_lr
 
 if TYPE_CHECKING:
     from .train import Trainer
@@ -101,9 +102,7 @@ class ReplayLR(Callback):
         self.cache_tag = "replay-lr-" + ",".join(f"{lr:.6g}" for lr in self.lrs)
 
     def on_step_start(self, trainer: Trainer) -> None:  # after the schedule set its lr
-        lr = self.lrs[min(trainer.step, len(self.lrs) - 1)]
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(trainer.optimizer, self.lrs[min(trainer.step, len(self.lrs) - 1)])
 
 
 def _is_new_best(trainer: Trainer, record: dict) -> bool:
@@ -139,21 +138,27 @@ class KeepBest(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over the optimizer updates, with the last loss and lr."""
+    """A tqdm bar over the optimizer updates (over the seconds, for a time_budget run), with the
+    last loss and lr."""
 
     def __init__(self):
         self._bar = None
+        self._budget = 0.0
 
     def on_train_start(self, trainer: Trainer) -> None:
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=trainer.cfg.train.max_steps, initial=trainer.step, desc=trainer.cfg.name,
-                         unit="step", leave=False)
+        self._budget = trainer.cfg.train.time_budget
+        total, done, unit = ((round(self._budget), int(trainer.seconds()), "s") if self._budget
+                             else (trainer.cfg.train.max_steps, trainer.step, "step"))
+        self._bar = tqdm(total=total, initial=done, desc=trainer.cfg.name, unit=unit, leave=False)
 
     def on_log(self, trainer: Trainer, records: list[dict]) -> None:
         last = records[-1]
-        self._bar.update(last["step"] - self._bar.n)
-        self._bar.set_postfix(loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}")
+        done = min(int(last["seconds"]), self._bar.total) if self._budget else last["step"]
+        self._bar.update(done - self._bar.n)
+        where = {"step": last["step"]} if self._budget else {}
+        self._bar.set_postfix(**where, loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}")
 
     def on_train_end(self, trainer: Trainer) -> None:
         self._bar.close()

@@ -47,6 +47,7 @@ class ConfigError(ValueError):
 KNOWN_CORPORA = ("synthetic", "tinystories", "shakespeare")  # plus "file:PATH"
 KNOWN_TOKENIZERS = ("char", "gpt2")  # plus "bpe-N"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+OPTIMIZERS = ("adamw", "muon")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -111,6 +112,9 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model (costs seconds up front)
     device: str = "auto"  # auto | cpu | cuda | mps
     log_interval: int = 10  # steps between progress updates / host syncs
+    time_budget: float = 0.0  # wall seconds for the whole run, 0: off; on, max_steps is a cap (lr_at)
+    optimizer: str = "adamw"  # adamw | muon (Muon on the blocks' matrices, AdamW on the rest)
+    muon_lr: float = 0.02  # Muon's peak lr (optimizer=muon); the schedule's shape, scaled
 
 
 @dataclass
@@ -275,6 +279,11 @@ _TRAIN_RULES: list[_Rule] = [
     ("beta2", lambda v: 0.0 <= v < 1.0, "beta2={v} must be in [0, 1)"),
     _at_least_0("seed", "(any whole number from 0 up)"),
     _at_least_0("early_stop_patience", "(0 turns it off)"),
+    ("time_budget", lambda v: math.isfinite(v) and v >= 0,
+     "time_budget={v} must be >= 0 seconds (0 turns it off; 600 is ten minutes)"),
+    ("optimizer", lambda v: v in OPTIMIZERS,
+     "optimizer={v!r} is unknown; use one of " + ", ".join(OPTIMIZERS)),
+    ("muon_lr", lambda v: math.isfinite(v) and v > 0, "muon_lr={v} must be a positive number, e.g. 0.02"),
     ("dtype", lambda v: v in DTYPES, "dtype={v!r} is unknown; use one of " + ", ".join(DTYPES)),
     ("device", lambda v: v in DEVICES, "device={v!r} is unknown; use one of " + ", ".join(DEVICES)),
 ]

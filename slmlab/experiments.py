@@ -68,12 +68,20 @@ def _complete(history: History, cfg: Config) -> bool:
     return bool(history.steps) and history.steps[-1]["step"] >= cfg.train.max_steps
 
 
+# Fields added after runs were cached: at their defaults they stay out of config_key, so the
+# runs cached before them keep their keys (and a notebook re-run still finds them).
+_LATE_FIELDS = (("train", "time_budget", 0.0), ("train", "optimizer", "adamw"), ("train", "muon_lr", 0.02))
+
+
 def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[str] = ()) -> str:
     """A short hash of everything that changes the result: the config, the device and dtype
     it resolves to on this machine, the token files' checksums and the training-changing
     callbacks' cache tags."""
     d = cfg.to_dict()
     d.pop("name", None)
+    for part, key, default in _LATE_FIELDS:  # at its default a late field leaves the key as it was
+        if d[part][key] == default:
+            del d[part][key]
     kind = pick_device(cfg.train.device)  # what "auto" resolves to here: a bf16 run is not an fp32 one
     d["resolved"] = {"device": kind, "dtype": str(pick_dtype(kind, cfg.train.dtype))}
     d["data_sha"] = {k: v for k, v in (data_manifest or {}).items() if "sha" in k}

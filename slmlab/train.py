@@ -36,12 +36,12 @@ from typing import NamedTuple
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, optim
 from .callbacks import EarlyStopping, KeepBest, ProgressBar
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, pick_device, setup
-from .history import NAN, STOPPED, History
+from .device import Device, cpu_has_bf16, pick_device, setup
+from .history import NAN, STOPPED, TIME, History
 from .model import GPT
 
 __all__ = ["Trainer", "train", "StepResult", "lr_at", "decay_groups", "configure_optimizer",
@@ -54,45 +54,72 @@ EVAL_SEED = 12345  # every eval draws the same batches, so two evals differ only
 # Schedule and optimizer
 
 
-def lr_at(step: int, tcfg: TrainConfig) -> float:
+def lr_at(step: int, tcfg: TrainConfig, progress: float | None = None) -> float:
     """The learning rate for optimizer update `step` (0-based).
 
     Linear warmup from lr/(warmup_steps+1) up to lr, then a cosine from lr at
-    warmup_steps down to min_lr at max_steps.
+    warmup_steps down to min_lr at max_steps. progress (0 -> 1) places a step after
+    warmup on the cosine instead: a run with a time_budget passes the share of its
+    post-warmup time spent (Trainer.schedule_progress), so its lr reaches min_lr when
+    the time runs out, whatever the machine's speed.
     """
     if step < tcfg.warmup_steps:
         return tcfg.lr * (step + 1) / (tcfg.warmup_steps + 1)
-    if step >= tcfg.max_steps:
-        return tcfg.min_lr
-    progress = (step - tcfg.warmup_steps) / (tcfg.max_steps - tcfg.warmup_steps)  # 0 -> 1
+    if progress is None:
+        if step >= tcfg.max_steps:
+            return tcfg.min_lr
+        progress = (step - tcfg.warmup_steps) / (tcfg.max_steps - tcfg.warmup_steps)  # 0 -> 1
+    progress = min(max(progress, 0.0), 1.0)
     return tcfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (tcfg.lr - tcfg.min_lr)
 
 
-def decay_groups(model: torch.nn.Module) -> tuple[list, list]:
-    """(decayed, not decayed): matmul weights and embeddings decay; norms and biases don't."""
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    decay = [p for p in params.values() if p.dim() >= 2]
-    no_decay = [p for p in params.values() if p.dim() < 2]
-    return decay, no_decay
+def decay_groups(model: torch.nn.Module | list) -> tuple[list, list]:
+    """(decayed, not decayed): matmul weights and embeddings decay; norms and biases don't.
+    model: a module, or a list of its parameters (AdamW's share under Muon)."""
+    params = model if isinstance(model, list) else [p for p in model.parameters() if p.requires_grad]
+    return [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
 
 
-def configure_optimizer(model: torch.nn.Module, tcfg: TrainConfig,
-                        device: Device | str) -> torch.optim.AdamW:
-    """AdamW (betas, lr, decay from tcfg) with decay groups; fused kernels on CUDA and CPU, foreach elsewhere.
+def configure_optimizer(model: torch.nn.Module, tcfg: TrainConfig, device: Device | str):
+    """The optimizer tcfg.optimizer names: AdamW (betas, lr, decay from tcfg) with decay groups, or
+    Muon on the blocks' 2-D weights (at muon_lr) with that AdamW on the rest (slmlab.optim).
+    Fused AdamW kernels on CUDA and CPU, foreach elsewhere.
 
     device: a Device or its type ('cpu', 'cuda', 'mps'). The fused CPU kernel
     needs torch >= 2.4; older versions fall back to foreach.
     """
-    decay, no_decay = decay_groups(model)
+    kind = device if isinstance(device, str) else device.type
+    if tcfg.optimizer == "muon":
+        hidden, rest = optim.muon_split(model)
+        if not hidden:
+            raise ConfigError("optimizer='muon' found no 2-D weights inside model.blocks to give "
+                              "Muon; use optimizer='adamw' for this model")
+        ns_dtype = torch.bfloat16 if _bf16_native(device) else torch.float32
+        muon = optim.Muon(hidden, lr=tcfg.muon_lr, weight_decay=tcfg.weight_decay, ns_dtype=ns_dtype,
+                          lr_scale=tcfg.muon_lr / tcfg.lr)
+        return optim.Optimizers(_adamw(rest, tcfg, kind), muon)
+    return _adamw([p for p in model.parameters() if p.requires_grad], tcfg, kind)
+
+
+def _adamw(params: list, tcfg: TrainConfig, kind: str) -> torch.optim.AdamW:
+    decay, no_decay = decay_groups(params)
     groups = [{"params": decay, "weight_decay": tcfg.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     kw = {"lr": tcfg.lr, "betas": (tcfg.beta1, tcfg.beta2)}
-    if (device if isinstance(device, str) else device.type) in ("cuda", "cpu"):
+    if kind in ("cuda", "cpu"):
         try:
             return torch.optim.AdamW(groups, fused=True, **kw)
         except (RuntimeError, TypeError):  # an older torch without the fused CPU kernel
             pass
     return torch.optim.AdamW(groups, foreach=True, **kw)
+
+
+def _bf16_native(device: Device | str) -> bool:
+    """Whether bf16 matmuls run natively here (Muon's Newton-Schulz then runs in bf16)."""
+    kind = device if isinstance(device, str) else device.type
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return kind == "cpu" and cpu_has_bf16()
 
 
 def compile_model(model: torch.nn.Module, device: Device) -> torch.nn.Module:
@@ -252,6 +279,7 @@ class Trainer:
         self._agreed_stop: tuple[str, bool] | None = None  # under torchrun: the stop all ranks agreed on
         self._lock = threading.Lock()
         self._t0 = time.perf_counter()
+        self._eval_seconds = 0.0  # how long the last eval took (a time_budget keeps that much for the last)
 
     # --- control from outside (callbacks, widgets' Stop button, Ctrl-C)
 
@@ -308,12 +336,30 @@ class Trainer:
         self.step_model = distributed.wrap(self.eval_model, self.dist, self.device)
         self.optimizer = configure_optimizer(self.model, self.cfg.train, self.device)
 
+    def schedule_progress(self) -> float | None:
+        """With a time_budget, how far along the cosine the next update is (0 -> 1); None without one
+        (lr_at then counts steps) and during warmup. The share of the time after warmup spent, less
+        the time one eval takes (kept for the final eval); max_steps still ends the cosine, if sooner."""
+        t = self.cfg.train
+        if not t.time_budget or self.step < t.warmup_steps:
+            return None
+        meta = self.history.meta
+        meta.setdefault("warmup_end_seconds", self.seconds())  # kept in checkpoints: resume goes on
+        start = meta["warmup_end_seconds"]
+        by_time = (self.seconds() - start) / max(t.time_budget - self._eval_seconds - start, 1e-9)
+        by_steps = (self.step - t.warmup_steps) / (t.max_steps - t.warmup_steps)
+        return max(by_time, by_steps)
+
+    def _out_of_time(self) -> bool:
+        """A time_budget run ends when what is left would not hold one more eval."""
+        budget = self.cfg.train.time_budget
+        return bool(budget) and self.seconds() + self._eval_seconds >= budget
+
     def train_step(self) -> StepResult:
         """One optimizer update: the schedule's lr, on_step_start, grad_accum_steps micro-batches,
         clip, step, on_update. No host sync (bench times exactly this)."""
         t = self.cfg.train
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr_at(self.step, t)
+        optim.set_lr(self.optimizer, lr_at(self.step, t, self.schedule_progress()))
         self._emit("on_step_start")  # may change the lr: the one used is recorded
         lr = self.optimizer.param_groups[0]["lr"]
         loss, grad_norm = optimizer_update(
@@ -354,6 +400,8 @@ class Trainer:
             while self.step < t.max_steps and not self._ending():
                 result = self.train_step()
                 pending.append((self.step, result, self.seconds()))
+                if self._out_of_time():
+                    self.request_stop(TIME, final_eval=True)
                 at_eval = self.step % t.eval_interval == 0 or self.step == t.max_steps
                 if self.step % t.log_interval == 0 or at_eval:
                     self._flush(pending)
@@ -388,8 +436,10 @@ class Trainer:
             self.request_stop(NAN)
 
     def _eval_and_record(self) -> None:
+        t0 = time.perf_counter()
         rec = {"kind": "eval", "step": self.step, **self.evaluate(),
                "tokens": self.step * self.tokens_per_step, "seconds": self.seconds()}
+        self._eval_seconds = time.perf_counter() - t0
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
         self._agree_stop()  # under torchrun: a stop an on_eval callback asked for (early stopping) holds on all

@@ -46,6 +46,32 @@ def test_schedule_warmup_from_near_zero_cosine_to_min_lr():
     assert lrs[100] == pytest.approx(t.min_lr)
 
 
+def test_schedule_progress_places_a_step_on_the_cosine():
+    t = smoke(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=100).train
+    assert lr_at(50, t, progress=0.0) == pytest.approx(t.lr)
+    assert lr_at(50, t, progress=0.5) == pytest.approx(lr_at(55, t))  # halfway down either way
+    assert lr_at(50, t, progress=1.7) == pytest.approx(t.min_lr)  # clamped: never below min_lr
+    assert lr_at(5, t, progress=0.9) == lr_at(5, t)  # warmup counts steps, whatever the time
+
+
+def test_time_budget_ends_the_run_with_its_cosine_spent(data):
+    cfg = smoke(time_budget=2.0, max_steps=100_000, warmup_steps=5, eval_interval=50, log_interval=5)
+    h = train(cfg, data=data, progress=False)
+    assert h.stop_reason == "time" and 20 < h.steps[-1]["step"] < 100_000
+    assert h.evals[-1]["step"] == h.steps[-1]["step"]  # it ends with an eval
+    after = [r["lr"] for r in h.steps[5:]]
+    assert all(a >= b for a, b in zip(after, after[1:]))  # the cosine only falls
+    t = cfg.train
+    assert after[-1] < t.min_lr + 0.05 * (t.lr - t.min_lr)  # and is nearly spent at the end
+    assert 1.0 < h.meta["seconds"] < 4.0  # the budget, not max_steps, ended it
+    assert h.meta["warmup_end_seconds"] > 0  # kept in the history: a resumed run goes on from it
+
+
+def test_time_budget_is_refused_when_negative():
+    with pytest.raises(ConfigError, match="time_budget"):
+        train(smoke(time_budget=-1.0), progress=False)
+
+
 def test_lr_is_stepped_per_update_not_per_micro_step(data):
     cfg = smoke(max_steps=12, warmup_steps=4, grad_accum_steps=3, eval_interval=12)
     h = train(cfg, data=data, progress=False)
