@@ -14,14 +14,11 @@ Holds
   --quick measures smaller sizes, once each) and
   `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
   denominators of MFU, model FLOPs utilization = achieved / peak.
-- `TARGETS` and `run_targets`: whole training runs to a quality bar, each
-  beside its baseline in the same bench run (`speedrun`: the speedrun preset vs
-  nanoGPT's CPU recipe for Tiny Shakespeare, both through our Trainer, time to
-  val <= 1.8857; `tinystories`: the tinystories-cpu preset vs nanoGPT's CPU-sized
-  model on GPT-2 tokens, bits per byte after 10 minutes; `smoke`: seconds, for
-  tests). The ratios in the report come from runs of one bench, side by side.
-- `main(args)`: the CLI (`--out`, `--configs`, `--steps`, `--quick`,
-  `--targets`); writes bench.json (every number) and bench.md (tables) into --out.
+- `cpu_flags()`: the CPU's SIMD flags that decide its speed (AVX2, AVX-512, bf16, AMX).
+- `main(args)`: the CLI (`--out`, `--configs`, `--steps`, `--quick`, `--targets`,
+  `--nanogpt`); writes bench.json (every number) and bench.md (tables) into --out. The
+  targets (whole runs to a quality bar beside baselines, ratios from runs of one bench)
+  are slmlab.targets'.
 
 A case is written NAME[:DTYPE][:eager|compile]; NAME alone expands to fp32 and
 bf16 (fp16 on GPUs without bf16), eager and compiled. Timings vary with what
@@ -38,7 +35,6 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +44,11 @@ from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
 from .device import cpu_has_bf16, default_threads, pick_device
 from .files import atomic_write_text, write_json
+from .targets import TARGET_HEAD, parse_targets, run_targets, target_rows
 from .tokenizers import token_dtype
 
-__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "TARGETS", "bench_config", "random_data", "run_case",
-           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "target_configs",
-           "run_target_case", "run_targets", "main"]
+__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "bench_config", "random_data", "run_case",
+           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "cpu_flags", "main"]
 
 # name -> (n_layer, n_head, n_embd, block_size, micro_batch_size, vocab_size)
 BENCH_CONFIGS: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -211,10 +207,8 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
 
 
 def measure(case: dict) -> dict:
-    """One case dict (a speed case, or kind='target') measured in this process."""
-    case = dict(case)
-    fn = run_target_case if case.pop("kind", "speed") == "target" else run_case
-    return fn(**case)
+    """One speed case dict measured in this process."""
+    return run_case(**case)
 
 
 def _child() -> None:
@@ -231,124 +225,6 @@ def _run_in_subprocess(case: dict) -> dict:
             return json.loads(line.removeprefix("BENCH_RESULT "))
     err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {**case, "error": err}
-
-
-# ---------------------------------------------------------------------------
-# Targets: whole runs to a quality bar, each beside its baseline in one bench
-
-
-@dataclass(frozen=True)
-class Target:
-    """Ours vs a baseline, judged by `metric` ("val_loss" nats or "bpb") against `bar`."""
-
-    ours: str  # a preset name
-    metric: str  # val_loss | bpb
-    bar: float  # the quality to reach (lower is better)
-    seconds: float | None  # a wall-time limit per run (None: run to max_steps)
-    note: str
-
-
-TARGETS: dict[str, Target] = {
-    "speedrun": Target("speedrun", "val_loss", 1.8857, None,
-                       "Tiny Shakespeare chars: time to val <= 1.8857 (nanoGPT's 2000-step "
-                       "figure); baseline nanoGPT's CPU recipe, fp32, in our Trainer"),
-    "tinystories": Target("tinystories-cpu", "bpb", 1.09, 600.0,
-                          "TinyStories: bits per byte after 10 minutes; baseline nanoGPT's "
-                          "CPU-sized model on GPT-2 tokens"),
-    "smoke": Target("smoke", "val_loss", 10.0, None, "seconds: for tests"),
-}
-
-
-def target_configs(name: str) -> tuple[Config, Config]:
-    """(ours, baseline) for target `name`; both evaluate alike so their numbers compare."""
-    from .config import preset
-
-    if name not in TARGETS:
-        raise ValueError(f"bench target {name!r} is unknown; use one of {', '.join(TARGETS)}")
-    ours = preset(TARGETS[name].ours)
-    if name == "speedrun":  # nanoGPT config/train_shakespeare_char.py with its CPU overrides
-        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0,
-                            lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000,
-                            micro_batch_size=12, beta2=0.99, dtype="float32")
-    elif name == "tinystories":  # nanoGPT-sized for a CPU, GPT-2's tokenizer, fp32
-        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0,
-                            tokenizer="gpt2", lr=1e-3, min_lr=1e-4, warmup_steps=100,
-                            micro_batch_size=16, dtype="float32")
-    else:
-        base = ours.replace(lr=ours.train.lr / 3, min_lr=ours.train.min_lr / 3)
-    return ours.replace(name=f"{name}: ours"), base.replace(name=f"{name}: baseline")
-
-
-def run_target_case(config: dict, metric: str, bar: float, seconds: float | None) -> dict:
-    """Train `config` (wall-time limit `seconds`); when did it first reach `bar`, where did it end?"""
-    from .callbacks import TimeLimit  # bench sits above train in the import flow
-    from .diagnostics import bits_per_byte
-    from .train import train
-
-    cfg = Config.from_dict(config)
-    hist = train(cfg, callbacks=[TimeLimit(seconds)] if seconds else [], progress=False)
-    n_tokens, n_bytes = hist.meta["n_val_tokens"], hist.meta["val_bytes"]
-
-    def score(e: dict) -> float:
-        return e["val_loss"] if metric == "val_loss" else bits_per_byte(e["val_loss"], n_tokens, n_bytes)
-
-    hit = next((e for e in hist.evals if score(e) <= bar), None)
-    last = hist.evals[-1]
-    return {"name": cfg.name, "metric": metric, "bar": bar, "steps": hist.steps[-1]["step"],
-            "seconds": hist.meta["seconds"], "final_val_loss": last["val_loss"],
-            "final_train_loss": last["train_loss"], "final_score": score(last),
-            "reached": hit is not None, "seconds_to_bar": hit["seconds"] if hit else None,
-            "step_to_bar": hit["step"] if hit else None, "dtype": hist.meta["dtype"],
-            "threads": hist.meta["threads"], "n_params": hist.meta["n_params"],
-            "evals": [[e["step"], round(e["seconds"], 2), round(score(e), 4)] for e in hist.evals]}
-
-
-def run_targets(names: list[str], log=print) -> list[dict]:
-    """Each target's two runs, one after the other, each in its own process."""
-    out = []
-    for name in names:
-        t = TARGETS[name]
-        ours, base = target_configs(name)
-        rows = {}
-        for role, cfg in (("ours", ours), ("baseline", base)):
-            rows[role] = _run_in_subprocess({"kind": "target", "config": cfg.to_dict(),
-                                             "metric": t.metric, "bar": t.bar, "seconds": t.seconds})
-        row = {"target": name, "note": t.note, **rows}
-        o, b = rows["ours"], rows["baseline"]
-        if "error" not in o and "error" not in b:
-            if o["reached"] and b["reached"]:
-                row["speedup"] = b["seconds_to_bar"] / o["seconds_to_bar"]
-            elif o["reached"]:  # the baseline never got there: its whole run is a lower bound
-                row["speedup_at_least"] = b["seconds"] / o["seconds_to_bar"]
-            row["score_ratio"] = o["final_score"] / b["final_score"]
-        out.append(row)
-        log(_target_rows(row))
-    return out
-
-
-_THEAD = ("| target | run | steps | seconds | final (metric) | bar | reached at s (step) |\n"
-          "| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-
-
-def _target_rows(row: dict) -> str:
-    lines = []
-    for role in ("ours", "baseline"):
-        r = row[role]
-        if "error" in r:
-            lines.append(f"| {row['target']} | {role} | error: {r['error']} | | | | |")
-            continue
-        at = f"{r['seconds_to_bar']:.1f} ({r['step_to_bar']})" if r["reached"] else "not reached"
-        lines.append(f"| {row['target']} | {role} ({r['dtype']}) | {r['steps']} | {r['seconds']:.1f} "
-                     f"| {r['final_score']:.4f} ({r['metric']}) | {r['bar']} | {at} |")
-    ratios = []
-    if "speedup" in row:
-        ratios.append(f"time to the bar: ours {row['speedup']:.2f}x faster")
-    if "speedup_at_least" in row:
-        ratios.append(f"time to the bar: ours over {row['speedup_at_least']:.2f}x faster (the baseline "
-                      f"did not reach it in its whole run)")
-    if "score_ratio" in row:
-        ratios.append(f"final {row['ours']['metric']}: ours / baseline = {row['score_ratio']:.3f}")
-    return "\n".join(lines) + ("\n\n" + "; ".join(ratios) if ratios else "")
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +245,23 @@ def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, s
         modes = modes or ([False] if quick else [False, True])
         cases += [(name, d, c) for d in dtypes for c in modes]
     return cases
+
+
+_SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_fp16")
+
+
+def cpu_flags() -> str:
+    """The CPU model and the SIMD flags that decide its fp32 / bf16 speed, from /proc/cpuinfo
+    ('n/a' elsewhere): 'Intel(R) Xeon(R) ...: avx2 fma avx512f avx512_bf16 amx_bf16'."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "n/a"
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
+                  if ln.startswith("model name")), "unknown CPU")
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
+    have = [f for f in _SPEED_FLAGS if f in flags]
+    return f"{model}: {' '.join(have) or 'none of ' + ' '.join(_SPEED_FLAGS)}"
 
 
 def _peaks(device: str, quick: bool) -> dict:
@@ -430,11 +323,14 @@ def to_markdown(report: dict) -> str:
              "torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
     lines += [_row(r) for r in report["results"]]
     if report.get("targets"):
-        lines += ["", "## Targets (whole runs, ours beside a baseline, in this bench run)", "",
-                  "seconds = wall time of the run, evaluations included; 'reached at' = the "
-                  "first evaluation at or below the bar.", ""]
+        lines += ["", "## Targets (whole runs, ours beside baselines, in this bench run)", "",
+                  f"CPU flags: {report.get('cpu_flags', 'n/a')}", "",
+                  "startup s = from launching the run's process to its first update (Python, "
+                  "imports, data, model); seconds = the training loop, evaluations included; "
+                  "'reached at' = the first evaluation at or below the bar, in seconds from launch.",
+                  ""]
         for row in report["targets"]:
-            lines += [f"**{row['target']}**: {row['note']}", "", _THEAD, _target_rows(row), ""]
+            lines += [f"**{row['target']}**: {row['note']}", "", TARGET_HEAD, target_rows(row), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -445,27 +341,18 @@ def main(args) -> int:
     cases = parse_cases(getattr(args, "configs", None), device, args.quick)
     print(f"{len(cases)} case(s) on {device}\n{_HEAD}", flush=True)
     targets = parse_targets(getattr(args, "targets", None), args.quick)
+    nanogpt = getattr(args, "nanogpt", None) or os.environ.get("SLMLAB_NANOGPT")
     log = lambda s: print(s, flush=True)
     report = run(cases, args.steps or 0, device, args.quick, log=log)
+    report["cpu_flags"] = cpu_flags()
     if targets:
-        log(f"\n{len(targets)} target(s): {', '.join(targets)}\n{_THEAD}")
-        report["targets"] = run_targets(targets, log=log)
+        log(f"\n{len(targets)} target(s): {', '.join(targets)}\n{TARGET_HEAD}")
+        report["targets"] = run_targets(targets, nanogpt=nanogpt, log=log)
         report["load_avg"] = os.getloadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", report)
     atomic_write_text(out / "bench.md", to_markdown(report))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
-    rows = report["results"] + [r[k] for r in report.get("targets", []) for k in ("ours", "baseline")]
+    rows = report["results"] + [r for t in report.get("targets", []) for r in t["runs"]]
     return 0 if all("error" not in r for r in rows) else 1
-
-
-def parse_targets(spec: str | None, quick: bool) -> list[str]:
-    """'speedrun,tinystories' -> names; None -> speedrun (none with --quick); 'none' -> []."""
-    if spec is None:
-        return [] if quick else ["speedrun"]
-    names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"]
-    for n in names:
-        if n not in TARGETS:
-            raise ValueError(f"bench target {n!r} is unknown; use one of {', '.join(TARGETS)} or none")
-    return names

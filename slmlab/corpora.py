@@ -39,7 +39,8 @@ from .config import Config, ConfigError, DataConfig, validate
 from .files import sha256_file
 
 __all__ = ["Corpus", "Source", "CORPORA", "FILE_PREFIX", "source", "load_corpus", "identity",
-           "available_offline", "split_documents", "DataMissingError", "EOT"]
+           "available_offline", "split_documents", "DataMissingError", "EOT", "HeldOut",
+           "tinystories_held_out"]
 
 EOT = "<|endoftext|>"  # the document separator in corpus files, and the tokenizers' EOT text
 FILE_PREFIX = "file:"  # "file:PATH" names your own file or folder
@@ -373,6 +374,37 @@ class TinyStories(_Downloaded):
         train, val = _seeded_split(docs, val_fraction, data_seed)
         return Corpus(self.name, train, val, source=f"{train_path} ({why}: val = {len(val)} "
                                                     f"stories split off, seed {data_seed})")
+
+
+@dataclass
+class HeldOut:
+    """Stories no run of `run_corpus_bytes` reads, for train nor val: a test text."""
+
+    docs: list[str]
+    run_corpus_bytes: int  # the corpus_bytes a run must use so that it never reads them
+    source: str
+
+
+def tinystories_held_out(corpus_bytes: int, n_bytes: int = 200_000) -> HeldOut:
+    """About n_bytes of whole TinyStories stories right after the ones a run with corpus_bytes
+    reads. When the train file is too short for that (the 2 MB sample), the run must read less:
+    run_corpus_bytes is then the file's size less n_bytes, and the stories after it are held out.
+    Text as the run's (stories split on <|endoftext|>), so both are tokenized alike."""
+    ts = TinyStories()
+    path, _ = ts._paths(corpus_bytes)
+    size = path.stat().st_size
+    run_bytes = corpus_bytes if size >= corpus_bytes + n_bytes else size - n_bytes
+    if run_bytes < n_bytes:
+        raise DataMissingError(f"{path} holds {size} bytes: too few to hold out {n_bytes} "
+                               f"bytes of stories and train on the rest; use a larger file")
+    start = len(_read_capped(path, run_bytes, EOT))
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(n_bytes)
+    cut = data.rfind(EOT.encode())
+    docs = _split_eot(_decode(data[:cut] if cut > 0 else data))
+    return HeldOut(docs, run_bytes, f"{path}: bytes {start}-{start + len(data[:cut])}, "
+                                    f"{len(docs)} stories after the {run_bytes} bytes a run reads")
 
 
 def _val_cap(corpus_bytes: int) -> int:

@@ -1,11 +1,15 @@
 """The benchmark: its files and keys, its arithmetic, its case names. No timing is asserted."""
 
+import contextlib
 import json
+import math
+import time
 import types
 
 import pytest
+import torch
 
-from slmlab import bench
+from slmlab import bench, targets
 
 
 def test_quick_bench_writes_json_and_table(tmp_path):
@@ -115,31 +119,101 @@ def test_speed_presets_validate():
 
 
 def test_targets_parse_and_their_configs_are_the_recipes():
-    assert bench.parse_targets(None, quick=False) == ["speedrun"]
-    assert bench.parse_targets(None, quick=True) == []
-    assert bench.parse_targets("none", quick=False) == []
-    assert bench.parse_targets("speedrun,tinystories", quick=False) == ["speedrun", "tinystories"]
+    assert targets.parse_targets(None, quick=False) == ["speedrun"]
+    assert targets.parse_targets(None, quick=True) == []
+    assert targets.parse_targets("none", quick=False) == []
+    assert targets.parse_targets("speedrun,tinystories", quick=False) == ["speedrun", "tinystories"]
     with pytest.raises(ValueError, match="unknown"):
-        bench.parse_targets("marathon", quick=False)
-    ours, base = bench.target_configs("speedrun")
-    assert ours.data == base.data and ours.train.eval_interval == base.train.eval_interval
+        targets.parse_targets("marathon", quick=False)
+    ours, base = targets.target_configs("speedrun")
+    assert ours.data == base.data and ours.train.eval_batches == base.train.eval_batches == 50
     assert (base.model.n_layer, base.model.n_embd, base.model.block_size, base.train.micro_batch_size,
             base.train.lr, base.train.max_steps, base.train.dtype) == (4, 128, 64, 12, 1e-3, 2000, "float32")
-    ours, base = bench.target_configs("tinystories")
+    ours, base = targets.target_configs("tinystories")
     assert base.data.tokenizer == "gpt2" and ours.data.corpus == base.data.corpus == "tinystories"
+    assert base.train.time_budget == ours.train.time_budget  # the same minutes
 
 
-def test_smoke_target_runs_both_sides_and_reports(tmp_path, monkeypatch):
-    # in this process: the subprocess protocol is the quick bench's test; here, the targets' report
-    monkeypatch.setattr(bench, "_run_in_subprocess", bench.measure)
+def test_smoke_target_runs_every_side_and_reports(tmp_path, monkeypatch):
+    # in this process: the subprocess protocol is the nanoGPT race's test; here, the report
+    monkeypatch.setattr(targets, "_in_subprocess",
+                        lambda case: targets.run_target_case(**case, launched=time.time()))
     args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="none", steps=0, quick=True,
-                                 targets="smoke")
+                                 targets="smoke", nanogpt=None)
     assert bench.main(args) == 0
     report = json.loads((tmp_path / "b" / "bench.json").read_text())
     (row,) = report["targets"]
-    for role in ("ours", "baseline"):
-        r = row[role]
+    ours, base = row["runs"]
+    for r in (ours, base):
         assert r["steps"] == 40 and r["reached"] and r["final_score"] < 10.0
-        assert r["evals"][-1][0] == 40 and r["seconds_to_bar"] <= r["seconds"]
-    assert row["speedup"] > 0 and row["score_ratio"] > 0
-    assert "**smoke**" in (tmp_path / "b" / "bench.md").read_text()
+        assert r["evals"][-1][0] == 40 and r["startup_s"] >= 0
+        assert r["startup_s"] <= r["seconds_to_bar"] <= r["startup_s"] + r["seconds"] + 1e-6
+    (ratio,) = row["ratios"]
+    assert ratio["time_ratio"] > 0 and ratio["score_ratio"] > 0
+    md = (tmp_path / "b" / "bench.md").read_text()
+    assert "**smoke**" in md and "CPU flags:" in md and "x the time of" in md
+
+
+def test_bf16_is_skipped_with_a_reason_where_the_cpu_lacks_it(monkeypatch):
+    monkeypatch.setattr(targets, "cpu_has_bf16", lambda: False)
+    run, skipped = targets._native_dtypes(("float32", "bfloat16"), "cpu")
+    assert run == ["float32"] and "no native bf16" in skipped[0]
+    monkeypatch.setattr(targets, "cpu_has_bf16", lambda: True)
+    assert targets._native_dtypes(("float32", "bfloat16"), "cpu") == (["float32", "bfloat16"], [])
+
+
+def test_held_out_bpb_of_a_uniform_model_is_log2_vocab_per_byte():
+    from slmlab.tokenizers import get_tokenizer
+
+    docs = ["once upon a time there was a cat.", "the cat sat on the mat and was happy."]
+    tok = get_tokenizer("char", docs)
+
+    class Uniform(torch.nn.Module):  # logits all zero: every token costs ln V
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, idx):
+            return torch.zeros(*idx.shape, tok.vocab_size) + 0 * self.w, None
+
+    dev = types.SimpleNamespace(autocast=contextlib.nullcontext)
+    n_pred = len(tok.encode_docs(docs)) - 1  # every token but the first is predicted once
+    want = n_pred * math.log(tok.vocab_size) / math.log(2) / sum(len(d) for d in docs)
+    for block in (4, 7, 200):  # windows that end exactly, one short window at the end, one window
+        assert targets.held_out_bpb(Uniform(), tok, docs, block, dev, batch_size=3) == pytest.approx(want)
+
+
+def test_tinystories_held_out_is_text_no_run_reads(tmp_path, monkeypatch):
+    from slmlab import corpora
+
+    stories = [f"Story {i}: the dog ran home." for i in range(400)]
+    (tmp_path / "tinystories_sample.txt").write_text("".join(s + "\n<|endoftext|>\n" for s in stories))
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(tmp_path))
+    h = corpora.tinystories_held_out(corpus_bytes=500_000_000, n_bytes=2_000)
+    run = corpora.load_corpus("tinystories", corpus_bytes=h.run_corpus_bytes)
+    seen = set(run.train_docs) | set(run.val_docs)
+    assert h.docs and not seen & set(h.docs)
+    assert seen | set(h.docs) <= set(stories) and len(seen) + len(h.docs) >= 395  # nothing lost but a tail
+    with pytest.raises(corpora.DataMissingError, match="too few"):
+        corpora.tinystories_held_out(corpus_bytes=500_000_000, n_bytes=10_000_000)
+
+
+def test_nanogpt_race_runs_its_train_py_and_times_the_first_val_under_the_bar(tmp_path):
+    repo, text = tmp_path / "nanoGPT", tmp_path / "input.txt"
+    text.write_text("First Citizen:\nBefore we proceed any further, hear me speak.\n")
+    for f in ("model.py", "configurator.py", "config/train_shakespeare_char.py"):
+        (repo / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo / f).write_text("")
+    (repo / "data/shakespeare_char").mkdir(parents=True)
+    (repo / "data/shakespeare_char/prepare.py").write_text(  # a stand-in: checks its input is there
+        "import os; assert os.path.exists(os.path.join(os.path.dirname(__file__), 'input.txt'))")
+    (repo / "train.py").write_text(
+        "import sys\nassert '--device=cpu' in sys.argv\n"
+        "print('step 0: train loss 4.1000, val loss 4.2000')\n"
+        "print('step 250: train loss 1.9000, val loss 1.8800')\n"
+        "print('step 500: train loss 1.7000, val loss 1.8000')\n")
+    r = targets.race_nanogpt(repo, 1.8857, text, log=lambda s: None)
+    assert r["reached"] and r["step_to_bar"] == 250 and r["final_score"] == 1.8
+    assert 0 <= r["seconds_to_bar"] <= r["seconds"]
+    with pytest.raises(ValueError, match="no train.py"):
+        targets.race_nanogpt(tmp_path, 1.8857, text)
