@@ -241,9 +241,11 @@ display(Markdown(capstone.checklist(items)))
 # ### Exercise: your config
 # Write `my_config(cfg)`: it gets this notebook's config and returns yours, e.g.
 # `cfg.replace(n_embd=256)`. Change one thing (or a few), each for a reason an earlier lesson
-# measured; the checklist above is a start. The val text must stay the notebook's (corpus,
-# corpus_bytes, val_fraction and data_seed); the tokenizer, the model, the schedule and the
-# share of the train text are yours. Put your name in `NAME`.
+# measured; the checklist above is a start. The scoring stays the notebook's: the same val text
+# (corpus, corpus_bytes, val_fraction and data_seed) and the same evals (eval_interval and
+# eval_batches: a run evaluated more often on fewer batches would pick its best from more and
+# noisier numbers). The tokenizer, the model, the schedule and the share of the train text are
+# yours. Put your name in `NAME`.
 #
 # `check_capstone` trains your config with the same time limit (a cached run loads), prints
 # both runs, and says: not attempted, over budget, worse, a tie (within the eval noise printed

@@ -781,7 +781,9 @@ def check_grid_size(fn: Callable[[Mapping[str, Sequence]], int]) -> bool:
 
 # --- 13: the class challenge: beat the notebook's run in the same budget
 
-_SAME_VAL_TEXT = ("corpus", "corpus_bytes", "val_fraction", "data_seed")  # what decides the val text
+# what decides the val text, and how often and on how many batches it is scored: a run evaluated
+# more often, on fewer batches, would pick its best from more and noisier numbers
+_SCORED_THE_SAME = ("corpus", "corpus_bytes", "val_fraction", "data_seed", "eval_interval", "eval_batches")
 
 
 def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[Any], Any], budget: float,
@@ -837,10 +839,11 @@ def _capstone_config_problem(cfg: Any, base: Any, name: Any, config_type: type) 
         return f"name={name!r}: give your name (text) for the leaderboard"
     if not isinstance(cfg, config_type):
         return f"my_config returned {type(cfg).__name__}, not a Config: return e.g. cfg.replace(lr=3e-3)"
-    moved = [k for k in _SAME_VAL_TEXT if cfg.get(k) != base.get(k)]
+    moved = [k for k in _SCORED_THE_SAME if cfg.get(k) != base.get(k)]
     if moved:
-        return (f"you changed {', '.join(moved)}: the challenge is scored on the notebook's val text, so "
-                f"keep {', '.join(_SAME_VAL_TEXT)} (data_fraction, the tokenizer and the rest are yours)")
+        return (f"you changed {', '.join(moved)}: the challenge is scored on the notebook's val text and "
+                f"evals, so keep {', '.join(_SCORED_THE_SAME)} (data_fraction, the tokenizer and the rest "
+                f"are yours)")
     if cfg.flat() == base.flat():
         return "my_config returns the notebook's own config: change at least one setting"
     return None

@@ -485,6 +485,7 @@ CHALLENGE_REF = challenge_run("ref", 3.0)  # 3.0 nats x 1000 tokens / (ln 2 x 40
     (lambda c: None, {}, False, "returned NoneType, not a Config"),
     (lambda c: c, {}, False, "returns the notebook's own config"),
     (lambda c: c.replace(val_fraction=0.2), {}, False, "you changed val_fraction"),
+    (lambda c: c.replace(eval_interval=1, eval_batches=2), {}, False, "you changed eval_interval, eval_batches"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("fast", 2.9)}, True, "better: 1.0460 bits per byte"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("slow", 3.2)}, False, "worse: 1.1542"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("tie", 3.01)}, False, "a tie: +0.0036"),
