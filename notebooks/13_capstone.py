@@ -3,8 +3,8 @@
 #
 # The student's run ended at "val loss 9", and every lesson since 04 took one piece of the
 # chat answer and measured it. Here the course puts all of it to work on one run: the best
-# model we can train on TinyStories in a fixed budget of wall time (ten minutes of this CPU in
-# the cpu profile, printed below), with the settings the lessons chose.
+# model we can train on TinyStories in a fixed budget of wall time (the first cell prints it),
+# with the settings the lessons chose.
 #
 # What we will do:
 # 1. train it, and say which lesson chose each setting;
@@ -55,9 +55,9 @@ print(f"budget: {BUDGET:.0f} seconds of wall time, evaluations included")
 # | setting | why | measured in |
 # | --- | --- | --- |
 # | a BPE fitted to the corpus, not GPT-2's 50,257 tokens | TinyStories uses a few thousand distinct tokens; with GPT-2's vocabulary most of a small model is its token table and its output layer does most of the FLOPs | 01 §3-4, 11 §2 |
-# | two layers, wide | at fixed compute a smaller model gets more updates and wins; on this CPU width costs less time per update than depth | 11 §3-4 |
+# | a small model, wide rather than deep | at fixed compute a smaller model gets more updates and wins; on this CPU width costs less time per update than depth | 11 §3-4 |
 # | lr with warmup, a cosine to min_lr = lr/10, per optimizer update | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr | 08 §2 and §4, 03 §2, 04 §3 |
-# | dropout 0.1, weight decay 0.1 | with a small corpus read many times the model memorizes; dropout narrows that gap (and costs val where nothing is memorized); decay 0.1 is within noise of none | 06, 07, RESULTS.md |
+# | a little dropout, the usual weight decay | with a small corpus read many times the model memorizes; dropout narrows that gap (and costs val where nothing is memorized); decay 0.1 is within noise of none | 06, 07, RESULTS.md |
 # | the best checkpoint, not the last | the val loss can rise at the end of a run that memorizes; best.pt keeps the lowest | 05 §4 |
 # | a fixed time budget | runs compared at equal time; the time limit ends the run with an eval | 11 §4 (fixed compute), this notebook |
 #
@@ -106,7 +106,8 @@ display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} 
 # ## 2. What a loss reads like
 #
 # Every sample below is drawn the same way: from the end-of-text token, at temperature 1, no
-# top-k, so each is a fair draw from a model whose val loss is the number beside it. The first
+# top-k, so each is a fair draw from a model whose val loss is the number beside it (for the
+# rungs, nearly: the rung adds a little smoothing to the counts the sample draws from). The first
 # three are the ladder's rungs made into writers: uniform (any token, equally likely), unigram
 # (tokens as often as they occur in the train split) and bigram (each token drawn from what
 # followed the previous one in the train split), all decoded with the run's tokenizer. Then the
@@ -120,16 +121,18 @@ samples = [(name, rungs[name], tok.decode(capstone.ngram_sample(data.train, V, o
                                                                  start=tok.eot_id, seed=0)))
            for order, name in enumerate(("uniform", "unigram", "bigram"))]
 recorded = recorder.recorded()
-for s in recorded:
-    samples.append((f"model at update {s['step']} (first eval at or below {s['threshold']:g})", s["val_loss"],
-                    s["text"]))
+for step in dict.fromkeys(s["step"] for s in recorded):  # one sample per eval, whatever it crossed
+    at = [s for s in recorded if s["step"] == step]
+    below_these = " and ".join(f"{s['threshold']:g}" for s in at)
+    samples.append((f"model at update {step} (first eval at or below {below_these})", at[0]["val_loss"],
+                    at[0]["text"]))
 best_text = capstone.sample_text(run.model("best"), tok, N_TOKENS, seed=0)
 samples.append((f"model, best checkpoint (update {best_step})", best_val, best_text))
 crossed = [s["threshold"] for s in recorded]
 print("thresholds the run crossed: " + (", ".join(f"{x:g}" for x in crossed) or "none")
       + "; not reached: " + (", ".join(f"{x:g}" for x in THRESHOLDS if x not in crossed) or "none")
       + f" (best val {best_val:.3f})\n")
-for name, nats, text in samples:
+for name, nats, text in sorted(samples, key=lambda sample: -sample[1]):  # the highest loss first
     print(f"--- {name}: {nats:.2f} nats per token, {lad.bits_per_byte(nats):.3f} bits per byte")
     print(textwrap.fill(" ".join(text.split()), 100) + "\n")
 
@@ -139,7 +142,7 @@ for name, nats, text in samples:
 # sentences that do not; the model's samples are what each printed loss buys on top of that.
 # A threshold the run did not reach is listed as such above. The student's "val loss 9" was
 # worse than the uniform rung of this tokenizer; with their GPT-2 tokens it sat between a
-# uniform guess and a unigram model (notebook 04): the text at the top of this list.
+# uniform guess and a unigram model (notebook 04): text between the first two samples above.
 #
 # ## 3. The ladder, bits per byte, and the doctor
 #
