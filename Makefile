@@ -34,10 +34,10 @@ export SLMLAB_DATA_DIR
 sync: setup
 	$(PY) -m slmlab.notebooks sync $(NB)
 
-# Sync, then run every notebook headless in the cpu profile and write the outputs back
+# Sync, then run every notebook headless in the cpu profile (SLMLAB_PROFILE=gpu: the gpu one) and write the outputs back
 # (NB=01_data_and_tokenizers runs just one).
 course: setup
-	SLMLAB_PROFILE=cpu $(PY) -m slmlab.notebooks run $(NB)
+	SLMLAB_PROFILE=$${SLMLAB_PROFILE:-cpu} $(PY) -m slmlab.notebooks run $(NB)
 
 # Unit tests, then every notebook and solution through nbval in the smoke profile.
 test: setup

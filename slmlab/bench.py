@@ -42,7 +42,7 @@ import torch
 
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
-from .device import cpu_has_bf16, default_threads, pick_device
+from .device import cpu_has_bf16, cuda_has_bf16, default_threads, pick_device
 from .files import atomic_write_text, write_json
 from .targets import TARGET_HEAD, parse_targets, run_targets, target_rows
 from .tokenizers import token_dtype
@@ -235,7 +235,7 @@ def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, s
     """'student:bfloat16:eager,nanogpt-baby' -> [(config, dtype, compile), ...]."""
     names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"] if spec else (
         ["tiny"] if quick else list(DEFAULT_CONFIGS))
-    half = "bfloat16" if device != "cuda" or torch.cuda.is_bf16_supported() else "float16"
+    half = "bfloat16" if device != "cuda" or cuda_has_bf16() else "float16"
     cases = []
     for item in names:
         name, *rest = item.split(":")

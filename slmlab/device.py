@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16"]
+__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16", "cuda_has_bf16"]
 
 # bf16 autocast on a CPU with native bf16 (AVX-512 BF16 / AMX). On by default,
 # because on such a CPU its loss curve matches fp32 within seed noise and its steps are
@@ -106,6 +106,13 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def cuda_has_bf16() -> bool:
+    """Whether the GPU computes bf16 natively: compute capability 8.0 (Ampere) or newer.
+    torch.cuda.is_bf16_supported() also says yes where bf16 is only emulated (a T4), so it
+    is not asked."""
+    return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
+
+
 def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None = None,
                cpu_bf16: bool | None = None) -> torch.dtype:
     """The autocast dtype for `device`.
@@ -122,7 +129,7 @@ def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None =
         return _DTYPES[requested]
     if device == "cuda":
         if cuda_bf16 is None:
-            cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            cuda_bf16 = cuda_has_bf16()
         return torch.bfloat16 if cuda_bf16 else torch.float16
     if device == "cpu":
         if cpu_bf16 is None:

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from .callbacks import Callback
 from .config import Config, preset
-from .device import cpu_has_bf16, pick_device
+from .device import cpu_has_bf16, cuda_has_bf16, pick_device
 
 __all__ = ["TARGETS", "Target", "target_configs", "parse_targets", "run_target_case", "run_targets",
            "held_out_bpb", "race_nanogpt", "NANOGPT_CPU_ARGS", "target_rows", "TARGET_HEAD"]
@@ -265,7 +265,7 @@ def _native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], lis
         if d == "bfloat16" and device == "cpu" and not cpu_has_bf16():
             skipped.append("bfloat16 skipped: this CPU has no native bf16 (a bf16 matmul runs ~70x "
                            "slower than fp32 there)")
-        elif d == "bfloat16" and device == "cuda" and not torch.cuda.is_bf16_supported():
+        elif d == "bfloat16" and device == "cuda" and not cuda_has_bf16():
             run.append("float16")
         else:
             run.append(d)

@@ -40,7 +40,7 @@ from . import checkpoint, distributed, optim
 from .callbacks import EarlyStopping, KeepBest, ProgressBar
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, cpu_has_bf16, pick_device, setup
+from .device import Device, cpu_has_bf16, cuda_has_bf16, pick_device, setup
 from .history import NAN, STOPPED, TIME, History
 from .model import GPT
 
@@ -118,7 +118,7 @@ def _bf16_native(device: Device | str) -> bool:
     """Whether bf16 matmuls run natively here (Muon's Newton-Schulz then runs in bf16)."""
     kind = device if isinstance(device, str) else device.type
     if kind == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return cuda_has_bf16()
     return kind == "cpu" and cpu_has_bf16()
 
 

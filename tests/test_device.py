@@ -23,6 +23,14 @@ def test_cuda_prefers_bf16_and_falls_back_to_fp16_with_scaler():
     assert not dev.Device("cuda", torch.bfloat16, 1, "fake A100").use_scaler
 
 
+def test_a_t4_gets_fp16_though_torch_says_it_can_emulate_bf16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # emulation counts there
+    for capability, want in (((7, 5), torch.float16), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, c=capability: c)
+        assert dev.pick_dtype("cuda") == want, capability
+
+
 def test_cpu_dtype_auto_follows_the_switch_and_hardware(monkeypatch):
     assert dev.pick_dtype("cpu", cpu_bf16=False) == torch.float32
     monkeypatch.setattr(dev, "CPU_AUTO_BF16", True)
