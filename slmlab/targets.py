@@ -240,7 +240,7 @@ def race_nanogpt(repo: str | Path, bar: float, text: Path, log=print) -> dict:
             tail = (tail + [line.rstrip()])[-5:]
             m = _NANOGPT_EVAL.search(line)
             if m:
-                evals.append([int(m[1]), round(time.time() - t0, 2), float(m[3])])
+                evals.append([int(m[1]), time.time() - t0, float(m[3])])
         proc.wait()
         seconds = time.time() - t0
     if proc.returncode or not evals:
