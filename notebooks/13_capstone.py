@@ -36,15 +36,15 @@ from slmlab.course import start
 # TinyStories when it is on this machine, else the synthetic stories (start prints a note)
 lesson = start("13_capstone", corpus="tinystories", tokenizer=capstone.budget_tokenizer())
 cfg = capstone.budget_config(lesson)  # the profile's budget preset: tinystories-cpu on a CPU
-BUDGET = capstone.BUDGET_SECONDS[lesson.profile]  # wall seconds a run gets
-limits = capstone.budget_limits(BUDGET)  # a TimeLimit: the run ends (with an eval) when they are spent
+BUDGET = cfg.train.time_budget  # wall seconds a run gets: the cosine runs on their share spent
 m, t = cfg.model, cfg.train
 print(f"preset {cfg.name}: {m.n_layer} layers x {m.n_embd} wide, {m.n_head} heads, block {m.block_size}, "
       f"dropout {m.dropout:g}; {cfg.data.corpus} with {cfg.data.tokenizer}")
 print(f"lr {t.lr:g} -> min_lr {t.min_lr:g}, warmup {t.warmup_steps} updates, cosine over max_steps "
       f"{t.max_steps}; batch {t.micro_batch_size} x {m.block_size} = {cfg.tokens_per_step:,} tokens an update; "
       f"weight decay {t.weight_decay:g}; eval every {t.eval_interval} updates on {t.eval_batches} batches")
-print(f"budget: {BUDGET:.0f} seconds of wall time, evaluations included")
+print(f"budget: time_budget {BUDGET:.0f} seconds of wall time, evaluations included; max_steps {t.max_steps} "
+      f"ends the cosine instead if this machine gets there first")
 
 # %% [markdown]
 # ## 1. The run, and where its settings come from
@@ -56,10 +56,10 @@ print(f"budget: {BUDGET:.0f} seconds of wall time, evaluations included")
 # | --- | --- | --- |
 # | a BPE fitted to the corpus, not GPT-2's 50,257 tokens | TinyStories uses a few thousand distinct tokens; with GPT-2's vocabulary most of a small model is its token table and its output layer does most of the FLOPs | 01 §3-4, 11 §2 |
 # | a small model, wide rather than deep | at fixed compute a smaller model gets more updates and wins; on this CPU width costs less time per update than depth | 11 §3-4 |
-# | lr with warmup, a cosine to min_lr = lr/10, per optimizer update | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr | 08 §2 and §4, 03 §2, 04 §3 |
+# | lr with warmup, then a cosine to min_lr = lr/10 | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr; the schedule moves once per optimizer update | 08 §2 and §4, 03 §2, 04 §3 |
 # | a little dropout, the usual weight decay | with a small corpus read many times the model memorizes; dropout narrows that gap (and costs val where nothing is memorized); decay 0.1 is within noise of none | 06, 07, RESULTS.md |
 # | the best checkpoint, not the last | the val loss can rise at the end of a run that memorizes; best.pt keeps the lowest | 05 §4 |
-# | a fixed time budget | runs compared at equal time; the time limit ends the run with an eval | 11 §4 (fixed compute), this notebook |
+# | a time budget (`time_budget`) | runs compared at equal time; the cosine runs on the share of the budget spent, so the lr reaches min_lr when the time is up, on a fast machine or a slow one, and the run ends there with an eval | 11 §4 (fixed compute), this notebook |
 #
 # The run records, with a recorder callback, a sample of the model at the first eval whose
 # val loss is at or below 4, 3 and 2.5 nats. The recorder samples with its own random
@@ -78,13 +78,13 @@ tok = data.tokenizer
 lad = ladder(data)
 rungs = lad.to_dict()
 recorder = capstone.SampleRecorder(THRESHOLDS, n_tokens=N_TOKENS, seed=0)
-run = experiments.run(cfg, callbacks=[*limits, recorder], label="capstone", progress=False)
+run = experiments.run(cfg, callbacks=[recorder], label="capstone", progress=False)
 h = run.history
 best_step, best_val = h.best_val()
 last = h.evals[-1]
 updates, trained_s = h.steps[-1]["step"], h.steps[-1]["seconds"]
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
-why = {"time": "the time limit", None: "max_steps"}.get(h.stop_reason, h.stop_reason)
+why = {"time": "the time budget", None: "max_steps"}.get(h.stop_reason, h.stop_reason)
 print(f"{h.meta['n_params']:,} parameters; {updates} updates ({updates / t.max_steps:.0%} of max_steps) "
       f"in {trained_s:.0f} s, ended by {why}; {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens")
 print(f"best val {best_val:.3f} at update {best_step}; last eval (update {last['step']}): val "
@@ -97,8 +97,8 @@ from slmlab import plots
 display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} s"))
 
 # %% [markdown]
-# The lines above say where the run ended and why (the time limit, or max_steps when the
-# updates fit in the budget), how many times it read its training text, and how far apart
+# The lines above say where the run ended and why (the time budget, or max_steps when the
+# updates fit in the budget), the lr there (min_lr, when the cosine ended with the run), how many times it read its training text, and how far apart
 # train and val are at the end. A corpus read several times can be memorized: train then keeps
 # falling while val flattens or rises, which is why the run is scored by best.pt, its lowest
 # val, and why the gap is on the checklist below.
@@ -250,7 +250,8 @@ display(Markdown(capstone.checklist(items)))
 # noisier numbers). The tokenizer, the model, the schedule and the share of the train text are
 # yours. Put your name in `NAME`.
 #
-# `check_capstone` trains your config with the same time limit (a cached run loads), prints
+# `check_capstone` trains your config (with the notebook's time_budget: a bigger one is refused
+# as over budget; a cached run loads), prints
 # both runs, and says: not attempted, over budget, worse, a tie (within the eval noise printed
 # above) or better, in bits per byte. It writes your result, and the notebook's, to a
 # leaderboard file (one row per name and config: running again replaces your row); its path is
@@ -268,7 +269,7 @@ def my_config(cfg):
 
 
 def train_in_budget(c):
-    return experiments.run(c, callbacks=capstone.budget_limits(BUDGET), label=NAME, progress=False)
+    return experiments.run(c, label=NAME, progress=False)
 
 
 check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
@@ -287,7 +288,7 @@ print(capstone.format_leaderboard(capstone.read_leaderboards([BOARD]) if BOARD.i
 
 # %% [markdown]
 # ## What we measured
-# - One run of the budget preset, ended by the time limit or by max_steps (printed in section
+# - One run of the budget preset, ended by its time budget or by max_steps (printed in section
 #   1), on the same model and settings the lessons chose; its best val in nats and bits per
 #   byte, and its distance below the bigram rung (section 3).
 # - What a loss reads like: samples from the ladder's three rungs and from the model at each

@@ -3,10 +3,9 @@ and the class challenge's leaderboard.
 
 - `budget_config(lesson)`: the run the capstone trains: the profile's budget preset
   (tinystories-cpu on a CPU, gpu on a GPU, smoke's own), on the corpus `course.start`
-  picked (synthetic, at the profile's size, when TinyStories is not on the machine), and
-  `budget_tokenizer()`, its tokenizer, for start's line;
-  `BUDGET_SECONDS` and `budget_limits(seconds)`: the wall time a run of the challenge
-  gets, and the callbacks that hold it to that time.
+  picked (synthetic, at the profile's size, when TinyStories is not on the machine), with
+  its `time_budget` (the preset's, else `BUDGET_SECONDS` of the profile): the wall time a
+  run of the challenge gets; `budget_tokenizer()`, its tokenizer, for start's line.
 - `ngram_sample(train, vocab_size, order, n_tokens, start, seed)`: text from the lower
   rungs of the loss ladder: uniform (order 0), unigram (1) and bigram (2), drawn from the
   token counts of the train split.
@@ -37,16 +36,15 @@ import numpy as np
 import torch
 
 from . import files
-from .callbacks import Callback, TimeLimit
-from .config import Config, ConfigError, preset, profile, validate
+from .callbacks import Callback
+from .config import Config, preset, profile, validate
 from .paths import runs_dir
 
-__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "budget_limits", "ngram_sample",
-           "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
+__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "ngram_sample", "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
            "read_leaderboards", "format_leaderboard"]
 
 BUDGET_PRESETS = {"smoke": "smoke", "cpu": "tinystories-cpu", "gpu": "gpu"}  # profile -> what it trains
-BUDGET_SECONDS = {"smoke": 5.0, "cpu": 600.0, "gpu": 600.0}  # wall time of one run of the challenge
+BUDGET_SECONDS = {"smoke": 5.0, "cpu": 600.0, "gpu": 600.0}  # a run's wall time, where its preset sets none
 
 
 # ---------------------------------------------------------------------------
@@ -55,26 +53,21 @@ BUDGET_SECONDS = {"smoke": 5.0, "cpu": 600.0, "gpu": 600.0}  # wall time of one 
 
 def budget_config(lesson) -> Config:
     """The capstone's config for `lesson` (course.start's): its profile's budget preset, on the
-    corpus start picked. smoke keeps the lesson's own config (seconds, whatever the corpus)."""
+    corpus start picked, with a time_budget (the preset's own, else BUDGET_SECONDS[profile]).
+    smoke keeps the lesson's own config (seconds, whatever the corpus)."""
     if lesson.smoke:
-        return lesson.cfg
-    cfg = preset(BUDGET_PRESETS[lesson.profile])
-    if lesson.cfg.data.corpus != cfg.data.corpus:  # start's fallback: synthetic, at the profile's size
-        cfg = cfg.replace(corpus=lesson.cfg.data.corpus, corpus_bytes=lesson.cfg.data.corpus_bytes)
-    return validate(cfg)
+        cfg = lesson.cfg
+    else:
+        cfg = preset(BUDGET_PRESETS[lesson.profile])
+        if lesson.cfg.data.corpus != cfg.data.corpus:  # start's fallback: synthetic, at the profile's size
+            cfg = cfg.replace(corpus=lesson.cfg.data.corpus, corpus_bytes=lesson.cfg.data.corpus_bytes)
+    return validate(cfg.replace(time_budget=cfg.train.time_budget or BUDGET_SECONDS[lesson.profile]))
 
 
 def budget_tokenizer(profile_name: str | None = None) -> str:
     """The tokenizer of the budget preset of `profile_name` ($SLMLAB_PROFILE when None): what
     the notebook's start() line names, so it prints the tokenizer the run will use."""
     return preset(BUDGET_PRESETS[profile_name or profile()]).data.tokenizer
-
-
-def budget_limits(seconds: float) -> list[Callback]:
-    """The callbacks that end a run after `seconds` of wall time, with a last eval there."""
-    if not seconds > 0:
-        raise ConfigError(f"a budget of {seconds} seconds: give a positive number of seconds, e.g. 600")
-    return [TimeLimit(seconds)]
 
 
 # ---------------------------------------------------------------------------

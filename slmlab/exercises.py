@@ -789,13 +789,14 @@ _SCORED_THE_SAME = ("corpus", "corpus_bytes", "val_fraction", "data_seed", "eval
 def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[Any], Any], budget: float,
                    name: str, board: Any = None, tolerance: float = 0.0) -> bool:
     """fn(cfg) -> the student's Config for the challenge, made from the notebook's `base` config;
-    train(config) -> its Run, trained with the notebook's time limit (a cached run loads);
+    train(config) -> its Run (the notebook's experiments.run: a cached run loads);
     reference: the notebook's own Run of `base`; budget: the wall seconds a run may train;
     name: the student's name on the leaderboard; board: its file (capstone.default_board() when
     None); tolerance: bits per byte within which two results count as a tie (the eval noise).
 
     Compares best val in bits per byte (it compares tokenizers too) on the same val text, prints
-    both runs, then: "not attempted yet", "not yet: over budget ...", "not yet: worse ...", "not
+    both runs, then: "not attempted yet", "not yet: over budget ..." (a time_budget above
+    `budget`, or a run that trained longer), "not yet: worse ...", "not
     yet: a tie ..." or "better ...". Every run that trained gets a row in the leaderboard (one
     per name and config: a re-run replaces it), beside the notebook's own. True only when better.
     """
@@ -810,7 +811,7 @@ def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[
     except Exception as e:  # the student's code crashed: say how, don't raise
         print(f"not yet: {getattr(fn, '__name__', 'your function')} raised {type(e).__name__}: {e}")
         return False
-    problem = _capstone_config_problem(cfg, base, name, Config)
+    problem = _capstone_config_problem(cfg, base, name, Config, budget)
     if problem:
         print(f"not yet: {problem}")
         return False
@@ -834,11 +835,14 @@ def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[
     return verdict == "better"
 
 
-def _capstone_config_problem(cfg: Any, base: Any, name: Any, config_type: type) -> str | None:
+def _capstone_config_problem(cfg: Any, base: Any, name: Any, config_type: type, budget: float) -> str | None:
     if not isinstance(name, str) or not name.strip():
         return f"name={name!r}: give your name (text) for the leaderboard"
     if not isinstance(cfg, config_type):
         return f"my_config returned {type(cfg).__name__}, not a Config: return e.g. cfg.replace(lr=3e-3)"
+    if not 0 < cfg.train.time_budget <= budget:
+        return (f"over budget: your config's time_budget is {cfg.train.time_budget:g} s (0: no limit), the "
+                f"challenge's {budget:g} s; keep the notebook's time_budget")
     moved = [k for k in _SCORED_THE_SAME if cfg.get(k) != base.get(k)]
     if moved:
         return (f"you changed {', '.join(moved)}: the challenge is scored on the notebook's val text and "
@@ -870,7 +874,7 @@ def _capstone_verdict(mine: dict, ref: dict, budget: float, tolerance: float) ->
     per_update = mine["seconds"] / max(mine["updates"], 1)
     if mine["seconds"] > budget + max(0.01 * budget, 2 * per_update):  # a time limit ends within ~one update
         return "over budget", (f"not yet: over budget: your run trained for {mine['seconds']:.0f} s, the "
-                               f"budget is {budget:.0f} s; train it with the notebook's time limit")
+                               f"budget is {budget:.0f} s; keep the notebook's time_budget")
     if mine["val_bytes"] != ref["val_bytes"]:
         return "not comparable", (f"not yet: your val text has {mine['val_bytes']:,} bytes, the notebook's "
                                   f"{ref['val_bytes']:,}: score on the notebook's val split")

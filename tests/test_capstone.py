@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from slmlab import capstone, experiments
-from slmlab.callbacks import Callback, TimeLimit
+from slmlab.callbacks import Callback
 from slmlab.cli import main
-from slmlab.config import ConfigError, preset
+from slmlab.config import preset
 from slmlab.data import prepare
 from slmlab.model import GPT
 from slmlab.train import train
@@ -28,25 +28,19 @@ def data():
 # The budget
 
 
-def test_budget_config_keeps_smoke_and_falls_back_with_the_profiles_size():
-    smoke = SimpleNamespace(smoke=True, profile="smoke", cfg=TINY)
-    assert capstone.budget_config(smoke) is TINY
+def test_budget_config_keeps_smoke_falls_back_with_the_profiles_size_and_sets_a_budget():
+    smoke = capstone.budget_config(SimpleNamespace(smoke=True, profile="smoke", cfg=TINY))
+    assert smoke == TINY.replace(time_budget=capstone.BUDGET_SECONDS["smoke"])
     cpu = preset("cpu")  # what start gives when TinyStories is missing: synthetic, 2 MB
     got = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu", cfg=cpu))
     want = preset("tinystories-cpu")
-    assert (got.model, got.train) == (want.model, want.train)
+    budget = want.train.time_budget or capstone.BUDGET_SECONDS["cpu"]  # the preset's own first
+    assert (got.model, got.train) == (want.model, want.replace(time_budget=budget).train) and budget > 0
     assert (got.data.corpus, got.data.corpus_bytes, got.data.tokenizer) == ("synthetic", 2_000_000, "bpe-4096")
     on_disk = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu",
                                                      cfg=cpu.replace(corpus="tinystories")))
     assert on_disk.data == want.data
     assert (capstone.budget_tokenizer("cpu"), capstone.budget_tokenizer("smoke")) == ("bpe-4096", "char")
-
-
-def test_budget_limits_stop_on_time_and_refuse_no_budget():
-    (limit,) = capstone.budget_limits(600)
-    assert isinstance(limit, TimeLimit) and limit.seconds == 600
-    with pytest.raises(ConfigError, match="positive number of seconds"):
-        capstone.budget_limits(0)
 
 
 # ---------------------------------------------------------------------------

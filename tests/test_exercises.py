@@ -476,7 +476,7 @@ def challenge_run(folder, val, seconds=600.0, updates=1000, val_bytes=4000):
     return SimpleNamespace(history=h, dir=Path(folder), label=folder)
 
 
-CHALLENGE_BASE = Config.from_dict({"name": "tinystories-cpu"})  # the defaults: only the changes matter
+CHALLENGE_BASE = Config.from_dict({"name": "tinystories-cpu", "train": {"time_budget": 600.0}})  # only changes matter
 CHALLENGE_REF = challenge_run("ref", 3.0)  # 3.0 nats x 1000 tokens / (ln 2 x 4000 bytes) = 1.0820 bits per byte
 
 
@@ -486,6 +486,8 @@ CHALLENGE_REF = challenge_run("ref", 3.0)  # 3.0 nats x 1000 tokens / (ln 2 x 40
     (lambda c: c, {}, False, "returns the notebook's own config"),
     (lambda c: c.replace(val_fraction=0.2), {}, False, "you changed val_fraction"),
     (lambda c: c.replace(eval_interval=1, eval_batches=2), {}, False, "you changed eval_interval, eval_batches"),
+    (lambda c: c.replace(time_budget=1200.0), {}, False, "over budget: your config's time_budget is 1200 s"),
+    (lambda c: c.replace(time_budget=0.0), {}, False, "time_budget is 0 s (0: no limit), the challenge's 600 s"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("fast", 2.9)}, True, "better: 1.0460 bits per byte"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("slow", 3.2)}, False, "worse: 1.1542"),
     (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("tie", 3.01)}, False, "a tie: +0.0036"),

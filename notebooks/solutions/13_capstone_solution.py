@@ -23,9 +23,9 @@ from slmlab.diagnostics import bits_per_byte
 
 lesson = start("13_capstone", corpus="tinystories", tokenizer=capstone.budget_tokenizer())
 cfg = capstone.budget_config(lesson)
-BUDGET = capstone.BUDGET_SECONDS[lesson.profile]
+BUDGET = cfg.train.time_budget
 recorder = capstone.SampleRecorder((4.0, 3.0, 2.5), n_tokens=30 if lesson.smoke else 80, seed=0)  # as in 13
-run = experiments.run(cfg, callbacks=[*capstone.budget_limits(BUDGET), recorder], label="capstone", progress=False)
+run = experiments.run(cfg, callbacks=[recorder], label="capstone", progress=False)
 h = run.history
 last = h.evals[-1]
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
@@ -40,7 +40,7 @@ print(f"the notebook's run: {h.steps[-1]['step']} updates, {epochs:.1f} passes o
 # passes), 1.0 only slowed learning. The capstone run reads its train text several times (the
 # passes above), so it is nearer the first case. It is a bet, not a certainty: 07 saw no val
 # gain beyond its noise, and its runs were 300 updates of a smaller model. The check trains it
-# with the same time limit and says what it bought.
+# in the same time budget and says what it bought.
 
 # %%
 from slmlab.exercises import check_capstone
@@ -57,7 +57,7 @@ def my_config(cfg):
 
 
 def train_in_budget(c):
-    return experiments.run(c, callbacks=capstone.budget_limits(BUDGET), label=NAME, progress=False)
+    return experiments.run(c, label=NAME, progress=False)
 
 
 won = check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
