@@ -39,6 +39,7 @@ from . import files
 from .callbacks import Callback
 from .config import Config, preset, profile, validate
 from .paths import runs_dir
+from .train import eval_batch_losses
 
 __all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "ngram_sample", "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
            "read_leaderboards", "format_leaderboard"]
@@ -148,8 +149,6 @@ class SampleRecorder(Callback):
 def eval_standard_error(model: torch.nn.Module, data, cfg: Config, device=None) -> float:
     """The standard error (nats) of one eval of `model`: the spread of its loss over the
     eval's own val batches (eval_batches of them, the Trainer's fixed ones) over sqrt(their number)."""
-    from .train import eval_batch_losses
-
     t = cfg.train
     losses = eval_batch_losses(model, data.val, cfg.model.block_size, t.micro_batch_size, t.eval_batches,
                                device).double()  # (eval_batches,)

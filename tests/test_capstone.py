@@ -76,6 +76,15 @@ def test_sample_text_leaves_the_random_state_and_the_mode_alone(data):
     assert a == capstone.sample_text(model.eval(), data.tokenizer, 12, seed=3) and not model.training
 
 
+def test_the_eval_standard_error_needs_two_batches(data):
+    cfg = TINY.replace(vocab_size=data.vocab_size)
+    model = GPT(cfg.model)
+    se = capstone.eval_standard_error(model, data, cfg)
+    assert 0 < se < 1  # an untrained model: every batch near ln V
+    with pytest.raises(ValueError, match="one batch has no spread"):
+        capstone.eval_standard_error(model, data, cfg.replace(eval_batches=1))
+
+
 class Modes(Callback):
     """Whether the model was in train mode at every update."""
 
