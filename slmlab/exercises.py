@@ -872,7 +872,7 @@ def _capstone_row(run: Any, budget: float) -> dict:
 def _capstone_verdict(mine: dict, ref: dict, budget: float, tolerance: float) -> tuple[str, str]:
     """(verdict, message): over budget, worse, tie or better."""
     per_update = mine["seconds"] / max(mine["updates"], 1)
-    if mine["seconds"] > budget + max(0.01 * budget, 2 * per_update):  # a time limit ends within ~one update
+    if mine["seconds"] > budget + max(0.01 * budget, 2 * per_update):  # a budget ends the run within ~one update
         return "over budget", (f"not yet: over budget: your run trained for {mine['seconds']:.0f} s, the "
                                f"budget is {budget:.0f} s; keep the notebook's time_budget")
     if mine["val_bytes"] != ref["val_bytes"]:
