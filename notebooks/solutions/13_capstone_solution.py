@@ -60,8 +60,8 @@ def train_in_budget(c):
     return experiments.run(c, label=NAME, progress=False)
 
 
-won = check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
-                     board=BOARD, tolerance=noise_bpb)
+check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
+               board=BOARD, tolerance=noise_bpb)
 mine = train_in_budget(my_config(cfg)).history
 print(f"gap at the end: {mine.evals[-1]['val_loss'] - mine.evals[-1]['train_loss']:+.3f} with decay 1.0, "
       f"{last['val_loss'] - last['train_loss']:+.3f} with {cfg.train.weight_decay:g}")
