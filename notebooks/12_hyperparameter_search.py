@@ -334,6 +334,16 @@ check_prediction(prediction, best_val_with_dropout, setting="dropout",
 # between evals *and* the number of eval batches, so it is measured below as what it changes,
 # the noise of the val estimate. Every run's val is a mean loss over as many val tokens as the
 # recipe's 20 eval batches of 8 x 64.
+#
+# ### Exercise: predict the verdicts
+# Before running the ablation, write for each change whether you expect it to help, hurt or do
+# nothing against the recipe at this scale (more than twice the seed spread counts). Think of
+# what notebook 08 found for the student's lr and of its schedule bug, and of what 09 found for
+# bigger batches at equal updates. The check after the table says which you missed.
+
+# %%
+my_verdicts = {"C17": None, "C18": None, "C19": None, "C20": None,  # "helps", "hurts" or "nothing"
+               "C21": None, "C22": None, "C23": None, "C24": None}
 
 # %%
 from slmlab.callbacks import ReplayLR
@@ -403,6 +413,13 @@ fig = plots.overlay({name: rs[0] for name, rs in ab.items()}, "val_loss", x="tok
                     title="the recipe, each change alone, all eight (first seed)")
 display(fig)
 plt.close(fig)
+
+# %%
+from slmlab.exercises import check_verdicts
+
+claims = {name.split()[0]: name for name in verdicts if name != "all eight"}
+check_verdicts(my_verdicts, {**{c: verdicts[n] for c, n in claims.items()}, "C21": "nothing"},
+               deltas={c: table.diff(n, "recipe") for c, n in claims.items()}, margin=margin);
 
 # %% [markdown]
 # Read the table against the seed spread: no row's two seeds are more than 0.040 apart, so a

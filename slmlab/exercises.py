@@ -26,7 +26,7 @@ __all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "che
            "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
            "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
            "check_accumulated_loss", "check_diagnosis",
-           "check_size_winner", "check_grid_size", "check_capstone"]
+           "check_size_winner", "check_grid_size", "check_verdicts", "check_capstone"]
 
 
 def _verdict(fn: Callable, cases: Callable[[], str | None], correct: str = "correct") -> bool:
@@ -777,6 +777,34 @@ def check_grid_size(fn: Callable[[Mapping[str, Sequence]], int]) -> bool:
             return f"for {len(values)} settings with {counts} values you gave {got}, expected {want}"
         return None
     return _verdict(fn, cases)
+
+
+VERDICT_WORDS = ("helps", "hurts", "nothing")
+
+
+def check_verdicts(prediction: Mapping[str, str | None], measured: Mapping[str, str], *,
+                   deltas: Mapping[str, float] | None = None, margin: float | None = None) -> bool:
+    """prediction: change -> "helps" / "hurts" / "nothing", written BEFORE the runs; measured:
+    the same keys -> the verdict the runs gave; deltas, margin (optional): each change's val
+    minus the baseline's, and the margin that decided, printed beside each miss."""
+    if all(v is None for v in prediction.values()):
+        print(f"not attempted yet: write {', '.join(map(repr, VERDICT_WORDS))} for each change, then run the cell")
+        return False
+    problems = [f"{k!r} is not a change measured here (those are {', '.join(measured)})"
+                for k in prediction if k not in measured]
+    problems += [f"no prediction for {k}" for k in measured if prediction.get(k) is None]
+    problems += [f"{prediction[k]!r} for {k} is not one of {', '.join(map(repr, VERDICT_WORDS))}"
+                 for k in measured if prediction.get(k) is not None and prediction[k] not in VERDICT_WORDS]
+    if problems:
+        print("not yet: " + "; ".join(problems))
+        return False
+    misses = [k for k in measured if prediction[k] != measured[k]]
+    for k in misses:
+        size = f" (val {deltas[k]:+.3f} against a margin of {margin:.3f})" if deltas and k in deltas and margin else ""
+        print(f"{k}: you said {prediction[k]}, it {'did nothing' if measured[k] == 'nothing' else measured[k]}{size}")
+    right = len(measured) - len(misses)
+    print(f"correct: all {right} verdicts" if not misses else f"not yet: {right} of {len(measured)} right")
+    return not misses
 
 
 # --- 13: the class challenge: beat the notebook's run in the same budget

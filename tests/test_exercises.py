@@ -461,6 +461,26 @@ def test_check_grid_size_multiplies_and_names_a_sum(capsys):
     assert not check_grid_size(stub) and "not attempted yet" in capsys.readouterr().out
 
 
+AB_VERDICTS = {"C17": "helps", "C20": "hurts", "C21": "nothing"}
+
+
+@pytest.mark.parametrize("prediction,ok,hint", [
+    ({"C17": None, "C20": None, "C21": None}, False, "not attempted yet"),
+    ({"C17": "helps", "C20": None, "C21": "nothing"}, False, "no prediction for C20"),
+    ({"C17": "better", "C20": "hurts", "C21": "nothing"}, False, "'better' for C17 is not one of"),
+    ({"C17": "helps", "C20": "hurts", "C21": "nothing", "C99": "helps"}, False, "'C99' is not a change measured"),
+    ({"C17": "helps", "C20": "hurts", "C21": "nothing"}, True, "correct: all 3 verdicts"),
+    ({"C17": "helps", "C20": "helps", "C21": "hurts"}, False, "C20: you said helps, it hurts (val +1.347 against a "
+                                                              "margin of 0.079)\nC21: you said hurts, it did nothing"),
+])
+def test_check_verdicts_names_each_miss(capsys, prediction, ok, hint):
+    assert ex.check_verdicts(prediction, AB_VERDICTS, deltas={"C20": 1.347}, margin=0.079) is ok
+    out = capsys.readouterr().out
+    assert hint in out, out
+    if not ok and "you said" in hint:
+        assert "not yet: 1 of 3 right" in out
+
+
 # --- 13: the class challenge
 
 
