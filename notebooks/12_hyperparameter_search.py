@@ -402,6 +402,8 @@ for name, rs in ab.items():
     tokens = c.tokens_per_step * c.train.max_steps
     print(f"{name:22} {c.train.max_steps:7d} {tokens / tokens0:5.1f}x {', '.join(f'{v:.3f}' for v in vals[name]):>18} "
           f"{table.mean(name):6.3f} {table.diff(name, 'recipe'):+9.3f}  {verdicts.get(name, '')}")
+r0 = ab["recipe"][0].config
+print(f"the recipe reads {tokens0:,} tokens: {r0.train.max_steps} updates of {r0.tokens_per_step:,}")
 print(f"seed spread (widest range of a row): {table.spread:.3f}; a change helps or hurts beyond 2x it, {margin:.3f}")
 print("rungs: " + ", ".join(f"{k} {v:.3f}" for k, v in rungs.items() if k != "entropy floor")
       + f"; all eight end {table.mean('all eight') - bigram:+.3f} nats from bigram, "
