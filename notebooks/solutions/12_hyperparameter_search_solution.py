@@ -57,7 +57,7 @@ for s in ("grid", "random", "tpe"):
         st = search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
         pooled.add_trials([t for t in st.trials if t.state.name == "COMPLETE"])
 best_params = pooled.best_params
-print(f"best trial: val {pooled.best_value:.3f}, dropout {best_params['dropout']:.3f}")
+print(f"best trial: val {pooled.best_value:.3f}, dropout {best_params['dropout']:.3f}, lr {best_params['lr']:.2g}")
 
 # %% [markdown]
 # A guess of the best trial's val plus 0.25 nats: a cautious share of what dropout 0.2 cost
@@ -83,8 +83,8 @@ check_prediction(prediction, best_val_with_dropout, setting="dropout",
 
 # %% [markdown]
 # ## Predict the verdicts: the chat answer's eight changes
-# The recipe trains at lr 1e-4, far below this model's best lr (0.0069 in the notebook's
-# section 6), and its buggy schedule *raises* the lr to min_lr 5e-4 over the run. So at this
+# The recipe trains at lr 1e-4, far below this model's best lr (0.0069, the best trial's,
+# printed at the top), and its buggy schedule *raises* the lr to min_lr 5e-4 over the run. So at this
 # scale the run is held back by its lr and its number of updates, and nothing overfits (the
 # recipe reads less than one pass over the text: the cell below prints how much). From that:
 # - C17 lr 6e-4 **helps**: a higher lr, when the lr is too low, is the biggest lever (08 §2).
