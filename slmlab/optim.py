@@ -27,17 +27,18 @@ _NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Keller Jordan's quintic: fast, n
 
 
 def newton_schulz(g: torch.Tensor, steps: int = 5, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """An approximately orthogonal matrix with g's row and column spaces (U V^T of g's SVD), (m, n)."""
+    """An approximately orthogonal matrix with g's row and column spaces (U V^T of g's SVD):
+    (m, n), or a stack of them (k, m, n), each orthogonalized on its own."""
     a, b, c = _NS_COEFFICIENTS
     x = g.to(dtype)
-    tall = x.size(0) > x.size(1)
+    tall = x.size(-2) > x.size(-1)
     if tall:
-        x = x.T  # (n, m): the Gram matrix below is then the smaller one
-    x = x / (x.norm() + 1e-7)  # spectral norm <= 1, where the iteration converges
+        x = x.mT  # (n, m): the Gram matrix below is then the smaller one
+    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)  # spectral norm <= 1: the iteration converges
     for _ in range(steps):
-        gram = x @ x.T  # (r, r), r = min(m, n)
+        gram = x @ x.mT  # (r, r), r = min(m, n)
         x = a * x + (b * gram + c * gram @ gram) @ x
-    return (x.T if tall else x).to(g.dtype)
+    return (x.mT if tall else x).to(g.dtype)
 
 
 class Muon(torch.optim.Optimizer):
@@ -61,16 +62,22 @@ class Muon(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One update. Matrices of one shape are orthogonalized together, as one batched
+        Newton-Schulz: far fewer, larger matmuls than one small chain per matrix."""
         for group in self.param_groups:
             mu, lr = group["momentum"], group["lr"]
             decay = 1.0 - lr / group["lr_scale"] * group["weight_decay"]
+            by_shape: dict[tuple, list] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 buf = self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
                 buf.mul_(mu).add_(p.grad)
-                update = newton_schulz(p.grad.add(buf, alpha=mu), dtype=self.ns_dtype)  # nesterov
-                p.mul_(decay).add_(update, alpha=-lr * max(1.0, p.size(0) / p.size(1)) ** 0.5)
+                by_shape.setdefault(tuple(p.shape), []).append((p, p.grad.add(buf, alpha=mu)))  # nesterov
+            for (rows, cols), pairs in by_shape.items():
+                updates = newton_schulz(torch.stack([u for _, u in pairs]), dtype=self.ns_dtype)  # (k, m, n)
+                for (p, _), update in zip(pairs, updates, strict=True):
+                    p.mul_(decay).add_(update, alpha=-lr * max(1.0, rows / cols) ** 0.5)
 
 
 class Optimizers:

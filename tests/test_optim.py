@@ -95,3 +95,11 @@ def test_bad_optimizer_settings_are_refused():
         train(muon_smoke(muon_lr=0.0), progress=False)
     with pytest.raises(ConfigError, match="no 2-D weights"):
         configure_optimizer(torch.nn.Sequential(torch.nn.LayerNorm(4)), muon_smoke().train, "cpu")
+
+
+def test_a_stack_of_matrices_is_orthogonalized_each_on_its_own():
+    torch.manual_seed(1)
+    stack = torch.randn(3, 20, 8) * torch.tensor([1.0, 10.0, 0.1]).view(3, 1, 1)  # scales differ
+    together = optim.newton_schulz(stack)
+    for g, t in zip(stack, together, strict=True):
+        assert torch.allclose(t, optim.newton_schulz(g), atol=1e-5)
