@@ -99,12 +99,12 @@ def target_configs(name: str) -> tuple[Config, Config]:
     if name == "speedrun":  # nanoGPT config/train_shakespeare_char.py with its CPU overrides
         base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0,
                             lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000,
-                            micro_batch_size=12, beta2=0.99, weight_decay=0.1, dtype="float32",
+                            micro_batch_size=12, beta2=0.99, weight_decay=0.1, dtype="float32", optimizer="adamw",
                             eval_interval=250, eval_batches=50)
     elif name == "tinystories":  # nanoGPT-sized for a CPU, GPT-2's tokenizer, the same minutes
         base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0,
                             tokenizer="gpt2", lr=1e-3, min_lr=1e-4, warmup_steps=100,
-                            micro_batch_size=16, dtype="float32")
+                            micro_batch_size=16, dtype="float32", optimizer="adamw")
     else:
         base = ours.replace(lr=ours.train.lr / 3, min_lr=ours.train.min_lr / 3)
     return ours.replace(name=f"{name}: ours"), base.replace(name=f"{name}: baseline")

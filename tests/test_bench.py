@@ -128,7 +128,8 @@ def test_targets_parse_and_their_configs_are_the_recipes():
     ours, base = targets.target_configs("speedrun")
     assert ours.data == base.data and ours.train.eval_batches == base.train.eval_batches == 50
     assert (base.model.n_layer, base.model.n_embd, base.model.block_size, base.train.micro_batch_size,
-            base.train.lr, base.train.max_steps, base.train.dtype) == (4, 128, 64, 12, 1e-3, 2000, "float32")
+            base.train.lr, base.train.max_steps, base.train.dtype, base.train.optimizer) == (
+                4, 128, 64, 12, 1e-3, 2000, "float32", "adamw")
     ours, base = targets.target_configs("tinystories")
     assert base.data.tokenizer == "gpt2" and ours.data.corpus == base.data.corpus == "tinystories"
     assert base.train.time_budget == ours.train.time_budget  # the same minutes
