@@ -68,8 +68,10 @@ test-browser: browser-deps
 lint: setup
 	$(VENV)/bin/ruff check slmlab tests notebooks
 
+# The speed cases, then the races (about 35 minutes): the speedrun beside nanoGPT's recipe (and
+# nanoGPT's own train.py with NANOGPT=path/to/a/nanoGPT/checkout) and TinyStories in 10 minutes.
 bench: setup
-	$(PY) -m slmlab bench --out bench
+	$(PY) -m slmlab bench --out bench --targets speedrun,tinystories $(if $(NANOGPT),--nanogpt $(NANOGPT))
 
 clean:
 	rm -rf $(VENV) runs bench .pytest_cache

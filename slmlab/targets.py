@@ -275,7 +275,7 @@ def _native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], lis
 def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
                 subprocess_fn=_in_subprocess) -> list[dict]:
     """Each target's runs one after the other, each in its own process; a row per target."""
-    from .corpora import source, tinystories_held_out  # the corpora only when a target trains
+    from .corpora import DataMissingError, source, tinystories_held_out  # only when a target trains
 
     device = pick_device(os.environ.get("SLMLAB_DEVICE", "auto"))
     out = []
@@ -284,7 +284,13 @@ def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
         ours, base = target_configs(name)
         held = None
         if t.metric == "held_out_bpb":
-            h = tinystories_held_out(ours.data.corpus_bytes, HELD_OUT_BYTES)
+            try:
+                h = tinystories_held_out(ours.data.corpus_bytes, HELD_OUT_BYTES)
+            except DataMissingError as e:  # no TinyStories here: say so, race the rest
+                out.append({"target": name, "note": t.note, "runs": [], "ratios": [],
+                            "skipped": [f"{name} skipped: {e}"]})
+                log(target_rows(out[-1]))
+                continue
             ours, base = (c.replace(corpus_bytes=h.run_corpus_bytes) for c in (ours, base))
             held = {"docs": h.docs}
             log(f"held out: {h.source}")

@@ -218,3 +218,12 @@ def test_nanogpt_race_runs_its_train_py_and_times_the_first_val_under_the_bar(tm
     assert 0 <= r["seconds_to_bar"] <= r["seconds"]
     with pytest.raises(ValueError, match="no train.py"):
         targets.race_nanogpt(tmp_path, 1.8857, text)
+
+
+def test_tinystories_without_its_text_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLMLAB_DATA_DIR", str(tmp_path))  # nothing there, and no download
+    monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SLMLAB_ALLOW_DOWNLOAD", raising=False)
+    ran = []
+    (row,) = targets.run_targets(["tinystories"], log=lambda s: None, subprocess_fn=ran.append)
+    assert ran == [] and row["runs"] == [] and "tinystories skipped" in row["skipped"][0]
