@@ -408,6 +408,8 @@ class Trainer:
                     self._agree_stop()
                 if at_eval and not self._ending():
                     self._eval_and_record()
+                    if self._out_of_time():  # this eval was the last one the budget holds
+                        self.request_stop(TIME, final_eval=True)
         except KeyboardInterrupt:
             if self.dist is not None:
                 raise  # the other ranks may be inside a collective: no more of them here

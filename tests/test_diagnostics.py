@@ -200,6 +200,12 @@ def curve(val, train=None, steps=None, every=100, config=None, vocab=65, step_lo
 def test_published_curve_is_still_improving_and_early_points_are_barely_trained():
     found = codes(d.diagnose(d.student_history()))
     assert "still_improving" in found and "barely_trained" not in found
+    by_code = {f.code: f for f in d.diagnose(d.student_history())}
+    assert "more max_steps" in by_code["still_improving"].message
+    timed = d.student_history()
+    timed.stop_reason = "time"  # its time ran out: the advice is more time, not more steps
+    by_code = {f.code: f for f in d.diagnose(timed)}
+    assert "time_budget" in by_code["still_improving"].message
     early = d.history_from_evals({500: 9.45, 1000: 8.49}, vocab_size=50257)
     f = d.diagnose(early, {"unigram": 6.06})
     assert f[0].code == "barely_trained" and f[0].data["uniform"] == pytest.approx(math.log(50257))

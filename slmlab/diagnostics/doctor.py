@@ -211,10 +211,17 @@ def _dr_still_improving(ctx) -> Finding | None:
     return Finding("still_improving", "warning",
                    f"{far}val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
                    f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
-                   f"~{gain:.2f} nats. {_not_overfitting(ctx)}Train longer (more max_steps) before "
-                   f"changing anything else.",
+                   f"~{gain:.2f} nats. {_not_overfitting(ctx)}{_longer(ctx)} before changing anything else.",
                    {"slope_per_1000": slope * 1000, "val": float(v[-1]), "projected_gain": gain},
                    "03_train_and_sample")
+
+
+def _longer(ctx) -> str:
+    """How to train longer: a run its time ran out on needs more time, not more max_steps."""
+    if ctx["stop"] == "time":
+        return ("Train longer (it ended on its time limit: a larger time_budget, or a smaller model "
+                "that takes more updates in the same time)")
+    return "Train longer (more max_steps)"
 
 
 def _not_overfitting(ctx) -> str:
