@@ -85,7 +85,8 @@ last = h.evals[-1]
 updates, trained_s = h.steps[-1]["step"], h.steps[-1]["seconds"]
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
 why = {"time": "the time budget", None: "max_steps"}.get(h.stop_reason, h.stop_reason)
-print(f"{h.meta['n_params']:,} parameters; {updates} updates ({updates / t.max_steps:.0%} of max_steps) "
+share = "" if h.stop_reason == "time" else f" ({updates / t.max_steps:.0%} of max_steps)"
+print(f"{h.meta['n_params']:,} parameters; {updates} updates{share} "
       f"in {trained_s:.0f} s, ended by {why}; {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens")
 print(f"best val {best_val:.3f} at update {best_step}; last eval (update {last['step']}): val "
       f"{last['val_loss']:.3f}, train {last['train_loss']:.3f}, gap {last['val_loss'] - last['train_loss']:+.3f}")
