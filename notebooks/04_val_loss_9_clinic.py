@@ -481,6 +481,6 @@ print(format_findings(lint(CHAT_CONFIG)))
 # **Expect these numbers** (measured here, section 4): all the changes together reach 2.22 bits
 # per byte in the 18 s of training the recipe needs for its first 15 updates on this CPU, 1.20
 # below the recipe's 3.42. For longer runs, `python -m slmlab train --profile tinystories-cpu`
-# trains TinyStories on a 2-core CPU in about 10 minutes; RESULTS.md records what it measured
-# (1.136 bits per byte in 539 s on a 2-core bf16 CPU, 2026-12-01; re-run it with
-# `python -m slmlab bench --targets tinystories`).
+# trains TinyStories on a 2-core CPU in its 10-minute time budget; RESULTS.md records what it
+# measured (1.118 bits per byte on held-out stories, 2 cores in fp32, 2026-12-02; re-run it with
+# `python -m slmlab bench --targets tinystories`), and notebook 13 trains it.

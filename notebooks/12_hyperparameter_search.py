@@ -61,8 +61,8 @@ print(f"bigram rung {bigram:.3f}; one layer ends {bigram - one.history.best_val(
       f"{lad.bits_per_byte(bigram) - lad.bits_per_byte(one.history.best_val()[1]):.2f} bits per byte below it")
 
 # %% [markdown]
-# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 5.9 s of training against
-# 11.0 s (the lines above): at this budget of 300 updates the second layer buys nothing
+# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 5.7 s of training against
+# 9.5 s (the lines above): at this budget of 300 updates the second layer buys nothing
 # (notebook 11 finds the same at fixed compute), so every trial here has one layer, and a
 # trial costs about 6 s.
 
@@ -207,7 +207,7 @@ print(f"pruning: {pruned} of {sum(len(st.trials) for st in studies.values())} tr
 # those 6 include a good combination is luck. TPE's differ by 0.494: three random trials are
 # little to model, and its second study's six trials, three of them guided, found nothing
 # below 1.223. Random search's differ by 0.029. The
-# pruner stopped 14 of the 36 trials and saved 27% of the updates the six studies would
+# pruner stopped 14 of the 36 trials and saved 29% of the updates the six studies would
 # have trained.
 
 # %% [markdown]
@@ -518,7 +518,7 @@ if not lesson.smoke:
 # | --- | --- | --- |
 # | C8 "use grid search or random search" | search at random, not on a grid: with a budget of 6 trials random search was the most reliable, and the grid the least | mean best val of two studies: random 0.743 (0.729, 0.758), TPE 0.976 (0.729, 1.223), grid 1.147 (0.775, 1.519) |
 # | a search is worth its cost | the best of 36 trials beat the lessons' default settings by 0.146 nats | 0.729 against 0.876 (section 1) |
-# | pruning saves time | 27% of the updates, without stopping the winner in the study we checked | sections 3 and 4 |
+# | pruning saves time | 29% of the updates, without stopping the winner in the study we checked | sections 3 and 4 |
 # | C17-C24 the new config | each change that trains differently moves val beyond twice the seed spread: lr 6e-4, max_iters, batch, block and accumulation help; warmup 5,000 and min_lr 1e-5 (alone) hurt; eval_iters changes no training | section 7: all eight 2.179 against the recipe's 4.650, with 10x its tokens |
 #
 # One of TPE's studies matched random search's best (0.729), the other ended 0.494 behind it:
