@@ -200,11 +200,13 @@ def objective(cfg: Config, space: Mapping[str, Dimension], *, progress: bool = F
         r = run_cached(trial_config(cfg, params), label=_label(params), callbacks=[reporter],
                        progress=progress)
         trial.set_user_attr("run_dir", r.dir.name)
-        trial.set_user_attr("updates", updates_trained(r))
         if reporter.pruned_at is None:  # a cached run: its callback saw nothing, so replay its evals
             for e in r.history.evals:
                 if reporter._report(e["step"], e["val_loss"]):
                     break
+        # what the trial cost: a pruned one its updates up to the prune, also when its cached run
+        # is longer (trained on to the end by someone else), so the saving does not hang on the cache
+        trial.set_user_attr("updates", reporter.pruned_at or updates_trained(r))
         if reporter.pruned_at is not None:
             trial.set_user_attr("pruned_at", reporter.pruned_at)
             raise optuna.TrialPruned()

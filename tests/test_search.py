@@ -78,6 +78,10 @@ def test_pruned_trials_stop_early_and_their_runs_resume_later(runs):
     slow = experiments.run(trial_config(CFG, {"lr": 1e-4}), progress=False)  # no pruning: trained on
     assert slow.complete and slow.dir.name == pruned[0].user_attrs["run_dir"]
     assert slow.history.evals[0]["step"] == 3 and slow.history.steps[-1]["step"] == 12
+    again = search(CFG, SPACE, sampler="random", n_trials=4, study_name="p2", pruner_warmup_steps=3,
+                   enqueue=first)  # a new study over the same, now cached, runs
+    (replayed,) = [t for t in again.trials if t.state.name == "PRUNED"]
+    assert replayed.user_attrs["updates"] == pruned[0].user_attrs["updates"]  # its cost, not the cached 12
 
 
 def test_the_default_study_is_one_per_config_space_sampler_and_seed(runs):
