@@ -346,36 +346,23 @@ my_verdicts = {"C17": None, "C18": None, "C19": None, "C20": None,  # "helps", "
                "C21": None, "C22": None, "C23": None, "C24": None}
 
 # %%
-from slmlab.callbacks import ReplayLR
-from slmlab.diagnostics import student_schedule
+from slmlab import recipes
+from slmlab.recipes import CHAT, CLAIM, THEIRS
 
-THEIRS = dict(lr=1e-4, min_lr=5e-4, max_iters=20_000, warmup=1000, eval_iters=500, batch=32, block=128, accum=32)
-CHAT = dict(lr=6e-4, max_iters=50_000, warmup=5000, min_lr=1e-5, eval_iters=200, batch=64, block=256, accum=16)
-CLAIM = dict(lr="C17", max_iters="C18", warmup="C19", min_lr="C20", eval_iters="C21", batch="C22", block="C23",
-             accum="C24")
-MICRO = 1000 if lesson.smoke else 100  # their micro-steps per micro-step here: 20,000 -> 200
-SCALE = dict(lr=1, min_lr=1, max_iters=1 / MICRO, warmup=1 / MICRO, eval_iters=1 / 25, batch=1 / 4, block=1 / 2,
-             accum=1 / 16)  # eval_iters -> eval batches here, of the recipe's 8 x 64 tokens
+# THEIRS: the student's recipe, CHAT: the chat answer's, in their units (micro-steps)
+
+SCALE = recipes.lesson_scale(micro=1000 if lesson.smoke else 100)  # their 20,000 micro-steps -> 200 here
 AB_SEEDS = (1337,) if lesson.smoke else (1337, 2024)
 
 
 def here(s):
     """Their settings `s` at this lesson's scale: counts scaled, the lr and min_lr as they are."""
-    return {k: v if SCALE[k] == 1 else round(v * SCALE[k]) for k, v in s.items()}
+    return recipes.here(s, SCALE)
 
 
 def translated(s, seed):
     """Their settings `s` trained here, their schedule (min_lr > lr included) replayed at every update."""
-    h, r = here(s), here(THEIRS)
-    lrs = student_schedule(lr=h["lr"], min_lr=h["min_lr"], warmup=h["warmup"], max_iters=h["max_iters"],
-                           grad_accum_steps=h["accum"]).lr  # their LinearLR + cosine, stepped per micro-step
-    eval_tokens = r["eval_iters"] * r["batch"] * r["block"]  # as many val tokens in every run
-    c = cfg.replace(name="recipe-12", lr=h["lr"], min_lr=min(h["lr"], h["min_lr"]), max_steps=len(lrs),
-                    warmup_steps=max(1, h["warmup"] // h["accum"]), micro_batch_size=h["batch"],
-                    block_size=h["block"], grad_accum_steps=h["accum"], dropout=0.1, grad_clip=0.5,
-                    eval_interval=max(1, len(lrs) // 10), eval_batches=eval_tokens // (h["batch"] * h["block"]),
-                    seed=seed)
-    return experiments.run(c, label=f"seed {seed}", callbacks=[ReplayLR(lrs)], progress=False)
+    return recipes.translated_run(cfg, s, seed, SCALE)
 
 
 print(f"{'':11} {'theirs':>8} {'chat':>8}   {'here: theirs':>12} {'chat':>6}")

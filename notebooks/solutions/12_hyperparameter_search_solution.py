@@ -106,35 +106,16 @@ check_prediction(prediction, best_val_with_dropout, setting="dropout",
 # %%
 import numpy as np
 
-from slmlab.callbacks import ReplayLR
-from slmlab.diagnostics import student_schedule
+from slmlab import recipes
 from slmlab.exercises import check_verdicts
+from slmlab.recipes import CHAT, CLAIM, THEIRS
 
-THEIRS = dict(lr=1e-4, min_lr=5e-4, max_iters=20_000, warmup=1000, eval_iters=500, batch=32, block=128, accum=32)
-CHAT = dict(lr=6e-4, max_iters=50_000, warmup=5000, min_lr=1e-5, eval_iters=200, batch=64, block=256, accum=16)
-CLAIM = dict(lr="C17", max_iters="C18", warmup="C19", min_lr="C20", eval_iters="C21", batch="C22", block="C23",
-             accum="C24")
-MICRO = 1000 if lesson.smoke else 100
-SCALE = dict(lr=1, min_lr=1, max_iters=1 / MICRO, warmup=1 / MICRO, eval_iters=1 / 25, batch=1 / 4, block=1 / 2,
-             accum=1 / 16)
+SCALE = recipes.lesson_scale(micro=1000 if lesson.smoke else 100)
 AB_SEEDS = (1337,) if lesson.smoke else (1337, 2024)
 
 
-def here(s):
-    return {k: v if SCALE[k] == 1 else round(v * SCALE[k]) for k, v in s.items()}
-
-
 def translated(s, seed):  # the notebook's section 7, unchanged
-    h, r = here(s), here(THEIRS)
-    lrs = student_schedule(lr=h["lr"], min_lr=h["min_lr"], warmup=h["warmup"], max_iters=h["max_iters"],
-                           grad_accum_steps=h["accum"]).lr
-    eval_tokens = r["eval_iters"] * r["batch"] * r["block"]
-    c = cfg.replace(name="recipe-12", lr=h["lr"], min_lr=min(h["lr"], h["min_lr"]), max_steps=len(lrs),
-                    warmup_steps=max(1, h["warmup"] // h["accum"]), micro_batch_size=h["batch"],
-                    block_size=h["block"], grad_accum_steps=h["accum"], dropout=0.1, grad_clip=0.5,
-                    eval_interval=max(1, len(lrs) // 10), eval_batches=eval_tokens // (h["batch"] * h["block"]),
-                    seed=seed)
-    return experiments.run(c, label=f"seed {seed}", callbacks=[ReplayLR(lrs)], progress=False)
+    return recipes.translated_run(cfg, s, seed, SCALE)
 
 
 recipe = translated(THEIRS, AB_SEEDS[0])
