@@ -424,8 +424,9 @@ def _speedrun() -> Config:
     shape won. `make bench` races it against nanoGPT's recipe (and, with --nanogpt, nanoGPT's
     own train.py). Raced against nanoGPT's own train.py (3adf61e1) in one bench on 2 cores of a
     Xeon with avx512f, avx512_bf16 and amx_bf16 (2026-12-02): 24.0 s from launch to val 1.8675
-    in fp32, 0.320x its 74.8 s; 0.396x in bf16, which is slower at this width. Short of the aim
-    of 0.25x; every variant measured, kept or not, is in RESULTS.md.
+    in fp32, 0.320x its 74.8 s; 0.396x in bf16, which is slower at this width; 0.353x with
+    torch, oneDNN and MKL held to AVX2 (as a CPU without AVX-512). Short of the aim of 0.25x;
+    every variant measured, kept or not, is in RESULTS.md.
     """
     return Config(
         name="speedrun",
