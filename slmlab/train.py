@@ -343,12 +343,21 @@ class Trainer:
         t = self.cfg.train
         if not t.time_budget or self.step < t.warmup_steps:
             return None
+        now = self._shared_seconds()
         meta = self.history.meta
-        meta.setdefault("warmup_end_seconds", self.seconds())  # kept in checkpoints: resume goes on
+        meta.setdefault("warmup_end_seconds", now)  # kept in checkpoints: resume goes on
         start = meta["warmup_end_seconds"]
-        by_time = (self.seconds() - start) / max(t.time_budget - self._eval_seconds - start, 1e-9)
+        by_time = (now - start) / max(t.time_budget - self._eval_seconds - start, 1e-9)
         by_steps = (self.step - t.warmup_steps) / (t.max_steps - t.warmup_steps)
         return max(by_time, by_steps)
+
+    def _shared_seconds(self) -> float:
+        """seconds(), under torchrun averaged over the ranks (one small all-reduce), so that every
+        rank's time_budget schedule gives the same lr and the replicas stay equal."""
+        if self.dist is None:
+            return self.seconds()
+        mine = torch.tensor([self.seconds()], dtype=torch.float64, device=self.device.torch_device)
+        return distributed.mean_over_ranks(mine, self.dist).item()
 
     def _out_of_time(self) -> bool:
         """A time_budget run ends when what is left would not hold one more eval."""

@@ -148,6 +148,10 @@ def _rank(rank: int, port: int, out: str) -> None:
     torch.save({"first": (first.stop_reason, first.steps[-1]["step"]), "steps": resumed.steps,
                 "evals": resumed.evals}, out / f"resumed-{rank}.pt")
 
+    timed = Trainer(cfg.replace(time_budget=1.5, max_steps=100_000, eval_interval=1000), progress=False)
+    th = timed.run()  # a time_budget's lr from each rank's own clock would part the replicas
+    torch.save({"params": timed.model.state_dict(), "lrs": [r["lr"] for r in th.steps]}, out / f"timed-{rank}.pt")
+
     t0 = time.perf_counter()
     try:
         train(cfg, progress=False, callbacks=[DieOnRank1()])
@@ -213,6 +217,13 @@ def test_their_histories_are_the_history_of_one_process(ranks, one_process):
     _same_records(whole["evals"], h.evals, ("train_loss", "val_loss", "tokens"))
     assert whole["meta"]["tokens_per_step"] == h.meta["tokens_per_step"]  # global: 2 x B x accum x T
     assert whole["meta"]["world_size"] == 2 and whole["meta"]["global_batch"] == 2 * 2 * B
+
+
+def test_a_time_budget_gives_every_rank_the_same_lr_and_weights(ranks):
+    _, saved = ranks
+    a, b = saved["timed-0"], saved["timed-1"]
+    assert len(a["lrs"]) > 5 and a["lrs"] == b["lrs"]
+    assert all(torch.equal(a["params"][k], b["params"][k]) for k in a["params"])
 
 
 def test_accumulation_all_reduces_once_per_update(ranks):
