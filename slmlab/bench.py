@@ -21,8 +21,9 @@ Holds
   are slmlab.targets'.
 
 A case is written NAME[:DTYPE][:eager|compile]; NAME alone expands to fp32 and
-bf16 (fp16 on GPUs without bf16), eager and compiled. Timings vary with what
-else runs on the machine: compare cases of one run, not runs of two days.
+bf16 where it is native (fp16 on GPUs without bf16, none on CPUs without), eager and
+compiled. Timings vary with what else runs on the machine: compare cases of one run, not
+runs of two days.
 It leaves the model and the step to slmlab.model / slmlab.train, and bits per
 byte to slmlab.diagnostics.
 """
@@ -42,7 +43,7 @@ import torch
 
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
-from .device import cpu_has_bf16, cuda_has_bf16, default_threads, pick_device
+from .device import cpu_has_bf16, default_threads, native_dtypes, pick_device
 from .files import atomic_write_text, write_json
 from .targets import TARGET_HEAD, parse_targets, run_targets, target_rows
 from .tokenizers import token_dtype
@@ -235,12 +236,12 @@ def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, s
     """'student:bfloat16:eager,nanogpt-baby' -> [(config, dtype, compile), ...]."""
     names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"] if spec else (
         ["tiny"] if quick else list(DEFAULT_CONFIGS))
-    half = "bfloat16" if device != "cuda" or cuda_has_bf16() else "float16"
+    native, _ = native_dtypes(("float32", "bfloat16"), device)  # bf16 only where it is native
     cases = []
     for item in names:
         name, *rest = item.split(":")
         bench_config(name)  # refuses unknown names now, not in a subprocess
-        dtypes = [r for r in rest if r in ("float32", "bfloat16", "float16")] or ["float32", half]
+        dtypes = [r for r in rest if r in ("float32", "bfloat16", "float16")] or native
         modes = [r == "compile" for r in rest if r in ("eager", "compile")]
         modes = modes or ([False] if quick else [False, True])
         cases += [(name, d, c) for d in dtypes for c in modes]

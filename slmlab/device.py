@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16", "cuda_has_bf16"]
+__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16", "cuda_has_bf16", "bf16_native",
+           "native_dtypes"]
 
 # bf16 autocast on a CPU with native bf16 (AVX-512 BF16 / AMX). On by default,
 # because on such a CPU its loss curve matches fp32 within seed noise and its steps are
@@ -111,6 +112,28 @@ def cuda_has_bf16() -> bool:
     torch.cuda.is_bf16_supported() also says yes where bf16 is only emulated (a T4), so it
     is not asked."""
     return torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
+
+
+def bf16_native(device: str) -> bool:
+    """Whether bf16 matmuls run natively on device type `device` ('cpu', 'cuda', 'mps')."""
+    if device == "cuda":
+        return cuda_has_bf16()
+    return device == "cpu" and cpu_has_bf16()
+
+
+def native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], list[str]]:
+    """(dtypes to run, notes on the ones skipped) for a benchmark on device type `device`: bf16 only
+    where the hardware computes it (fp16 instead on a GPU without it); a CPU without is skipped."""
+    run, skipped = [], []
+    for d in wanted:
+        if d == "bfloat16" and device == "cpu" and not bf16_native("cpu"):
+            skipped.append("bfloat16 skipped: this CPU has no native bf16 (a bf16 matmul runs ~70x "
+                           "slower than fp32 there)")
+        elif d == "bfloat16" and device == "cuda" and not bf16_native("cuda"):
+            run.append("float16")
+        else:
+            run.append(d)
+    return run, skipped
 
 
 def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None = None,

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from .callbacks import Callback
 from .config import Config, preset
-from .device import cpu_has_bf16, cuda_has_bf16, pick_device
+from .device import native_dtypes, pick_device
 
 __all__ = ["TARGETS", "Target", "target_configs", "parse_targets", "run_target_case", "run_targets",
            "held_out_bpb", "race_nanogpt", "NANOGPT_CPU_ARGS", "target_rows", "TARGET_HEAD"]
@@ -258,20 +258,6 @@ def race_nanogpt(repo: str | Path, bar: float, text: Path, log=print) -> dict:
 # All of a target's runs, and the ratios
 
 
-def _native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], list[str]]:
-    """(dtypes to run, notes on the ones skipped): bf16 only where the hardware computes it."""
-    run, skipped = [], []
-    for d in wanted:
-        if d == "bfloat16" and device == "cpu" and not cpu_has_bf16():
-            skipped.append("bfloat16 skipped: this CPU has no native bf16 (a bf16 matmul runs ~70x "
-                           "slower than fp32 there)")
-        elif d == "bfloat16" and device == "cuda" and not cuda_has_bf16():
-            run.append("float16")
-        else:
-            run.append(d)
-    return run, skipped
-
-
 def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
                 subprocess_fn=_in_subprocess) -> list[dict]:
     """Each target's runs one after the other, each in its own process; a row per target."""
@@ -294,7 +280,7 @@ def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
             ours, base = (c.replace(corpus_bytes=h.run_corpus_bytes) for c in (ours, base))
             held = {"docs": h.docs}
             log(f"held out: {h.source}")
-        dtypes, skipped = _native_dtypes(t.dtypes, device)
+        dtypes, skipped = native_dtypes(t.dtypes, device)
         case = {"metric": t.metric, "bar": t.bar, "held_out": held}
         runs = [subprocess_fn({**case, "config": ours.replace(dtype=d, name=f"{ours.name} ({d})").to_dict()})
                 for d in dtypes]

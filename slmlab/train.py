@@ -40,7 +40,7 @@ from . import checkpoint, distributed, optim
 from .callbacks import EarlyStopping, KeepBest, ProgressBar
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, cpu_has_bf16, cuda_has_bf16, pick_device, setup
+from .device import Device, bf16_native, pick_device, setup
 from .history import NAN, STOPPED, TIME, History
 from .model import GPT
 
@@ -94,7 +94,7 @@ def configure_optimizer(model: torch.nn.Module, tcfg: TrainConfig, device: Devic
         if not hidden:
             raise ConfigError("optimizer='muon' found no 2-D weights inside model.blocks to give "
                               "Muon; use optimizer='adamw' for this model")
-        ns_dtype = torch.bfloat16 if _bf16_native(device) else torch.float32
+        ns_dtype = torch.bfloat16 if bf16_native(kind) else torch.float32
         muon = optim.Muon(hidden, lr=tcfg.muon_lr, weight_decay=tcfg.weight_decay, ns_dtype=ns_dtype,
                           lr_scale=tcfg.muon_lr / tcfg.lr)
         return optim.Optimizers(_adamw(rest, tcfg, kind), muon)
@@ -112,14 +112,6 @@ def _adamw(params: list, tcfg: TrainConfig, kind: str) -> torch.optim.AdamW:
         except (RuntimeError, TypeError):  # an older torch without the fused CPU kernel
             pass
     return torch.optim.AdamW(groups, foreach=True, **kw)
-
-
-def _bf16_native(device: Device | str) -> bool:
-    """Whether bf16 matmuls run natively here (Muon's Newton-Schulz then runs in bf16)."""
-    kind = device if isinstance(device, str) else device.type
-    if kind == "cuda":
-        return cuda_has_bf16()
-    return kind == "cpu" and cpu_has_bf16()
 
 
 def compile_model(model: torch.nn.Module, device: Device) -> torch.nn.Module:

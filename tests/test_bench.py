@@ -9,7 +9,7 @@ import types
 import pytest
 import torch
 
-from slmlab import bench, targets
+from slmlab import bench, device, targets
 
 
 def test_quick_bench_writes_json_and_table(tmp_path):
@@ -44,7 +44,8 @@ def test_gpu_peaks_by_name_and_dtype():
     assert bench.gpu_peak_flops("Some Future GPU", "bfloat16") is None
 
 
-def test_case_names_expand_and_unknown_ones_are_refused():
+def test_case_names_expand_and_unknown_ones_are_refused(monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # a CPU with native bf16
     assert bench.parse_cases("tiny", "cpu", quick=False) == [
         ("tiny", "float32", False), ("tiny", "float32", True),
         ("tiny", "bfloat16", False), ("tiny", "bfloat16", True)]
@@ -54,6 +55,8 @@ def test_case_names_expand_and_unknown_ones_are_refused():
         ("tiny", "float32", False), ("tiny", "bfloat16", False)]
     with pytest.raises(ValueError, match="unknown"):
         bench.parse_cases("nanogpt-huge", "cpu", quick=False)
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)  # without: no bf16 case to grind through
+    assert bench.parse_cases(None, "cpu", quick=True) == [("tiny", "float32", False)]
 
 
 def test_bench_configs_match_the_recipes():
@@ -156,11 +159,11 @@ def test_smoke_target_runs_every_side_and_reports(tmp_path, monkeypatch):
 
 
 def test_bf16_is_skipped_with_a_reason_where_the_cpu_lacks_it(monkeypatch):
-    monkeypatch.setattr(targets, "cpu_has_bf16", lambda: False)
-    run, skipped = targets._native_dtypes(("float32", "bfloat16"), "cpu")
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    run, skipped = device.native_dtypes(("float32", "bfloat16"), "cpu")
     assert run == ["float32"] and "no native bf16" in skipped[0]
-    monkeypatch.setattr(targets, "cpu_has_bf16", lambda: True)
-    assert targets._native_dtypes(("float32", "bfloat16"), "cpu") == (["float32", "bfloat16"], [])
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    assert device.native_dtypes(("float32", "bfloat16"), "cpu") == (["float32", "bfloat16"], [])
 
 
 def test_held_out_bpb_of_a_uniform_model_is_log2_vocab_per_byte():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from slmlab import optim
+from slmlab import device, optim
 from slmlab import train as train_mod
 from slmlab.callbacks import Callback, ReplayLR
 from slmlab.config import ConfigError, preset
@@ -48,7 +48,7 @@ def test_muon_takes_the_blocks_matrices_and_adamw_the_rest():
 def test_ns_runs_in_bf16_only_where_it_is_native(monkeypatch):
     model = GPT(preset("smoke", vocab_size=70).model)
     for native, want in ((False, torch.float32), (True, torch.bfloat16)):
-        monkeypatch.setattr(train_mod, "cpu_has_bf16", lambda native=native: native)
+        monkeypatch.setattr(device, "cpu_has_bf16", lambda native=native: native)
         assert configure_optimizer(model, muon_smoke().train, "cpu").optimizers[1].ns_dtype == want
 
 
