@@ -217,15 +217,22 @@ def _child() -> None:
     print("BENCH_RESULT " + json.dumps(measure(json.loads(sys.stdin.read()))), flush=True)
 
 
-def _run_in_subprocess(case: dict) -> dict:
-    cmd = [sys.executable, "-c", "from slmlab.bench import _child; _child()"]
+def in_child(module: str, case: dict, tag: str) -> dict | str:
+    """Run `module`'s _child() in a fresh Python with `case` as JSON on stdin: its result (the JSON
+    after `tag` on stdout), or the last line of its stderr, the error, as text. Every case in its
+    own process: its peak memory and compile caches are its own."""
+    cmd = [sys.executable, "-c", f"from {module} import _child; _child()"]
     proc = subprocess.run(cmd, input=json.dumps(case), capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     for line in proc.stdout.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            return json.loads(line.removeprefix("BENCH_RESULT "))
-    err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {**case, "error": err}
+        if line.startswith(tag + " "):
+            return json.loads(line.removeprefix(tag + " "))
+    return (proc.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def _run_in_subprocess(case: dict) -> dict:
+    out = in_child("slmlab.bench", case, "BENCH_RESULT")
+    return out if isinstance(out, dict) else {**case, "error": out}
 
 
 # ---------------------------------------------------------------------------

@@ -195,15 +195,10 @@ def _child() -> None:
 
 
 def _in_subprocess(case: dict) -> dict:
-    cmd = [sys.executable, "-c", "from slmlab.targets import _child; _child()"]
-    case = {**case, "launched": time.time()}
-    proc = subprocess.run(cmd, input=json.dumps(case), capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    for line in proc.stdout.splitlines():
-        if line.startswith("TARGET_RESULT "):
-            return json.loads(line.removeprefix("TARGET_RESULT "))
-    err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return {"name": case["config"]["name"], "error": err}
+    from .bench import in_child  # bench imports this module; its subprocess protocol is shared
+
+    out = in_child("slmlab.targets", {**case, "launched": time.time()}, "TARGET_RESULT")
+    return out if isinstance(out, dict) else {"name": case["config"]["name"], "error": out}
 
 
 # ---------------------------------------------------------------------------
