@@ -29,15 +29,22 @@ __all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "che
            "check_size_winner", "check_grid_size", "check_verdicts", "check_capstone"]
 
 
-def _verdict(fn: Callable, cases: Callable[[], str | None], correct: str = "correct") -> bool:
-    """Run `cases` (returns an error message or None) and print the verdict (`correct` when right)."""
+def _attempt(fn: Callable, call: Callable, not_attempted: str = "not attempted yet") -> tuple[bool, Any]:
+    """(True, call()), or (False, None) after printing why not: the student's `fn` is still a stub
+    (NotImplementedError), or it raised (said how, never re-raised)."""
     try:
-        problem = cases()
+        return True, call()
     except NotImplementedError:
-        print("not attempted yet")
-        return False
+        print(not_attempted)
     except Exception as e:  # the student's code crashed: say how, don't raise
         print(f"not yet: {getattr(fn, '__name__', 'your function')} raised {type(e).__name__}: {e}")
+    return False, None
+
+
+def _verdict(fn: Callable, cases: Callable[[], str | None], correct: str = "correct") -> bool:
+    """Run `cases` (returns an error message or None) and print the verdict (`correct` when right)."""
+    ran, problem = _attempt(fn, cases)
+    if not ran:
         return False
     print(correct if problem is None else f"not yet: {problem}")
     return problem is None
@@ -831,13 +838,9 @@ def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[
     from . import capstone
     from .config import Config
 
-    try:
-        cfg = fn(base)
-    except NotImplementedError:
-        print("not attempted yet: return your config from my_config (e.g. cfg.replace(...)), then run the cell")
-        return False
-    except Exception as e:  # the student's code crashed: say how, don't raise
-        print(f"not yet: {getattr(fn, '__name__', 'your function')} raised {type(e).__name__}: {e}")
+    ran, cfg = _attempt(fn, lambda: fn(base), "not attempted yet: return your config from my_config "
+                                              "(e.g. cfg.replace(...)), then run the cell")
+    if not ran:
         return False
     problem = _capstone_config_problem(cfg, base, name, Config, budget)
     if problem:
