@@ -86,15 +86,10 @@ class Optimizers:
 
     def __init__(self, *optimizers: torch.optim.Optimizer):
         self.optimizers = optimizers
-        self.defaults = {"parts": [type(o).__name__ for o in optimizers]}
 
     @property
     def param_groups(self) -> list[dict]:
         return [g for o in self.optimizers for g in o.param_groups]
-
-    @property
-    def state(self) -> dict:
-        return {p: s for o in self.optimizers for p, s in o.state.items()}
 
     def step(self, closure=None) -> None:
         for o in self.optimizers:
