@@ -8,7 +8,8 @@ copy code out of the package. A lesson writes inline only the piece it teaches.
 - `slmlab.config`: the dataclasses, the named presets and `validate`.
 - `slmlab.data`: `prepare` (corpus -> tokenizer -> token files) and `BatchSampler`.
 - `slmlab.model`: the `GPT`.
-- `slmlab.train`: `train`, the `Trainer`, `lr_at`, the optimizer and its decay groups.
+- `slmlab.train`: `train`, the `Trainer`, `lr_at`, the optimizer and its decay groups
+  (the schedule itself lives in `slmlab.schedule`, data-parallel runs in `slmlab.distributed`).
 - `slmlab.experiments`: cached runs (`run`) and `sweep`s.
 - `slmlab.diagnostics`: lint, the loss ladder, the doctor and the health checks.
 - `slmlab.plots`: every figure.

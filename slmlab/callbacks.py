@@ -3,9 +3,10 @@
 Holds the `Callback` base class with its hooks and its contract with cached runs,
 and the stock callbacks: `TimeLimit` (stop after N seconds, with a last eval),
 `EarlyStopping` (stop after `patience` evals without a new best val), `KeepBest`
-(best.pt at each new best val) and `ProgressBar` (tqdm). The Trainer adds the last
-three itself from the config; this module knows nothing of the loop beyond the
-public `trainer.step`, `trainer.history`, `trainer.model` and `trainer.request_stop`.
+(best.pt at each new best val), `ProgressBar` (tqdm) and `TimeBudget` (a time_budget's
+end). The Trainer adds the last four itself from the config; this module knows nothing of
+the loop beyond the public `trainer.step`, `trainer.history`, `trainer.model`,
+`trainer.schedule` and `trainer.request_stop`.
 
 The contract with `slmlab.experiments.run`, which caches runs by config:
 - an observer (the default: progress, live plots, widgets) watches and changes
@@ -31,7 +32,7 @@ from .optim import set_lr
 if TYPE_CHECKING:
     from .train import Trainer
 
-__all__ = ["Callback", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar"]
+__all__ = ["Callback", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
 
 
 class Callback:
@@ -162,3 +163,21 @@ class ProgressBar(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         self._bar.close()
+
+
+class TimeBudget(Callback):
+    """The end of a time_budget run: stop (stop_reason "time", with a last eval) after the update
+    or the eval after which what is left of the budget would not hold one more eval
+    (trainer.schedule.out_of_time). The Trainer adds it last, so any other stop asked at the
+    same update comes first."""
+
+    def on_update(self, trainer: Trainer) -> None:
+        self._check(trainer)
+
+    def on_eval(self, trainer: Trainer, record: dict) -> None:
+        self._check(trainer)  # this eval was the last one the budget holds
+
+    @staticmethod
+    def _check(trainer: Trainer) -> None:
+        if trainer.schedule.out_of_time():
+            trainer.request_stop(TIME, final_eval=True)

@@ -44,7 +44,7 @@ CKPT_VERSION = 1
 def trainer_state(trainer: Trainer, ranks: list[dict] | None = None) -> dict:
     """Everything exact resume needs, as tensors and plain types (loadable with weights_only).
 
-    ranks: under torchrun, every rank's RNG states (slmlab.distributed.gather_rng); the
+    ranks: under torchrun, every rank's RNG states (slmlab.distributed.Dist.gather_rng); the
     checkpoint then also holds world_size, and only that many processes may resume it.
     Weights, optimizer and sampler are the same on every rank: rank 0's are saved.
     """

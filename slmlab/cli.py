@@ -135,7 +135,7 @@ def _say_global_batch():
 
     class SayGlobalBatch(Callback):
         def on_train_start(self, trainer) -> None:
-            if trainer.dist is not None and trainer.dist.is_main:
+            if trainer.dist.world_size > 1 and trainer.dist.is_main:
                 print(batch_text(trainer.cfg, trainer.dist), flush=True)
 
     return SayGlobalBatch()

@@ -1,21 +1,25 @@
 """Data-parallel training over several processes: what `torchrun ... -m slmlab train` needs.
 
-Holds
-- `Dist`: where this process stands in a run (rank, local_rank, world_size, backend);
-- `init(device_kind)`: joins the process group that torchrun describes in the
-  environment (WORLD_SIZE, RANK, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR/PORT):
-  nccl on CUDA, one GPU per LOCAL_RANK; gloo on CPU, cores shared among the
-  machine's ranks. Its timeout (SLMLAB_DDP_TIMEOUT seconds, default TIMEOUT_S) makes
-  a run whose peer died or hangs end with an error instead of hanging too. Alone (a notebook, a
-  plain `python -m slmlab train`, torchrun with one process) it returns None and
-  nothing of this module runs: one process trains exactly as it always did;
-- `wrap(model, dist, device)`: DistributedDataParallel around the model;
-- the collectives the trainer calls: `mean_over_ranks` (losses), `barrier`, `agree_stop` (all
-  ranks end at the same update, for the same reason), `gather_rng` (every rank's
-  dropout stream, for exact resume);
-- `PeerLost` and `peer_errors(dist)`: a lost peer as one clear line;
-- `batch_text(cfg, dist)`: the log's line about the global batch; `close()` and
-  `session()` (leave the process group at the end, or at once after an error).
+`init(device_kind)` returns this process's place in a run, an object the Trainer calls the same
+way whether it trains alone or with others, so the loop never asks which:
+- `Alone()`: a notebook, a plain `python -m slmlab train`, torchrun with one process. Every
+  method is a no-op or the identity: one process trains exactly as it always did.
+- `Dist`: torchrun described a process group in the environment (WORLD_SIZE, RANK, LOCAL_RANK,
+  LOCAL_WORLD_SIZE, MASTER_ADDR/PORT); init joins it: nccl on CUDA, one GPU per LOCAL_RANK;
+  gloo on CPU, cores shared among the machine's ranks. Its timeout (SLMLAB_DDP_TIMEOUT
+  seconds, default TIMEOUT_S) makes a run whose peer died or hangs end with an error instead
+  of hanging too.
+Both have: `is_main` (rank 0 writes the run folder and prints), `setup_device`,
+`seed_own_dropout`, `shard` (this rank's slice of every batch), `meta` (what the history
+records of the ranks), `wrap` (DistributedDataParallel), the collectives `mean`, `mean_clock`,
+`agree_stop` (all ranks end at the same update, for the same reason), `gather_rng` (every rank's
+dropout stream, for exact resume) and `barrier`, and the guards `peer_errors` (a lost peer as
+one clear line, `PeerLost`) and `interruptible` (what Ctrl-C and an error do to the loop).
+
+Also here: `StopRequest` (how a run is asked to end, agreed by every rank), `check_world_size`
+(resume only with as many processes as trained), `batch_text(cfg, dist)` (the log's line about
+the global batch), `close()` and `session()` (leave the process group at the end, or at once
+after an error).
 
 The loop that calls these is slmlab.train's; which windows each rank trains on is
 slmlab.data.BatchSampler's (one seeded global batch, each rank its slice). Of slmlab
@@ -29,20 +33,71 @@ import datetime
 import inspect
 import os
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, TrainConfig
+from .device import Device, default_threads, pick_device, setup
 
-__all__ = ["Dist", "init", "wrap", "mean_over_ranks", "agree_stop", "barrier", "gather_rng", "PeerLost",
-           "peer_errors", "batch_text", "close", "session", "world_size", "world_size_from_env",
-           "is_main_process", "TIMEOUT_S"]
+__all__ = ["Alone", "Dist", "init", "StopRequest", "PeerLost", "check_world_size", "batch_text", "close",
+           "session", "world_size", "world_size_from_env", "is_main_process", "TIMEOUT_S"]
 
 # Seconds a collective waits for a peer before the run ends with an error. The longest honest
 # waits are a first step under torch.compile and rank 0 saving a large checkpoint.
 TIMEOUT_S = 600
+
+
+class Alone:
+    """One process on its own: the methods of Dist, each a no-op or the identity."""
+
+    rank, world_size, is_main = 0, 1, True
+
+    def setup_device(self, tcfg: TrainConfig) -> Device:
+        return setup(tcfg.device, tcfg.dtype)
+
+    def seed_own_dropout(self, seed: int) -> None: ...
+
+    def shard(self) -> dict:
+        return {}  # BatchSampler's defaults: the whole batch
+
+    def meta(self, cfg: Config) -> dict:
+        return {}
+
+    def wrap(self, model: torch.nn.Module, device: Device) -> torch.nn.Module:
+        return model
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def mean_clock(self, clock: Callable[[], float]) -> Callable[[], float]:
+        return clock
+
+    def agree_stop(self, local):
+        return local
+
+    def gather_rng(self) -> None:
+        return None
+
+    def barrier(self) -> None: ...
+
+    def peer_errors(self):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def interruptible(self, stop: Callable[[], None], keep: Callable[[], None]):
+        """Ctrl-C ends the run where it is (stop(); the loop goes on to its end); any other error
+        keeps the records so far (keep()) and rises."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            stop()
+        except BaseException:
+            keep()
+            raise
 
 
 @dataclass(frozen=True)
@@ -65,11 +120,127 @@ class Dist:
 
     def threads(self) -> int:
         """Intra-op threads per rank: $SLMLAB_THREADS, else this machine's cores split among its ranks."""
-        from .device import default_threads
-
         if os.environ.get("SLMLAB_THREADS"):
             return default_threads()
         return max(1, default_threads() // self.local_world_size)
+
+    def setup_device(self, tcfg: TrainConfig) -> Device:
+        """slmlab.device.setup for this rank: its GPU, its share of the machine's cores."""
+        return setup(tcfg.device, tcfg.dtype, self.threads(), self.device_index(pick_device(tcfg.device)))
+
+    def seed_own_dropout(self, seed: int) -> None:
+        """Every rank built the same weights from `seed` (DDP takes rank 0's anyway); each but rank 0
+        now draws its own dropout stream."""
+        if self.rank > 0:
+            torch.manual_seed(seed + self.rank)
+
+    def shard(self) -> dict:
+        """BatchSampler's and eval_batch_losses' keywords: this rank's slice of every global batch."""
+        return {"rank": self.rank, "world_size": self.world_size}
+
+    def meta(self, cfg: Config) -> dict:
+        """What a torchrun run adds to the history's meta: its ranks and the batch over all of them."""
+        return {"world_size": self.world_size, "backend": self.backend,
+                "global_batch": cfg.train.micro_batch_size * cfg.train.grad_accum_steps * self.world_size,
+                "tokens_per_step": cfg.tokens_per_step * self.world_size}
+
+    def wrap(self, model: torch.nn.Module, device: Device) -> torch.nn.Module:
+        """DistributedDataParallel around `model` (it broadcasts rank 0's weights).
+        device: the run's slmlab.device.Device (its index names this rank's GPU)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None  # CPU: no device_ids
+        return DDP(model, device_ids=ids)
+
+    # --- collectives: every rank calls each one at the same point of the loop
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        """The mean of `t` over ranks (a copy; the same on every rank). gloo has no AVG: sum, then divide."""
+        out = t.detach().clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM)
+        return out / self.world_size
+
+    def mean_clock(self, clock: Callable[[], float]) -> Callable[[], float]:
+        """A clock that reads the mean of every rank's `clock` (one small all-reduce per reading), so a
+        time_budget's schedule gives every rank the same lr and the replicas stay equal."""
+        on = torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")
+        return lambda: self.mean(torch.tensor([clock()], dtype=torch.float64, device=on)).item()
+
+    def agree_stop(self, local):
+        """The first stop request of any rank, in rank order, the same on every rank; None if none asked."""
+        everyone = [None] * self.world_size
+        dist.all_gather_object(everyone, local)
+        return next((s for s in everyone if s is not None), None)
+
+    def gather_rng(self) -> list[dict] | None:
+        """Every rank's RNG states (dropout streams), gathered on rank 0 (None on the others)."""
+        mine = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if self.backend == "nccl"
+                else torch.empty(0, dtype=torch.uint8)}
+        everyone = [None] * self.world_size if self.is_main else None
+        dist.gather_object(mine, everyone, dst=0)
+        return everyone
+
+    def barrier(self) -> None:
+        """Wait for every rank."""
+        dist.barrier()
+
+    # --- failures
+
+    @contextlib.contextmanager
+    def peer_errors(self):
+        """Turn a failed collective into PeerLost: one line that says what happened and what to look at."""
+        try:
+            yield
+        except RuntimeError as e:  # torch.distributed.DistError is one; older gloo raised plain ones
+            if isinstance(e, PeerLost) or not _is_collective_error(e):
+                raise
+            raise PeerLost(f"rank {self.rank} of {self.world_size} lost contact with the other processes "
+                           f"({_gist(e)}); another rank died, was killed or hangs: its own error is "
+                           f"in its log (torchrun prints which rank failed first)") from e
+
+    def interruptible(self, stop: Callable[[], None], keep: Callable[[], None]):
+        """Ctrl-C and errors rise as they are: the other ranks may be inside a collective, so this
+        rank can take part in no more of them (no last eval, no records kept)."""
+        return contextlib.nullcontext()
+
+
+class StopRequest:
+    """How a run is asked to end: the first (reason, final_eval) asked wins, from any thread (a
+    widget's Stop button, a callback, Ctrl-C). Alone it holds at once; under torchrun once the
+    ranks agreed on it (agree(), a collective at log steps and evals), so all end after the
+    same update for the same reason: a request takes effect up to log_interval updates later."""
+
+    def __init__(self, ranks: Alone | Dist):
+        self._ranks, self._lock = ranks, threading.Lock()
+        self.asked: tuple[str, bool] | None = None  # (reason, evaluate where it stopped)
+        self._agreed: tuple[str, bool] | None = None  # under torchrun: the one every rank took
+
+    def request(self, reason: str, final_eval: bool) -> None:
+        with self._lock:
+            self.asked = self.asked or (reason, final_eval)
+
+    def agree(self) -> None:
+        """Every rank takes the first request of any rank (a collective; alone nothing changes)."""
+        agreed = self._ranks.agree_stop(self.asked)
+        with self._lock:  # a request since the gather waits for the next agreement
+            self.asked = self._agreed = agreed or self.asked
+
+    @property
+    def holds(self) -> bool:
+        """Whether the loop ends now."""
+        return (self.asked if self._ranks.world_size == 1 else self._agreed) is not None
+
+
+def check_world_size(saved: int, resume) -> None:
+    """Resume only with as many processes as trained the run: another number is another global batch."""
+    now = world_size()
+    if now == saved:
+        return
+    how = ("one process (python -m slmlab train --resume DIR, no torchrun)" if saved == 1 else
+           f"{saved} processes (torchrun's --nnodes x --nproc_per_node = {saved})")
+    raise ConfigError(f"resume={resume}: this run was trained by {saved} process(es), this is {now}; "
+                      f"another number changes the global batch and the windows each rank reads, so "
+                      f"it would not continue the same run: resume with {how}, or start a new run")
 
 
 # ---------------------------------------------------------------------------
@@ -93,12 +264,12 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def init(device_kind: str) -> Dist | None:
-    """Join the run torchrun described (or the process group already joined); None when alone."""
+def init(device_kind: str) -> Alone | Dist:
+    """Join the run torchrun described (or the process group already joined); Alone() when alone."""
     if dist.is_available() and dist.is_initialized():
         return _current()
     if world_size_from_env() <= 1:
-        return None
+        return Alone()
     if not dist.is_available():
         raise RuntimeError("torch was built without torch.distributed; run one process "
                            "(python -m slmlab train) or install a torch with it")
@@ -124,9 +295,9 @@ def _use_gpu(local_rank: int) -> None:
     torch.cuda.set_device(local_rank)
 
 
-def _current() -> Dist | None:
+def _current() -> Alone | Dist:
     if dist.get_world_size() <= 1:
-        return None
+        return Alone()
     world = dist.get_world_size()
     return Dist(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())),
                 world_size=world, local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", world)),
@@ -153,76 +324,12 @@ def session():
     close()
 
 
-def wrap(model: torch.nn.Module, d: Dist | None, device) -> torch.nn.Module:
-    """DistributedDataParallel around `model` (it broadcasts rank 0's weights); the model itself when alone.
-
-    device: the run's slmlab.device.Device (its index names this rank's GPU).
-    """
-    if d is None:
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    ids = [device.index] if device.type == "cuda" else None  # CPU: no device_ids
-    return DDP(model, device_ids=ids)
-
-
-# ---------------------------------------------------------------------------
-# Collectives the trainer calls
-
-
-def mean_over_ranks(t: torch.Tensor, d: Dist | None) -> torch.Tensor:
-    """The mean of `t` over ranks (a copy; the same on every rank). gloo has no AVG: sum, then divide."""
-    if d is None:
-        return t
-    out = t.detach().clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out / d.world_size
-
-
-def barrier(d: Dist | None) -> None:
-    """Wait for every rank (nothing when alone)."""
-    if d is not None:
-        dist.barrier()
-
-
-def agree_stop(local, d: Dist):
-    """The first stop request of any rank, in rank order, the same on every rank; None if none asked."""
-    everyone = [None] * d.world_size
-    dist.all_gather_object(everyone, local)
-    return next((s for s in everyone if s is not None), None)
-
-
-def gather_rng(d: Dist) -> list[dict] | None:
-    """Every rank's RNG states (dropout streams), gathered on rank 0 (None on the others)."""
-    mine = {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state() if d.backend == "nccl" else torch.empty(0, dtype=torch.uint8)}
-    everyone = [None] * d.world_size if d.is_main else None
-    dist.gather_object(mine, everyone, dst=0)
-    return everyone
-
-
 # ---------------------------------------------------------------------------
 # Failures and the log
 
 
 class PeerLost(RuntimeError):
     """Another process of the run died or stopped answering."""
-
-
-@contextlib.contextmanager
-def peer_errors(d: Dist | None):
-    """Turn a failed collective into PeerLost: one line that says what happened and what to look at."""
-    if d is None:
-        yield
-        return
-    try:
-        yield
-    except RuntimeError as e:  # torch.distributed.DistError is one; older gloo raised plain ones
-        if isinstance(e, PeerLost) or not _is_collective_error(e):
-            raise
-        raise PeerLost(f"rank {d.rank} of {d.world_size} lost contact with the other processes "
-                       f"({_gist(e)}); another rank died, was killed or hangs: its own error is "
-                       f"in its log (torchrun prints which rank failed first)") from e
 
 
 def _gist(e: BaseException) -> str:

@@ -11,13 +11,14 @@ What the student's notebook got wrong is impossible here by construction:
 - a checkpoint holds model, optimizer, scaler, step, RNG and sampler state,
   so `train(resume=DIR)` continues exactly as if never stopped.
 
-Holds the schedule and optimizer (`lr_at`, `decay_groups`, `configure_optimizer`,
-`compile_model`), one optimizer update (`optimizer_update`, which the Trainer's
-public `train_step()` and the health checks run), one evaluation (`evaluate_loss`
-on fixed batches drawn with `EVAL_SEED`, which the Trainer, the health checks,
-bench and notebooks use), and the `Trainer`, which is the loop only (under torchrun it
-trains data-parallel; the process group and collectives are slmlab.distributed's). Records are
-slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
+Holds the optimizer (`decay_groups`, `configure_optimizer`, `compile_model`), one
+optimizer update (`optimizer_update`, which the Trainer's public `train_step()` and the
+health checks run), one evaluation (`evaluate_loss` on fixed batches drawn with
+`EVAL_SEED`, which the Trainer, the health checks, bench and notebooks use), and the
+`Trainer`, which is the loop only. The schedule (`lr_at`, kept importable from here, and a
+time_budget's clock) is slmlab.schedule's; the process group and its collectives, one
+object the loop calls the same way alone or under torchrun, slmlab.distributed's. Records
+are slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
 slmlab.callbacks', checkpoints and the run folder slmlab.checkpoint's. It knows
 no plots and no widgets: they plug in as callbacks.
 """
@@ -27,22 +28,21 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from . import checkpoint, distributed, optim
-from .callbacks import EarlyStopping, KeepBest, ProgressBar
+from .callbacks import EarlyStopping, KeepBest, ProgressBar, TimeBudget
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, bf16_native, pick_device, setup
-from .history import NAN, STOPPED, TIME, History
+from .device import Device, bf16_native, pick_device
+from .history import NAN, STOPPED, History
 from .model import GPT
+from .schedule import Schedule, lr_at
 
 __all__ = ["Trainer", "train", "StepResult", "lr_at", "decay_groups", "configure_optimizer",
            "compile_model", "optimizer_update", "evaluate_loss", "eval_batch_losses", "EVAL_SEED"]
@@ -51,26 +51,7 @@ EVAL_SEED = 12345  # every eval draws the same batches, so two evals differ only
 
 
 # ---------------------------------------------------------------------------
-# Schedule and optimizer
-
-
-def lr_at(step: int, tcfg: TrainConfig, progress: float | None = None) -> float:
-    """The learning rate for optimizer update `step` (0-based).
-
-    Linear warmup from lr/(warmup_steps+1) up to lr, then a cosine from lr at
-    warmup_steps down to min_lr at max_steps. progress (0 -> 1) places a step after
-    warmup on the cosine instead: a run with a time_budget passes the share of its
-    post-warmup time spent (Trainer.schedule_progress), so its lr reaches min_lr when
-    the time runs out, whatever the machine's speed.
-    """
-    if step < tcfg.warmup_steps:
-        return tcfg.lr * (step + 1) / (tcfg.warmup_steps + 1)
-    if progress is None:
-        if step >= tcfg.max_steps:
-            return tcfg.min_lr
-        progress = (step - tcfg.warmup_steps) / (tcfg.max_steps - tcfg.warmup_steps)  # 0 -> 1
-    progress = min(max(progress, 0.0), 1.0)
-    return tcfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (tcfg.lr - tcfg.min_lr)
+# Optimizer
 
 
 def decay_groups(model: torch.nn.Module | list) -> tuple[list, list]:
@@ -179,25 +160,25 @@ def optimizer_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def _no_sync_unless(model: torch.nn.Module, sync: bool):
-    """DDP's no_sync() on a micro-step that must not all-reduce; nothing otherwise."""
-    if sync or not isinstance(model, DistributedDataParallel):
+    """A model that averages gradients over processes (DDP) has no_sync(): on a micro-step that
+    must not all-reduce, it is used; nothing otherwise."""
+    if sync or not hasattr(model, "no_sync"):
         return contextlib.nullcontext()
     return model.no_sync()
 
 
 @torch.no_grad()
 def eval_batch_losses(model: torch.nn.Module, tokens, block_size: int, batch_size: int, n_batches: int,
-                      device: Device | None = None, seed: int = EVAL_SEED, *, rank: int = 0,
-                      world_size: int = 1) -> torch.Tensor:
+                      device: Device | None = None, seed: int = EVAL_SEED, **shard: int) -> torch.Tensor:
     """The loss of each of n_batches batches drawn with `seed` (the same batches every call): (n_batches,).
 
     device: a Device, whose autocast the forward runs in; None: the model's device, float32.
     The model runs in eval mode (no dropout) and gets its own mode back afterwards.
-    rank, world_size: under torchrun, this rank's slice of each batch of batch_size x world_size.
+    shard: under torchrun, rank and world_size: this rank's slice of each batch of batch_size x
+    world_size (BatchSampler's keywords).
     """
     on = next(model.parameters()).device
-    sampler = BatchSampler(tokens, block_size, batch_size, seed=seed, device=str(on), rank=rank,
-                           world_size=world_size)
+    sampler = BatchSampler(tokens, block_size, batch_size, seed=seed, device=str(on), **shard)
     autocast = device.autocast if device is not None else contextlib.nullcontext
     was_training = model.training
     model.eval()
@@ -232,79 +213,42 @@ class StepResult(NamedTuple):
 class Trainer:
     """Owns model, optimizer, data and the loop for one run; everything else plugs in as a callback.
 
-    The config adds its own callbacks after the given ones: EarlyStopping
-    (early_stop_patience > 0), KeepBest (with an out_dir) and ProgressBar (progress).
-
-    Under torchrun (slmlab.distributed.init finds the process group in the environment) each
-    rank trains a DistributedDataParallel copy on its slice of every global batch; only rank 0
-    keeps the out_dir and the progress bar, so it alone writes the run folder and prints.
-    """
+    The config adds EarlyStopping (early_stop_patience > 0), KeepBest (out_dir), ProgressBar (progress)
+    and TimeBudget (time_budget > 0) after the given callbacks. self.dist (slmlab.distributed.init):
+    alone, Alone(), whose collectives are no-ops; under torchrun each rank trains a DDP copy on its
+    slice of every global batch, and only rank 0 writes the run folder and prints."""
 
     def __init__(self, cfg: Config, *, data: TokenData | None = None, callbacks=(),
                  out_dir: str | Path | None = None, progress: bool = True, label: str | None = None):
-        validate(cfg)
-        self.data = data if data is not None else prepare(cfg.data)
-        self.cfg = cfg = _with_vocab(cfg, self.data.vocab_size)
-        check_block_size(self.data, cfg.model.block_size)
-        self.dist = d = distributed.init(pick_device(cfg.train.device))  # None: one process
-        main = d is None or d.is_main
+        cfg, self.data = _fitted(cfg, data)  # validated; vocab_size the tokenizer's unless set
+        self.cfg = cfg
+        self.dist = d = distributed.init(pick_device(cfg.train.device))
+        main = d.is_main  # the process that writes the run folder and prints
         self.out_dir = Path(out_dir) if out_dir is not None and main else None
-        self.device = self._setup_device(cfg, d)
+        self.device = d.setup_device(cfg.train)
         torch.manual_seed(cfg.train.seed)
         model = GPT(cfg.model)
-        if d is not None and d.rank > 0:
-            torch.manual_seed(cfg.train.seed + d.rank)  # its own dropout; the weights are rank 0's (DDP)
-        self.step = 0
+        d.seed_own_dropout(cfg.train.seed)  # each rank its own dropout; the weights are rank 0's
+        self.step, self.label, self.seconds_before = 0, label, 0.0  # seconds_before: a resumed run's past
         self.use_model(model)  # self.model, eval_model (compiled), step_model (DDP), optimizer
         self.scaler = self.device.grad_scaler()
-        self._shard = {} if d is None else {"rank": d.rank, "world_size": d.world_size}
         self.sampler = BatchSampler(self.data.train, cfg.model.block_size, cfg.train.micro_batch_size,
-                                    cfg.train.seed, str(self.device.torch_device), **self._shard)
-        self.tokens_per_step = cfg.tokens_per_step * (d.world_size if d else 1)  # over all ranks
+                                    cfg.train.seed, str(self.device.torch_device), **d.shard())
         self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress and main)]
-        self.label = label
-        self.step, self.seconds_before = 0, 0.0  # seconds_before: earlier sessions of a resumed run
-        self.history = History(config=cfg.to_dict(), meta=_meta(cfg, self.data, self.model, self.device))
-        if d is not None:
-            self.history.meta.update(_ddp_meta(cfg, d))
-        self._stop: tuple[str, bool] | None = None  # (reason, evaluate where it stopped)
-        self._agreed_stop: tuple[str, bool] | None = None  # under torchrun: the stop all ranks agreed on
-        self._lock = threading.Lock()
+        self.history = History(config=cfg.to_dict(), meta=_meta(cfg, self.data, self.model, self.device)
+                               | d.meta(cfg))  # under torchrun: world_size, the global batch and its tokens
+        self.tokens_per_step = self.history.meta["tokens_per_step"]  # over all ranks
+        self.schedule = Schedule(cfg.train, self.seconds, d.mean_clock(self.seconds))
+        self._stop = distributed.StopRequest(d)  # alone it holds at once; torchrun: once agreed
         self._t0 = time.perf_counter()
-        self._eval_seconds = 0.0  # how long the last eval took (a time_budget keeps that much for the last)
-
-    # --- control from outside (callbacks, widgets' Stop button, Ctrl-C)
 
     def request_stop(self, reason: str = STOPPED, *, final_eval: bool = False) -> None:
-        """Ask the loop to end after the current update (thread-safe; the first reason wins).
-        final_eval: evaluate where it stopped (TimeLimit does, so its run ends with an eval)."""
-        with self._lock:
-            self._stop = self._stop or (reason, final_eval)
+        """End the loop after this update (thread-safe; the first reason wins); final_eval: eval there."""
+        self._stop.request(reason, final_eval)
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop is not None
-
-    def _ending(self) -> bool:
-        """Whether the loop ends now. One process: a stop was requested. Under torchrun: the
-        ranks pooled their requests at a log step or an eval (_agree_stop), so all end after the
-        same update; a request takes effect there, up to log_interval updates later."""
-        return self.stop_requested if self.dist is None else self._agreed_stop is not None
-
-    def _agree_stop(self) -> None:
-        """Under torchrun: every rank takes the first request of any rank (a collective; a no-op alone)."""
-        if self.dist is None:
-            return
-        agreed = distributed.agree_stop(self._stop, self.dist)
-        with self._lock:
-            self._stop = self._agreed_stop = agreed
-
-    @staticmethod
-    def _setup_device(cfg: Config, d: distributed.Dist | None) -> Device:
-        if d is None:
-            return setup(cfg.train.device, cfg.train.dtype)
-        kind = pick_device(cfg.train.device)
-        return setup(cfg.train.device, cfg.train.dtype, d.threads(), d.device_index(kind))
+        return self._stop.asked is not None
 
     def seconds(self) -> float:
         """Wall time of this run so far, earlier sessions of a resumed run included."""
@@ -314,53 +258,21 @@ class Trainer:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
 
-    # --- one update, one evaluation
-
     def use_model(self, model: torch.nn.Module) -> None:
-        """The model this Trainer trains: moved to its device, compiled (cfg.train.compile) and
-        wrapped for DDP (under torchrun), with a fresh optimizer; evaluation, steps and
-        checkpoints all use it. __init__ installs slmlab's GPT this way; called again before the
-        first update it trains another model instead (notebook 02 trains the student's own)."""
+        """Train `model` (moved, compiled if cfg.train.compile, wrapped for DDP, a fresh optimizer):
+        __init__'s GPT, or before the first update another one (notebook 02 trains the student's)."""
         if self.step:
             raise RuntimeError("use_model() must come before the first update; build a new Trainer")
         self.model = model.to(self.device.torch_device)
         self.eval_model = compile_model(self.model, self.device) if self.cfg.train.compile else self.model
-        self.step_model = distributed.wrap(self.eval_model, self.dist, self.device)
+        self.step_model = self.dist.wrap(self.eval_model, self.device)
         self.optimizer = configure_optimizer(self.model, self.cfg.train, self.device)
-
-    def schedule_progress(self) -> float | None:
-        """With a time_budget, how far along the cosine the next update is (0 -> 1); None without one
-        (lr_at then counts steps) and during warmup. The share of the time after warmup spent, less
-        the time one eval takes (kept for the final eval); max_steps still ends the cosine, if sooner."""
-        t = self.cfg.train
-        if not t.time_budget or self.step < t.warmup_steps:
-            return None
-        now = self._shared_seconds()
-        meta = self.history.meta
-        meta.setdefault("warmup_end_seconds", now)  # kept in checkpoints: resume goes on
-        start = meta["warmup_end_seconds"]
-        by_time = (now - start) / max(t.time_budget - self._eval_seconds - start, 1e-9)
-        by_steps = (self.step - t.warmup_steps) / (t.max_steps - t.warmup_steps)
-        return max(by_time, by_steps)
-
-    def _shared_seconds(self) -> float:
-        """seconds(), under torchrun averaged over the ranks (one small all-reduce), so that every
-        rank's time_budget schedule gives the same lr and the replicas stay equal."""
-        if self.dist is None:
-            return self.seconds()
-        mine = torch.tensor([self.seconds()], dtype=torch.float64, device=self.device.torch_device)
-        return distributed.mean_over_ranks(mine, self.dist).item()
-
-    def _out_of_time(self) -> bool:
-        """A time_budget run ends when what is left would not hold one more eval."""
-        budget = self.cfg.train.time_budget
-        return bool(budget) and self.seconds() + self._eval_seconds >= budget
 
     def train_step(self) -> StepResult:
         """One optimizer update: the schedule's lr, on_step_start, grad_accum_steps micro-batches,
         clip, step, on_update. No host sync (bench times exactly this)."""
         t = self.cfg.train
-        optim.set_lr(self.optimizer, lr_at(self.step, t, self.schedule_progress()))
+        optim.set_lr(self.optimizer, self.schedule.lr(self.step, self.history.meta))
         self._emit("on_step_start")  # may change the lr: the one used is recorded
         lr = self.optimizer.param_groups[0]["lr"]
         loss, grad_norm = optimizer_update(
@@ -373,19 +285,16 @@ class Trainer:
 
     def evaluate(self) -> dict:
         """train_loss and val_loss: the mean loss on eval_batches fixed batches of each split
-        (evaluate_loss's). Under torchrun each rank takes its slice of every batch and the
-        losses are averaged over ranks: the numbers one process of the global batch gets."""
+        (evaluate_loss's); under torchrun each rank takes its slice, and the ranks average them."""
         t, T = self.cfg.train, self.cfg.model.block_size
-        return {f"{split}_loss": distributed.mean_over_ranks(
-                    eval_batch_losses(self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches,
-                                      self.device, **self._shard), self.dist).mean().item()
+        return {f"{split}_loss": self.dist.mean(eval_batch_losses(
+                    self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches, self.device,
+                    **self.dist.shard())).mean().item()
                 for split, tokens in (("train", self.data.train), ("val", self.data.val))}
-
-    # --- the loop
 
     def run(self) -> History:
         """Train to max_steps or a stop; a peer lost under torchrun ends it with PeerLost."""
-        with distributed.peer_errors(self.dist):
+        with self.dist.peer_errors():
             return self._run()
 
     def _run(self) -> History:
@@ -397,28 +306,16 @@ class Trainer:
             self.history.meta["label"] = self.label
         self._emit("on_train_start")
         pending: list[tuple[int, StepResult, float]] = []
-        try:
-            while self.step < t.max_steps and not self._ending():
+        with self.dist.interruptible(stop=self.request_stop, keep=lambda: self._flush(pending)):
+            while self.step < t.max_steps and not self._stop.holds:
                 result = self.train_step()
                 pending.append((self.step, result, self.seconds()))
-                if self._out_of_time():
-                    self.request_stop(TIME, final_eval=True)
                 at_eval = self.step % t.eval_interval == 0 or self.step == t.max_steps
                 if self.step % t.log_interval == 0 or at_eval:
                     self._flush(pending)
-                    self._agree_stop()
-                if at_eval and not self._ending():
+                    self._stop.agree()
+                if at_eval and not self._stop.holds:
                     self._eval_and_record()
-                    if self._out_of_time():  # this eval was the last one the budget holds
-                        self.request_stop(TIME, final_eval=True)
-        except KeyboardInterrupt:
-            if self.dist is not None:
-                raise  # the other ranks may be inside a collective: no more of them here
-            self.request_stop(STOPPED)
-        except BaseException:
-            if self.dist is None:
-                self._flush(pending)  # the records so far stay in the history
-            raise
         self._flush(pending)
         return self._finish()
 
@@ -426,38 +323,33 @@ class Trainer:
         """Sync with the device once: turn pending results into step records."""
         if not pending:
             return
-        losses = torch.stack([r.loss for _, r, _ in pending]).float()  # (n,) this rank's
-        losses = distributed.mean_over_ranks(losses, self.dist).cpu().tolist()  # over all ranks
-        norms = torch.stack([r.grad_norm for _, r, _ in pending]).float().cpu().tolist()  # DDP: the same on all
-        records = [{"kind": "step", "step": step, "loss": loss, "lr": r.lr, "grad_norm": gn,
-                    "tokens": step * self.tokens_per_step, "seconds": secs}
-                   for (step, r, secs), loss, gn in zip(pending, losses, norms, strict=True)]
+        records = _step_records(pending, self.dist.mean, self.tokens_per_step)
         pending.clear()
         self.history.steps.extend(records)
         self._emit("on_log", records)
-        if not all(math.isfinite(x) for x in losses):
+        if not all(math.isfinite(r["loss"]) for r in records):
             self.request_stop(NAN)
 
     def _eval_and_record(self) -> None:
         t0 = time.perf_counter()
         rec = {"kind": "eval", "step": self.step, **self.evaluate(),
                "tokens": self.step * self.tokens_per_step, "seconds": self.seconds()}
-        self._eval_seconds = time.perf_counter() - t0
+        self.schedule.eval_seconds = time.perf_counter() - t0
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
-        self._agree_stop()  # under torchrun: a stop an on_eval callback asked for (early stopping) holds on all
+        self._stop.agree()  # a stop an on_eval callback asked for (early stopping) holds on all ranks
         self._save()
 
     def _save(self, weights: bool = True) -> None:
-        """ckpt.pt (unless weights=False) and history.jsonl, by the rank with the out_dir. Under
-        torchrun every rank first sends rank 0 its RNG state (each has its own dropout stream)."""
-        ranks = distributed.gather_rng(self.dist) if self.dist is not None and weights else None
+        """ckpt.pt (unless weights=False) and history.jsonl, by the rank with the out_dir; every rank
+        sends it its RNG state first (under torchrun each has its own dropout stream)."""
+        rngs = self.dist.gather_rng() if weights else None
         if self.out_dir is not None:
-            checkpoint.save(self, weights=weights, ranks=ranks)
+            checkpoint.save(self, weights=weights, ranks=rngs)
 
     def _finish(self) -> History:
-        self._agree_stop()  # a request since the last log step (an on_eval callback) counts on every rank
-        reason, final_eval = self._stop or (None, False)
+        self._stop.agree()  # a request since the last log step (an on_eval callback) counts on every rank
+        reason, final_eval = self._stop.asked or (None, False)
         if reason == NAN:
             self.history.meta["stop_message"] = _nan_message(self.history)
         elif final_eval and (not self.history.evals or self.history.evals[-1]["step"] != self.step):
@@ -466,8 +358,27 @@ class Trainer:
         self.history.meta["seconds"] = self.seconds()
         self._save(weights=reason != NAN)  # after a NaN, ckpt.pt keeps the last finite weights
         self._emit("on_train_end")
-        distributed.barrier(self.dist)  # under torchrun: no rank returns before rank 0 has saved
+        self.dist.barrier()  # under torchrun: no rank returns before rank 0 has saved
         return self.history
+
+
+def _fitted(cfg: Config, data: TokenData | None) -> tuple[Config, TokenData]:
+    """The config, validated, with vocab_size from the tokenizer (unless set), and its token data."""
+    validate(cfg)
+    data = data if data is not None else prepare(cfg.data)
+    cfg = _with_vocab(cfg, data.vocab_size)
+    check_block_size(data, cfg.model.block_size)
+    return cfg, data
+
+
+def _step_records(pending: list, mean: Callable, tokens_per_step: int) -> list[dict]:
+    """Step records of pending (step, StepResult, seconds): one host sync for all of them. mean: the
+    mean over ranks (the identity alone); grad norms are the same on every rank already (DDP)."""
+    losses = mean(torch.stack([r.loss for _, r, _ in pending]).float()).cpu().tolist()  # (n,)
+    norms = torch.stack([r.grad_norm for _, r, _ in pending]).float().cpu().tolist()  # (n,)
+    return [{"kind": "step", "step": step, "loss": loss, "lr": r.lr, "grad_norm": gn,
+             "tokens": step * tokens_per_step, "seconds": secs}
+            for (step, r, secs), loss, gn in zip(pending, losses, norms, strict=True)]
 
 
 def _with_vocab(cfg: Config, vocab_size: int) -> Config:
@@ -482,7 +393,8 @@ def _with_vocab(cfg: Config, vocab_size: int) -> Config:
 def _stock_callbacks(cfg: Config, out_dir: Path | None, progress: bool) -> list:
     own = [EarlyStopping(cfg.train.early_stop_patience)] if cfg.train.early_stop_patience else []
     own += [KeepBest()] if out_dir is not None else []
-    return own + ([ProgressBar()] if progress else [])
+    own += [ProgressBar()] if progress else []
+    return own + ([TimeBudget()] if cfg.train.time_budget else [])  # last: other stops come first
 
 
 def _meta(cfg: Config, data: TokenData, model: GPT, device: Device) -> dict:
@@ -496,13 +408,6 @@ def _meta(cfg: Config, data: TokenData, model: GPT, device: Device) -> dict:
         "flops_per_token": model.flops_per_token(), "tokens_per_step": cfg.tokens_per_step,
         "device": device.type, "dtype": device.dtype_name, "threads": device.threads,
     }
-
-
-def _ddp_meta(cfg: Config, d: distributed.Dist) -> dict:
-    """What a torchrun run adds to the meta: its ranks and the batch over all of them."""
-    return {"world_size": d.world_size, "backend": d.backend,
-            "global_batch": cfg.train.micro_batch_size * cfg.train.grad_accum_steps * d.world_size,
-            "tokens_per_step": cfg.tokens_per_step * d.world_size}
 
 
 def _nan_message(h: History) -> str:
@@ -525,7 +430,7 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
                        label=label).run()
     ckpt = checkpoint.load_checkpoint(Path(resume) / "ckpt.pt")
-    _check_world_size(ckpt.get("world_size", 1), resume)
+    distributed.check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
         diff = [k for k, v in cfg.flat().items() if k != "vocab_size" and saved.flat()[k] != v]
@@ -536,14 +441,3 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
     checkpoint.restore(trainer, ckpt)
     return trainer.run()
 
-
-def _check_world_size(saved: int, resume: str | Path) -> None:
-    """Resume only with as many processes as trained the run: another number is another global batch."""
-    now = distributed.world_size()
-    if now == saved:
-        return
-    how = ("one process (python -m slmlab train --resume DIR, no torchrun)" if saved == 1 else
-           f"{saved} processes (torchrun's --nnodes x --nproc_per_node = {saved})")
-    raise ConfigError(f"resume={resume}: this run was trained by {saved} process(es), this is {now}; "
-                      f"another number changes the global batch and the windows each rank reads, so "
-                      f"it would not continue the same run: resume with {how}, or start a new run")

@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def test_alone_no_process_group_is_joined(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert distributed.init("cpu") is None and not dist.is_initialized()
+    assert isinstance(distributed.init("cpu"), distributed.Alone) and not dist.is_initialized()
 
 
 def test_on_cuda_each_rank_takes_the_gpu_of_its_local_rank_with_nccl(monkeypatch):

@@ -54,6 +54,21 @@ def test_schedule_progress_places_a_step_on_the_cosine():
     assert lr_at(5, t, progress=0.9) == lr_at(5, t)  # warmup counts steps, whatever the time
 
 
+def test_a_time_budget_schedule_follows_its_clock_and_keeps_time_for_the_last_eval():
+    from slmlab.schedule import Schedule
+
+    t = smoke(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=1000, time_budget=12.0).train
+    now = [0.0]
+    s, meta = Schedule(t, lambda: now[0]), {}
+    assert s.lr(5, meta) == lr_at(5, t) and meta == {}  # warmup counts steps
+    now[0] = 2.0
+    assert s.lr(10, meta) == pytest.approx(t.lr) and meta == {"warmup_end_seconds": 2.0}
+    s.eval_seconds, now[0] = 2.0, 6.0  # 4 of the 8 s left after warmup, less one eval
+    assert s.progress(11, meta) == pytest.approx(0.5) and not s.out_of_time()
+    now[0] = 10.0  # 10 s + one 2 s eval: the budget is spent
+    assert s.lr(12, meta) == pytest.approx(t.min_lr) and s.out_of_time()
+
+
 def test_time_budget_ends_the_run_with_its_cosine_spent(data):
     cfg = smoke(time_budget=2.0, max_steps=100_000, warmup_steps=5, eval_interval=50, log_interval=5)
     h = train(cfg, data=data, progress=False)
@@ -276,3 +291,62 @@ def test_use_model_trains_and_evaluates_the_given_model(data):
         evaluate_loss(mine, data.val, T, t.micro_batch_size, t.eval_batches), abs=1e-5)
     with pytest.raises(RuntimeError, match="before the first update"):
         trainer.use_model(GPT(trainer.cfg.model))
+
+
+# ---------------------------------------------------------------------------
+# The loop stays a loop: one process is Alone(), whose collectives change nothing
+
+
+def test_alone_has_the_methods_of_dist_as_no_ops(monkeypatch):
+    from slmlab import distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    alone = distributed.init("cpu")
+    assert isinstance(alone, distributed.Alone)
+    public = {n for n in vars(distributed.Dist) if not n.startswith("_")} - {
+        "local_rank", "local_world_size", "backend", "device_index", "threads"}  # torchrun's own
+    assert public <= set(dir(alone))  # the loop may call any of them without asking which
+    assert (alone.rank, alone.world_size, alone.is_main) == (0, 1, True)
+    t, model = torch.arange(3.0), torch.nn.Linear(2, 2)
+    assert alone.mean(t) is t and alone.wrap(model, None) is model
+    assert alone.shard() == {} and alone.meta(smoke()) == {} and alone.gather_rng() is None
+    assert alone.agree_stop(("stopped", False)) == ("stopped", False) and alone.agree_stop(None) is None
+    clock = lambda: 1.5
+    assert alone.mean_clock(clock) is clock
+    state = torch.get_rng_state()
+    alone.seed_own_dropout(7)
+    alone.barrier()
+    assert torch.equal(torch.get_rng_state(), state)  # no reseeding alone
+    with alone.peer_errors(), pytest.raises(ValueError):
+        raise ValueError("not a peer's")  # rises as it is
+    asked, kept = [], []
+    with alone.interruptible(stop=lambda: asked.append(1), keep=lambda: kept.append(1)):
+        raise KeyboardInterrupt  # Ctrl-C alone: a stop, and the run goes on to its end
+    assert asked == [1] and kept == []
+    with pytest.raises(RuntimeError), alone.interruptible(stop=lambda: asked.append(1),
+                                                          keep=lambda: kept.append(1)):
+        raise RuntimeError("boom")  # any other error: the records so far are kept, then it rises
+    assert asked == [1] and kept == [1]
+
+
+def test_a_stop_request_alone_holds_at_once_and_the_first_reason_wins(monkeypatch):
+    from slmlab import distributed
+
+    stop = distributed.StopRequest(distributed.Alone())
+    assert not stop.holds
+    stop.request("early_stop", False)
+    stop.request("time", True)
+    assert stop.holds and stop.asked == ("early_stop", False)
+    stop.agree()
+    assert stop.asked == ("early_stop", False)
+
+
+def test_the_trainer_class_is_a_loop_of_at_most_150_lines():
+    import inspect
+
+    from slmlab import train as train_module
+
+    lines = inspect.getsource(Trainer).splitlines()
+    assert len(lines) <= 150, f"Trainer is {len(lines)} lines: move what is not the loop out of it"
+    src = inspect.getsource(train_module)
+    assert "dist is None" not in src and "dist is not None" not in src  # Alone() answers for one process
