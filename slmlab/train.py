@@ -528,7 +528,8 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
     _check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
-        diff = [k for k, v in cfg.flat().items() if k != "vocab_size" and saved.flat()[k] != v]
+        given, was = {"name": cfg.name, **cfg.flat()}, {"name": saved.name, **saved.flat()}
+        diff = [k for k, v in given.items() if k != "vocab_size" and was[k] != v]
         raise ConfigError(f"resume={resume}: the given config differs from the saved one in "
                           f"{', '.join(diff)}; pass cfg=None to resume as saved, or start a new run")
     trainer = Trainer(saved, data=data, callbacks=callbacks, out_dir=out_dir or resume, progress=progress,
