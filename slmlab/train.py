@@ -18,8 +18,8 @@ on fixed batches drawn with `EVAL_SEED`, which the Trainer, the health checks,
 bench and notebooks use), and the `Trainer`, which is the loop only (under torchrun it
 trains data-parallel; the process group and collectives are slmlab.distributed's). Records are
 slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
-slmlab.callbacks', checkpoints and the run folder slmlab.checkpoint's. It knows
-no plots and no widgets: they plug in as callbacks.
+slmlab.callbacks', checkpoints slmlab.checkpoint's, the run folder's names
+slmlab.runfolder's. It knows no plots and no widgets: they plug in as callbacks.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import NamedTuple
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoint, distributed, optim
+from . import checkpoint, distributed, optim, runfolder
 from .callbacks import EarlyStopping, KeepBest, ProgressBar
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
@@ -524,7 +524,7 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
             raise ConfigError("train() needs a config (e.g. slmlab.config.preset('smoke')) or resume=DIR")
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
                        label=label).run()
-    ckpt = checkpoint.load_checkpoint(Path(resume) / "ckpt.pt")
+    ckpt = checkpoint.load_checkpoint(Path(resume) / runfolder.CKPT)
     _check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
