@@ -5,9 +5,11 @@ history.jsonl, ckpt.pt, best.pt, callbacks/) under $SLMLAB_RUNS_DIR, named by
 the preset and a hash of the config, of the token data it trains on and of the
 `cache_tag` of every callback that changes training. Asking again loads it
 instantly; a run that was interrupted (kernel restart, Stop button) resumes from
-its checkpoint. Callbacks follow the contract in slmlab.callbacks: observers are
-not replayed, recorders get their data back from callbacks/<record_name>.json,
-and a callback that changes training without a cache_tag is refused.
+its checkpoint. One process trains a folder at a time: a second kernel asking for
+the same run waits for it (slmlab.runfolder's lock), then loads it. Callbacks
+follow the contract in slmlab.callbacks: observers are not replayed, recorders
+get their data back from callbacks/<record_name>.json, and a callback that
+changes training without a cache_tag is refused.
 
 `sweep` runs one field over several values and seeds; `effect(runs, field)`
 gives the mean of a metric per value, the seed spread and a verdict, so a
@@ -123,7 +125,9 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     """Train `cfg` once; later calls load the saved run (force=True trains again).
 
     An unfinished run folder (interrupted, or stopped by hand) is resumed, unless a
-    recorder must see it from the first step. Callbacks: see the module docstring.
+    recorder must see it from the first step. While another process trains the same
+    run, this one says so in one line, waits, then loads it. Callbacks: see the module
+    docstring.
     """
     validate(cfg)
     _check_callbacks(callbacks)
@@ -131,6 +135,13 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     tags = [cb.cache_tag for cb in callbacks if getattr(cb, "changes_training", False)]
     folder = runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest, tags)}"
     label = label or cfg.name
+    with runfolder.lock(folder, wait=True):  # another process trains it: wait, then load what it trained
+        return _train_or_load(cfg, folder, label, data, callbacks, force, progress)
+
+
+def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force: bool,
+                   progress: bool) -> Run:
+    """run()'s work, with the folder's lock held."""
     recorders = [cb for cb in callbacks if getattr(cb, "record_name", None)]
     if force and folder.exists():
         runfolder.remove(folder)

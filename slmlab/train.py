@@ -18,8 +18,9 @@ on fixed batches drawn with `EVAL_SEED`, which the Trainer, the health checks,
 bench and notebooks use), and the `Trainer`, which is the loop only (under torchrun it
 trains data-parallel; the process group and collectives are slmlab.distributed's). Records are
 slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
-slmlab.callbacks', checkpoints slmlab.checkpoint's, the run folder's names
-slmlab.runfolder's. It knows no plots and no widgets: they plug in as callbacks.
+slmlab.callbacks', checkpoints slmlab.checkpoint's, the run folder's names and lock
+slmlab.runfolder's (`train` holds the lock while it writes a folder). It knows no plots
+and no widgets: they plug in as callbacks.
 """
 
 from __future__ import annotations
@@ -518,7 +519,17 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
           resume: str | Path | None = None, data: TokenData | None = None,
           progress: bool = True, label: str | None = None) -> History:
     """Train a GPT; return its History. resume=DIR continues the run saved in DIR.
-    label: the run's name in its history (meta["label"]), for plots and overlays."""
+    label: the run's name in its history (meta["label"]), for plots and overlays.
+    The run folder (out_dir, else resume) is locked while it trains: another live process
+    training it is refused with one line (under torchrun rank 0 holds the lock: it writes)."""
+    folder = out_dir if out_dir is not None else resume
+    writes = folder is not None and distributed.is_main_process()
+    with runfolder.lock(folder) if writes else contextlib.nullcontext():
+        return _train(cfg, callbacks, out_dir, resume, data, progress, label)
+
+
+def _train(cfg: Config | None, callbacks, out_dir: str | Path | None, resume: str | Path | None,
+           data: TokenData | None, progress: bool, label: str | None) -> History:
     if resume is None:
         if cfg is None:
             raise ConfigError("train() needs a config (e.g. slmlab.config.preset('smoke')) or resume=DIR")
