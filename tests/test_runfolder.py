@@ -22,6 +22,7 @@ from slmlab.train import train
 CFG = dict(max_steps=10, eval_interval=5)
 
 # One child: waits for the go file, then asks for the cached run; a marker says it trained.
+# The one that trains holds on until the other says it waits, so the two surely meet.
 CHILD = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
@@ -31,11 +32,23 @@ CHILD = textwrap.dedent("""
 
     here = Path(sys.argv[1])
 
+    class Tee:  # stdout, and a file once this process says it waits
+        def write(self, s):
+            if "; waiting" in s:
+                (here / "waiting").touch()
+            return sys.__stdout__.write(s)
+
+        def flush(self):
+            sys.__stdout__.flush()
+
     class Mark(Callback):  # an observer: not part of the cache key
         def on_train_start(self, trainer):
             (here / f"trained-{os.getpid()}").touch()
-            time.sleep(1.0)  # hold the lock long enough for the other process to meet it
+            deadline = time.time() + 10
+            while not (here / "waiting").exists() and time.time() < deadline:
+                time.sleep(0.01)
 
+    sys.stdout = Tee()
     (here / f"ready-{os.getpid()}").touch()
     while not (here / "go").exists():
         time.sleep(0.01)
