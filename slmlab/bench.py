@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -168,6 +167,10 @@ def _sync(t: torch.Tensor) -> float:
 def _peak_memory_mb(device_type: str) -> float:
     if device_type == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        import resource  # Unix only: imported here, so that bench runs on Windows too
+    except ImportError:
+        return float("nan")  # Windows: the peak is not measured (bench.md says nan)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import files
+from . import files, runfolder
 from .checkpoint import best_state
 from .history import EARLY_STOP, TIME
 from .optim import set_lr
@@ -135,7 +135,7 @@ class KeepBest(Callback):
     def on_eval(self, trainer: Trainer, record: dict) -> None:
         if trainer.out_dir is None or not _is_new_best(trainer, record):
             return
-        files.atomic_torch_save(best_state(trainer, record["val_loss"]), trainer.out_dir / "best.pt")
+        files.atomic_torch_save(best_state(trainer, record["val_loss"]), trainer.out_dir / runfolder.BEST)
 
 
 class ProgressBar(Callback):

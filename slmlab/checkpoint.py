@@ -11,7 +11,8 @@ Holds
 - the rest of the folder: `start_run_dir` (config.json, env.json) and `environment()`.
 
 A run folder holds config.json, env.json, history.jsonl, ckpt.pt (latest) and
-best.pt (best val); every file is written atomically (slmlab.files). The loop
+best.pt (best val), named in slmlab.runfolder (which also locks it while a run trains);
+every file is written atomically (slmlab.files). The loop
 that decides when to save is slmlab.train's; under torchrun only rank 0 saves.
 """
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import files
+from . import files, runfolder
 from .config import Config
 from .device import Device
 from .history import History
@@ -90,8 +91,8 @@ def save(trainer: Trainer, *, weights: bool = True, ranks: list[dict] | None = N
     """ckpt.pt (unless weights=False) and history.jsonl into the trainer's run folder, atomically.
     ranks: every rank's RNG states under torchrun (see trainer_state)."""
     if weights:
-        files.atomic_torch_save(trainer_state(trainer, ranks), trainer.out_dir / "ckpt.pt")
-    trainer.history.save(trainer.out_dir / "history.jsonl")
+        files.atomic_torch_save(trainer_state(trainer, ranks), trainer.out_dir / runfolder.CKPT)
+    trainer.history.save(trainer.out_dir / runfolder.HISTORY)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -112,7 +113,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def load_model(run_dir: str | Path, which: str = "ckpt") -> tuple[GPT, Config]:
     """The trained model of a run folder (which: 'ckpt' latest, 'best' best val), in eval mode."""
-    ckpt = load_checkpoint(Path(run_dir) / f"{which}.pt")
+    ckpt = load_checkpoint(Path(run_dir) / runfolder.weights(which))
     cfg = Config.from_dict(ckpt["config"])
     model = GPT(cfg.model)
     model.load_state_dict(ckpt["model"])
@@ -122,8 +123,8 @@ def load_model(run_dir: str | Path, which: str = "ckpt") -> tuple[GPT, Config]:
 def start_run_dir(out_dir: Path, cfg: Config, device: Device) -> None:
     """Create the run folder with config.json and env.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files.write_json(out_dir / "config.json", cfg.to_dict())
-    files.write_json(out_dir / "env.json", environment(device))
+    files.write_json(out_dir / runfolder.CONFIG, cfg.to_dict())
+    files.write_json(out_dir / runfolder.ENV, environment(device))
 
 
 def environment(device: Device) -> dict:

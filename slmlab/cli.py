@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from .runfolder import BEST, CKPT, HISTORY, is_run_folder, weights
+
 __all__ = ["main"]
 
 USER_CORPUS_BYTES = 100_000_000  # --corpus file:PATH reads this much of it unless --set corpus_bytes
@@ -60,7 +62,7 @@ def _say_what_is_cut(data_cfg) -> None:
 # paths the user names
 
 
-_RUN_FILES = {"ckpt.pt": "checkpoint", "best.pt": "best checkpoint", "history.jsonl": "history"}
+_RUN_FILES = {CKPT: "checkpoint", BEST: "best checkpoint", HISTORY: "history"}
 
 
 def _run_folder(path: str, flag: str, needs: str) -> Path:
@@ -86,7 +88,7 @@ def _new_run_folder(path: str) -> str:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise ValueError(f"--out {path} is a file; give a folder for the run (it is created)")
-    if any((p / f).exists() for f in ("ckpt.pt", "history.jsonl")):
+    if is_run_folder(p):
         raise ValueError(f"--out {path} already holds a run; continue it with --resume {path}, "
                          f"or give a new folder")
     return path
@@ -107,7 +109,7 @@ def cmd_train(args) -> int:
         if given:
             raise ValueError(f"--resume continues the run as it was saved; drop {', '.join(given)} "
                              f"(or start a new run with --out instead)")
-        out = str(_run_folder(args.resume, "--resume", "ckpt.pt"))
+        out = str(_run_folder(args.resume, "--resume", CKPT))
         run = {"resume": out}
     else:
         cfg = _config_from_args(args)
@@ -155,7 +157,7 @@ def cmd_sample(args) -> int:
     from .checkpoint import load_model
     from .data import prepare
 
-    model, cfg = load_model(_run_folder(args.run_dir, "sample", f"{args.which}.pt"), args.which)
+    model, cfg = load_model(_run_folder(args.run_dir, "sample", weights(args.which)), args.which)
     tok = prepare(cfg.data).tokenizer
     ids = tok.encode(args.prompt) if args.prompt else [tok.eot_id]
     g = torch.Generator().manual_seed(args.seed)

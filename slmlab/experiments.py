@@ -5,9 +5,11 @@ history.jsonl, ckpt.pt, best.pt, callbacks/) under $SLMLAB_RUNS_DIR, named by
 the preset and a hash of the config, of the token data it trains on and of the
 `cache_tag` of every callback that changes training. Asking again loads it
 instantly; a run that was interrupted (kernel restart, Stop button) resumes from
-its checkpoint. Callbacks follow the contract in slmlab.callbacks: observers are
-not replayed, recorders get their data back from callbacks/<record_name>.json,
-and a callback that changes training without a cache_tag is refused.
+its checkpoint. One process trains a folder at a time: a second kernel asking for
+the same run waits for it (slmlab.runfolder's lock), then loads it. Callbacks
+follow the contract in slmlab.callbacks: observers are not replayed, recorders
+get their data back from callbacks/<record_name>.json, and a callback that
+changes training without a cache_tag is refused.
 
 `sweep` runs one field over several values and seeds; `effect(runs, field)`
 gives the mean of a metric per value, the seed spread and a verdict, so a
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import files
+from . import files, runfolder
 from .checkpoint import load_checkpoint, load_model
 from .config import Config, ConfigError, validate
 from .data import prepare
@@ -94,7 +96,7 @@ def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[st
 def load_run(path: str | Path, label: str | None = None) -> Run:
     """Read a run folder written by train(out_dir=...)."""
     path = Path(path)
-    hist = History.load(path / "history.jsonl")
+    hist = History.load(path / runfolder.HISTORY)
     cfg = Config.from_dict(hist.config)
     return Run(dir=path, config=cfg, history=hist, label=label or hist.label)
 
@@ -115,7 +117,7 @@ def _check_callbacks(callbacks: Sequence) -> None:
 
 
 def _record_file(folder: Path, cb) -> Path:
-    return folder / "callbacks" / f"{cb.record_name}.json"
+    return runfolder.record_file(folder, cb.record_name)
 
 
 def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = False,
@@ -123,7 +125,9 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     """Train `cfg` once; later calls load the saved run (force=True trains again).
 
     An unfinished run folder (interrupted, or stopped by hand) is resumed, unless a
-    recorder must see it from the first step. Callbacks: see the module docstring.
+    recorder must see it from the first step. While another process trains the same
+    run, this one says so in one line, waits, then loads it. Callbacks: see the module
+    docstring.
     """
     validate(cfg)
     _check_callbacks(callbacks)
@@ -131,10 +135,17 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     tags = [cb.cache_tag for cb in callbacks if getattr(cb, "changes_training", False)]
     folder = runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest, tags)}"
     label = label or cfg.name
+    with runfolder.lock(folder, wait=True):  # another process trains it: wait, then load what it trained
+        return _train_or_load(cfg, folder, label, data, callbacks, force, progress)
+
+
+def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force: bool,
+                   progress: bool) -> Run:
+    """run()'s work, with the folder's lock held."""
     recorders = [cb for cb in callbacks if getattr(cb, "record_name", None)]
     if force and folder.exists():
-        _remove_run(folder)
-    if (folder / "history.jsonl").is_file():
+        runfolder.remove(folder)
+    if (folder / runfolder.HISTORY).is_file():
         done = load_run(folder, label)
         missing = [cb for cb in recorders if not _record_file(folder, cb).is_file()]
         if done.complete and not missing:
@@ -145,10 +156,11 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
             names = ", ".join(cb.record_name for cb in missing or recorders)
             why = f"holds no {names} record" if done.complete else f"is unfinished, and {names} must see every step"
             print(f"{folder.name} {why}: training it again from the start to record it")
-            _remove_run(folder, records=not done.complete)  # a finished run's other records still hold
-    resume = folder if (folder / "ckpt.pt").is_file() and _loadable(folder / "ckpt.pt") else None
+            runfolder.remove(folder, records=not done.complete)  # a finished run's other records still hold
+    ckpt = folder / runfolder.CKPT
+    resume = folder if ckpt.is_file() and _loadable(ckpt) else None
     if resume is None and folder.exists():
-        _remove_run(folder, records=False)  # a start that left no usable checkpoint (and so no records)
+        runfolder.remove(folder, records=False)  # a start that left no usable checkpoint (and so no records)
     hist = train(None if resume else cfg, resume=resume, out_dir=folder, data=data,
                  callbacks=callbacks, progress=progress, label=label)
     for cb in recorders:
@@ -162,13 +174,6 @@ def _loadable(path: Path) -> bool:
         return True
     except (ValueError, FileNotFoundError):
         return False
-
-
-def _remove_run(folder: Path, records: bool = True) -> None:
-    for name in ("ckpt.pt", "best.pt", "history.jsonl", "config.json", "env.json"):
-        (folder / name).unlink(missing_ok=True)
-    for f in (folder / "callbacks").glob("*.json") if records else ():
-        f.unlink()
 
 
 def sweep(cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] | None = None,

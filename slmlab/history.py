@@ -29,6 +29,7 @@ import numpy as np
 
 from . import files
 from .config import Config
+from .runfolder import HISTORY
 
 __all__ = ["History", "as_history", "metric", "METRICS", "smooth", "best_text", "run_label",
            "STOPPED", "TIME", "NAN", "EARLY_STOP", "HEALTH_CHECK", "ENDED_ON_ITS_OWN"]
@@ -114,7 +115,7 @@ class History:
     def load(cls, path: str | Path) -> History:
         """Read history.jsonl (or the one in the run folder `path`)."""
         path = Path(path)
-        path = path / "history.jsonl" if path.is_dir() else path
+        path = path / HISTORY if path.is_dir() else path
         if not path.is_file():
             raise FileNotFoundError(f"no history at {path}; give a run folder or its history.jsonl")
         h = cls()

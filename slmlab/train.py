@@ -19,8 +19,9 @@ health checks run), one evaluation (`evaluate_loss` on fixed batches drawn with
 time_budget's clock) is slmlab.schedule's; the process group and its collectives, one
 object the loop calls the same way alone or under torchrun, slmlab.distributed's. Records
 are slmlab.history's, callbacks (time limit, early stopping, best.pt, progress bar)
-slmlab.callbacks', checkpoints and the run folder slmlab.checkpoint's. It knows
-no plots and no widgets: they plug in as callbacks.
+slmlab.callbacks', checkpoints slmlab.checkpoint's, the run folder's names and lock
+slmlab.runfolder's (`train` holds the lock while it writes a folder). It knows no plots
+and no widgets: they plug in as callbacks.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import checkpoint, distributed, optim
+from . import checkpoint, distributed, optim, runfolder
 from .callbacks import EarlyStopping, KeepBest, ProgressBar, TimeBudget
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
@@ -423,17 +424,28 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
           resume: str | Path | None = None, data: TokenData | None = None,
           progress: bool = True, label: str | None = None) -> History:
     """Train a GPT; return its History. resume=DIR continues the run saved in DIR.
-    label: the run's name in its history (meta["label"]), for plots and overlays."""
+    label: the run's name in its history (meta["label"]), for plots and overlays.
+    The run folder (out_dir, else resume) is locked while it trains: another live process
+    training it is refused with one line (under torchrun rank 0 holds the lock: it writes)."""
+    folder = out_dir if out_dir is not None else resume
+    writes = folder is not None and distributed.is_main_process()
+    with runfolder.lock(folder) if writes else contextlib.nullcontext():
+        return _train(cfg, callbacks, out_dir, resume, data, progress, label)
+
+
+def _train(cfg: Config | None, callbacks, out_dir: str | Path | None, resume: str | Path | None,
+           data: TokenData | None, progress: bool, label: str | None) -> History:
     if resume is None:
         if cfg is None:
             raise ConfigError("train() needs a config (e.g. slmlab.config.preset('smoke')) or resume=DIR")
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
                        label=label).run()
-    ckpt = checkpoint.load_checkpoint(Path(resume) / "ckpt.pt")
+    ckpt = checkpoint.load_checkpoint(Path(resume) / runfolder.CKPT)
     distributed.check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
-        diff = [k for k, v in cfg.flat().items() if k != "vocab_size" and saved.flat()[k] != v]
+        given, was = {"name": cfg.name, **cfg.flat()}, {"name": saved.name, **saved.flat()}
+        diff = [k for k, v in given.items() if k != "vocab_size" and was[k] != v]
         raise ConfigError(f"resume={resume}: the given config differs from the saved one in "
                           f"{', '.join(diff)}; pass cfg=None to resume as saved, or start a new run")
     trainer = Trainer(saved, data=data, callbacks=callbacks, out_dir=out_dir or resume, progress=progress,

@@ -1,8 +1,10 @@
 """The benchmark: its files and keys, its arithmetic, its case names. No timing is asserted."""
 
 import contextlib
+import importlib.util
 import json
 import math
+import sys
 import time
 import types
 
@@ -27,6 +29,14 @@ def test_quick_bench_writes_json_and_table(tmp_path):
     assert r["tokens_per_s"] > 0 and r["peak_memory_mb"] > 0 and 0 < r["mfu"] < 1
     md = (tmp_path / "b" / "bench.md").read_text()
     assert "| tiny | 65 | float32 | off |" in md and "tokens/s" in md
+
+
+def test_bench_imports_and_runs_without_the_resource_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "resource", None)  # as on Windows: importing it fails
+    spec = importlib.util.spec_from_file_location("slmlab._bench_without_resource", bench.__file__)
+    alone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(alone)  # a top-level `import resource` would fail here
+    assert math.isnan(alone._peak_memory_mb("cpu"))  # the peak is unknown there, not an error
 
 
 def test_mfu_arithmetic():

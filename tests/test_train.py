@@ -202,6 +202,8 @@ def test_resume_with_a_different_config_is_refused(tmp_path, data):
     train(smoke(max_steps=10, eval_interval=5), data=data, progress=False, out_dir=tmp_path / "r")
     with pytest.raises(ConfigError, match="lr"):
         train(smoke(max_steps=10, eval_interval=5, lr=1e-2), resume=tmp_path / "r", data=data)
+    with pytest.raises(ConfigError, match="differs from the saved one in name;"):  # not an empty list
+        train(smoke(max_steps=10, eval_interval=5).replace(name="renamed"), resume=tmp_path / "r", data=data)
 
 
 def test_corrupt_checkpoint_gives_one_clear_line(tmp_path):

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..files import read_json
 from ..history import NAN, History, as_history
+from ..runfolder import records_dir
 from ..tokenizers import vocab_size_of
 from .config_lint import STUDENT_CONFIG, normalize_config
 from .findings import Finding, fmt_number, format_findings, rank
@@ -484,7 +485,7 @@ def checkup(path, *, vocab_size: int | None = None, tokenizer: str | None = None
 def _recorded_stats(path, history: History) -> list[Finding]:
     """diagnose_stats on what TrainingStats recorded in a run folder (callbacks/training_stats-*.json)."""
     folder = Path(path)
-    recorded = sorted((folder / "callbacks").glob("training_stats-*.json")) if folder.is_dir() else []
+    recorded = sorted(records_dir(folder).glob("training_stats-*.json")) if folder.is_dir() else []
     return diagnose_stats(read_json(recorded[0]), history) if recorded else []
 
 

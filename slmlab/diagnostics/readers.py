@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..history import History
+from ..runfolder import HISTORY
 
 __all__ = ["read_log", "ReadReport", "FORMATS", "known_formats"]
 
@@ -446,7 +447,7 @@ def _fail(path, why: str) -> ValueError:
 
 def _folder_file(p: Path) -> Path:
     """The file in a folder the doctor reads: history.jsonl (slmlab) or trainer_state.json (HF)."""
-    for name in ("history.jsonl", "trainer_state.json"):
+    for name in (HISTORY, "trainer_state.json"):
         if (p / name).is_file():
             return p / name
     raise ValueError(f"{p} is a folder that holds no history (history.jsonl) and no trainer_state.json; "
