@@ -12,9 +12,10 @@ Holds
   fraction is a view, a prefix of the train tokens cut just after an EOT, so
   changing it never re-tokenizes. Source code is not hashed: editing a message
   or adding a corpus rebuilds nothing. A folder of an older format for the
-  same settings is named in one printed line when its successor is built. Everything is written to a temporary folder and renamed
-  into place, so an interrupted prepare leaves nothing half-written and two
-  prepares at once are harmless. On every load the sizes and sha256 of the
+  same settings is named in one printed line when its successor is built.
+  Everything is written to a temporary folder and renamed into place, so an
+  interrupted prepare leaves nothing half-written and two prepares at once are
+  harmless. On every load the sizes and sha256 of the
   .bin files are checked against the manifest (a file unchanged in size and
   mtime since its last check is not read again); a bad or stale folder is
   rebuilt (with a warning) or, when the corpus cannot be read, refused with a
@@ -143,9 +144,10 @@ def _say_older_format(folder: Path, data_cfg: DataConfig) -> None:
                 and all(m.get(k) == getattr(data_cfg, k) for k in same)):
             older.append(other)
     if older:
+        more = f", with {len(older) - 1} more" if len(older) > 1 else ""
         print(f"tokenizing {data_cfg.corpus} with {data_cfg.tokenizer} once more: this code writes "
               f"token format {TOKEN_FORMAT_VERSION}, {older[0].name} holds an older one "
-              f"(it can be deleted{f', with {len(older) - 1} more' if len(older) > 1 else ''})")
+              f"(it can be deleted{more})")
 
 
 def _corpus_identity(data_cfg: DataConfig) -> str:
