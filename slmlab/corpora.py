@@ -19,7 +19,7 @@ entry in CORPORA, in this file.
 
 Every source reads at most corpus_bytes of training text, cut after a whole document.
 When a file is missing and cannot be downloaded, DataMissingError says which file to
-put where. `identity` reads little: the grammar's fingerprint for synthetic; for files,
+put where. `identity` reads little: the generator's VERSION for synthetic; for files,
 the sha256 of the bytes read, remembered by size and mtime for big files.
 
 Left to others: how bytes are fetched and checked (slmlab.downloads), where the folders
@@ -296,9 +296,8 @@ class Synthetic(Source):
         return []
 
     def identity(self, corpus_bytes: int, val_fraction: float, data_seed: int) -> str:
-        """Cheap: the grammar's fingerprint, nothing generated."""
-        return (f"{_settings(self.name, corpus_bytes, val_fraction, data_seed)}"
-                f"|synthetic-v{synthetic.VERSION}-{synthetic.fingerprint()}")
+        """Cheap: the generator's VERSION, nothing generated."""
+        return f"{_settings(self.name, corpus_bytes, val_fraction, data_seed)}|synthetic-v{synthetic.VERSION}"
 
     def load(self, corpus_bytes: int, val_fraction: float, data_seed: int) -> Corpus:
         stories = synthetic.generate(corpus_bytes, data_seed)

@@ -6,12 +6,16 @@ Holds
   (tokenizers.token_dtype: uint16 when the vocabulary fits, else uint32; an
   EOT after every document), the tokenizer and manifest.json into
   paths.tokens_dir()/<key>. The key hashes what changes the tokens (corpus
-  identity, tokenizer, corpus_bytes, val_fraction, data_seed, format version,
-  the code that turns text into tokens) and NOT data_fraction: the fraction is
-  a view, a prefix of the train tokens cut just after an EOT, so changing it
-  never re-tokenizes. Everything is written to a temporary folder and renamed
-  into place, so an interrupted prepare leaves nothing half-written and two
-  prepares at once are harmless. On every load the sizes and sha256 of the
+  identity, tokenizer, corpus_bytes, val_fraction, data_seed and
+  TOKEN_FORMAT_VERSION, bumped by hand when the tokens of a text change, as
+  the golden tests in tests/test_golden.py demand) and NOT data_fraction: the
+  fraction is a view, a prefix of the train tokens cut just after an EOT, so
+  changing it never re-tokenizes. Source code is not hashed: editing a message
+  or adding a corpus rebuilds nothing. A folder of an older format for the
+  same settings is named in one printed line when its successor is built.
+  Everything is written to a temporary folder and renamed into place, so an
+  interrupted prepare leaves nothing half-written and two prepares at once are
+  harmless. On every load the sizes and sha256 of the
   .bin files are checked against the manifest (a file unchanged in size and
   mtime since its last check is not read again); a bad or stale folder is
   rebuilt (with a warning) or, when the corpus cannot be read, refused with a
@@ -29,8 +33,6 @@ ids (slmlab.tokenizers), and what a model does with the batches.
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
 import json
 import os
@@ -53,14 +55,16 @@ from .paths import tokens_dir
 from .tokenizers import Tokenizer, get_tokenizer, load_tokenizer
 
 __all__ = ["TokenData", "prepare", "BatchSampler", "check_block_size",
-           "DataCorruptError", "VERSION", "data_key"]
+           "DataCorruptError", "TOKEN_FORMAT_VERSION", "data_key"]
 
-VERSION = 1  # bump when the token file format or the manifest changes
+# Bump by hand when the tokens written for a text, the token files or the manifest change
+# (tests/test_golden.py fails until you do). 1: folders named by a hash of the source code;
+# 2: named by this number.
+TOKEN_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
 _CHUNK_DOCS = 2000  # documents tokenized at a time while writing a .bin
 _SCAN_TOKENS = 1 << 20  # tokens searched at a time for the EOT that ends a data_fraction view
-_TOKENIZING_CODE = ("corpora.py", "tokenizers.py", "data.py")  # turn text into token files
 
 
 class DataCorruptError(RuntimeError):
@@ -101,34 +105,11 @@ class TokenData:
 # prepare: find, check, or build the folder
 
 
-@functools.cache
-def _code_hash() -> str:
-    """A hash of the code that turns text into token files: token files made by other
-    code are never reused, while an edited comment or docstring reuses them."""
-    here = Path(__file__).parent
-    return code_digest([(here / f).read_text(encoding="utf-8") for f in _TOKENIZING_CODE])
-
-
-def code_digest(sources: list[str]) -> str:
-    """16 hex digits of the sources' syntax trees, without comments and docstrings."""
-    h = hashlib.sha256()
-    for src in sources:
-        tree = ast.parse(src)
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]  # drop the docstring
-        h.update(ast.dump(tree).encode())
-    return h.hexdigest()[:16]
-
-
 def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
     """Folder name: readable prefix + hash of everything that changes the tokens."""
     parts = {"identity": corpus_identity, "tokenizer": data_cfg.tokenizer,
              "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
-             "data_seed": data_cfg.data_seed, "version": VERSION, "code": _code_hash()}
+             "data_seed": data_cfg.data_seed, "version": TOKEN_FORMAT_VERSION}
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(data_cfg.corpus.removeprefix("file:")).name)
     return f"{slug[:40]}-{data_cfg.tokenizer}-{digest}"
@@ -145,7 +126,28 @@ def prepare(data_cfg: DataConfig, *, rebuild: bool = False) -> TokenData:
             warnings.warn(f"prepared data in {folder} is unusable ({e}); rebuilding it",
                           stacklevel=2)
             return _build(folder, data_cfg, identity, reason=str(e))
+    if not folder.exists():
+        _say_older_format(folder, data_cfg)
     return _build(folder, data_cfg, identity, replace_old=rebuild)
+
+
+def _say_older_format(folder: Path, data_cfg: DataConfig) -> None:
+    """One printed line when tokens of these settings exist in an older format only."""
+    same = ("corpus", "tokenizer", "corpus_bytes", "val_fraction", "data_seed")
+    older = []
+    for other in sorted(folder.parent.glob(folder.name.rsplit("-", 1)[0] + "-*")):
+        try:
+            m = json.loads((other / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if (m.get("version") != TOKEN_FORMAT_VERSION
+                and all(m.get(k) == getattr(data_cfg, k) for k in same)):
+            older.append(other)
+    if older:
+        more = f", with {len(older) - 1} more" if len(older) > 1 else ""
+        print(f"tokenizing {data_cfg.corpus} with {data_cfg.tokenizer} once more: this code writes "
+              f"token format {TOKEN_FORMAT_VERSION}, {older[0].name} holds an older one "
+              f"(it can be deleted{more})")
 
 
 def _corpus_identity(data_cfg: DataConfig) -> str:
@@ -187,7 +189,7 @@ def _write_all(tmp: Path, corpus: corpora.Corpus, data_cfg: DataConfig, identity
     tr = _write_bin(tmp / "train.bin", tok, corpus.train_docs)
     va = _write_bin(tmp / "val.bin", tok, val_docs)
     manifest = {
-        "version": VERSION, "corpus": data_cfg.corpus, "corpus_identity": identity,
+        "version": TOKEN_FORMAT_VERSION, "corpus": data_cfg.corpus, "corpus_identity": identity,
         "corpus_source": corpus.source, "tokenizer": tok.name, "vocab_size": tok.vocab_size,
         "eot_id": tok.eot_id, "dtype": np.dtype(tok.dtype).name,
         "n_train_tokens": tr["n_tokens"], "n_val_tokens": va["n_tokens"],
@@ -298,13 +300,14 @@ def _read_manifest(folder: Path) -> dict:
     needed = ("version", "corpus_identity", "tokenizer", "vocab_size", "dtype", "sha256",
               "n_train_tokens", "n_val_tokens", "val_bytes")
     if not isinstance(manifest, dict) or any(k not in manifest for k in needed):
-        raise DataCorruptError(f"{MANIFEST} lacks fields of format version {VERSION}")
+        raise DataCorruptError(f"{MANIFEST} lacks fields of format version {TOKEN_FORMAT_VERSION}")
     return manifest
 
 
 def _check_stale(manifest: dict, data_cfg: DataConfig, identity: str) -> None:
-    if manifest["version"] != VERSION:
-        raise DataCorruptError(f"format version {manifest['version']}, this code writes {VERSION}")
+    if manifest["version"] != TOKEN_FORMAT_VERSION:
+        raise DataCorruptError(f"format version {manifest['version']}, this code writes "
+                               f"{TOKEN_FORMAT_VERSION}")
     if manifest["corpus_identity"] != identity:
         raise DataCorruptError("the corpus changed since these tokens were made")
     if manifest["tokenizer"] != data_cfg.tokenizer:

@@ -39,7 +39,7 @@ from .history import metric as metric_of
 from .paths import runs_dir
 from .train import train
 
-__all__ = ["Run", "run", "sweep", "load_run", "config_key", "Effect", "effect"]
+__all__ = ["Run", "run", "sweep", "load_run", "config_key", "KEY_VERSION", "Effect", "effect"]
 
 
 @dataclass
@@ -70,20 +70,34 @@ def _complete(history: History, cfg: Config) -> bool:
     return bool(history.steps) and history.steps[-1]["step"] >= cfg.train.max_steps
 
 
-# Fields added after runs were cached: at their defaults they stay out of config_key, so the
-# runs cached before them keep their keys (and a notebook re-run still finds them).
-_LATE_FIELDS = (("train", "time_budget", 0.0), ("train", "optimizer", "adamw"), ("train", "muon_lr", 0.02))
+KEY_VERSION = 1  # bump to retire every cached run on purpose; then list all fields in _KEYED_FIELDS
+
+# The config's fields when KEY_VERSION was last set: in the key at any value.
+_KEYED_FIELDS = frozenset({
+    "n_layer", "n_head", "n_embd", "block_size", "vocab_size", "dropout", "bias",
+    "corpus", "tokenizer", "data_fraction", "val_fraction", "corpus_bytes", "data_seed",
+    "lr", "min_lr", "warmup_steps", "max_steps", "micro_batch_size", "grad_accum_steps",
+    "eval_interval", "eval_batches", "weight_decay", "beta1", "beta2", "grad_clip",
+    "early_stop_patience", "seed", "dtype", "compile", "device", "log_interval",
+})
 
 
 def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[str] = ()) -> str:
-    """A short hash of everything that changes the result: the config, the device and dtype
-    it resolves to on this machine, the token files' checksums and the training-changing
-    callbacks' cache tags."""
-    d = cfg.to_dict()
-    d.pop("name", None)
-    for part, key, default in _LATE_FIELDS:  # at its default a late field leaves the key as it was
-        if d[part][key] == default:
-            del d[part][key]
+    """A short hash of everything that changes the result: the config (its name aside), the
+    device and dtype it resolves to on this machine, the token files' checksums and the
+    training-changing callbacks' cache tags.
+
+    Stable as the config grows, with nothing to remember: a field added after KEY_VERSION was
+    set enters the key only when it differs from its default, so a new field with a default
+    leaves every cached run's key as it was, and setting it to anything else makes a new run.
+    The fields of _KEYED_FIELDS enter at any value, so changing one of their defaults changes
+    the key of the runs that relied on it. (Changing the default of a later field would let a
+    run cached at the old default pass for the new one: bump KEY_VERSION then; a test pins
+    those defaults.) Not hashing source code or file paths, the key is the same on every
+    machine of one device and dtype."""
+    d = _key_dict(cfg.to_dict(), Config().flat())
+    if KEY_VERSION > 1:  # version 1 is the key of the runs cached before it had a number
+        d["key_version"] = KEY_VERSION
     kind = pick_device(cfg.train.device)  # what "auto" resolves to here: a bf16 run is not an fp32 one
     d["resolved"] = {"device": kind, "dtype": str(pick_dtype(kind, cfg.train.dtype))}
     d["data_sha"] = {k: v for k, v in (data_manifest or {}).items() if "sha" in k}
@@ -91,6 +105,12 @@ def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[st
         d["callbacks"] = sorted(tags)
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _key_dict(config: dict, defaults: dict) -> dict:
+    """The config's parts, each without the later fields that hold their default."""
+    return {part: {k: v for k, v in values.items() if k in _KEYED_FIELDS or v != defaults[k]}
+            for part, values in config.items() if part != "name"}
 
 
 def load_run(path: str | Path, label: str | None = None) -> Run:

@@ -21,8 +21,9 @@ _SESSION_TMP = tempfile.mkdtemp(prefix="slmlab-tests-")
 os.environ.setdefault("SLMLAB_PROFILE", "smoke")
 os.environ["SLMLAB_CACHE_DIR"] = os.path.join(_SESSION_TMP, "cache")
 os.environ["SLMLAB_RUNS_DIR"] = os.path.join(_SESSION_TMP, "runs")
-# Tests never read ../shared unless they ask for it by name (optional checks).
-os.environ.pop("SLMLAB_DATA_DIR", None)
+# Tests never read ../shared or $SLMLAB_DATA_DIR unless they ask for it by name (optional
+# checks; USER_DATA_DIR keeps the latter for them).
+USER_DATA_DIR = os.environ.pop("SLMLAB_DATA_DIR", None)
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 

@@ -14,11 +14,10 @@ from slmlab import corpora, downloads
 from slmlab.config import ConfigError, DataConfig
 from slmlab.corpora import EOT, Corpus
 from slmlab.data import (
-    VERSION,
+    TOKEN_FORMAT_VERSION,
     BatchSampler,
     DataCorruptError,
     check_block_size,
-    code_digest,
     prepare,
 )
 from slmlab.paths import tokens_dir
@@ -70,7 +69,7 @@ def cfg(**kw):
 def test_prepare_writes_token_files_and_manifest(fake):
     data = prepare(cfg())
     m = data.manifest
-    assert data.dir.parent == tokens_dir() and m["version"] == VERSION
+    assert data.dir.parent == tokens_dir() and m["version"] == TOKEN_FORMAT_VERSION
     assert m["n_train_docs"] == 200 and m["n_val_docs"] == 20
     assert (len(data.train), len(data.val)) == (m["n_train_tokens"], m["n_val_tokens"])
     assert data.train.dtype == np.uint16 and isinstance(data.train, np.memmap)
@@ -125,7 +124,7 @@ def test_corrupt_manifest_rebuilds_or_refuses_clearly(fake):
     folder = prepare(cfg()).dir
     (folder / "manifest.json").write_text("{not json")
     with pytest.warns(UserWarning, match="manifest.json unreadable"):
-        assert prepare(cfg()).manifest["version"] == VERSION
+        assert prepare(cfg()).manifest["version"] == TOKEN_FORMAT_VERSION
     (folder / "manifest.json").write_text("{not json")
     fake.fail = True  # the corpus cannot be read any more
     with pytest.raises(DataCorruptError, match="cannot be read to rebuild"), pytest.warns(UserWarning):
@@ -135,9 +134,9 @@ def test_corrupt_manifest_rebuilds_or_refuses_clearly(fake):
 def test_stale_version_is_rebuilt(fake):
     folder = prepare(cfg()).dir
     m = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**m, "version": VERSION - 1}))
+    (folder / "manifest.json").write_text(json.dumps({**m, "version": TOKEN_FORMAT_VERSION - 1}))
     with pytest.warns(UserWarning, match="format version"):
-        assert prepare(cfg()).manifest["version"] == VERSION
+        assert prepare(cfg()).manifest["version"] == TOKEN_FORMAT_VERSION
 
 
 def test_interrupted_prepare_leaves_nothing(fake, monkeypatch):
@@ -234,14 +233,6 @@ def test_a_checked_token_file_is_not_read_again_until_it_changes(fake, files_rea
         prepare(cfg())
 
 
-def test_code_digest_ignores_comments_and_docstrings_only():
-    code = 'def f(x):\n    """Double."""\n    return 2 * x  # twice\n'
-    same = '"""A module."""\n\ndef f(x):\n    # no docstring now\n    return 2 * x\n'
-    other = 'def f(x):\n    """Double."""\n    return 3 * x\n'
-    assert code_digest([code]) == code_digest([same])
-    assert code_digest([code]) != code_digest([other])
-
-
 # ---------------------------------------------------------------------------
 # Batches
 
@@ -292,19 +283,19 @@ def test_block_size_errors_name_the_fix(fake):
         BatchSampler(np.arange(10), 64, 2, seed=0)
 
 
-def test_token_files_made_by_other_code_are_not_reused(monkeypatch):
-    """The folder key holds a hash of the tokenizing code, and the synthetic fingerprint the
-    story program's source: editing either makes a new folder instead of reusing old tokens."""
-    from slmlab import data as data_mod
-    from slmlab import synthetic
-    from slmlab.config import preset
-
-    cfg = preset("smoke").data
-    key = data_mod.data_key(cfg, "same text")
-    monkeypatch.setattr(data_mod, "_code_hash", lambda: "edited")
-    assert data_mod.data_key(cfg, "same text") != key
-    before = synthetic.fingerprint()
-    real = synthetic.Path.read_text
-    monkeypatch.setattr(synthetic.Path, "read_text",
-                        lambda self, *a, **k: real(self, *a, **k) + "# an edit\n")
-    assert synthetic.fingerprint() != before
+def test_an_older_token_format_is_rebuilt_once_with_one_line(fake, capsys):
+    """A bumped TOKEN_FORMAT_VERSION names a new folder; the old one of the same settings is
+    named in one printed line, and only when the new one is first built."""
+    old = prepare(cfg()).dir
+    m = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**m, "version": TOKEN_FORMAT_VERSION - 1}))
+    renamed = old.with_name(old.name.rsplit("-", 1)[0] + "-0123456789abcdef")
+    old.rename(renamed)  # as if named by the older format
+    prepare(cfg(data_seed=8))  # other settings: no line about them
+    capsys.readouterr()
+    calls = fake.calls
+    assert prepare(cfg()).dir == old and fake.calls == calls + 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and renamed.name in lines[0] and f"format {TOKEN_FORMAT_VERSION}" in lines[0]
+    prepare(cfg())
+    assert capsys.readouterr().out == ""

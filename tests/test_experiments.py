@@ -6,7 +6,7 @@ import pytest
 import slmlab.experiments as ex
 from slmlab import cli
 from slmlab.callbacks import Callback
-from slmlab.config import ConfigError, preset
+from slmlab.config import Config, ConfigError, preset
 from slmlab.diagnostics import TrainingStats
 from slmlab.history import History
 
@@ -202,3 +202,28 @@ def test_cache_key_tells_dtypes_apart(monkeypatch):
     monkeypatch.setattr(dev, "cpu_has_bf16", lambda: True)
     assert ex.config_key(cfg) != fp32
     assert ex.config_key(cfg.replace(dtype="float32")) == ex.config_key(cfg.replace(dtype="float32"))
+
+
+def test_a_new_config_field_at_its_default_keeps_every_run_key():
+    """Simulated: a field the key has never seen, in the config and in the defaults."""
+    cfg, defaults = Config().to_dict(), Config().flat()
+    grown = {**cfg, "train": {**cfg["train"], "new_knob": 0.5}}
+    assert ex._key_dict(grown, {**defaults, "new_knob": 0.5}) == ex._key_dict(cfg, defaults)
+    assert ex._key_dict(grown, {**defaults, "new_knob": 0.7}) != ex._key_dict(cfg, defaults)
+
+
+def test_a_field_that_existed_changes_the_key_even_at_a_new_default():
+    """_KEYED_FIELDS are in the key at any value: a changed default is a changed run."""
+    cfg, defaults = Config().to_dict(), Config().flat()
+    changed = {**cfg, "train": {**cfg["train"], "lr": 5e-4}}
+    assert ex._key_dict(changed, {**defaults, "lr": 5e-4}) != ex._key_dict(cfg, defaults)
+    assert ex.config_key(preset("smoke", lr=1e-3)) != ex.config_key(preset("smoke"))
+
+
+def test_the_defaults_of_fields_added_after_the_key_version():
+    """Such a field is left out of the key at its default, so changing that default would let
+    a run cached at the old one pass for the new: bump KEY_VERSION then."""
+    later = {k: v for k, v in Config().flat().items() if k not in ex._KEYED_FIELDS}
+    assert later == {"time_budget": 0.0, "optimizer": "adamw", "muon_lr": 0.02}, (
+        "a field was added after KEY_VERSION (add its default here; nothing else to do), or the "
+        "default of one of these changed (bump KEY_VERSION and list every field in _KEYED_FIELDS)")
