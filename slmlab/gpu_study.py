@@ -52,7 +52,8 @@ from .ngram import TrigramSource
 from .tokenizers import GPT2_VOCAB, get_tokenizer
 from .train import Trainer
 
-__all__ = ["PUBLISHED_STEPS", "MICRO", "RESULT", "load", "plan", "recipe_config", "main"]
+__all__ = ["PUBLISHED_STEPS", "MICRO", "RESULTS", "load", "runs", "history", "val_at", "mean_val", "plan",
+           "recipe_config", "main"]
 
 ACCUM, THEIR_BATCH, BLOCK = 32, 32, 128  # the recipe: 32 micro-batches of 32 x 128 per update
 SEQS = ACCUM * THEIR_BATCH  # 1,024 sequences per update
@@ -61,12 +62,63 @@ FULL = 625  # the recipe's 20,000 micro-steps / 32
 PUBLISHED_STEPS = [it // ACCUM for it in range(500, 20_000, 500)]  # the updates its log printed at
 SHORT = 100  # each fix alone, as notebook 04 measures them, for this many updates
 SEEDS = (1337, 2024)
-RESULT = Path(__file__).parent / "measured" / "gpu_study_h200.json"
+_MEASURED = Path(__file__).parent / "measured"
+# The committed H200 run (2026-12-04): the whole plan, then the full runs again with the second seed.
+RESULTS = (_MEASURED / "gpu_study_h200.json", _MEASURED / "gpu_study_h200_seed2024.json")
 
 
-def load(path: str | Path = RESULT) -> dict:
-    """The committed result of a GPU run of this study (JSON)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def load(paths=RESULTS) -> dict:
+    """The committed results of this study, one dict: the first file's card and corpus, every
+    file's runs (each run keeps the file it came from under "file")."""
+    study: dict = {"runs": [], "files": []}
+    for p in paths:
+        part = json.loads(Path(p).read_text(encoding="utf-8"))
+        for key in ("card", "corpus", "started", "runs_compiled"):
+            study.setdefault(key, part.get(key))
+        study["files"].append({"file": Path(p).name, "started": part.get("started"), "elapsed_s": part.get("elapsed_s"),
+                               "speed": part.get("card", {}).get("speed"), "skipped": part.get("skipped", [])})
+        study["runs"] += [{**r, "file": Path(p).name} for r in part["runs"] if "error" not in r]
+    return study
+
+
+def runs(study: dict, name: str, group: str | None = None) -> list[dict]:
+    """The runs called `name` (in `group`), in seed order."""
+    return sorted((r for r in study["runs"] if r["name"] == name and group in (None, r["group"])),
+                  key=lambda r: r["seed"])
+
+
+def val_at(run: dict, step: int) -> float:
+    """The run's val loss after update `step` (nan when it was not evaluated there)."""
+    return next((e["val_loss"] for e in run["evals"] if e["step"] == step), math.nan)
+
+
+def mean_val(study: dict, name: str, step: int, group: str | None = None) -> tuple[float, float, int]:
+    """(mean, half the range, seeds) of the val of the runs called `name` after update `step`, one
+    run per seed (a seed's 100-update run and its 625-update run share their first 100 updates)."""
+    by_seed = {}
+    for r in runs(study, name, group):
+        if not math.isnan(v := val_at(r, step)):
+            by_seed.setdefault(r["seed"], v)
+    vals = list(by_seed.values())
+    if not vals:
+        return math.nan, math.nan, 0
+    return float(np.mean(vals)), (max(vals) - min(vals)) / 2, len(vals)
+
+
+def history(run: dict, study: dict | None = None, up_to: int | None = None):
+    """A run of the study as a slmlab History (its evals and its thinned step records, to update
+    `up_to` if given), for plots."""
+    from .history import History
+
+    c = (study or {}).get("corpus") or {}
+    meta = {"label": f"{run['name']}, seed {run['seed']}", "vocab_size": GPT2_VOCAB, "corpus": "tinystories-trigram",
+            "tokenizer": "gpt2", "entropy_floor": c.get("floor_nats"),
+            "val_bytes_per_token": c["val_bytes"] / c["val_tokens"] if c else None,
+            "seconds": run["wall_s"]}
+    last = up_to if up_to is not None else math.inf
+    evals = [{"kind": "eval", **e} for e in run["evals"] if e["step"] <= last]
+    steps = [{"kind": "step", **s} for s in run["curve"] if s["step"] <= last]
+    return History(steps, evals, {"train": run["config"]}, meta)
 
 
 # ---------------------------------------------------------------------------
@@ -361,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     result["runs_compiled"], result["runs_tokens_per_s_estimate"] = compiled, tps
     _say(f"runs: compile={compiled}, {tps:,.0f} tokens/s")
     groups = args.groups.split(",")
-    specs = [s for s in plan(*((20, 8) if args.tiny else (FULL, SHORT)), full_seed=args.full_seed)
+    specs = [s for s in plan(*((16, 4) if args.tiny else (FULL, SHORT)), full_seed=args.full_seed)
              if s.group in groups]
     for spec in specs:
         cfg = recipe_config(spec.seed, spec.steps, tiny=args.tiny)
