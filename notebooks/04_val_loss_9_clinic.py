@@ -247,6 +247,11 @@ else:
     print("bf16 skipped: this CPU has no native bf16 (AVX-512 BF16 or AMX), where it is ~70x slower")
 
 
+def val_at(run, step):
+    e = [e for e in run.history.evals if e["step"] == step]
+    return e[0]["val_loss"] if e else float("nan")
+
+
 def trained(name, seed=SEEDS[0]):
     c, lrs = CHANGES[name]
     return experiments.run(c.replace(seed=seed), label=name, callbacks=[ReplayLR(lrs)], progress=False)
@@ -255,15 +260,24 @@ def trained(name, seed=SEEDS[0]):
 runs = {name: trained(name) for name in CHANGES}
 runs["recipe, second seed"] = trained("recipe (their lr, as printed)", SEEDS[1])
 
+# %% [markdown]
+# ### Predict, then look
+# The runs are trained; their table is the next cell. Before you run it: what val does the
+# recipe reach after 15 updates with its lr 10 times larger (1e-3, the same schedule)? The
+# recipe at 1e-4 reads about 9.7. Hint: AdamW moves each weight by about the lr per update,
+# and the weights start at a scale of 0.02 (02). Within 0.5 nats counts as right.
+
+# %%
+from slmlab.exercises import check_prediction
+
+prediction = {1e-3: None}  # lr -> your val after update 15, e.g. {1e-3: 9.0}
+check_prediction(prediction, lambda lr: val_at(runs["lr 1e-3 (10x)"], U),
+                 baseline=(1e-4, val_at(runs["recipe (their lr, as printed)"], U)), setting="lr");
+
 # %%
 import math
 
 from slmlab.diagnostics import bits_per_byte
-
-
-def val_at(run, step):
-    e = [e for e in run.history.evals if e["step"] == step]
-    return e[0]["val_loss"] if e else math.nan
 
 
 def bpb(run, nats):  # bits per byte of this run's own tokens
@@ -693,6 +707,39 @@ if SCRIPT.is_file():
             print(f"  fixed:  {FIXED[f.code]}")
 else:
     print(f"{SCRIPT.name} is not here (set SLMLAB_DATA_DIR to a folder with student_runs/)")
+
+# %% [markdown]
+# ## 10. Your run
+#
+# Paste your log into the box (or upload it), add your training script, notebook or JSON
+# config if you have it, set your vocabulary and gradient accumulation, and press **Read my
+# run**. You get the format read, your curve against optimizer updates on the ladder (nats
+# per token, bits per byte on the right), the sum of your lr over the first 15 updates, the
+# doctor's and the lint's findings ranked together, and the answer for your case. Anything it
+# cannot read gets one line saying what it expected. It reads every format the doctor does
+# (`python -m slmlab doctor` in a terminal). The box works in JupyterLab; in a saved copy of
+# this notebook it shows as text.
+
+# %%
+from slmlab.clinic import RunClinic
+
+RunClinic(ladder=lad, vocab_size=50257, grad_accum_steps=ACCUM,
+          bytes_per_token=gpt2_data.val_bytes_per_token if gpt2_data is not None else None)
+
+# %% [markdown]
+# What it says for the published log cut after its second print, with their script, as the
+# student who stopped there would have pasted them (the same call the button makes):
+
+# %%
+from slmlab.clinic import read_your_run
+
+if LOG.is_file():
+    first_prints = "\n".join(LOG.read_text(encoding="utf-8").splitlines()[:8])
+    yours = read_your_run(first_prints, SCRIPT.read_text(encoding="utf-8") if SCRIPT.is_file() else None,
+                          vocab_size=50257, grad_accum_steps=ACCUM, script_name=SCRIPT.name)
+    print(yours.text())
+else:
+    print(f"{LOG.name} is not here (set SLMLAB_DATA_DIR to a folder with student_runs/)")
 
 # %% [markdown]
 # ## The answer
