@@ -209,10 +209,11 @@ class RunClinic:
         data, name = _upload_content(self.log_file)
         script, script_name = _upload_content(self.script_file)
         try:
-            self.result = read_your_run(data if data is not None else self.log.value, script,
+            pasted = self.log.value.strip()  # what is in the box wins over an earlier upload
+            self.result = read_your_run(self.log.value if pasted or data is None else data, script,
                                         vocab_size=self.vocab.value or None,
                                         grad_accum_steps=self.accum.value or None,
-                                        log_name=name, script_name=script_name)
+                                        log_name=None if pasted else name, script_name=script_name)
         except ValueError as e:
             self.result = None
             self.out.append_stdout(f"could not read it: {e}\n")
