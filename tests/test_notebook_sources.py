@@ -165,6 +165,21 @@ def test_sync_keeps_outputs_of_unchanged_cells_only(tmp_path):
     assert notebooks.sync(source)[1] == 0 and source.with_suffix(".ipynb").read_bytes() == written
 
 
+def test_sync_keeps_outputs_of_cells_only_laid_out_anew(tmp_path):
+    """`make format` rewrites code cells' layout: a cell whose code parses to the same tree keeps
+    its outputs and takes the new text; dropping the ';' that hides a cell's value does not."""
+    source = copy_pair("00_start_here", tmp_path)
+    before = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    edit(source, 'for name in ("synthetic"',
+         '# a comment, and the loop laid out anew\nfor name in (\n    "synthetic"')
+    edit(source, "check_unigram_loss(unigram_loss);", "check_unigram_loss(unigram_loss)")
+    nb, fresh = notebooks.sync(source)
+    assert fresh == 1 and disagreements(source.with_suffix(".ipynb")) == []
+    assert "# a comment" in nb.cells[6].source and nb.cells[6].outputs == before.cells[6].outputs
+    assert nb.cells[6].outputs and nb.cells[6].id == before.cells[6].id
+    assert nb.cells[12].outputs == [] and before.cells[12].outputs  # its value would show now
+
+
 def test_sync_builds_a_notebook_from_a_source_alone(tmp_path):
     source = tmp_path / "10_new_lesson.py"
     source.write_text('# %% [markdown]\n# # 10 · New\n\n# %% tags=["NBVAL_SKIP"]\nx = 1\n\n# %%\nx\n',
