@@ -201,6 +201,7 @@ def test_a_notebook_without_a_source_is_named(tmp_path):
         notebooks.main(["sync", "--root", str(ROOT), "07_nope"])  # fails before any write
 
 
+@pytest.mark.slow
 def test_a_stuck_notebook_is_reported_and_the_next_one_still_runs(tmp_path, capsys):
     """A cell past the timeout is a reported failure (not a traceback), and later notebooks run."""
     (tmp_path / "01_stuck.py").write_text("# %%\nimport time\ntime.sleep(30)\n", encoding="utf-8")
