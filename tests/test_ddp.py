@@ -1,8 +1,9 @@
 """torchrun's data-parallel training, on CPU with gloo and 2 processes.
 
 The first tests need no second process: what init does alone, and on CUDA (faked: the
-nccl path is wired up, not run). Then one module fixture starts 2 ranks once (torch.multiprocessing, spawn; a free port,
-GLOO_SOCKET_IFNAME=lo, one thread each) and each rank runs three scenarios in order:
+nccl path is wired up, not run). Then one module fixture starts 2 ranks once
+(torch.multiprocessing, spawn; a free port, GLOO_SOCKET_IFNAME=lo, one thread each) and
+each rank runs three scenarios in order:
 a whole run, a run stopped by rank 1 alone and resumed, and a run whose rank 1 dies.
 Their results come back as files; the tests hold them against one process training on
 the global batch (2 ranks x B against 1 x 2B: the same windows, dropout off). A last

@@ -115,9 +115,9 @@ def test_the_guard_says_what_to_run_in_one_line_and_stops_the_cell():
     shown = (out.stdout + out.stderr).splitlines()
     assert "error: UsageError" in shown, shown  # an error: the cell, and Run All, stop here
     assert [line for line in shown if line != "error: UsageError"] == [
-        "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-        "run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
+        "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone "
+        "the slmlab repository, run `%pip install -e <the clone>`, restart the kernel. "
+        "A local checkout: run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
 
 
 def test_the_guard_is_silent_where_slmlab_is_installed():

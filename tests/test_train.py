@@ -1,4 +1,5 @@
-"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards, callbacks."""
+"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards,
+callbacks."""
 
 import json
 import math
