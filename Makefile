@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab sync course test test-browser browser-deps lint bench clean
+.PHONY: setup lab sync course test test-fast test-browser browser-deps lint format bench clean
 
 setup: $(STAMP)
 
@@ -39,11 +39,39 @@ sync: setup
 course: setup
 	SLMLAB_PROFILE=$${SLMLAB_PROFILE:-cpu} $(PY) -m slmlab.notebooks run $(NB)
 
-# Unit tests, then every notebook and solution through nbval in the smoke profile.
-test: setup
-	SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider tests
-	SLMLAB_PROFILE=smoke SLMLAB_THREADS=1 MPLBACKEND=Agg SLMLAB_RUNS_DIR=$$(mktemp -d) $(PY) -m pytest -q \
-		-p no:cacheprovider --nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
+# Lint (ruff check, then ruff format --check unless FORMAT_CHECK=0), the unit tests, then
+# every notebook and solution through nbval in the smoke profile. CI (.ci/run) runs this.
+FORMAT_CHECK ?= 1
+PYTEST := SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider
+
+test: lint
+	$(PYTEST) tests
+	SLMLAB_THREADS=1 SLMLAB_RUNS_DIR=$$(mktemp -d) $(PYTEST) \
+		--nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
+
+# The contributors' inner loop: the unit tests without the slow ones (real processes:
+# torchrun, gloo ranks, subprocesses), no lint, no notebooks.
+test-fast: setup
+	$(PYTEST) -m "not slow" tests
+
+# The notebook sources are formatted as notebooks (jupytext pipes each one through ruff as an
+# .ipynb), so a cell's trailing ';' that hides its value stays; ruff format on the .py would drop it.
+NB_SOURCES = notebooks/[0-9][0-9]_*.py notebooks/solutions/*.py
+NB_RUFF    = ruff format --stdin-filename notebook.ipynb -
+
+lint: setup
+	$(VENV)/bin/ruff check slmlab tests notebooks
+ifeq ($(FORMAT_CHECK),1)
+	$(VENV)/bin/ruff format --check slmlab tests
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/jupytext -q --pipe-fmt ipynb --check "$(NB_RUFF) --check" $(NB_SOURCES)
+endif
+
+# Format the package, the tests and the notebook sources, then sync the notebooks: a cell whose
+# code only changed in layout keeps its outputs (slmlab.notebooks.merge compares the code's AST).
+format: setup
+	$(VENV)/bin/ruff format slmlab tests
+	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/jupytext -q --pipe-fmt ipynb --pipe "$(NB_RUFF)" $(NB_SOURCES)
+	$(MAKE) sync
 
 # The dashboards clicked in JupyterLab in headless Chromium (browser_tests/, a few minutes;
 # screenshots of each stage in build/browser/). browser-deps installs Debian's chromium with
@@ -64,9 +92,6 @@ $(BROWSER_STAMP): $(STAMP) pyproject.toml
 
 test-browser: browser-deps
 	$(PY) -m pytest -q -p no:cacheprovider browser_tests
-
-lint: setup
-	$(VENV)/bin/ruff check slmlab tests notebooks
 
 # The speed cases, then the races (about 35 minutes): the speedrun beside nanoGPT's recipe (and
 # nanoGPT's own train.py with NANOGPT=path/to/a/nanoGPT/checkout) and TinyStories in 10 minutes.

@@ -6,7 +6,9 @@ keeps the outputs of the last run (notebooks/jupytext.toml says how they pair).
 
 - `python -m slmlab.notebooks sync [NB ...]` (`make sync`) rewrites each .ipynb's
   cells from its source. A cell whose type and source are unchanged keeps its
-  outputs and id; any other cell comes without outputs, so nothing stale stays.
+  outputs and id (a code cell whose code changed in layout or comments only, as
+  `make format` changes it, counts as unchanged); any other cell comes without
+  outputs, so nothing stale stays.
 - `python -m slmlab.notebooks run [NB ...]` (`make course`) syncs, then runs each
   notebook top to bottom in the profile of $SLMLAB_PROFILE and writes the outputs
   back, so the committed outputs are those of a real run.
@@ -19,6 +21,7 @@ sits on top of everything and is imported by no other slmlab module.
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import itertools
 import string
@@ -70,6 +73,15 @@ def read_source(path: Path):
 
 
 def _key(cell) -> tuple[str, str]:
+    """What must match for a cell to keep its outputs: a code cell's syntax tree (so a change
+    of layout or comments only, as `make format` makes, keeps them) and whether its last line
+    ends in ';' (which hides the cell's value, and is no part of the tree); otherwise the text."""
+    if cell.cell_type == "code":
+        try:
+            tree = ast.dump(ast.parse(cell.source))
+        except SyntaxError:  # IPython magics, a cell left unfinished
+            return cell.cell_type, cell.source
+        return cell.cell_type, f"{tree} {cell.source.rstrip().endswith(';')}"
     return cell.cell_type, cell.source
 
 
@@ -99,6 +111,7 @@ def merge(source, old, prefix: str):
         for k, src in enumerate(source.cells[j1:j2]):
             if tag == "equal":
                 cell = nbformat.from_dict(old.cells[i1 + k])
+                cell.source = src.source  # the same code, maybe laid out anew
                 cell.metadata = src.metadata  # the source's tags; no stale view state
                 base = cell.id
             elif i1 + k < i2:  # edited in place

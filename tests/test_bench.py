@@ -14,6 +14,7 @@ import torch
 from slmlab import bench, device, targets
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_json_and_table(tmp_path):
     args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="tiny:float32:eager",
                                  steps=2, quick=True)
@@ -148,6 +149,7 @@ def test_targets_parse_and_their_configs_are_the_recipes():
     assert base.train.time_budget == ours.train.time_budget  # the same minutes
 
 
+@pytest.mark.slow
 def test_smoke_target_runs_every_side_and_reports(tmp_path, monkeypatch):
     # in this process: the subprocess protocol is the nanoGPT race's test; here, the report
     monkeypatch.setattr(targets, "_in_subprocess",

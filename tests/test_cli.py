@@ -1,4 +1,4 @@
-"""The CLI on a user's corpus and on paths that name nothing or the wrong thing (through cli.main)."""
+"""The CLI on a user's corpus and on paths that name nothing or the wrong thing (cli.main)."""
 
 import json
 from pathlib import Path

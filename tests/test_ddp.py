@@ -1,8 +1,9 @@
 """torchrun's data-parallel training, on CPU with gloo and 2 processes.
 
 The first tests need no second process: what init does alone, and on CUDA (faked: the
-nccl path is wired up, not run). Then one module fixture starts 2 ranks once (torch.multiprocessing, spawn; a free port,
-GLOO_SOCKET_IFNAME=lo, one thread each) and each rank runs three scenarios in order:
+nccl path is wired up, not run). Then one module fixture starts 2 ranks once
+(torch.multiprocessing, spawn; a free port, GLOO_SOCKET_IFNAME=lo, one thread each) and
+each rank runs three scenarios in order:
 a whole run, a run stopped by rank 1 alone and resumed, and a run whose rank 1 dies.
 Their results come back as files; the tests hold them against one process training on
 the global batch (2 ranks x B against 1 x 2B: the same windows, dropout off). A last
@@ -200,6 +201,7 @@ def _same_records(got, want, keys):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_ranks_of_b_train_the_parameters_of_one_process_of_2b(ranks, one_process):
     _, saved = ranks
     want, _ = one_process
@@ -209,6 +211,7 @@ def test_two_ranks_of_b_train_the_parameters_of_one_process_of_2b(ranks, one_pro
             assert torch.allclose(got[name], w, rtol=1e-5, atol=1e-6), name
 
 
+@pytest.mark.slow
 def test_their_histories_are_the_history_of_one_process(ranks, one_process):
     _, saved = ranks
     _, h = one_process
@@ -219,6 +222,7 @@ def test_their_histories_are_the_history_of_one_process(ranks, one_process):
     assert whole["meta"]["world_size"] == 2 and whole["meta"]["global_batch"] == 2 * 2 * B
 
 
+@pytest.mark.slow
 def test_a_time_budget_gives_every_rank_the_same_lr_and_weights(ranks):
     _, saved = ranks
     a, b = saved["timed-0"], saved["timed-1"]
@@ -226,11 +230,13 @@ def test_a_time_budget_gives_every_rank_the_same_lr_and_weights(ranks):
     assert all(torch.equal(a["params"][k], b["params"][k]) for k in a["params"])
 
 
+@pytest.mark.slow
 def test_accumulation_all_reduces_once_per_update(ranks):
     _, saved = ranks  # the first micro-step ran under no_sync; the tiny model is one bucket
     assert saved["whole-0"]["all_reduces"] == [1] * 6
 
 
+@pytest.mark.slow
 def test_only_rank_0_writes_the_run_folder(ranks):
     out, _ = ranks
     assert not (out / "whole-rank1").exists()
@@ -240,6 +246,7 @@ def test_only_rank_0_writes_the_run_folder(ranks):
     assert ckpt["world_size"] == 2 and len(ckpt["rng_by_rank"]) == 2
 
 
+@pytest.mark.slow
 def test_a_stop_on_one_rank_stops_both_and_resume_continues_exactly(ranks, one_process):
     _, saved = ranks
     _, h = one_process
@@ -248,6 +255,7 @@ def test_a_stop_on_one_rank_stops_both_and_resume_continues_exactly(ranks, one_p
     _same_records(saved["resumed-0"]["evals"], h.evals, ("train_loss", "val_loss"))
 
 
+@pytest.mark.slow
 def test_resume_with_another_number_of_processes_is_refused_in_one_line(ranks, capsys):
     out, _ = ranks
     with pytest.raises(ConfigError, match="trained by 2 process.*this is 1"):
@@ -257,6 +265,7 @@ def test_resume_with_another_number_of_processes_is_refused_in_one_line(ranks, c
     assert err.count("\n") == 1 and "this is 1" in err and "torchrun" in err
 
 
+@pytest.mark.slow
 def test_a_killed_rank_ends_the_run_with_a_clear_error_not_a_hang(ranks):
     _, saved = ranks
     died = saved["died-0"]
@@ -267,6 +276,7 @@ def test_a_killed_rank_ends_the_run_with_a_clear_error_not_a_hang(ranks):
     assert died["seconds"] < TIMEOUT_S + 10
 
 
+@pytest.mark.slow
 def test_torchrun_runs_the_cli_with_two_processes(tmp_path):
     env = {**os.environ, "GLOO_SOCKET_IFNAME": LOOPBACK, "OMP_NUM_THREADS": "1", "SLMLAB_THREADS": "1",
            "SLMLAB_DDP_TIMEOUT": str(TIMEOUT_S), "PYTHONPATH": str(Path(__file__).parents[1])}

@@ -1,4 +1,4 @@
-"""File helpers: an interrupted atomic write leaves the old file, and sha256 reads only what it must."""
+"""File helpers: an interrupted atomic write leaves the old file; sha256 reads only what it must."""
 
 import hashlib
 import os

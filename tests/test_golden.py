@@ -136,6 +136,7 @@ def test_the_keys_of_the_smoke_preset():
     assert ex.config_key(cfg.replace(optimizer="muon"), MANIFEST) == "d324b5ec23cd", KEY_CHANGED
 
 
+@pytest.mark.slow
 def test_editing_messages_in_the_source_changes_no_cache_key(tmp_path):
     """A copy of the package with edited messages and comments, asked in a fresh process."""
     copy = tmp_path / "slmlab"

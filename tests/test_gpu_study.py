@@ -56,7 +56,8 @@ def test_the_committed_h200_results_hold_what_notebook_04_says():
     assert min(at100, key=at100.get) == "lr 1e-3 (10x)" and max(at100, key=at100.get) == "scheduler stepped per update"
     fp = s["card"]["fp16_vs_bf16"]
     assert fp["float16"]["scaler"] and fp["float16"]["skipped_updates"] == 0
-    # a seed's 100-update run and its 625-update run agree on their shared updates (the GPU run is repeatable)
+    # a seed's 100-update run and its 625-update run agree on their shared updates
+    # (the GPU run is repeatable)
     short, long = (next(r for r in g.runs(s, "recipe", grp) if r["seed"] == 2024) for grp in ("fix", "full"))
     assert all(abs(g.val_at(long, e["step"]) - e["val_loss"]) < 0.01 for e in short["evals"])
 

@@ -115,9 +115,9 @@ def test_the_guard_says_what_to_run_in_one_line_and_stops_the_cell():
     shown = (out.stdout + out.stderr).splitlines()
     assert "error: UsageError" in shown, shown  # an error: the cell, and Run All, stop here
     assert [line for line in shown if line != "error: UsageError"] == [
-        "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-        "run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
+        "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone "
+        "the slmlab repository, run `%pip install -e <the clone>`, restart the kernel. "
+        "A local checkout: run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
 
 
 def test_the_guard_is_silent_where_slmlab_is_installed():
@@ -165,6 +165,21 @@ def test_sync_keeps_outputs_of_unchanged_cells_only(tmp_path):
     assert notebooks.sync(source)[1] == 0 and source.with_suffix(".ipynb").read_bytes() == written
 
 
+def test_sync_keeps_outputs_of_cells_only_laid_out_anew(tmp_path):
+    """`make format` rewrites code cells' layout: a cell whose code parses to the same tree keeps
+    its outputs and takes the new text; dropping the ';' that hides a cell's value does not."""
+    source = copy_pair("00_start_here", tmp_path)
+    before = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    edit(source, 'for name in ("synthetic"',
+         '# a comment, and the loop laid out anew\nfor name in (\n    "synthetic"')
+    edit(source, "check_unigram_loss(unigram_loss);", "check_unigram_loss(unigram_loss)")
+    nb, fresh = notebooks.sync(source)
+    assert fresh == 1 and disagreements(source.with_suffix(".ipynb")) == []
+    assert "# a comment" in nb.cells[6].source and nb.cells[6].outputs == before.cells[6].outputs
+    assert nb.cells[6].outputs and nb.cells[6].id == before.cells[6].id
+    assert nb.cells[12].outputs == [] and before.cells[12].outputs  # its value would show now
+
+
 def test_sync_builds_a_notebook_from_a_source_alone(tmp_path):
     source = tmp_path / "10_new_lesson.py"
     source.write_text('# %% [markdown]\n# # 10 · New\n\n# %% tags=["NBVAL_SKIP"]\nx = 1\n\n# %%\nx\n',
@@ -186,6 +201,7 @@ def test_a_notebook_without_a_source_is_named(tmp_path):
         notebooks.main(["sync", "--root", str(ROOT), "07_nope"])  # fails before any write
 
 
+@pytest.mark.slow
 def test_a_stuck_notebook_is_reported_and_the_next_one_still_runs(tmp_path, capsys):
     """A cell past the timeout is a reported failure (not a traceback), and later notebooks run."""
     (tmp_path / "01_stuck.py").write_text("# %%\nimport time\ntime.sleep(30)\n", encoding="utf-8")

@@ -31,7 +31,7 @@ def codes(findings) -> dict:
 
 
 def vizuara_log(vals, lrs, every=500, warning_after=0) -> str:
-    """The Vizuara notebook's prints: an epoch line, then its lr line; a warning (2 lines) inside."""
+    """The Vizuara notebook's prints: an epoch line, then its lr line; a 2-line warning inside."""
     out = []
     for i, (v, lr) in enumerate(zip(vals, lrs)):
         out.append(f"Epoch {every * (i + 1)}: train loss {v - 0.004:.4f}, val loss {v:.4f}")

@@ -1,4 +1,4 @@
-"""The student's recipe at a lesson's scale: counts shrink, the lr stays, their schedule is replayed."""
+"""The student's recipe at a lesson's scale: counts shrink, the lr stays, their schedule replays."""
 
 import pytest
 

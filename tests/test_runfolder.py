@@ -58,6 +58,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_asking_for_one_run_train_it_once_and_both_get_it(tmp_path):
     prepare(preset("smoke").data)  # the token files exist: the children only train
     env = {**os.environ, "SLMLAB_RUNS_DIR": str(tmp_path / "runs")}

@@ -23,7 +23,7 @@ def data():
 
 
 def one_step(model, data):
-    """TrainingStats(every=1) over one forward/backward of a smoke batch, as the trainer calls it."""
+    """TrainingStats(every=1) over one forward/backward of a smoke batch, as the trainer does."""
     trainer = types.SimpleNamespace(model=model, cfg=preset("smoke", vocab_size=data.vocab_size), step=0)
     stats = d.TrainingStats(every=1)
     stats.on_train_start(trainer)

@@ -1,5 +1,6 @@
 """Tokenizers: golden ids, our BPE trainer against a slow reference, tiktoken parity, save/load."""
 
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 import regex
 import tiktoken
 
+from slmlab import tokenizers
 from slmlab.config import ConfigError
 from slmlab.corpora import EOT
 from slmlab.tokenizers import (
@@ -185,6 +187,38 @@ def test_gpt2_golden_from_local_files(shared_data, monkeypatch):
     assert tok.encode("Hello world, once upon a time") == [15496, 995, 11, 1752, 2402, 257, 640]
     assert (tok.vocab_size, tok.eot_id) == (50257, 50256)
     assert tok.encode_docs(["Hello"]).tolist() == [15496, 50256]
+
+
+GPT2_MINI = Path(__file__).parent / "fixtures" / "gpt2_mini.json"
+
+
+def _gpt2_mini() -> tuple[dict[bytes, int], dict[str, list[int]]]:
+    """The GPT-2 ranks that encoding a few texts uses, and those texts' ids (tests/fixtures)."""
+    fx = json.loads(GPT2_MINI.read_text(encoding="utf-8"))
+    return {bytes.fromhex(h): r for h, r in fx["ranks"].items()}, fx["texts"]
+
+
+def test_gpt2_ids_from_the_committed_ranks(monkeypatch):
+    """Runs on a fresh clone: slmlab's gpt2 tokenizer (its pre-tokenizer pattern, EOT, encode_docs)
+    over the 307 GPT-2 ranks these texts use gives the ids OpenAI's full files give."""
+    ranks, texts = _gpt2_mini()
+    enc = tiktoken.Encoding(name="gpt2-mini", pat_str=GPT2_PAT, mergeable_ranks=ranks,
+                            special_tokens={EOT: 50256})
+    monkeypatch.setattr(tokenizers, "_gpt2_encoding", lambda: enc)
+    tok = get_tokenizer("gpt2")
+    for text, ids in texts.items():
+        assert tok.encode(text) == ids and tok.decode(ids) == text
+        assert tok.encode_docs([text]).tolist() == ids + [tok.eot_id] == ids + [50256]
+
+
+def test_the_committed_gpt2_ranks_are_the_real_ones(shared_data, monkeypatch):
+    """The fixture against OpenAI's files (when here): every rank and every id agree."""
+    monkeypatch.setenv("SLMLAB_DATA_DIR", shared_data)
+    monkeypatch.setattr(tiktoken, "get_encoding", _no_network)
+    tok = get_tokenizer("gpt2")
+    ranks, texts = _gpt2_mini()
+    assert {b: tok.encoding._mergeable_ranks[b] for b in ranks} == ranks
+    assert {text: tok.encode(text) for text in texts} == texts
 
 
 def test_gpt2_missing_files_says_where(tmp_path, monkeypatch):

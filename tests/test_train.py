@@ -1,4 +1,5 @@
-"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards, callbacks."""
+"""The trainer: history, schedule, accumulation, clipping, decay groups, resume, guards,
+callbacks."""
 
 import json
 import math
@@ -69,6 +70,7 @@ def test_a_time_budget_schedule_follows_its_clock_and_keeps_time_for_the_last_ev
     assert s.lr(12, meta) == pytest.approx(t.min_lr) and s.out_of_time()
 
 
+@pytest.mark.slow
 def test_time_budget_ends_the_run_with_its_cosine_spent(data):
     cfg = smoke(time_budget=2.0, max_steps=100_000, warmup_steps=5, eval_interval=50, log_interval=5)
     h = train(cfg, data=data, progress=False)
