@@ -14,14 +14,20 @@ One module per tool, all importable from here (`from slmlab import diagnostics a
                `lint_file(path)` for .json, .py and .ipynb; `read_script(path)`;
 - schedules:   `schedule(config)`, `student_schedule(...)`: lr per update and per
                micro-step, the student's rebuilt with real torch schedulers;
-- doctor:      `diagnose(history, ladder)`, `history_from_evals`, `student_history`,
-               `clipped_fraction` (how often clipping fired), `checkup(path, ...)`:
-               the doctor on a student's own log (what `doctor PATH` prints), and
-               `diagnose_stats(stats, history)`: the symptoms inside a run, from its
+- doctor:      `diagnose(history, ladder)`: the curve rules, on a typed `Curves`;
+               `history_from_evals`, `student_history`, `clipped_fraction` (how often
+               clipping fired);
+- symptoms:    `diagnose_stats(stats, history)`: the symptoms inside a run, from its
                TrainingStats, the earliest first;
-- readers:     `read_log(path, grad_accum_steps)` -> (History, ReadReport): the
-               Vizuara notebook's prints, nanoGPT's stdout, CSV/TSV, JSON lines,
-               trainer_state.json, slmlab runs; never executes anything;
+- checkup:     `checkup(path, ...)`: the doctor on a student's own log (what `doctor
+               PATH` prints); `read_any(text_or_path, vocab_size=, grad_accum_steps=)`
+               -> (History, Checkup): the same on pasted text or an upload's bytes;
+- readers:     `read_log(path, grad_accum_steps)` -> (History, ReadReport), `read_text`;
+               `READERS`, the registry of log formats (one reader each, parsers in
+               log_formats): the Vizuara notebook's prints, nanoGPT's stdout, CSV/TSV,
+               JSON lines, trainer_state.json, Lightning's metrics.csv, LLMs-from-scratch,
+               litgpt, mlx-lm, progress bars, a hand-written table, slmlab runs; never
+               executes anything;
 - health:      `loss_at_init`, `overfit_one_batch`, `lr_find`, and `HealthChecks`,
                a Callback that has the trainer run both checks before training;
 - stats:       `TrainingStats`, a trainer Callback sampling activations, attention
@@ -33,16 +39,9 @@ It reads histories (slmlab.history), models and token files; it draws nothing
 `format_findings(...)` and `Ladder.as_table()`.
 """
 
+from .checkup import Checkup, checkup, read_any
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
-from .doctor import (
-    Checkup,
-    checkup,
-    clipped_fraction,
-    diagnose,
-    diagnose_stats,
-    history_from_evals,
-    student_history,
-)
+from .doctor import Curves, clipped_fraction, diagnose, history_from_evals, student_history
 from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
@@ -62,7 +61,7 @@ from .loss_ladder import (
     ladder,
     unigram_cross_entropy,
 )
-from .readers import FORMATS, ReadReport, read_log
+from .readers import FORMATS, READERS, ReadReport, read_log, read_text
 from .schedules import Schedule, schedule, student_schedule
 from .script_lint import ScriptFacts, lint_file, lint_script, read_script
 from .stats import (
@@ -75,6 +74,7 @@ from .stats import (
     VANISHING_GRAD_NORM,
     TrainingStats,
 )
+from .symptoms import diagnose_stats
 
 __all__ = [
     "Finding", "SEVERITIES", "format_findings", "rank", "has_errors",
@@ -83,7 +83,7 @@ __all__ = [
     "lint_script", "lint_file", "read_script", "ScriptFacts",
     "Schedule", "schedule", "student_schedule",
     "diagnose", "diagnose_stats", "history_from_evals", "student_history", "clipped_fraction", "checkup", "Checkup",
-    "read_log", "ReadReport", "FORMATS",
+    "Curves", "read_any", "read_log", "read_text", "ReadReport", "FORMATS", "READERS",
     "HealthChecks", "InitCheck", "OverfitCheck", "loss_at_init", "overfit_one_batch", "LRFinderResult", "lr_find",
     "TrainingStats", "SATURATION_THRESHOLD", "GELU_SATURATED_SHARE", "ATTENTION_COLLAPSED_NATS",
     "VANISHING_GRAD_NORM", "EXPLODING_FACTOR", "UPDATE_RATIO_HIGH", "RESIDUAL_RMS_HIGH",

@@ -38,9 +38,10 @@ class Finding:
 
 
 # order inside one severity: the most important problem first
-_PRIORITY = ["diverged", "min_lr_above_lr", "lr_rising", "scheduler_per_micro_step", "clip_before_unscale",
-             "block_size_mismatch", "barely_trained", "lr_too_high", "above_bigram", "overfitting", "lr_too_low",
-             "still_improving", "eval_too_noisy", "val_below_train"]
+_PRIORITY = ["diverged", "above_uniform", "not_learning", "min_lr_above_lr", "lr_rising",
+             "scheduler_per_micro_step", "clip_before_unscale", "adam_eps_damps_updates", "block_size_mismatch",
+             "barely_trained", "lr_zero", "lr_too_high", "spike_after_resume", "above_bigram", "overfitting",
+             "no_validation", "eval_overhead", "lr_too_low", "still_improving", "eval_too_noisy", "val_below_train"]
 
 
 def rank(findings: list[Finding]) -> list[Finding]:

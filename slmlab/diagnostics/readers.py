@@ -1,49 +1,77 @@
 """Readers: a training log as the student has it, turned into a History the doctor reads.
 
-`read_log(path, grad_accum_steps=None) -> (History, ReadReport)` reads, by content
-(not by the file's name):
-- the Vizuara notebook's prints (`Epoch N: train loss X, val loss Y`, then
-  `The current learning rate: Z`); its "Epoch" counts loop iterations, that is
-  micro-steps, so `grad_accum_steps` turns them into optimizer updates (N // accum);
-- nanoGPT's train.py stdout (`step N: train loss X, val loss Y`, `iter N: loss X,
-  time Yms, mfu Z%`) and the variants people print (Step / Iter, `|` or `=`
-  between fields, extra fields such as perplexity, bpb, ms/iter or lr, lines
-  prefixed by `#`, `>` or a timestamp);
-- a CSV / TSV (or JSON lines) with a header naming a step column and train / val
-  loss columns, matched loosely (`step`, `iter`, `global_step`, `train_loss`,
-  `eval_loss`, `val/loss`, `learning_rate`, ...);
-- a Hugging Face Trainer `trainer_state.json` (its `log_history`), or a checkpoint
-  folder holding one;
-- a Jupyter notebook (.ipynb, read as JSON): the printed formats in its cells' outputs;
-- slmlab's own history.jsonl or run folder (`History.load`).
-Lines that are not records (warnings, tracebacks, progress bars) are skipped and
-counted; the ReadReport names the format, the points read and the lines skipped.
-A file none of these readers can read is one ValueError line naming the formats.
-Nothing here executes the file: it is read as text (or JSON) and matched.
+`read_log(path, grad_accum_steps=None) -> (History, ReadReport)` reads a file, a run
+folder, pasted text or uploaded bytes (`read_text`) by content, never by the file's
+name. Every format is one `Reader` in `READERS`, the one place a format is added:
+its name, what it is (with an example), its parser (log_formats.py) and what its
+step number counts. The parsers that recognise a text read it; a reader with a
+signature of its own (LLMs-from-scratch's `Ep N (Step N)`, litgpt's `iter N step M`,
+mlx-lm's `Iter N: Train loss`, a progress bar, ...) wins over the generic ones
+(nanoGPT-like prints, a CSV) unless they read twice as many records. Lines may be
+pasted as a markdown quote (`> `), with a `[rank0]:` prefix, a timestamp or a log
+level. Lines that are not records (warnings, tracebacks, generated samples) are
+skipped and counted; a checkpoint save or a resume is kept as an event at its step
+(meta["events"]), for the doctor to place a NaN or a spike against. A text no reader
+reads is one ValueError line saying what was expected.
 Steps in the History are optimizer updates where the format says so; meta's
-`step_unit` says what they are otherwise. The doctor (doctor.py) reads the History.
+`step_unit` says what they are otherwise, and grad_accum_steps turns micro-steps
+(or a table's iterations) into updates. The doctor (doctor.py) reads the History.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
-import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..history import History
 from ..runfolder import HISTORY
+from . import log_formats as lf
+from .log_formats import Parsed, Text, role  # noqa: F401  (role: tests and the CLI read field names with it)
 
-__all__ = ["read_log", "ReadReport", "FORMATS", "known_formats"]
+__all__ = ["read_log", "read_text", "ReadReport", "FORMATS", "READERS", "Reader", "known_formats"]
 
-FORMATS = {  # name -> what it is, as the report and the one-line error say it
-    "vizuara": "the Vizuara notebook's prints (Epoch N: train loss X, val loss Y; The current learning rate: Z)",
-    "nanogpt": "nanoGPT's stdout (step N: train loss X, val loss Y; iter N: loss X, time Yms)",
-    "table": "a CSV/TSV with a header (step, train_loss, val_loss, lr)",
-    "jsonl": "JSON lines of {step, loss, val_loss, lr}",
-    "trainer_state": "a Hugging Face trainer_state.json (log_history)",
+
+@dataclass(frozen=True)
+class Reader:
+    """One log format: how it is named, recognised and read."""
+
+    name: str  # the key of FORMATS, ReadReport.format and History.meta["format"]
+    what: str  # what it is, with an example: the report and the one-line error say it
+    parse: Callable[[Text], Parsed | None]  # log_formats' parser; None: not this format
+    counts: str = "step"  # what its step number counts: "update" (kept), "iter" or "micro-step"
+    #   (turned into updates by grad_accum_steps), "step" (as printed: updates, unless told)
+    specific: bool = True  # it has a signature of its own (it wins over the generic readers)
+
+
+READERS: tuple[Reader, ...] = (
+    Reader("trainer_state", "a Hugging Face trainer_state.json (log_history, with or without evals)",
+           lf.parse_trainer_state, "update"),
+    Reader("jsonl", "JSON lines of {step, loss, val_loss, lr}", lf.parse_jsonl, "iter"),
+    Reader("lightning_csv", "PyTorch Lightning's metrics.csv (epoch, step, train_loss_step, val_loss)",
+           lf.parse_lightning_csv, "update"),
+    Reader("llms_from_scratch", "LLMs-from-scratch prints (Ep 1 (Step 000050): Train loss X, Val loss Y)",
+           lf.parse_llms_from_scratch, "update"),
+    Reader("litgpt", "litgpt's prints (iter 12 step 3: loss X, iter time: ...; iter 600: val loss Y)",
+           lf.parse_litgpt, "update"),
+    Reader("mlx", "mlx-lm's prints (Iter 10: Train loss X, Learning Rate ...; Iter 200: Val loss Y)",
+           lf.parse_mlx, "iter"),
+    Reader("progress_bar", "tqdm or Lightning progress bars (45%|...| 450/1000 [..., loss=2.31, lr=3e-4])",
+           lf.parse_progress_bar, "iter"),
+    Reader("vizuara", "the Vizuara notebook's prints (Epoch N: train loss X, val loss Y; "
+           "The current learning rate: Z)", lf.parse_vizuara, "micro-step"),
+    Reader("handwritten", "a short table written by hand (500 iterations: val 1.49)",
+           lf.parse_handwritten, "iter"),
+    Reader("nanogpt", "nanoGPT's stdout and prints like it (step N: train loss X, val loss Y; "
+           "iter N: loss X, time Yms)", lf.parse_nanogpt, "step", specific=False),
+    Reader("table", "a CSV/TSV with a header (step, train_loss, val_loss, lr)", lf.parse_table, "iter",
+           specific=False),
+)
+_BY_NAME = {r.name: r for r in READERS}
+FORMATS = {  # name -> what it is: every reader, and the two containers read around them
+    **{r.name: r.what for r in READERS},
     "ipynb": "a Jupyter notebook's printed outputs (any of the printed formats above)",
     "slmlab": "an slmlab run folder or history.jsonl",
 }
@@ -57,15 +85,15 @@ def format_name(fmt: str) -> str:
 
 
 def known_formats() -> str:
-    """The formats, in one line (what an unreadable file's error ends with)."""
-    return "; ".join(FORMATS.values())
+    """The formats, by name, in one line (what an unreadable text's error ends with)."""
+    return "; ".join(format_name(f) for f in FORMATS)
 
 
 @dataclass
 class ReadReport:
     """What a reader read: the format, the points, the lines it skipped."""
 
-    path: str  # the file (or folder) read
+    path: str  # the file (or folder) read; "pasted text" for text
     format: str  # a key of FORMATS
     n_steps: int = 0  # train-loss records (History.steps)
     n_evals: int = 0  # eval records (History.evals)
@@ -74,6 +102,7 @@ class ReadReport:
     skipped_what: str = "line"  # "line" or "entry" (of a JSON list)
     step_unit: str = "step"  # what a History step counts here
     notes: list[str] = field(default_factory=list)  # what the reader assumed, and how to change it
+    skipped_kind: str = "warnings, tracebacks, progress bars or damaged rows"  # what such lines usually are
 
     @property
     def n_points(self) -> int:
@@ -97,348 +126,62 @@ class ReadReport:
             where += f" and {self.skipped - len(self.skipped_at)} more"
         plural = "s" if many else ""
         return (f"skipped {self.skipped} {what}{plural} that {'are' if many else 'is'} not log records "
-                f"({what}{plural} {where}): warnings, tracebacks, progress bars or damaged rows")
+                f"({what}{plural} {where}): {self.skipped_kind}")
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
 
-@dataclass
-class _Parsed:
-    """What one reader got out of a text: records and the line numbers it could not use."""
-
-    format: str
-    steps: list[dict] = field(default_factory=list)
-    evals: list[dict] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    unit: str = "step"  # what the printed step number counts
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        return len(self.steps) + len(self.evals)
-
-
 # ---------------------------------------------------------------------------
-# field names: what a column or a printed field means
+# which reader: every reader that recognises the text reads it; the best read wins
 
 
-_VAL_WORDS = {"val", "valid", "validation", "eval", "evaluation", "dev"}
-_TRAIN_WORDS = {"train", "training", "trn"}
-_STEP_WORDS = ("global_step", "step", "steps", "iteration", "iterations", "iter", "iters", "it", "epoch", "epochs")
-
-
-def _words(name: str) -> list[str]:
-    return [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
-
-
-def role(name: str) -> str | None:
-    """What a field name holds: 'val', 'train', 'loss' (a step's loss), 'lr', 'grad_norm', or None.
-
-    Loose on purpose: 'val loss', 'val_loss', 'eval/loss', 'Validation Loss' and a bare
-    'val' are all val; anything that is not a loss (val_ppl, mfu, ms/iter) is None.
-    """
-    w = _words(name)
-    joined = "_".join(w)
-    if joined == "lr" or joined.endswith(("learning_rate", "learningrate")) or (w and w[-1] == "lr"):
-        return "lr"
-    if joined in ("grad_norm", "gradnorm", "gnorm", "grad_norm_total", "norm"):
-        return "grad_norm"
-    if "loss" not in w and len(w) != 1:
-        return None
-    if _VAL_WORDS & set(w):
-        return "val"
-    if _TRAIN_WORDS & set(w):
-        return "train"
-    return "loss" if w == ["loss"] else None
-
-
-def _step_rank(name: str) -> int | None:
-    """How good a step column `name` is (lower: better), or None when it is none."""
-    w = _words(name)
-    joined = "_".join(w)
-    if joined.endswith("global_step"):
-        return 0
-    if len(w) > 2:
-        return None
-    for i, s in enumerate(_STEP_WORDS):
-        if s in w:
-            return 1 + 2 * i + (len(w) > 1)  # 'step' before 'step_time', both before 'epoch'
-    return None
-
-
-def _unit_of(step_word: str) -> str:
-    w = step_word.lower().rstrip("s")
-    return "epoch" if w == "epoch" else "iter" if w.startswith("it") else "step"
-
-
-def _number(s) -> float | None:
-    """A cell or JSON value as a float (nan and inf kept: they mean diverged); None when empty."""
-    if s is None or isinstance(s, bool):
-        return None
-    if isinstance(s, (int, float)):
-        return float(s)
-    s = str(s).strip().rstrip("%")
-    if not s:
-        return None
-    return float(s)  # ValueError: not a number (the caller skips the row)
-
-
-def _step_number(s) -> int:
-    x = _number(s)
-    if x is None or not math.isfinite(x) or x < 0 or x != int(x):
-        raise ValueError(f"step {s!r} is not a whole number")
-    return int(x)
-
-
-# ---------------------------------------------------------------------------
-# printed logs: Vizuara's and nanoGPT's prints, and their variants
-
-
-_NUM = r"(nan|[-+]?inf(?:inity)?|[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"
-_STEP_RE = re.compile(r"\b(epoch|step|iteration|iter|it)\s*[:=#]?\s*(\d+)(?:\s*/\s*\d+)?(?![\d.])", re.I)
-_FIELD_RE = re.compile(r"([a-z][a-z_ /\-]*?)\s*[:=]?\s*" + _NUM, re.I)
-_VOCAB_RE = re.compile(r"vocab(?:ulary)?[_ ]size\D{0,16}?(\d{2,7})", re.I)
-_VIZUARA_RE = re.compile(r"^\s*Epoch \d+: train loss \S+, val loss \S+\s*$")
-
-
-def _fields(text: str) -> dict[str, float]:
-    """{role: value} of the fields printed in `text` (the first of each role)."""
-    out: dict[str, float] = {}
-    for name, num in _FIELD_RE.findall(text):
-        r = role(name.strip())
-        if r and r not in out:
-            out[r] = float(num)
-    return out
-
-
-def _record(step: int, f: dict[str, float]) -> tuple[str, dict] | None:
-    """('eval' | 'step', record) from one printed line's fields, or None when it holds no loss."""
-    if "val" in f:
-        train = f.get("train", f.get("loss"))
-        rec = {"kind": "eval", "step": step, "val_loss": f["val"], "train_loss": train}
-    elif "train" in f or "loss" in f:
-        rec = {"kind": "step", "step": step, "loss": f.get("train", f.get("loss"))}
-        if "grad_norm" in f:
-            rec["grad_norm"] = f["grad_norm"]
-    else:
-        return None
-    if "lr" in f:
-        rec["lr"] = f["lr"]
-    return rec["kind"], rec
-
-
-def _parse_printed(lines: list[str]) -> _Parsed:
-    """Records from printed lines; an lr-only line sets the lr of the record just above it."""
-    p, words, last, vizuara_lines = _Parsed("nanogpt"), [], None, 0
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        m = _STEP_RE.search(line)
-        f = _fields(line[m.end():]) if m else _fields(line)
-        got = _record(int(m.group(2)), f) if m else None
-        if got:
-            kind, rec = got
-            (p.evals if kind == "eval" else p.steps).append(rec)
-            words.append(m.group(1).lower())
-            vizuara_lines += bool(_VIZUARA_RE.match(line))
-            last = rec
-        elif not m and set(f) == {"lr"} and last is not None and "lr" not in last:
-            last["lr"] = f["lr"]  # Vizuara: "The current learning rate: Z" follows its epoch line
-        else:
-            p.skipped.append(n)
-            if "vocab_size" not in p.meta and (v := _VOCAB_RE.search(line)):
-                p.meta["vocab_size"], p.meta["vocab_size_line"] = int(v.group(1)), n
-    if words:
-        top = max(set(words), key=words.count)
-        p.unit = _unit_of(top)
-        if top == "epoch" or vizuara_lines:
-            p.format, p.unit = "vizuara", "micro-step"
-    return p
-
-
-# ---------------------------------------------------------------------------
-# tables: CSV / TSV with a header, JSON lines, JSON lists of dicts
-
-
-def _columns(names: list[str]) -> dict[str, str] | None:
-    """{'step': name, 'val': name, 'train': name, 'loss': name, 'lr': name, ...} or None
-    when the names hold no step column or no loss column."""
-    ranked = [(r, n) for n in names if (r := _step_rank(n)) is not None]
-    if not ranked:
-        return None
-    cols = {"step": min(ranked)[1]}
-    for n in names:
-        r = role(n)
-        if r and r not in cols and n != cols["step"]:
-            cols[r] = n
-    return cols if {"val", "train", "loss"} & set(cols) else None
-
-
-def _row_record(row: dict, cols: dict[str, str], line_no: int) -> tuple[str, dict] | None:
-    """('eval' | 'step', record) of one table row; None when the row holds no loss."""
-    step = _step_number(row.get(cols["step"]))
-    val = _number(row.get(cols["val"])) if "val" in cols else None
-    train = _number(row.get(cols["train"])) if "train" in cols else None
-    loss = _number(row.get(cols["loss"])) if "loss" in cols else None
-    lr = _number(row.get(cols["lr"])) if "lr" in cols else None
-    if val is not None:
-        rec = {"kind": "eval", "step": step, "val_loss": val, "train_loss": train if train is not None else loss}
-    elif train is not None or loss is not None:
-        rec = {"kind": "step", "step": step, "loss": train if train is not None else loss}
-        gn = _number(row.get(cols["grad_norm"])) if "grad_norm" in cols else None
-        if gn is not None:
-            rec["grad_norm"] = gn
-    else:
-        return None
-    if lr is not None:
-        rec["lr"] = lr
-    return rec["kind"], rec
-
-
-def _parse_rows(rows: list[tuple[int, dict]], cols: dict[str, str], fmt: str) -> _Parsed:
-    p = _Parsed(fmt, unit=_unit_of(_words(cols["step"])[-1].replace("global", "step")))
-    for n, row in rows:
+def best_parse(text: str) -> Parsed | None:
+    """The parse of the reader that read `text` best, or None when none read a record."""
+    t = Text.of(text)
+    if isinstance(t.obj, dict) and isinstance(t.obj.get("cells"), list):
+        return _notebook(t.obj)
+    found = []
+    for r in READERS:
         try:
-            got = _row_record(row, cols, n)
-        except (ValueError, TypeError):
-            got = None
-        if got is None:
-            p.skipped.append(n)
-            continue
-        kind, rec = got
-        (p.evals if kind == "eval" else p.steps).append(rec)
-    p.meta["columns"] = dict(cols)
-    return p
-
-
-def _split(line: str, delim: str | None) -> list[str]:
-    """A table line's cells; delim None: split on runs of spaces."""
-    cells = line.split() if delim is None else next(csv.reader([line], delimiter=delim))
-    return [c.strip().strip('"') for c in cells]
-
-
-def _sniff(header: str) -> str | None | bool:
-    """The delimiter that splits the header into a step column and a loss column
-    (None: runs of spaces), or False when none does."""
-    best = None
-    for d in ("\t", ",", ";", "|", None):
-        names = _split(header, d)
-        if len(names) >= 2 and not any(re.search(r"(^|[^\w.])[-+]?\.?\d", c) for c in names) and _columns(names):
-            if best is None or len(names) > best[1]:
-                best = (d, len(names))
-    return best[0] if best else False
-
-
-def _parse_table(lines: list[str]) -> _Parsed | None:
-    """A CSV / TSV whose first line (after blank and # lines) is a header; None when it is not."""
-    start = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")), None)
-    if start is None or (delim := _sniff(lines[start])) is False:
+            p = r.parse(t)
+        except (ValueError, TypeError, KeyError, IndexError):  # a reader that trips on a text is not it
+            p = None
+        if p is not None and p.n:
+            found.append((r, p))
+    if not found:
         return None
-    names = _split(lines[start], delim)
-    cols = _columns(names)
-    rows, bad = [], []
-    for i in range(start + 1, len(lines)):
-        if not lines[i].strip():
-            continue
-        cells = _split(lines[i], delim)
-        if len(cells) != len(names):
-            bad.append(i + 1)
-            continue
-        rows.append((i + 1, dict(zip(names, cells))))
-    p = _parse_rows(rows, cols, "table")
-    p.skipped = sorted(p.skipped + bad)
-    return p
+    generic = max((p.n for r, p in found if not r.specific), default=0)
+    specific = [(r, p) for r, p in found if r.specific and 2 * p.n >= generic]
+    pool = specific or found
+    return max(pool, key=lambda rp: (rp[1].n, -len(rp[1].skipped)))[1]
 
 
-def _parse_jsonl(lines: list[str]) -> _Parsed | None:
-    """JSON lines of dicts (not slmlab's: those start with a meta line); None when none parse."""
-    rows, bad = [], []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
-        (rows.append((n, row)) if isinstance(row, dict) else bad.append(n))
-    return _parse_dicts(rows, bad, "jsonl", "line")
-
-
-def _parse_dicts(rows: list[tuple[int, dict]], bad: list[int], fmt: str, what: str) -> _Parsed | None:
-    names = list(dict.fromkeys(k for _, r in rows for k in r))
-    cols = _columns(names)
-    if not rows or cols is None:
-        return None
-    p = _parse_rows(rows, cols, fmt)
-    p.skipped = sorted(p.skipped + bad)
-    p.meta["skipped_what"] = what
-    return p
-
-
-# ---------------------------------------------------------------------------
-# Hugging Face trainer_state.json
-
-
-_HF_META = ("max_steps", "num_train_epochs", "train_batch_size", "logging_steps", "eval_steps",
-            "best_metric", "best_model_checkpoint", "global_step")
-
-
-def _parse_trainer_state(state: dict) -> _Parsed:
-    """log_history: {loss, learning_rate, grad_norm, step} are steps, {eval_loss, step} evals.
-
-    Its steps are optimizer updates (global_step). The trainer's `loss` is the mean
-    training loss since the last log, with dropout on: not an eval-mode train loss,
-    so evals get no train_loss.
-    """
-    p = _Parsed("trainer_state", unit="step")
-    for i, e in enumerate(state.get("log_history") or [], 1):
-        try:
-            step = _step_number(e.get("step"))
-            if e.get("eval_loss") is not None:
-                p.evals.append({"kind": "eval", "step": step, "val_loss": _number(e["eval_loss"]),
-                                "train_loss": None})
-            elif e.get("loss") is not None:
-                rec = {"kind": "step", "step": step, "loss": _number(e["loss"])}
-                for key, src in (("lr", "learning_rate"), ("grad_norm", "grad_norm")):
-                    if _number(e.get(src)) is not None:
-                        rec[key] = _number(e[src])
-                p.steps.append(rec)
-            else:
-                p.skipped.append(i)  # the end-of-training summary (train_runtime, train_loss, ...)
-        except (ValueError, TypeError, AttributeError):
-            p.skipped.append(i)
-    p.meta.update({k: state[k] for k in _HF_META if state.get(k) is not None})
-    p.meta["skipped_what"] = "entry"
-    return p
-
-
-# ---------------------------------------------------------------------------
-# a Jupyter notebook: what its cells printed
-
-
-def _printed_outputs(nb: dict) -> list[str]:
-    """The lines the notebook's code cells printed (stream outputs), in order."""
-    out = []
-    for cell in nb["cells"]:
-        for o in cell.get("outputs", []) if isinstance(cell, dict) else []:
-            if isinstance(o, dict) and o.get("output_type") == "stream":
-                text = o.get("text", "")
-                out += ("".join(text) if isinstance(text, list) else str(text)).splitlines()
-    return out
-
-
-def _parse_notebook(nb: dict) -> _Parsed:
+def _notebook(nb: dict) -> Parsed | None:
     """The printed formats, read from the notebook's outputs (line numbers count output lines)."""
-    p = _parse_printed(_printed_outputs(nb))
+    p = best_parse("\n".join(lf.printed_outputs(nb)))
+    if p is None:
+        return None
     p.meta["printed_format"], p.format = p.format, "ipynb"
     p.meta["skipped_what"] = "output line"
     return p
 
 
+def _why_not(text: str) -> str:
+    """Why no reader read the text, in words."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        obj = None
+    if isinstance(obj, dict) and not obj.get("log_history"):
+        return ("it is a JSON object with no log_history (a config? `python -m slmlab lint FILE` checks "
+                "configs)")
+    return "no line of it is a training record (a step number with a train or val loss)"
+
+
 # ---------------------------------------------------------------------------
-# reading a path
+# reading a path, a text, or bytes
 
 
 def _fail(path, why: str) -> ValueError:
@@ -454,6 +197,18 @@ def _folder_file(p: Path) -> Path:
                      f"give a run folder, or the log file itself (the doctor reads {known_formats()})")
 
 
+def _decode(raw: bytes, where) -> str:
+    """Bytes as text; ValueError for empty, huge or binary bytes."""
+    if not raw:
+        raise _fail(where, "it is empty")
+    if len(raw) > MAX_BYTES:
+        raise _fail(where, f"{len(raw):,} bytes is too large for a log")
+    text = raw.decode("utf-8-sig", errors="replace")
+    if b"\x00" in raw[:65536] or text.count("\ufffd") > max(2, len(text) // 100):
+        raise _fail(where, "it is binary, not text (a checkpoint or an archive?)")
+    return text
+
+
 def _text(p: Path) -> str:
     """The file as text; ValueError for a missing, empty, huge or binary file."""
     if not p.exists():
@@ -464,26 +219,7 @@ def _text(p: Path) -> str:
         raise _fail(p, "the file is empty")
     if size > MAX_BYTES:
         raise _fail(p, f"{size:,} bytes is too large for a log")
-    raw = p.read_bytes()
-    text = raw.decode("utf-8-sig", errors="replace")
-    if b"\x00" in raw[:65536] or text.count("\ufffd") > max(2, len(text) // 100):
-        raise _fail(p, "it is binary, not text (a checkpoint or an archive?)")
-    return text
-
-
-def _parse_json(text: str) -> _Parsed | None:
-    """A trainer_state.json, a JSON list of dicts, or None when the text is not one JSON value."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if isinstance(obj, dict) and "log_history" in obj:
-        return _parse_trainer_state(obj)
-    if isinstance(obj, dict) and isinstance(obj.get("cells"), list):
-        return _parse_notebook(obj)
-    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
-        return _parse_dicts(list(enumerate(obj, 1)), [], "jsonl", "entry")
-    return None
+    return _decode(p.read_bytes(), p)
 
 
 def _is_slmlab(text: str) -> bool:
@@ -493,30 +229,6 @@ def _is_slmlab(text: str) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(row, dict) and row.get("kind") == "meta"
-
-
-def _best_parse(text: str) -> _Parsed | None:
-    """A whole JSON document when it is one the readers know; else every line reader that
-    fits the text, and the one that read the most records wins."""
-    first = text.lstrip()[:1]
-    if first and first in "{[" and (whole := _parse_json(text)) is not None and whole.n:
-        return whole
-    lines = text.splitlines()
-    candidates = [_parse_jsonl(lines) if first == "{" else None, _parse_table(lines), _parse_printed(lines)]
-    found = [c for c in candidates if c is not None and c.n]
-    return max(found, key=lambda c: (c.n, -len(c.skipped))) if found else None
-
-
-def _why_not(text: str) -> str:
-    """Why no reader read the text, in words."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
-        obj = None
-    if isinstance(obj, dict) and not obj.get("log_history"):
-        return ("it is a JSON object with no log_history (a config? `python -m slmlab lint FILE` checks "
-                "configs)")
-    return "no line of it is a training record (a step number with a train or val loss)"
 
 
 def _check_accum(grad_accum_steps) -> int | None:
@@ -529,12 +241,13 @@ def _check_accum(grad_accum_steps) -> int | None:
 
 
 def read_log(path, grad_accum_steps: int | None = None) -> tuple[History, ReadReport]:
-    """Read a training log (any format of FORMATS) into a History, and say what was read.
+    """Read a training log file or run folder (any format of FORMATS) into a History, and
+    say what was read.
 
-    grad_accum_steps: micro-steps per optimizer update, for logs that count micro-steps
-    (the Vizuara notebook's "Epoch N"; a table whose steps are micro-steps): steps
-    become N // grad_accum_steps. Formats that count updates (nanoGPT, trainer_state,
-    slmlab) keep their steps and say so.
+    grad_accum_steps: micro-steps per optimizer update, for logs that count micro-steps or
+    loop iterations (the Vizuara notebook's "Epoch N", a table, a progress bar, mlx-lm):
+    steps become N // grad_accum_steps. Formats that count updates (nanoGPT, litgpt,
+    trainer_state, Lightning's metrics.csv, slmlab) keep their steps and say so.
     """
     accum = _check_accum(grad_accum_steps)
     p = Path(path)
@@ -543,10 +256,31 @@ def read_log(path, grad_accum_steps: int | None = None) -> tuple[History, ReadRe
     text = _text(p)
     if _is_slmlab(text):
         return _slmlab(p, accum)
-    parsed = _best_parse(text)
+    return _read(text, str(p), p.name, accum)
+
+
+def read_text(text: str | bytes, grad_accum_steps: int | None = None, *,
+              name: str = "pasted text") -> tuple[History, ReadReport]:
+    """read_log for a log that is not a file: pasted text, or the bytes of an upload."""
+    accum = _check_accum(grad_accum_steps)
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = _decode(bytes(text), name)
+    if not text.strip():
+        raise _fail(name, "it is empty")
+    if _is_slmlab(text):  # an slmlab history.jsonl, uploaded: History.load reads it from a file
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / HISTORY).write_text(text)
+            h, rep = _slmlab(Path(tmp) / HISTORY, accum)
+        rep.path = name
+        return h, rep
+    return _read(text, name, name, accum)
+
+
+def _read(text: str, where: str, label: str, accum: int | None) -> tuple[History, ReadReport]:
+    parsed = best_parse(text)
     if parsed is None:
-        raise _fail(p, _why_not(text))
-    return _history(parsed, p, accum)
+        raise _fail(where, _why_not(text))
+    return _history(parsed, where, label, accum)
 
 
 def _slmlab(p: Path, accum: int | None) -> tuple[History, ReadReport]:
@@ -557,30 +291,53 @@ def _slmlab(p: Path, accum: int | None) -> tuple[History, ReadReport]:
     return h, rep
 
 
-def _history(parsed: _Parsed, p: Path, accum: int | None) -> tuple[History, ReadReport]:
+def _events(parsed: Parsed) -> list[dict]:
+    """Each save / resume with the step of the record before it and after it (None at an end)."""
+    lines = sorted((r["_line"], r["step"]) for r in parsed.steps + parsed.evals if "_line" in r)
+    out = []
+    for e in parsed.events:
+        before = [s for n, s in lines if n < e["line"]]
+        after = [s for n, s in lines if n > e["line"]]
+        out.append({"kind": e["kind"], "line": e["line"], "after_step": before[-1] if before else None,
+                    "before_step": after[0] if after else None})
+    return out
+
+
+def _history(parsed: Parsed, where: str, label: str, accum: int | None) -> tuple[History, ReadReport]:
     """The History of a parse, its steps turned into updates where asked; and the report."""
+    fmt = parsed.meta.get("printed_format") or parsed.format
+    counts = _BY_NAME[fmt].counts if fmt in _BY_NAME else "step"
     unit, notes = parsed.unit, []
     if parsed.meta.get("printed_format"):
         notes.append(f"its outputs read as {format_name(parsed.meta['printed_format'])}")
-    micro = parsed.format == "vizuara" or parsed.meta.get("printed_format") == "vizuara"
-    if accum and (micro or parsed.format in ("table", "jsonl")):
-        for rec in parsed.steps + parsed.evals:
+    events = _events(parsed)
+    recs = parsed.steps + parsed.evals
+    if accum and counts in ("micro-step", "iter"):
+        for rec in recs:
             rec["micro_step"], rec["step"] = rec["step"], rec["step"] // accum
+        for e in events:
+            for k in ("after_step", "before_step"):
+                e[k] = e[k] // accum if e[k] is not None else None
         notes.append(f"steps are optimizer updates: the printed {unit} number // {accum} (--grad-accum)")
         unit = "update"
     elif accum:
-        notes.append(f"--grad-accum {accum} ignored: {format_name(parsed.format)} counts "
-                     f"optimizer updates already")
-    elif micro:
+        notes.append(f"--grad-accum {accum} ignored: {format_name(fmt)} counts optimizer updates already")
+    elif counts == "micro-step":
         notes.append("steps are as printed: the notebook's \"Epoch N\" counts loop iterations, which are "
                      "micro-steps in this recipe (gradient_accumulation_steps of them make one optimizer "
                      "update); give --grad-accum N (grad_accum_steps=N) to count updates")
         unit = "micro-step (as printed)"
-    meta = {"source": str(p), "format": parsed.format, "step_unit": unit, "label": p.name,
+    for rec in recs:
+        rec.pop("_line", None)
+    meta = {"source": where, "format": parsed.format, "step_unit": unit, "label": label,
             "grad_accum_steps": accum, **parsed.meta}
+    if events:
+        meta["events"] = events
     h = History(sorted(parsed.steps, key=lambda r: r["step"]), sorted(parsed.evals, key=lambda r: r["step"]),
                 {}, meta)
     what = parsed.meta.get("skipped_what", "line")
-    rep = ReadReport(str(p), parsed.format, len(h.steps), len(h.evals), len(parsed.skipped),
+    rep = ReadReport(where, parsed.format, len(h.steps), len(h.evals), len(parsed.skipped),
                      parsed.skipped[:SHOWN_SKIPPED], what, unit.split()[0], notes)
+    if parsed.meta.get("skipped_kind"):
+        rep.skipped_kind = parsed.meta["skipped_kind"]
     return h, rep
