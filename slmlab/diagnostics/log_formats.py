@@ -43,7 +43,7 @@ _STAMP_RE = re.compile(
     r"^\s*(?:"
     r"\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?\s*[-|:]?\s*"
     r"|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?\s*[-|]?\s*"
-    r"|\[?(?:INFO|DEBUG|WARNING|WARN)\]?(?::[\w.]+)*\s*[:|-]?\s*"
+    r"|\[?(?:INFO|DEBUG|WARNING|WARN)\]?(?::[\w.]+(?=:))*\s*[:|-]?\s*"
     r"|[\w.]+\s+-\s+(?:INFO|DEBUG|WARNING)\s+-\s+"
     r"|[\w.]+:(?:INFO|DEBUG|WARNING):\s*"
     r")+")
