@@ -119,7 +119,8 @@ def test_each_bug_alone_is_found_on_its_line(code, tmp_path):
     assert old in CLEAN
     text = CLEAN.replace(old, new)
     found = lint_script(write(tmp_path, text))
-    assert codes(found) == (set() if code in INFOS else {code}), format_findings(found)
+    companions = {"clip_before_unscale": {"adam_eps_damps_updates"}}.get(code, set())
+    assert codes(found) == (set() if code in INFOS else {code} | companions), format_findings(found)
     f = next(f for f in found if f.code == code)
     assert f.line == line_of(text, on_line)
     assert f"{code} (line {f.line}" in format_findings(found)
@@ -264,3 +265,50 @@ def test_json_configs_still_lint(tmp_path):
     path = write(tmp_path, json.dumps({"learning_rate": 1e-4, "min_lr": 5e-4}), "cfg.json")
     found = lint_file(path)
     assert "min_lr_above_lr" in codes(found) and all(f.line is None for f in found)
+
+
+# ---------------------------------------------------------------------------
+# What each bug costs here
+
+
+def test_the_students_scheduler_is_a_warning_that_names_the_625_updates(shared_data):
+    path = Path(shared_data) / "student_runs" / "vizuara_slm_train.py"
+    found = {f.code: f for f in lint_script(path)}
+    f = found["scheduler_per_micro_step"]
+    assert f.severity == "warning" and f.line == 79 and f.data["counted_in"] == "micro_step"
+    assert "625 optimizer updates" in f.message and "spans the run as meant" in f.message
+    assert "32x faster" not in f.message
+    eps = found["adam_eps_damps_updates"]
+    assert eps.line == 34 and eps.data["adam_eps"] == 1e-9 and "58% at 30M" in eps.message
+    cost = found["eval_overhead"]
+    assert cost.severity == "warning" and cost.data["eval_cost_fraction"] == pytest.approx(2 / 3)
+    assert "~67% of the training compute" in cost.message
+
+
+def test_scheduler_per_micro_step_is_an_error_when_the_schedule_counts_updates():
+    from slmlab.diagnostics import lint
+    base = {"learning_rate": 1e-3, "max_iters": 4000, "warmup_steps": 100, "min_lr": 1e-4,
+            "gradient_accumulation_steps": 8, "batch_size": 16, "block_size": 128,
+            "scheduler_steps_per": "micro_step"}
+    f = {x.code: x for x in lint(base)}["scheduler_per_micro_step"]
+    assert f.severity == "warning" and f.data["max_steps"] == 500
+    f = {x.code: x for x in lint({**base, "loop_counts": "update"})}["scheduler_per_micro_step"]
+    assert f.severity == "error" and "8x faster" in f.message and f.data["max_steps"] == 4000
+
+
+def test_eval_overhead_is_computed_from_the_config():
+    from slmlab.config import preset
+    from slmlab.diagnostics import lint
+    from slmlab.diagnostics.config_lint import eval_overhead, normalize_config
+    c = normalize_config(preset("cpu").replace(eval_interval=10, eval_batches=30))
+    assert eval_overhead(c) == pytest.approx(2 * 30 / 3 / 10)
+    assert {f.code: f for f in lint(c)}["eval_overhead"].data["eval_cost_fraction"] == pytest.approx(2.0)
+    assert "eval_overhead" not in {f.code for f in lint(preset("cpu"))}  # 13%: not worth a line
+
+
+def test_adam_eps_is_flagged_only_where_a_clipped_scaled_gradient_is_its_size():
+    from slmlab.diagnostics import STUDENT_CONFIG, lint
+    f = {x.code: x for x in lint(STUDENT_CONFIG)}["adam_eps_damps_updates"]
+    assert f.data["update_kept"] == pytest.approx(0.58, abs=0.01) and "30.0M weights" in f.message
+    assert "adam_eps_damps_updates" not in {x.code for x in lint({**STUDENT_CONFIG, "adam_eps": 1e-12})}
+    assert "adam_eps_damps_updates" not in {x.code for x in lint({**STUDENT_CONFIG, "clip_before_unscale": False})}

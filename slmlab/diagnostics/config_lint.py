@@ -30,7 +30,7 @@ STUDENT_CONFIG: dict[str, Any] = {
     # the numbers in the student's notebook (its names)
     "learning_rate": 1e-4, "max_iters": 20000, "warmup_steps": 1000, "min_lr": 5e-4,
     "eval_iters": 500, "batch_size": 32, "block_size": 128, "gradient_accumulation_steps": 32,
-    "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "grad_clip": 0.5,
+    "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "grad_clip": 0.5, "adam_eps": 1e-9,
     "n_layer": 6, "n_head": 6, "n_embd": 384, "dropout": 0.1, "vocab_size": 50257,
     "model_block_size": 128,  # GPTConfig(block_size=...) is set apart from the training block_size
     # facts about how its code uses them
@@ -140,36 +140,119 @@ def _lint_min_lr(c: dict) -> Finding | None:
 
 
 def _lint_scheduler(c: dict) -> Finding | None:
+    """The scheduler stepped per micro-step: an error when the schedule's lengths count
+    updates (it runs accum times too fast), a warning when they count micro-steps too (it
+    spans the run as meant; the harm is that its "iterations" are not updates)."""
     accum = int(c.get("grad_accum_steps", 1))
     if c.get("scheduler_steps_per") != "micro_step" or accum <= 1:
         return None
-    return Finding("scheduler_per_micro_step", "error",
-                   f"the lr scheduler steps on every micro-step, the optimizer every {accum}: "
-                   f"max_iters={c['max_iters']} iterations are only {c['max_steps']} optimizer updates, "
-                   f"warmup {c['warmup_iters']} 'steps' lasts {c['warmup_steps']:.3g} updates, and the "
-                   f"schedule runs {accum}x faster than the updates. Fix: call scheduler.step() "
-                   f"right after optimizer.step() and count warmup and max in optimizer updates.",
-                   {"grad_accum_steps": accum, "max_iters": c["max_iters"], "max_steps": c["max_steps"],
-                    "warmup_updates": c["warmup_steps"]}, "08_learning_rate_and_warmup")
+    data = {"grad_accum_steps": accum, "max_iters": c["max_iters"], "max_steps": c["max_steps"],
+            "warmup_updates": c["warmup_steps"]}
+    if c.get("loop_counts", "micro_step") == "update":
+        return Finding("scheduler_per_micro_step", "error",
+                       f"the lr scheduler steps on every micro-step, {accum} times per optimizer update, but "
+                       f"its warmup ({c['warmup_iters']}) and length are counted in updates: the schedule runs "
+                       f"{accum}x faster than the updates, ends after 1/{accum} of the run, and the rest trains "
+                       f"at its last lr. Fix: call scheduler.step() right after optimizer.step().",
+                       {**data, "counted_in": "update"}, "08_learning_rate_and_warmup")
+    return Finding("scheduler_per_micro_step", "warning",
+                   f"the lr scheduler steps on every micro-step, and its warmup and length are counted in "
+                   f"micro-steps too, so the schedule spans the run as meant. The harm is in the words: "
+                   f"max_iters={c['max_iters']:,} \"iterations\" are only {c['max_steps']:,} optimizer updates "
+                   f"(one per {accum} micro-steps) and warmup {c['warmup_iters']:,} is {c['warmup_steps']:.3g} "
+                   f"updates; a loss printed at iteration 500 is the loss after {500 // accum} updates. Fix: count "
+                   f"warmup and max in updates and step the scheduler right after optimizer.step(), so every "
+                   f"number in the log means updates.",
+                   {**data, "counted_in": "micro_step"}, "08_learning_rate_and_warmup")
 
 
-# Every n iterations the notebook evaluates both splits on n batches each: 2n forward
-# passes, against n training iterations of ~3 forward passes each (forward + backward).
-# n cancels: evals cost 2/3 of the training compute whatever eval_iters is.
-EVAL_COST_FRACTION = 2 / 3
+# One eval measures both splits on eval_batches micro-batches each: a forward pass,
+# 1/3 of the compute of a training step (forward + backward = 3 forwards) per token.
+EVAL_FORWARD_SHARE = 1 / 3
+EVAL_OVERHEAD_WARN = 0.25  # evals costing this share of the training compute are worth fixing
+
+
+def eval_overhead(c: dict) -> float | None:
+    """Compute of the evals / compute of the training between them, or None when unknown."""
+    nb, interval = c.get("eval_batches"), c.get("eval_interval")
+    if not nb or not interval:
+        return None
+    micro_between = float(interval) * int(c.get("grad_accum_steps", 1) or 1)  # training micro-batches
+    return 2 * nb * EVAL_FORWARD_SHARE / micro_between
+
+
+def _lint_eval_overhead(c: dict) -> Finding | None:
+    cost = eval_overhead(c)
+    if cost is None or cost < EVAL_OVERHEAD_WARN:
+        return None
+    nb, accum = int(c["eval_batches"]), int(c.get("grad_accum_steps", 1) or 1)
+    micro = float(c["eval_interval"]) * accum
+    tenth = max(1, int(nb / 10))
+    return Finding("eval_overhead", "warning",
+                   f"the evals cost ~{cost:.0%} of the training compute: every {micro:,.0f} training micro-batches "
+                   f"({float(c['eval_interval']):.3g} updates) it evaluates 2 splits x {nb} batches, each a forward "
+                   f"pass (1/3 of a training step per token): 2 x {nb} / 3 / {micro:,.0f} = {cost:.2f}. The run "
+                   f"takes ~{1 + cost:.2f}x the time its training needs. Fix: fewer eval batches ({tenth} would cost "
+                   f"{cost * tenth / nb:.0%}) or evaluate less often.",
+                   {"eval_cost_fraction": cost, "eval_batches": nb, "micro_batches_between": micro},
+                   "03_train_and_sample")
 
 
 def _lint_eval_iters(c: dict) -> Finding | None:
     if not c.get("eval_iters_as_interval"):
         return None
-    n, cost = int(c["eval_iters"]), EVAL_COST_FRACTION
+    n = int(c["eval_iters"])
     return Finding("eval_iters_as_interval", "warning",
                    f"eval_iters={n} is used twice: as the number of iterations between evaluations AND "
                    f"as the number of batches per evaluation. Changing it to 'evaluate more often' "
-                   f"also averages fewer batches (a noisier val loss); with both splits measured the "
-                   f"evals cost ~{cost:.0%} of the training compute whatever the value. Fix: two "
-                   f"numbers, eval_interval (updates between evals) and eval_batches (batches per eval).",
-                   {"eval_iters": n, "eval_cost_fraction": cost}, "03_train_and_sample")
+                   f"also averages fewer batches (a noisier val loss), and the evals' share of the compute "
+                   f"(eval_overhead) stays the same whatever the value. Fix: two numbers, eval_interval "
+                   f"(updates between evals) and eval_batches (batches per eval).",
+                   {"eval_iters": n, "eval_cost_fraction": eval_overhead(c)}, "03_train_and_sample")
+
+
+ADAM_EPS_DEFAULT = 1e-8  # torch's Adam / AdamW default
+INITIAL_SCALE = 65536.0  # GradScaler's init_scale
+
+
+def n_params(c: dict) -> int | None:
+    """Parameters of a GPT with tied embeddings: 12 L C^2 + V C + T C, or None when unknown."""
+    L, C, V = c.get("n_layer"), c.get("n_embd"), c.get("vocab_size")
+    T = c.get("model_block_size") or c.get("block_size") or 0
+    return int(12 * L * C * C + V * C + T * C) if L and C and V else None
+
+
+def _lint_adam_eps(c: dict) -> Finding | None:
+    """Clipped while scaled, the true gradient is tiny: per weight about the size of AdamW's eps,
+    which then damps every update (m / (sqrt(v) + eps) ~ g / (|g| + eps))."""
+    if not (c.get("clip_before_unscale") and c.get("amp_dtype") == "float16" and c.get("grad_clip", 0)):
+        return None
+    N, eps = n_params(c), float(c.get("adam_eps", ADAM_EPS_DEFAULT))
+    total = c["grad_clip"] / INITIAL_SCALE  # the true gradient norm after unscaling
+    equal_at = (total / eps) ** 2  # weights at which the per-weight gradient equals eps
+
+    def kept(n: float) -> float:
+        g = total / n ** 0.5
+        return g / (g + eps)
+    if N:
+        per_weight = total / N ** 0.5
+        if eps < 0.1 * per_weight:
+            return None
+        size = (f"spread over {N / 1e6:.1f}M weights that is ~{per_weight:.2g} per weight, the size of AdamW's "
+                f"eps={eps:.2g}: each update is g / (|g| + eps), about {kept(N):.0%} of its size")
+    else:  # the script does not say the model's size: the sizes where it matters
+        if equal_at < 1e6:
+            return None
+        size = (f"per weight that is {total:.2g} / sqrt(weights), equal to AdamW's eps={eps:.2g} at "
+                f"{equal_at / 1e6:,.0f}M weights: each update is g / (|g| + eps), about {kept(1e7):.0%} of its size "
+                f"at 10M weights, {kept(3e7):.0%} at 30M, {kept(1e8):.0%} at 100M")
+    return Finding("adam_eps_damps_updates", "warning",
+                   f"clipped while still scaled, the gradient's true norm is about {c['grad_clip']} / "
+                   f"{INITIAL_SCALE:.0f} = {total:.2g}; {size} (less for weights with smaller gradients). This "
+                   f"bites only where fp16 runs (the GradScaler on; a GPU with bf16 runs without it). Fix: unscale "
+                   f"before clipping (clip_before_unscale); eps 1e-8 is fine then.",
+                   {"true_grad_norm": total, "adam_eps": eps, "n_params": N, "eps_equals_grad_at": equal_at,
+                    "update_kept": kept(N) if N else None}, "03_train_and_sample")
 
 
 def _lint_clip(c: dict) -> Finding | None:
@@ -285,5 +368,6 @@ def _budget(c: dict) -> Finding:
     return Finding("budget", "info", msg + ".", data, "09_batch_size_and_accumulation")
 
 
-_LINT_CHECKS = [_lint_min_lr, _lint_scheduler, _lint_eval_iters, _lint_clip, _lint_block_size,
+_LINT_CHECKS = [_lint_min_lr, _lint_scheduler, _lint_eval_iters, _lint_eval_overhead, _lint_clip,
+                _lint_adam_eps, _lint_block_size,
                 _lint_decay, _lint_eot, _lint_warmup, _lint_vocab, _lint_small_extras, _lint_resume]

@@ -12,7 +12,7 @@ How it reads, without importing or executing anything of the file:
   attributes as defaults, dict literals and dict(...), argparse defaults) of known
   names (learning_rate, max_iters, ... and a few aliases such as lr, warmup_iters),
   folded by a tiny evaluator over constants, + - * / // % ** and names already known;
-- calls: the optimizer (AdamW(model.parameters(), ...) decays every parameter),
+- calls: the optimizer (AdamW(model.parameters(), ...) decays every parameter; its eps),
   LinearLR / CosineAnnealingLR / SequentialLR, the loop that steps the optimizer
   (inside `if (i + 1) % accum == 0:` means one micro-batch per iteration), where
   scheduler.step() sits, clip_grad_norm_ against GradScaler and unscale_, the
@@ -218,6 +218,7 @@ _SETTINGS = {
     "n_head": ("n_heads", "num_heads"),
     "n_embd": ("n_embed", "d_model", "emb_dim"),
     "grad_clip": ("max_grad_norm", "clip_grad", "grad_norm_clip"),
+    "adam_eps": ("adam_epsilon", "adamw_eps"),  # the optimizer call's eps= (a bare `eps` is often LayerNorm's)
 }
 _WORD = {alias: word for word, aliases in _SETTINGS.items() for alias in (word, *aliases)}
 _MODEL_WORDS = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "dropout")
@@ -381,6 +382,13 @@ class _Reader:
             self.set("weight_decay", decay)
         elif self.facts["weight_decay_on_all_params"]:  # groups carry their own decay
             self.settings["weight_decay"] = (_DEFAULT_DECAY.get(name, 0.0), call.lineno)
+        if name in ("Adam", "AdamW"):
+            eps = _arg(call, "eps")
+            if eps is not None:
+                self.set("adam_eps", eps)
+            else:
+                self.settings.setdefault("adam_eps", (1e-8, call.lineno))  # torch's default
+            self.lines["adam_eps_damps_updates"] = (self.settings["adam_eps"][1], None)
         for word, node in (("learning_rate", _arg(call, "lr", 1)), ("betas", _arg(call, "betas"))):
             if node is not None:
                 self.set(word, node)
