@@ -272,11 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(func=cmd_lint)
 
     d = sub.add_parser("doctor", help="diagnose a run: a run folder, or your own training log")
-    d.add_argument("path", help="a run folder, or a log: printed output (.txt), CSV/TSV, trainer_state.json")
+    d.add_argument("path", help="a run folder, or a log: printed output (.txt: nanoGPT, Vizuara, "
+                   "LLMs-from-scratch, litgpt, mlx-lm, progress bars, a hand-written table; quoted or "
+                   "timestamped), CSV/TSV, Lightning's metrics.csv, trainer_state.json")
     d.add_argument("--vocab-size", type=int, help="the tokenizer's vocabulary (50257 for GPT-2): draws ln V")
     d.add_argument("--tokenizer", help="gpt2 | bpe-N: the vocabulary size from the tokenizer's name")
     d.add_argument("--grad-accum", type=int, help="micro-steps per optimizer update, when the log "
-                   "counts micro-steps (the Vizuara notebook's 'Epoch N': 32)")
+                   "counts micro-steps or loop iterations (the Vizuara notebook's 'Epoch N': 32)")
     d.set_defaults(func=cmd_doctor)
 
     lb = sub.add_parser("leaderboard", help="merge and print the capstone challenge's leaderboard files")
