@@ -168,10 +168,19 @@ print(format_findings(diagnose(published, lad)))
 
 # %% [markdown]
 # The errors, in the order the lint ranks them: the lr *rises* during the cosine phase
-# (min_lr 5e-4 is above lr 1e-4); the scheduler steps on every micro-step, so its "20,000
-# iterations" are 625 updates and its warmup of 1,000 is 31 updates; with fp16 the
-# gradients are clipped while still multiplied by the GradScaler. The warnings: one
-# variable sets both how often and how long to evaluate, weight decay on every parameter.
+# (min_lr 5e-4 is above lr 1e-4); with fp16 the gradients are clipped while still
+# multiplied by the GradScaler. The warnings say what each costs here:
+# - the scheduler steps on every micro-step, but its warmup and length are counted in
+#   micro-steps too, so the schedule's shape spans the run as meant; the harm is that the
+#   "20,000 iterations" are 625 updates, and its first print comes after 15;
+# - with fp16, the scaled-then-clipped gradient is so small that AdamW's eps=1e-9 would keep
+#   only about 58% of each update of a 30M model (where bf16 runs, the GradScaler is off
+#   and this does not bite);
+# - the evals cost about 67% of the training compute: 2 splits x 500 batches every 500
+#   micro-batches, each a forward pass; 50 batches would cost 7%;
+# - one variable sets both how often and how many batches to evaluate; weight decay on
+#   every parameter.
+#
 # The doctor sees the first bug in the log itself: the printed lr climbs from 7e-05 to
 # 5e-04 instead of decaying, and val is still falling at the end.
 #

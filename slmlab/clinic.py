@@ -11,9 +11,8 @@ widget of notebook 04's "your run" section.
 - `RunClinic`: a text area and a file upload for the log, one upload for the script or
   config, the vocabulary and the gradient accumulation, a button; the result shown below.
 
-The reading and the judging are slmlab.diagnostics' (read_log, diagnose, lint_file); this
-module only writes what was pasted to a temporary file for them and puts the answers
-together. It sits with the views (plots, widgets) and is imported by none of slmlab.
+The reading and the judging are slmlab.diagnostics' (read_any, lint_file); this module puts
+their answers together (and writes a pasted script to a temporary file for the lint). It sits with the views (plots, widgets) and is imported by none of slmlab.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .diagnostics import diagnose, lint_file, read_log
+from .diagnostics import lint_file, read_any
 from .diagnostics.findings import Finding, rank
 from .history import History
 
@@ -124,20 +123,16 @@ def read_your_run(log: str | bytes, script: str | bytes | None = None, *, vocab_
     text = _as_text(log).strip()
     if not text:
         raise ValueError("nothing to read: paste your training log (the lines with the losses) or upload it")
-    with tempfile.TemporaryDirectory(prefix="slmlab-your-run-") as tmp:
-        path = _written(Path(tmp), text + "\n", log_name, "your_log")
-        try:
-            history, report = read_log(path, grad_accum_steps=grad_accum_steps or None)
-        except ValueError as e:
-            raise ValueError(str(e).replace(str(path), "your log").splitlines()[0]) from None
-        if vocab_size:
-            history.meta["vocab_size"] = vocab_size
-        found = diagnose(history)
-        if script is not None and _as_text(script).strip():
-            s = _as_text(script)
-            found += lint_file(_written(Path(tmp), s, script_name, "your_script"))
-    read = report.summary().replace(str(path), log_name or "your log")
-    run = YourRun(history, read, rank(found), lr_sum(history), vocab_size=vocab_size)
+    try:
+        history, check = read_any(text + "\n", vocab_size=vocab_size, grad_accum_steps=grad_accum_steps or None,
+                                  name=log_name or "your log")
+    except ValueError as e:
+        raise ValueError(str(e).splitlines()[0]) from None
+    found = list(check.findings)
+    if script is not None and _as_text(script).strip():
+        with tempfile.TemporaryDirectory(prefix="slmlab-your-run-") as tmp:
+            found += lint_file(_written(Path(tmp), _as_text(script), script_name, "your_script"))
+    run = YourRun(history, check.read.summary(), rank(found), lr_sum(history), vocab_size=vocab_size)
     run.answer = _answer(run)
     return run
 
