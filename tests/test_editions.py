@@ -117,6 +117,7 @@ def test_archive_holds_the_folder(student):
     assert names == files
 
 
+@pytest.mark.slow
 def test_student_edition_runs_under_nbval(student, tmp_path):
     env = {**os.environ, "SLMLAB_PROFILE": "smoke", "SLMLAB_THREADS": "1", "MPLBACKEND": "Agg",
            "SLMLAB_RUNS_DIR": str(tmp_path / "runs")}
