@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab sync course test test-fast test-browser browser-deps lint format bench clean
+.PHONY: setup lab sync course test test-fast test-browser browser-deps lint format bench clean student test-student book test-book
 
 setup: $(STAMP)
 
@@ -92,6 +92,26 @@ $(BROWSER_STAMP): $(STAMP) pyproject.toml
 
 test-browser: browser-deps
 	$(PY) -m pytest -q -p no:cacheprovider browser_tests
+
+# The editions (slmlab/editions.py). student: every lesson and exercise stub with no outputs and
+# no solutions (cells tagged `solution` left out), for handing out: build/student/slmlab-student/
+# and build/student/slmlab-student.zip. test-student: builds it and runs all of it through nbval
+# in the smoke profile (tests/test_editions.py runs one notebook of it). book: the course as a
+# static website from the saved outputs, built offline with nbconvert: build/book/index.html.
+# test-book: opens it in headless Chromium (browser_tests/test_book.py; screenshots in build/browser/).
+student: setup
+	$(PY) -m slmlab.editions student
+
+test-student: student
+	cd build/student/slmlab-student && SLMLAB_PROFILE=smoke SLMLAB_THREADS=1 MPLBACKEND=Agg \
+		SLMLAB_RUNS_DIR=$$(mktemp -d) $(abspath $(PY)) -m pytest -q -p no:cacheprovider --nbval-lax \
+		--sanitize-with $(abspath tests/nbval_sanitize.cfg) notebooks
+
+book: setup
+	$(PY) -m slmlab.editions book
+
+test-book: book browser-deps
+	$(PY) -m pytest -q -p no:cacheprovider browser_tests/test_book.py
 
 # The speed cases, then the races (about 35 minutes): the speedrun beside nanoGPT's recipe (and
 # nanoGPT's own train.py with NANOGPT=path/to/a/nanoGPT/checkout) and TinyStories in 10 minutes.

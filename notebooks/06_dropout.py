@@ -106,7 +106,7 @@ for name, guess in prediction.items():
 # Each line ends with where the run's best val sits against the bigram rung (negative:
 # below it), in nats and in bits per byte.
 
-# %%
+# %% tags=["answer"]
 from slmlab.experiments import sweep
 
 

@@ -155,7 +155,7 @@ check_prediction(prediction, final_val, baseline=(0.1, baseline), setting="weigh
 # of the text). Each line ends with where the
 # run's best val sits against the bigram rung (negative: below it), in nats and bits per byte.
 
-# %%
+# %% tags=["answer"]
 from slmlab.diagnostics import ladder
 from slmlab.experiments import sweep
 

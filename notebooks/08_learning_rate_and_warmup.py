@@ -207,7 +207,7 @@ def val_with_warmup(w):
 
 check_prediction(prediction, val_with_warmup, baseline=(WARMUPS[1], final[high_lr]), setting="warmup");
 
-# %%
+# %% tags=["answer"]
 warm_runs = {}  # (warmup, seed) -> run; a second seed at 0 and at the longest: a stall can depend on the seed
 for w in WARMUPS:
     for s in SEEDS[:1] if w == cfg.train.warmup_steps else SEEDS[:2]:

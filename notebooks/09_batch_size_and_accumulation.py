@@ -445,7 +445,7 @@ dash = Dashboard(cfg, sliders={"micro_batch_size": sorted(BATCHES + [2 * mid]), 
                  title="batch, accumulation, lr")
 dash
 
-# %%
+# %% tags=["answer"]
 c32 = at_batch(2 * mid)
 dash.set(micro_batch_size=2 * mid, max_steps=c32.train.max_steps, warmup_steps=c32.train.warmup_steps,
          eval_interval=c32.train.eval_interval, eval_batches=c32.train.eval_batches)
@@ -460,7 +460,7 @@ display(dash.figure())
 #
 # The next cell sets the dashboard's batch 32 beside section 1's runs (seed 1337):
 
-# %%
+# %% tags=["answer"]
 by_batch = sorted(sweep_runs + [dash.last_run], key=lambda r: r.config.train.micro_batch_size)
 print(", ".join(f"batch {r.config.train.micro_batch_size} ({r.config.train.max_steps} updates): "
                 f"{r.history.final_val():.3f}" for r in by_batch))

@@ -216,7 +216,7 @@ check_size_winner(prediction, lambda c: run_at_budget(WIDE[CHOICES.index(c)]), C
 # not by its size). The time is updates x the time per update of section 3, evaluations left
 # out.
 
-# %%
+# %% tags=["answer"]
 import numpy as np
 
 
@@ -257,7 +257,7 @@ iso_best = min(iso_val, key=iso_val.get)
 print(f"winner at fixed compute: {name(iso_best)}, val {iso_val[iso_best]:.3f}; time is relative to one "
       f"lesson run ({cfg.train.max_steps} updates of {name((L0, D0))})")
 
-# %%
+# %% tags=["answer"]
 from slmlab import plots
 from slmlab.diagnostics import ladder
 

@@ -102,7 +102,7 @@ def grid_size(values_by_setting):
 
 check_grid_size(grid_size);
 
-# %%
+# %% tags=["solution"]
 import math
 
 for k in (2, 3):
@@ -374,7 +374,7 @@ ROWS = {"recipe": THEIRS,
         "all eight": CHAT}
 ab = {name: [translated(s, seed) for seed in AB_SEEDS] for name, s in ROWS.items()}
 
-# %%
+# %% tags=["answer"]
 vals = {name: np.array([r.history.best_val()[1] for r in rs]) for name, rs in ab.items()}
 table = experiments.Effect("change", "best_val", vals)  # rows by name; spread: the widest seed range of a row
 margin = 2 * table.spread
