@@ -39,13 +39,16 @@ sync: setup
 course: setup
 	SLMLAB_PROFILE=$${SLMLAB_PROFILE:-cpu} $(PY) -m slmlab.notebooks run $(NB)
 
-# Lint (ruff check, then ruff format --check unless FORMAT_CHECK=0), the unit tests, then
-# every notebook and solution through nbval in the smoke profile. CI (.ci/run) runs this.
-FORMAT_CHECK ?= 0  # 1 once the tree is formatted (`make format`), after the open branches land
+# Lint (ruff check, then ruff format --check unless FORMAT_CHECK=0), the unit tests (under a
+# minute on 2 cores), the slow ones (real processes: torchrun, gloo ranks, subprocesses, the
+# student edition through nbval), then every notebook and solution through nbval in the smoke
+# profile. CI (.ci/run) runs this.
+FORMAT_CHECK ?= 0
 PYTEST := SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider
 
 test: lint
-	$(PYTEST) tests
+	$(PYTEST) -m "not slow" tests
+	$(PYTEST) -m slow tests
 	SLMLAB_THREADS=1 SLMLAB_RUNS_DIR=$$(mktemp -d) $(PYTEST) \
 		--nbval-lax --sanitize-with tests/nbval_sanitize.cfg notebooks
 
