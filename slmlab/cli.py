@@ -1,6 +1,6 @@
 """`python -m slmlab ...`: the course's tools for a terminal (and torchrun).
 
-Commands: train, sample, prepare, ladder, lint, doctor, bench, leaderboard. Each is a thin
+Commands: train, sample, prepare, ladder, lint, doctor, bench, gpu-check, leaderboard. Each is a thin
 layer over the library: it parses arguments, calls one function, prints.
 A bad value, or a path that names nothing or the wrong kind of thing, ends the
 program with one clear line on stderr, exit code 2, and nothing written.
@@ -219,6 +219,12 @@ def cmd_bench(args) -> int:
     return bench_main(args)
 
 
+def cmd_gpu_check(args) -> int:
+    from .gpu_check import run
+
+    return run(args)
+
+
 # ---------------------------------------------------------------------------
 # parser
 
@@ -296,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--nanogpt", help="a karpathy/nanoGPT checkout: the speedrun also races its own "
                    "train.py (default: $SLMLAB_NANOGPT)")
     b.set_defaults(func=cmd_bench)
+
+    g = sub.add_parser("gpu-check", help="check a GPU once: dtypes, GradScaler, compile, fused AdamW, resume, "
+                       "torchrun, the presets' speed; a report (on a CPU: what it can, and what it skipped)")
+    from .gpu_check import add_arguments
+
+    add_arguments(g)
+    g.set_defaults(func=cmd_gpu_check)
     return p
 
 
