@@ -8,17 +8,41 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lab sync course test test-fast test-browser browser-deps lint format bench clean student test-student book test-book
+# Where torch comes from: empty (the default) is PyPI, which on Linux is the CUDA build (several
+# GB); `cpu` (or cu126, cu128, ...) is PyTorch's own wheel index for that build; a URL is that
+# index. Only the torch install reads it, so the default never waits on a host other than PyPI.
+TORCH_INDEX ?=
+TORCH_INDEX_URL = $(if $(filter http%,$(TORCH_INDEX)),$(TORCH_INDEX),$(if $(TORCH_INDEX),https://download.pytorch.org/whl/$(TORCH_INDEX)))
+# Linux without an NVIDIA driver and no TORCH_INDEX: one line on how to skip the CUDA download.
+NVIDIA_DRIVER ?= $(shell test -e /proc/driver/nvidia/version && echo yes)
+TORCH_NOTE = $(if $(and $(filter Linux,$(shell uname -s)),$(if $(NVIDIA_DRIVER)$(TORCH_INDEX),,no)),\
+	note: no NVIDIA driver here; `make setup TORCH_INDEX=cpu` takes the CPU build of torch instead of the CUDA one (several GB unused here))
+# The versions CI ran (`make constraints` writes them): a fresh install reproduces its outputs.
+CONSTRAINTS ?= constraints.txt
+
+.PHONY: setup lab sync course test test-fast test-browser browser-deps lint format bench clean student test-student book test-book constraints
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[dev]" "$(TORCH)"
+	@$(if $(TORCH_NOTE),echo '$(TORCH_NOTE)')
+	$(PIP) install --quiet "$(TORCH)"$(if $(TORCH_INDEX_URL), --index-url $(TORCH_INDEX_URL))
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev,lab]" "$(TORCH)"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
+
+# constraints.txt: what this venv holds (pip freeze), less slmlab itself and torch's own build
+# (TORCH pins torch; its CUDA wheels differ by machine), each line for this Python's minor version
+# only (another Python installs within pyproject's ranges). Run after `make setup` where CI runs.
+PYVER = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+constraints: setup
+	{ echo "# The versions CI ran: pip freeze of .venv on Python $(PYVER) (make constraints). make setup installs"; \
+	  echo "# with -c constraints.txt; on another Python the markers leave pyproject's ranges to choose."; \
+	  $(PIP) freeze --exclude-editable \
+	  | grep -viE '^(slmlab|torch|triton|nvidia-[a-z0-9-]*|cuda-[a-z0-9-]*|pip|setuptools|wheel)(==| @)' \
+	  | sed 's/$$/ ; python_version == "$(PYVER)"/' ; } > constraints.txt
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
@@ -90,7 +114,7 @@ browser-deps: setup $(BROWSER_STAMP)
 		chromium fonts-dejavu-core >/dev/null; }
 
 $(BROWSER_STAMP): $(STAMP) pyproject.toml
-	$(PIP) install --quiet -e ".[dev,browser]" "$(TORCH)"
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev,lab,browser]" "$(TORCH)"
 	touch $(BROWSER_STAMP)
 
 test-browser: browser-deps

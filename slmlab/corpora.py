@@ -30,9 +30,11 @@ themselves (slmlab.synthetic).
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from . import downloads, paths, synthetic
 from .config import Config, ConfigError, DataConfig, validate
@@ -411,12 +413,10 @@ def _val_cap(corpus_bytes: int) -> int:
 
 
 def _hub_url(repo: str, filename: str) -> str:
-    """The file's address on the Hugging Face hub ($HF_ENDPOINT, a mirror, is honoured)."""
-    try:
-        from huggingface_hub import hf_hub_url
-        return hf_hub_url(repo, filename, repo_type="dataset")
-    except ImportError:
-        return f"https://huggingface.co/datasets/{repo}/resolve/main/{filename}"
+    """The file's address on the Hugging Face hub ($HF_ENDPOINT, a mirror, is honoured), built as
+    huggingface_hub's hf_hub_url builds it, without that package."""
+    endpoint = os.environ.get("HF_ENDPOINT", "").rstrip("/") or "https://huggingface.co"
+    return f"{endpoint}/datasets/{repo}/resolve/main/{quote(filename)}"
 
 
 # ---------------------------------------------------------------------------

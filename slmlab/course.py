@@ -13,25 +13,46 @@ module sits on top of everything and is imported by no other slmlab module.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from .config import Config
 from .device import Device
 from .device import setup as setup_device
 
-__all__ = ["setup_check", "start", "Lesson"]
+__all__ = ["setup_check", "requirements", "dependencies", "start", "Lesson"]
 
-DEPENDENCIES = ("torch", "numpy", "tiktoken", "matplotlib", "seaborn", "ipywidgets", "tqdm",
-                "huggingface_hub")
+_PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+_IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml"}  # where a distribution's module is named otherwise
+
+
+def requirements() -> list[str]:
+    """The lessons' requirements, one source: the installed package's metadata (pyproject.toml's
+    `dependencies`, no extras), else, in a source tree that was never installed, pyproject.toml."""
+    try:
+        reqs = importlib.metadata.requires("slmlab") or []
+    except importlib.metadata.PackageNotFoundError:
+        text = _PYPROJECT.read_text(encoding="utf-8")
+        block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M)
+        reqs = re.findall(r'^\s*"([^"]+)"', block.group(1), re.M) if block else []
+    return [r for r in reqs if "extra ==" not in r]
+
+
+def dependencies() -> list[str]:
+    """The module each requirement is imported as (`torch`, `numpy`, ...), in pyproject's order."""
+    names = [re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0].lower() for r in requirements()]
+    return [_IMPORT_NAMES.get(n, n.replace("-", "_")) for n in names]
 
 
 def setup_check(verbose: bool = True) -> bool:
     """Print OK / FAIL for each dependency and the device; True when all is well."""
     ok = True
     lines = [f"{'OK' if sys.version_info >= (3, 10) else 'FAIL'}  python {sys.version.split()[0]}"]
-    for name in DEPENDENCIES:
+    for name in dependencies():
         try:
             mod = importlib.import_module(name)
             lines.append(f"OK    {name} {getattr(mod, '__version__', '')}")
