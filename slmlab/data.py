@@ -254,6 +254,8 @@ def _move_into_place(tmp: Path, folder: Path, replace_old: bool) -> None:
 
     A fresh build that finds `folder` already there (a concurrent prepare with
     the same key won the race) keeps that one; a rebuild moves the bad one aside.
+    Windows refuses to move a folder while a file in it is open (another kernel's
+    memory-mapped tokens): that is one clear line, not a half-replaced folder.
     """
     if replace_old and folder.exists():
         trash = folder.with_name(f".{folder.name}.old-{uuid.uuid4().hex[:8]}")
@@ -262,6 +264,10 @@ def _move_into_place(tmp: Path, folder: Path, replace_old: bool) -> None:
             shutil.rmtree(trash, ignore_errors=True)
         except FileNotFoundError:
             pass  # a concurrent rebuild moved it already
+        except PermissionError as e:
+            raise RuntimeError(f"cannot rebuild the token folder {folder}: a file in it is open ({e.strerror}); "
+                               f"another kernel or process is using these tokens: restart it, then run "
+                               f"this again") from None
     try:
         os.replace(tmp, folder)
     except OSError:
