@@ -27,7 +27,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	@$(if $(TORCH_NOTE),echo '$(TORCH_NOTE)')
+	@$(if $(TORCH_NOTE),echo '$(strip $(TORCH_NOTE))')
 	$(PIP) install --quiet "$(TORCH)"$(if $(TORCH_INDEX_URL), --index-url $(TORCH_INDEX_URL))
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[dev,lab]" "$(TORCH)"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null

@@ -117,6 +117,10 @@ def start(name: str, *, default_profile: str = "cpu", setup: str | None = None,
     with_setup = f" | setup {setup}" if setup is not None else ""
     print(f"{name}: profile {prof}{with_setup} | corpus {cfg.data.corpus} | "
           f"tokenizer {cfg.data.tokenizer} | {dev}")
+    if dev.type == "mps":
+        from .device import MPS_NOTE
+
+        notes.append(MPS_NOTE)
     for note in notes:
         print("note:", note)
     return Lesson(name, prof, cfg, dev, notes, setup)

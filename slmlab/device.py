@@ -27,6 +27,14 @@ CPU_AUTO_BF16 = True
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
+# Apple's GPU (MPS), as peer courses' trackers report it (README "On a Mac"): losses stuck or far
+# from the CPU's, curves that differ run to run, NaN/-inf under bf16 on older macOS. So fp32 is
+# the default there, and a loss that looks impossible is checked against device='cpu' first.
+MPS_NOTE = ("MPS (Apple GPU): fp32 by default; if a loss looks impossible or differs from the CPU's, "
+            "rerun the same cell with device='cpu' (README: On a Mac)")
+MPS_LOW_PRECISION = ("dtype={dtype} on MPS: bf16/fp16 autocast there has given NaN or -inf losses on older "
+                     "macOS (fp32 is the default); compare a few steps with dtype='float32' or device='cpu'")
+
 
 @dataclass(frozen=True)
 class Device:
@@ -140,7 +148,8 @@ def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None =
                cpu_bf16: bool | None = None) -> torch.dtype:
     """The autocast dtype for `device`.
 
-    auto: cuda -> bf16 if supported else fp16 (+GradScaler); mps -> fp32;
+    auto: cuda -> bf16 if supported else fp16 (+GradScaler); mps -> fp32 (MPS_NOTE; bf16 when
+    asked for, with a warning);
     cpu -> bf16 when the CPU computes it natively (`cpu_has_bf16`) and
     CPU_AUTO_BF16 is on, else fp32. The keyword flags let tests fake the hardware.
     """
@@ -187,6 +196,10 @@ def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None,
         name = torch.cuda.get_device_name(index)
     elif kind == "mps":
         name = "Apple GPU"
+        if dt != torch.float32:
+            import warnings
+
+            warnings.warn(MPS_LOW_PRECISION.format(dtype=str(dt).removeprefix("torch.")), stacklevel=2)
     else:
         name = _cpu_name()
     return Device(type=kind, dtype=dt, threads=n, name=name, index=index if kind == "cuda" else None)

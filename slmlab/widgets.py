@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 import textwrap
 import threading
 import time
@@ -46,7 +47,25 @@ from .callbacks import Callback
 from .config import Config, ConfigError, profile, validate
 from .history import History, best_text, run_label
 
-__all__ = ["BackgroundRun", "Dashboard", "LivePlot", "slider_for"]
+__all__ = ["BackgroundRun", "Dashboard", "LivePlot", "slider_for", "colab_widgets"]
+
+COLAB_FALLBACK = ("note: this Colab runtime cannot show the Dashboard's widgets (its custom widget manager "
+                  "did not start): drive it with dash.set(lr=...), dash.start(block=True), then "
+                  "display(dash.figure())")
+
+
+def colab_widgets() -> bool:
+    """True where ipywidgets 8 can render: anywhere but Colab, and on Colab once its custom widget
+    manager is on (Colab's own manager renders only its bundled ipywidgets 7); False when that fails."""
+    if "google.colab" not in sys.modules:
+        return True
+    try:
+        from google.colab import output
+
+        output.enable_custom_widget_manager()
+        return True
+    except Exception:  # an older or changed Colab: the fallback, not a traceback
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +281,11 @@ class Dashboard:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        if colab_widgets():
+            display(self.widget)
+            return
+        print(COLAB_FALLBACK)  # the same object, driven by its methods; its figure instead of the widget
+        display(self.figure())
 
     def _click_train(self) -> None:
         try:

@@ -86,8 +86,9 @@ def first_code_cell(source: Path) -> str:
 
 
 def _guard() -> str:
-    """The guard as 00_start_here writes it: the cell up to the end of its try/except."""
-    head, end, _ = first_code_cell(ROOT / "00_start_here.py").partition(") from None\n")
+    """The guard as 00_start_here writes it: the cell up to the end of its try/except (its last
+    `raise ... from None`: the one for Colab comes first)."""
+    head, end, _ = first_code_cell(ROOT / "00_start_here.py").rpartition(") from None\n")
     return head + end
 
 
