@@ -213,7 +213,7 @@ def _dr_above_uniform(c: Curves) -> Finding | None:
                    f"there. Check the vocabulary size the doctor was given (--vocab-size), the loss (summed "
                    f"over tokens instead of averaged, or logits scaled up at init), and the device (some "
                    f"PyTorch versions compute wrong results on Apple's MPS: run a few steps on CPU and "
-                   f"compare).", {"start": start, "uniform": u, "step": int(x[0])}, "02_build_a_gpt")
+                   f"compare; README, On a Mac).", {"start": start, "uniform": u, "step": int(x[0])}, "02_build_a_gpt")
 
 
 PINNED_NATS = 0.01  # a loss this close to ln V is a uniform guess
