@@ -45,10 +45,10 @@ import torch
 
 from .bench import gpu_peak_flops
 from .callbacks import Callback, ReplayLR
-from .config import preset
 from .data import TokenData
 from .diagnostics import student_schedule
 from .ngram import TrigramSource
+from .presets import preset
 from .tokenizers import GPT2_VOCAB, get_tokenizer
 from .train import Trainer
 

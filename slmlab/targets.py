@@ -38,8 +38,9 @@ import torch
 from torch.nn import functional as F
 
 from .callbacks import Callback
-from .config import Config, preset
+from .config import Config
 from .device import native_dtypes, pick_device
+from .presets import preset
 
 __all__ = ["TARGETS", "Target", "target_configs", "parse_targets", "run_target_case", "run_targets",
            "held_out_bpb", "race_nanogpt", "NANOGPT_CPU_ARGS", "target_rows", "TARGET_HEAD"]

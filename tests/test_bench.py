@@ -88,8 +88,8 @@ def test_bench_configs_match_the_recipes():
 def test_adamw_is_fused_on_cpu_and_cuda_foreach_elsewhere():
     import torch
 
-    from slmlab.config import preset
     from slmlab.device import Device
+    from slmlab.presets import preset
     from slmlab.train import configure_optimizer
 
     model = torch.nn.Linear(4, 4)
@@ -120,7 +120,8 @@ def test_compile_falls_back_to_eager_without_a_backend(monkeypatch):
 
 
 def test_speed_presets_validate():
-    from slmlab.config import preset, validate
+    from slmlab.config import validate
+    from slmlab.presets import preset
 
     sr = validate(preset("speedrun"))
     assert (sr.data.corpus, sr.data.tokenizer) == ("shakespeare", "char")

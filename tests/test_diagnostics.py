@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from slmlab import diagnostics as d
-from slmlab.config import preset
 from slmlab.data import BatchSampler
 from slmlab.diagnostics.loss_ladder import _K_GRID
 from slmlab.model import GPT
+from slmlab.presets import preset
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -509,8 +509,8 @@ def test_doctor_reads_a_run_folder(normal_run, tmp_path):
 
 
 def test_health_checks_run_by_the_trainer_when_asked(capsys):
-    from slmlab.config import preset
     from slmlab.diagnostics import HealthChecks
+    from slmlab.presets import preset
     from slmlab.train import train
 
     hc = HealthChecks(overfit_steps=60)

@@ -6,9 +6,10 @@ import pytest
 import slmlab.experiments as ex
 from slmlab import cli
 from slmlab.callbacks import Callback
-from slmlab.config import Config, ConfigError, preset
+from slmlab.config import Config, ConfigError
 from slmlab.diagnostics import TrainingStats
 from slmlab.history import History
+from slmlab.presets import preset
 
 
 def test_run_is_cached_by_config_and_unfinished_runs_resume(monkeypatch):

@@ -6,9 +6,10 @@ import torch
 from slmlab import device, optim
 from slmlab import train as train_mod
 from slmlab.callbacks import Callback, ReplayLR
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.model import GPT
+from slmlab.presets import preset
 from slmlab.train import configure_optimizer, train
 
 

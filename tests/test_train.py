@@ -9,9 +9,10 @@ import torch
 
 from slmlab.callbacks import Callback, ReplayLR, TimeLimit
 from slmlab.checkpoint import load_checkpoint
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.history import History
+from slmlab.presets import preset
 from slmlab.train import Trainer, decay_groups, lr_at, train
 
 
