@@ -243,3 +243,12 @@ def test_tinystories_without_its_text_is_skipped_with_the_reason(tmp_path, monke
     ran = []
     (row,) = targets.run_targets(["tinystories"], log=lambda s: None, subprocess_fn=ran.append)
     assert ran == [] and row["runs"] == [] and "tinystories skipped" in row["skipped"][0]
+
+
+def test_a_case_runs_in_a_child_process_and_its_error_comes_back_as_text():
+    """slmlab.child's protocol, under bench and targets: JSON in, JSON out, the error as a line."""
+    from slmlab.child import in_child
+
+    assert in_child("builtins:dict", {"steps": 2, "name": "tiny"}) == {"steps": 2, "name": "tiny"}
+    error = in_child("builtins:int", {"steps": 2})
+    assert isinstance(error, str) and error.startswith("TypeError")
