@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from .bench import gpu_peak_flops
-from .callbacks import Callback, ReplayLR
+from .callbacks import Callback, ReplayLR, TrainerView
 from .data import TokenData
 from .diagnostics import student_schedule
 from .ngram import TrigramSource
@@ -184,7 +184,7 @@ class EvalAt(Callback):
     def __init__(self, steps):
         self.steps, self.seconds = set(steps), 0.0
 
-    def on_update(self, trainer: Trainer) -> None:
+    def on_update(self, trainer: TrainerView) -> None:
         if trainer.step not in self.steps:
             return
         t0 = time.perf_counter()
