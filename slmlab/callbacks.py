@@ -1,7 +1,8 @@
 """Callbacks: how diagnostics, plots and widgets watch (or steer) a run without forking the loop.
 
 Holds the `Callback` base class with its hooks and its contract with cached runs,
-and the stock callbacks: `TimeLimit` (stop after N seconds, with a last eval),
+and the stock callbacks: `StopAt` (stop after update N, as the Stop button would),
+`TimeLimit` (stop after N seconds, with a last eval),
 `EarlyStopping` (stop after `patience` evals without a new best val), `KeepBest`
 (best.pt at each new best val), `ProgressBar` (tqdm) and `TimeBudget` (a time_budget's
 end). The Trainer adds the last four itself from the config.
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from .history import History
     from .schedule import Schedule
 
-__all__ = ["TrainerView", "Callback", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
+__all__ = ["TrainerView", "Callback", "StopAt", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
 
 
 @runtime_checkable
@@ -116,6 +117,19 @@ class Callback:
         """Put back what recorded() returned (a cached run replays nothing else)."""
         raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
                                   f"recorded() and restore(data)")
+
+
+class StopAt(Callback):
+    """Stop a run after optimizer update `step` (stop_reason "stopped"), as a Stop button pressed
+    there would: the run folder keeps a checkpoint, so `train(resume=...)` goes on from it.
+    An observer: a cached run of the same config is the whole run, so use it with `train`."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_update(self, trainer: TrainerView) -> None:
+        if trainer.step == self.step:
+            trainer.request_stop()
 
 
 class TimeLimit(Callback):

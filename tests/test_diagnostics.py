@@ -172,6 +172,9 @@ def test_ladder_numbers_match_dict_counting():
     assert lad.get("entropy floor") == 1.5 and lad.get("student @ iter 500") is None
     assert [r.nats for r in lad.rungs] == sorted((r.nats for r in lad.rungs), reverse=True)
     assert "bigram" in lad.as_table() and "k=0.5" in lad.as_table()
+    below, above = lad.versus(bi - 0.25), lad.versus(bi + 0.5, "unigram")  # one sign: loss - rung
+    assert below.startswith("-0.250 nats, -") and below.endswith("bits/byte vs bigram")
+    assert above.startswith(f"{bi + 0.5 - uni:+.3f} nats") and above.endswith("vs unigram")
 
 
 def test_ladder_auto_k_large_vocab_and_student_rung():

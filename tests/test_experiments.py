@@ -103,6 +103,8 @@ def test_sweep_labels_and_seeds():
     assert runs[0].history.steps != runs[1].history.steps  # seeds differ
     assert runs[2].config.model.dropout == 0.2
     assert "best val" in repr(runs[0])
+    assert ex.with_seed(runs, 2) == [runs[1], runs[3]]
+    assert [r.config.model.dropout for r in ex.with_seed(runs[::-1], 1, by="dropout")] == [0.0, 0.2]
 
 
 def test_cli_train_then_sample(tmp_path, capsys):
