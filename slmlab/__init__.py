@@ -3,7 +3,7 @@
 Notebooks import from a small public surface, one module per concern, and never
 copy code out of the package. A lesson writes inline only the piece it teaches.
 
-The modules a notebook may import (`NOTEBOOK_MODULES`), and what they hold; a notebook
+The 26 modules a notebook may import (`NOTEBOOK_MODULES`), and what they hold; a notebook
 imports only the names in a module's `__all__` (tests/test_api.py holds both):
 
 - `slmlab.course`: `start`, the first cell of every notebook (the profile, the device,
@@ -27,10 +27,13 @@ imports only the names in a module's `__all__` (tests/test_api.py holds both):
 - `slmlab.exercises`: one `check_*` per exercise.
 - `slmlab.capstone`: notebook 13's budget run, samples and leaderboard.
 - `slmlab.device`, `slmlab.paths`: the device and its dtypes; where caches and runs live.
+- `slmlab.clinic`: `read_your_run` and `RunClinic`, notebook 04's "your run" section.
+- `slmlab.gpu_study`: the student's recipe at its own scale on one GPU; its committed
+  results, which notebook 04 draws.
 - `slmlab.bench`: `run_case`, one speed measurement (notebook 04 times the student's model).
 
 The other modules serve these (schedule, distributed, optim, runfolder, files,
-downloads, ngram, child, targets, notebooks, gpu_study, cli). The command line
+downloads, ngram, child, targets, notebooks, editions, cli). The command line
 (`python -m slmlab`) is in cli.py.
 
 This file imports nothing, so `import slmlab` stays instant. Import the submodule
@@ -41,5 +44,5 @@ NOTEBOOK_MODULES = (
     "course", "config", "presets", "data", "corpora", "tokenizers", "synthetic", "model",
     "train", "callbacks", "history", "checkpoint", "experiments", "search", "recipes",
     "scaling", "diagnostics", "plots", "widgets", "exercises", "capstone", "device", "paths",
-    "bench",
+    "clinic", "gpu_study", "bench",
 )

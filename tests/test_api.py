@@ -46,6 +46,15 @@ def test_the_init_docstring_lists_every_notebook_module():
         assert f"`slmlab.{name}`" in slmlab.__doc__, name
 
 
+def test_the_init_docstring_names_every_module_of_the_package():
+    """A new module is either one notebooks may import or one that serves them: say which."""
+    package = Path(slmlab.__file__).parent
+    names = {p.stem for p in package.glob("*.py") if not p.stem.startswith("__")}
+    names |= {p.parent.name for p in package.glob("*/__init__.py")}
+    unnamed = sorted(n for n in names if n not in slmlab.__doc__)
+    assert not unnamed, f"not in slmlab/__init__'s docstring: {unnamed}"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_a_notebook_imports_listed_modules_and_their_all_names(path):
     wrong = []
