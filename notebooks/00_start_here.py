@@ -70,7 +70,7 @@ lesson = start("00_start_here")
 cfg = lesson.cfg
 
 # %%
-from slmlab.config import preset
+from slmlab.presets import preset
 
 print(f"{'preset':8} {'layers':>6} {'width':>5} {'block':>5} {'corpus':12} {'tokenizer':9} {'updates':>7} {'tokens/update':>13}")
 for name in ("smoke", "cpu", "gpu", "student"):

@@ -194,8 +194,8 @@ for name, d in prepared.items():
 # %%
 import torch
 
-from slmlab.config import preset
 from slmlab.model import GPT
+from slmlab.presets import preset
 
 print(f"{'tokenizer':10} {'vocab':>6} {'params':>11} {'embedding':>11} {'share':>6}")
 for name, vocab in [("gpt2", 50257), ("bpe-4096", 256 + 4096 + 1)]:  # bytes + merges + end-of-text

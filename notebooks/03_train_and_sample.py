@@ -347,8 +347,9 @@ print(f"at this run's eval_batches={watch.train.eval_batches}: about {spread:.3f
 # The Trainer calls **callbacks** at fixed points of each update: `on_train_start`,
 # `on_step_start` (after the schedule set the lr), `on_after_backward`, `on_update`, `on_log`,
 # `on_eval`, `on_train_end`. A callback is a class with the hooks it needs; the dashboard's
-# Stop button, early stopping and the progress bar are all callbacks. `StopAt` below asks the
-# Trainer to stop after a given update, as Stop does.
+# Stop button, early stopping and the progress bar are all callbacks. `StopAt` below (a stock
+# callback of slmlab.callbacks: its `on_update` calls `trainer.request_stop()` when
+# `trainer.step` reaches the given update) asks the Trainer to stop there, as Stop does.
 #
 # A checkpoint holds the model, the optimizer's moments, the GradScaler, the step, the
 # random-number states and the position of the batch sampler. Resuming from it continues
@@ -357,17 +358,7 @@ print(f"at this run's eval_batches={watch.train.eval_batches}: about {spread:.3f
 # %%
 import tempfile
 
-from slmlab.callbacks import Callback
-
-
-class StopAt(Callback):
-    def __init__(self, step):
-        self.at = step
-
-    def on_update(self, trainer):
-        if trainer.step == self.at:
-            trainer.request_stop()
-
+from slmlab.callbacks import StopAt
 
 short = cfg.replace(max_steps=30 if lesson.smoke else 40, eval_interval=10, eval_batches=2, dropout=0.1,
                     warmup_steps=5)

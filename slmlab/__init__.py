@@ -3,21 +3,46 @@
 Notebooks import from a small public surface, one module per concern, and never
 copy code out of the package. A lesson writes inline only the piece it teaches.
 
-- `slmlab.course.start`: the first cell of every notebook. It picks the profile
-  (smoke / cpu / gpu) and the device, and returns a `Lesson` that holds the config.
-- `slmlab.config`: the dataclasses, the named presets and `validate`.
-- `slmlab.data`: `prepare` (corpus -> tokenizer -> token files) and `BatchSampler`.
-- `slmlab.model`: the `GPT`.
-- `slmlab.train`: `train`, the `Trainer`, `lr_at`, the optimizer and its decay groups
-  (the schedule itself lives in `slmlab.schedule`, data-parallel runs in `slmlab.distributed`).
-- `slmlab.experiments`: cached runs (`run`) and `sweep`s.
-- `slmlab.diagnostics`: lint, the loss ladder, the doctor and the health checks.
-- `slmlab.plots`: every figure.
-- `slmlab.widgets`: the `Dashboard`.
-- `slmlab.exercises`: one `check_*` per exercise.
+The 26 modules a notebook may import (`NOTEBOOK_MODULES`), and what they hold; a notebook
+imports only the names in a module's `__all__` (tests/test_api.py holds both):
 
-The other modules serve these. The command line (`python -m slmlab`) is in cli.py.
+- `slmlab.course`: `start`, the first cell of every notebook (the profile, the device,
+  a `Lesson` holding the config), and `setup_check`.
+- `slmlab.config`: the dataclasses (`Config`, `ModelConfig`, ...), `validate`.
+- `slmlab.presets`: the named presets (`preset`), the profile switch and `lesson_setup`.
+- `slmlab.data`: `prepare` (corpus -> tokenizer -> token files) and `BatchSampler`.
+- `slmlab.corpora`, `slmlab.tokenizers`, `slmlab.synthetic`: the texts, the tokenizers,
+  the story grammar with its exact entropy.
+- `slmlab.model`: the `GPT` and its pieces.
+- `slmlab.train`: `train`, the `Trainer`, `lr_at`, evaluation, the optimizer and its
+  decay groups.
+- `slmlab.callbacks`: the `Callback` contract (`TrainerView`) and stock callbacks
+  (`StopAt`, `TimeLimit`, `ReplayLR`, ...).
+- `slmlab.history`, `slmlab.checkpoint`: a run's records; its checkpoints.
+- `slmlab.experiments`: cached runs (`run`), `sweep`s, `effect`s.
+- `slmlab.search`, `slmlab.recipes`, `slmlab.scaling`: Optuna studies of cached runs; the
+  student's and the chat answer's recipes; parameter and FLOP counts.
+- `slmlab.diagnostics`: lint, the loss ladder, the doctor, the health checks, statistics.
+- `slmlab.plots`, `slmlab.widgets`: every figure; the `Dashboard`.
+- `slmlab.exercises`: one `check_*` per exercise.
+- `slmlab.capstone`: notebook 13's budget run, samples and leaderboard.
+- `slmlab.device`, `slmlab.paths`: the device and its dtypes; where caches and runs live.
+- `slmlab.clinic`: `read_your_run` and `RunClinic`, notebook 04's "your run" section.
+- `slmlab.gpu_study`: the student's recipe at its own scale on one GPU; its committed
+  results, which notebook 04 draws.
+- `slmlab.bench`: `run_case`, one speed measurement (notebook 04 times the student's model).
+
+The other modules serve these (schedule, distributed, optim, runfolder, files,
+downloads, ngram, child, targets, gpu_check, notebooks, editions, cli). The command line
+(`python -m slmlab`) is in cli.py.
 
 This file imports nothing, so `import slmlab` stays instant. Import the submodule
-you need, e.g. `from slmlab.config import preset`.
+you need, e.g. `from slmlab.presets import preset`.
 """
+
+NOTEBOOK_MODULES = (
+    "course", "config", "presets", "data", "corpora", "tokenizers", "synthetic", "model",
+    "train", "callbacks", "history", "checkpoint", "experiments", "search", "recipes",
+    "scaling", "diagnostics", "plots", "widgets", "exercises", "capstone", "device", "paths",
+    "clinic", "gpu_study", "bench",
+)

@@ -8,8 +8,8 @@ Holds
 - `run_case`: one measurement. It builds a real `Trainer` on random tokens of
   the right vocabulary (no corpus needed) and times `Trainer.train_step()`, the
   very code a training run executes, so there is no second training loop to drift.
-  Every case runs in its own process (`measure(case)` is what that process
-  runs), so peak memory and torch.compile caches belong to that case alone.
+  Every case runs in its own process (slmlab.child's protocol runs `run_case` there),
+  so peak memory and torch.compile caches belong to that case alone.
 - `cpu_peak_flops` (torch.matmul with the trainer's threads, measured here;
   --quick measures smaller sizes, once each) and
   `gpu_peak_flops` (the datasheet's dense figure, by GPU name): the
@@ -30,9 +30,7 @@ byte to slmlab.diagnostics.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .child import in_child
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data import TokenData
 from .device import cpu_has_bf16, default_threads, native_dtypes, pick_device
@@ -210,31 +209,8 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
             "peak_memory_mb": _peak_memory_mb(trainer.device.type), "loss": float(loss.item())}
 
 
-def measure(case: dict) -> dict:
-    """One speed case dict measured in this process."""
-    return run_case(**case)
-
-
-def _child() -> None:
-    """Entry point of a case's own process: JSON case on stdin, JSON result on stdout."""
-    print("BENCH_RESULT " + json.dumps(measure(json.loads(sys.stdin.read()))), flush=True)
-
-
-def in_child(module: str, case: dict, tag: str) -> dict | str:
-    """Run `module`'s _child() in a fresh Python with `case` as JSON on stdin: its result (the JSON
-    after `tag` on stdout), or the last line of its stderr, the error, as text. Every case in its
-    own process: its peak memory and compile caches are its own."""
-    cmd = [sys.executable, "-c", f"from {module} import _child; _child()"]
-    proc = subprocess.run(cmd, input=json.dumps(case), capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    for line in proc.stdout.splitlines():
-        if line.startswith(tag + " "):
-            return json.loads(line.removeprefix(tag + " "))
-    return (proc.stderr.strip().splitlines() or ["no output"])[-1]
-
-
 def _run_in_subprocess(case: dict) -> dict:
-    out = in_child("slmlab.bench", case, "BENCH_RESULT")
+    out = in_child("slmlab.bench:run_case", case)
     return out if isinstance(out, dict) else {**case, "error": out}
 
 

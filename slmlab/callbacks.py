@@ -1,12 +1,17 @@
 """Callbacks: how diagnostics, plots and widgets watch (or steer) a run without forking the loop.
 
 Holds the `Callback` base class with its hooks and its contract with cached runs,
-and the stock callbacks: `TimeLimit` (stop after N seconds, with a last eval),
+and the stock callbacks: `StopAt` (stop after update N, as the Stop button would),
+`TimeLimit` (stop after N seconds, with a last eval),
 `EarlyStopping` (stop after `patience` evals without a new best val), `KeepBest`
 (best.pt at each new best val), `ProgressBar` (tqdm) and `TimeBudget` (a time_budget's
-end). The Trainer adds the last four itself from the config; this module knows nothing of
-the loop beyond the public `trainer.step`, `trainer.history`, `trainer.model`,
-`trainer.schedule` and `trainer.request_stop`.
+end). The Trainer adds the last four itself from the config.
+
+`TrainerView` is what a callback may use of the trainer, written as a `typing.Protocol`:
+the hooks are typed against it, not against the Trainer class, so a type checker holds a
+callback to the contract (and tests/test_callbacks.py checks that the Trainer meets it and
+that slmlab's own callbacks use nothing else). This module knows nothing of the loop
+beyond that view.
 
 The contract with `slmlab.experiments.run`, which caches runs by config:
 - an observer (the default: progress, live plots, widgets) watches and changes
@@ -22,7 +27,8 @@ The contract with `slmlab.experiments.run`, which caches runs by config:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from . import files, runfolder
 from .checkpoint import best_state
@@ -30,9 +36,52 @@ from .history import EARLY_STOP, TIME
 from .optim import set_lr
 
 if TYPE_CHECKING:
-    from .train import Trainer
+    import torch
 
-__all__ = ["Callback", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
+    from .config import Config
+    from .data import TokenData
+    from .device import Device
+    from .distributed import Alone, Dist
+    from .history import History
+    from .schedule import Schedule
+
+__all__ = ["TrainerView", "Callback", "StopAt", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
+
+
+@runtime_checkable
+class TrainerView(Protocol):
+    """What a callback may use of the trainer it watches (slmlab.train.Trainer meets it).
+
+    Read: the config, the step, the history so far, the model and its optimizer, the device,
+    the data, the schedule, the run folder, the clock and the ranks. Act: set an lr in
+    `optimizer.param_groups` (on_step_start), append to `history`, `evaluate()` the model,
+    and `request_stop`. Anything else of the Trainer (its sampler, scaler, the loop's own
+    methods) is the loop's, and may change without notice.
+    """
+
+    cfg: Config  # the run's validated config (vocab_size filled in from the tokenizer)
+    step: int  # finished optimizer updates
+    history: History  # every record so far (steps, evals, the stop reason)
+    model: torch.nn.Module  # the raw model (not compiled, not DDP-wrapped): its weights
+    optimizer: torch.optim.Optimizer  # its param_groups' "lr" is the lr of this update
+    out_dir: Path | None  # the run folder (None: not saved; under torchrun, on rank 0 only)
+    device: Device  # where the run trains: type, dtype, threads
+    data: TokenData  # the tokens (train, val) and the tokenizer
+    schedule: Schedule  # the lr schedule, and a time_budget's clock (out_of_time)
+    tokens_per_step: int  # tokens in one update, over all ranks
+    dist: Alone | Dist  # the ranks: is_main, rank, world_size (print or write on rank 0 only)
+
+    def seconds(self) -> float:
+        """Wall time of the run so far, earlier sessions of a resumed run included."""
+        ...
+
+    def evaluate(self) -> dict:
+        """Val (and train) loss of the model now, on the config's eval batches."""
+        ...
+
+    def request_stop(self, reason: str = ..., *, final_eval: bool = False) -> None:
+        """End the loop after this update (the first reason wins); final_eval: eval there."""
+        ...
 
 
 class Callback:
@@ -51,13 +100,13 @@ class Callback:
     changes_training: bool = False  # True: the run's result depends on this callback
     cache_tag: str | None = None  # for changes_training: what makes its runs differ (part of the key)
 
-    def on_train_start(self, trainer: Trainer) -> None: ...
-    def on_step_start(self, trainer: Trainer) -> None: ...
-    def on_after_backward(self, trainer: Trainer) -> None: ...
-    def on_update(self, trainer: Trainer) -> None: ...
-    def on_log(self, trainer: Trainer, records: list[dict]) -> None: ...
-    def on_eval(self, trainer: Trainer, record: dict) -> None: ...
-    def on_train_end(self, trainer: Trainer) -> None: ...
+    def on_train_start(self, trainer: TrainerView) -> None: ...
+    def on_step_start(self, trainer: TrainerView) -> None: ...
+    def on_after_backward(self, trainer: TrainerView) -> None: ...
+    def on_update(self, trainer: TrainerView) -> None: ...
+    def on_log(self, trainer: TrainerView, records: list[dict]) -> None: ...
+    def on_eval(self, trainer: TrainerView, record: dict) -> None: ...
+    def on_train_end(self, trainer: TrainerView) -> None: ...
 
     def recorded(self) -> Any:
         """A recorder's data, JSON-able (lists, dicts, numbers, text)."""
@@ -68,6 +117,19 @@ class Callback:
         """Put back what recorded() returned (a cached run replays nothing else)."""
         raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
                                   f"recorded() and restore(data)")
+
+
+class StopAt(Callback):
+    """Stop a run after optimizer update `step` (stop_reason "stopped"), as a Stop button pressed
+    there would: the run folder keeps a checkpoint, so `train(resume=...)` goes on from it.
+    An observer: a cached run of the same config is the whole run, so use it with `train`."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_update(self, trainer: TrainerView) -> None:
+        if trainer.step == self.step:
+            trainer.request_stop()
 
 
 class TimeLimit(Callback):
@@ -81,10 +143,10 @@ class TimeLimit(Callback):
         self.cache_tag = f"time-limit-{seconds:g}s"
         self._t0 = 0.0
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         self._t0 = time.perf_counter()
 
-    def on_update(self, trainer: Trainer) -> None:
+    def on_update(self, trainer: TrainerView) -> None:
         if time.perf_counter() - self._t0 >= self.seconds:
             trainer.request_stop(TIME, final_eval=True)
 
@@ -102,11 +164,11 @@ class ReplayLR(Callback):
             raise ValueError("ReplayLR needs at least one learning rate")
         self.cache_tag = "replay-lr-" + ",".join(f"{lr:.6g}" for lr in self.lrs)
 
-    def on_step_start(self, trainer: Trainer) -> None:  # after the schedule set its lr
+    def on_step_start(self, trainer: TrainerView) -> None:  # after the schedule set its lr
         set_lr(trainer.optimizer, self.lrs[min(trainer.step, len(self.lrs) - 1)])
 
 
-def _is_new_best(trainer: Trainer, record: dict) -> bool:
+def _is_new_best(trainer: TrainerView, record: dict) -> bool:
     best = trainer.history.best_val()
     return best is not None and best[0] == record["step"]
 
@@ -121,7 +183,7 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int):
         self.patience = patience
 
-    def on_eval(self, trainer: Trainer, record: dict) -> None:
+    def on_eval(self, trainer: TrainerView, record: dict) -> None:
         best = trainer.history.best_val()
         steps = [e["step"] for e in trainer.history.evals]
         since = len(steps) - 1 - steps.index(best[0]) if best else len(steps)
@@ -132,7 +194,7 @@ class EarlyStopping(Callback):
 class KeepBest(Callback):
     """Write best.pt (weights, config, step, val_loss) into the run folder at each new best val."""
 
-    def on_eval(self, trainer: Trainer, record: dict) -> None:
+    def on_eval(self, trainer: TrainerView, record: dict) -> None:
         if trainer.out_dir is None or not _is_new_best(trainer, record):
             return
         files.atomic_torch_save(best_state(trainer, record["val_loss"]), trainer.out_dir / runfolder.BEST)
@@ -146,7 +208,7 @@ class ProgressBar(Callback):
         self._bar = None
         self._budget = 0.0
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         from tqdm.auto import tqdm
 
         self._budget = trainer.cfg.train.time_budget
@@ -154,14 +216,14 @@ class ProgressBar(Callback):
                              else (trainer.cfg.train.max_steps, trainer.step, "step"))
         self._bar = tqdm(total=total, initial=done, desc=trainer.cfg.name, unit=unit, leave=False)
 
-    def on_log(self, trainer: Trainer, records: list[dict]) -> None:
+    def on_log(self, trainer: TrainerView, records: list[dict]) -> None:
         last = records[-1]
         done = min(int(last["seconds"]), self._bar.total) if self._budget else last["step"]
         self._bar.update(done - self._bar.n)
         where = {"step": last["step"]} if self._budget else {}
         self._bar.set_postfix(**where, loss=f"{last['loss']:.3f}", lr=f"{last['lr']:.2e}")
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: TrainerView) -> None:
         self._bar.close()
 
 
@@ -171,13 +233,13 @@ class TimeBudget(Callback):
     (trainer.schedule.out_of_time). The Trainer adds it last, so any other stop asked at the
     same update comes first."""
 
-    def on_update(self, trainer: Trainer) -> None:
+    def on_update(self, trainer: TrainerView) -> None:
         self._check(trainer)
 
-    def on_eval(self, trainer: Trainer, record: dict) -> None:
+    def on_eval(self, trainer: TrainerView, record: dict) -> None:
         self._check(trainer)  # this eval was the last one the budget holds
 
     @staticmethod
-    def _check(trainer: Trainer) -> None:
+    def _check(trainer: TrainerView) -> None:
         if trainer.schedule.out_of_time():
             trainer.request_stop(TIME, final_eval=True)

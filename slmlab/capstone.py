@@ -37,8 +37,9 @@ import torch
 
 from . import files
 from .callbacks import Callback
-from .config import Config, preset, profile, validate
+from .config import Config, validate
 from .paths import runs_dir
+from .presets import preset, profile
 from .train import eval_batch_losses
 
 __all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "ngram_sample", "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",

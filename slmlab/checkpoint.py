@@ -13,7 +13,9 @@ Holds
 A run folder holds config.json, env.json, history.jsonl, ckpt.pt (latest) and
 best.pt (best val), named in slmlab.runfolder (which also locks it while a run trains);
 every file is written atomically (slmlab.files). The loop
-that decides when to save is slmlab.train's; under torchrun only rank 0 saves.
+that decides when to save is slmlab.train's; under torchrun only rank 0 saves. The
+trainer is typed by what is read of it: slmlab.callbacks.TrainerView for best.pt, and
+`ResumableTrainer` (that view plus the sampler, scaler and past seconds) for resume.
 """
 
 from __future__ import annotations
@@ -34,7 +36,18 @@ from .history import History
 from .model import GPT
 
 if TYPE_CHECKING:
-    from .train import Trainer
+    from typing import Protocol
+
+    from .callbacks import TrainerView  # callbacks imports this module: for types only
+    from .data import BatchSampler
+
+    class ResumableTrainer(TrainerView, Protocol):
+        """What a checkpoint saves and puts back beyond a callback's view of the trainer."""
+
+        scaler: torch.amp.GradScaler
+        sampler: BatchSampler
+        seconds_before: float  # a resumed run's wall time from earlier sessions
+
 
 __all__ = ["CKPT_VERSION", "trainer_state", "restore", "best_state", "save", "load_checkpoint",
            "load_model", "start_run_dir", "environment"]
@@ -42,7 +55,7 @@ __all__ = ["CKPT_VERSION", "trainer_state", "restore", "best_state", "save", "lo
 CKPT_VERSION = 1
 
 
-def trainer_state(trainer: Trainer, ranks: list[dict] | None = None) -> dict:
+def trainer_state(trainer: ResumableTrainer, ranks: list[dict] | None = None) -> dict:
     """Everything exact resume needs, as tensors and plain types (loadable with weights_only).
 
     ranks: under torchrun, every rank's RNG states (slmlab.distributed.Dist.gather_rng); the
@@ -62,7 +75,7 @@ def trainer_state(trainer: Trainer, ranks: list[dict] | None = None) -> dict:
     return state
 
 
-def restore(trainer: Trainer, ckpt: dict) -> None:
+def restore(trainer: ResumableTrainer, ckpt: dict) -> None:
     """Put a checkpoint back into a freshly built Trainer of the same config (and world size)."""
     trainer.model.load_state_dict(ckpt["model"])
     trainer.optimizer.load_state_dict(ckpt["optimizer"])
@@ -81,13 +94,13 @@ def restore(trainer: Trainer, ckpt: dict) -> None:
     trainer.history = History(**{**ckpt["history"], "stop_reason": None})
 
 
-def best_state(trainer: Trainer, val_loss: float) -> dict:
+def best_state(trainer: TrainerView, val_loss: float) -> dict:
     """best.pt: the weights at a new best val, with what load_model needs."""
     return {"version": CKPT_VERSION, "model": trainer.model.state_dict(), "config": trainer.cfg.to_dict(),
             "step": trainer.step, "val_loss": val_loss}
 
 
-def save(trainer: Trainer, *, weights: bool = True, ranks: list[dict] | None = None) -> None:
+def save(trainer: ResumableTrainer, *, weights: bool = True, ranks: list[dict] | None = None) -> None:
     """ckpt.pt (unless weights=False) and history.jsonl into the trainer's run folder, atomically.
     ranks: every rank's RNG states under torchrun (see trainer_state)."""
     if weights:

@@ -26,8 +26,9 @@ USER_CORPUS_BYTES = 100_000_000  # --corpus file:PATH reads this much of it unle
 
 
 def _config_from_args(args):
-    from .config import preset, validate
+    from .config import validate
     from .corpora import FILE_PREFIX
+    from .presets import preset
 
     cfg = preset(args.profile or "smoke")
     if getattr(args, "corpus", None):

@@ -39,12 +39,12 @@ from urllib.parse import quote
 from . import downloads, paths, synthetic
 from .config import Config, ConfigError, DataConfig, validate
 from .files import sha256_file
+from .tokenizers import EOT  # the document separator: the tokenizers' EOT text
 
 __all__ = ["Corpus", "Source", "CORPORA", "FILE_PREFIX", "source", "load_corpus", "identity",
-           "available_offline", "split_documents", "DataMissingError", "EOT", "HeldOut",
+           "available_offline", "split_documents", "DataMissingError", "HeldOut",
            "tinystories_held_out"]
 
-EOT = "<|endoftext|>"  # the document separator in corpus files, and the tokenizers' EOT text
 FILE_PREFIX = "file:"  # "file:PATH" names your own file or folder
 MIN_VAL_BYTES = 1_000_000  # an official valid file is read up to max(this, corpus_bytes // 10)
 REMEMBER_ABOVE = 8 << 20  # files read further than this (8 MB) are hashed once, then remembered

@@ -81,7 +81,7 @@ class Lesson:
     cfg: Config  # the profile's preset, with the lesson setup and the notebook's changes
     device: Device
     notes: list[str]
-    setup: str | None = None  # the named lesson setup applied (config.LESSON_SETUPS), if any
+    setup: str | None = None  # the named lesson setup applied (presets.LESSON_SETUPS), if any
 
     @property
     def smoke(self) -> bool:
@@ -92,12 +92,13 @@ def start(name: str, *, default_profile: str = "cpu", setup: str | None = None,
           corpus: str | None = None, tokenizer: str | None = None, **changes) -> Lesson:
     """Pick the profile ($SLMLAB_PROFILE, else default_profile), the corpus and tokenizer,
     and the device; print them. The config is the profile's preset, then the lesson setup
-    `setup` (config.lesson_setup: the changes a family of notebooks shares, so they share
+    `setup` (presets.lesson_setup: the changes a family of notebooks shares, so they share
     cached runs), then `corpus`, `tokenizer` and `changes`. A corpus that is not on disk
     falls back to `synthetic` (with a note) so every notebook runs offline; the gpu
     profile uses TinyStories."""
-    from .config import lesson_setup, preset, profile, validate
+    from .config import validate
     from .corpora import available_offline
+    from .presets import lesson_setup, preset, profile
 
     prof = profile(default_profile)
     cfg = preset(prof)

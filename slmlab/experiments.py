@@ -11,7 +11,8 @@ follow the contract in slmlab.callbacks: observers are not replayed, recorders
 get their data back from callbacks/<record_name>.json, and a callback that
 changes training without a cache_tag is refused.
 
-`sweep` runs one field over several values and seeds; `effect(runs, field)`
+`sweep` runs one field over several values and seeds (`with_seed` picks one seed's
+runs back out, for a plot); `effect(runs, field)`
 gives the mean of a metric per value, the seed spread and a verdict, so a
 notebook can say whether a difference is larger than the noise.
 
@@ -39,7 +40,7 @@ from .history import metric as metric_of
 from .paths import runs_dir
 from .train import train
 
-__all__ = ["Run", "run", "sweep", "load_run", "config_key", "KEY_VERSION", "Effect", "effect"]
+__all__ = ["Run", "run", "sweep", "with_seed", "load_run", "config_key", "KEY_VERSION", "Effect", "effect"]
 
 
 @dataclass
@@ -206,6 +207,13 @@ def sweep(cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] 
             label = run_label({field: value}) + (f" (seed {seed})" if seeds and len(seeds) > 1 else "")
             runs.append(run(c, label=label, progress=progress, **kw))
     return runs
+
+
+def with_seed(runs: Sequence[Run], seed: int, *, by: str | None = None) -> list[Run]:
+    """The runs trained with `seed` (one seed of a sweep's `seeds`), in their order, or sorted
+    by config field `by` (e.g. "dropout"): one curve per setting, for a plot."""
+    picked = [r for r in runs if r.config.train.seed == seed]
+    return sorted(picked, key=lambda r: r.config.get(by)) if by else picked
 
 
 # ---------------------------------------------------------------------------

@@ -44,11 +44,11 @@ import numpy as np
 import torch
 
 from .bench import gpu_peak_flops
-from .callbacks import Callback, ReplayLR
-from .config import preset
+from .callbacks import Callback, ReplayLR, TrainerView
 from .data import TokenData
 from .diagnostics import student_schedule
 from .ngram import TrigramSource
+from .presets import preset
 from .tokenizers import GPT2_VOCAB, get_tokenizer
 from .train import Trainer
 
@@ -184,7 +184,7 @@ class EvalAt(Callback):
     def __init__(self, steps):
         self.steps, self.seconds = set(steps), 0.0
 
-    def on_update(self, trainer: Trainer) -> None:
+    def on_update(self, trainer: TrainerView) -> None:
         if trainer.step not in self.steps:
             return
         t0 = time.perf_counter()

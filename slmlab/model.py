@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from .config import ConfigError, ModelConfig
 
-__all__ = ["GPT", "CausalSelfAttention", "MLP", "Block"]
+__all__ = ["GPT", "CausalSelfAttention", "MLP", "Block", "INIT_STD"]
 
 INIT_STD = 0.02  # GPT-2's init: weights ~ N(0, 0.02); residual projections get less (GPT._init_weights)
 

@@ -16,12 +16,12 @@ Holds
 - `run_targets`: each target in each dtype this machine computes natively (fp32 always; bf16
   where the CPU has it, or the GPU; a skipped row says why), the baselines, and the ratios.
 
-The bench's speed cases and report are slmlab.bench's; training is slmlab.train's.
+The bench's speed cases and report are slmlab.bench's; training is slmlab.train's; the
+subprocess protocol each race runs through is slmlab.child's.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -38,8 +38,10 @@ import torch
 from torch.nn import functional as F
 
 from .callbacks import Callback
-from .config import Config, preset
+from .child import in_child
+from .config import Config
 from .device import native_dtypes, pick_device
+from .presets import preset
 
 __all__ = ["TARGETS", "Target", "target_configs", "parse_targets", "run_target_case", "run_targets",
            "held_out_bpb", "race_nanogpt", "NANOGPT_CPU_ARGS", "target_rows", "TARGET_HEAD"]
@@ -188,16 +190,8 @@ def _nats(model, win: torch.Tensor, on, device) -> float:
                            reduction="sum").item()
 
 
-def _child() -> None:
-    """Entry point of a race's own process: JSON case on stdin, JSON result on stdout."""
-    case = json.loads(sys.stdin.read())
-    print("TARGET_RESULT " + json.dumps(run_target_case(**case)), flush=True)
-
-
 def _in_subprocess(case: dict) -> dict:
-    from .bench import in_child  # bench imports this module; its subprocess protocol is shared
-
-    out = in_child("slmlab.targets", {**case, "launched": time.time()}, "TARGET_RESULT")
+    out = in_child("slmlab.targets:run_target_case", {**case, "launched": time.time()})
     return out if isinstance(out, dict) else {"name": case["config"]["name"], "error": out}
 
 

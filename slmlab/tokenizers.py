@@ -19,9 +19,11 @@ Holds
   `vocab_size_of(name)`: the vocabulary a name gives, where the name alone says it.
 - `token_dtype(vocab_size)`: the one uint16-or-uint32 rule for token arrays.
 
-Every tokenizer treats the text "<|endoftext|>" (slmlab.corpora.EOT) inside a
-document as plain text; the EOT id only enters through `encode_docs`, after
-each document.
+- `EOT`: the text "<|endoftext|>", the document separator in corpus files
+  (slmlab.corpora reads it from here) and the text of the tokenizers' EOT id.
+
+Every tokenizer treats the text EOT inside a document as plain text; the EOT id
+only enters through `encode_docs`, after each document.
 
 It leaves to others: reading corpora (slmlab.corpora) and writing token files,
 caching and batching (slmlab.data).
@@ -41,15 +43,15 @@ import tiktoken
 
 from . import paths
 from .config import ConfigError, is_known_tokenizer
-from .corpora import EOT
 from .files import sha256_file, write_json
 
 __all__ = [
     "GPT2_PAT", "Tokenizer", "CharTokenizer", "BPETokenizer", "GPT2Tokenizer",
     "get_tokenizer", "load_tokenizer", "train_bpe", "pretokenize", "TOKENIZER_FILE",
-    "token_dtype", "vocab_size_of", "BPE_TRAIN_CHARS",
+    "token_dtype", "vocab_size_of", "BPE_TRAIN_CHARS", "EOT",
 ]
 
+EOT = "<|endoftext|>"  # the document separator in corpus files, and the tokenizers' EOT text
 TOKENIZER_FILE = "tokenizer.json"
 ENCODE_THREADS = 2  # tiktoken's batch encoding threads (the course targets a 2-core laptop)
 # tiktoken 0.14's r50k_pat_str: the GPT-2 pre-tokenization regex.

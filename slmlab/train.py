@@ -437,7 +437,7 @@ def _train(cfg: Config | None, callbacks, out_dir: str | Path | None, resume: st
            data: TokenData | None, progress: bool, label: str | None) -> History:
     if resume is None:
         if cfg is None:
-            raise ConfigError("train() needs a config (e.g. slmlab.config.preset('smoke')) or resume=DIR")
+            raise ConfigError("train() needs a config (e.g. slmlab.presets.preset('smoke')) or resume=DIR")
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
                        label=label).run()
     ckpt = checkpoint.load_checkpoint(Path(resume) / runfolder.CKPT)

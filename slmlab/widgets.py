@@ -44,8 +44,9 @@ from matplotlib.figure import Figure
 
 from . import experiments, plots
 from .callbacks import Callback
-from .config import Config, ConfigError, profile, validate
+from .config import Config, ConfigError, validate
 from .history import History, best_text, run_label
+from .presets import profile
 
 __all__ = ["BackgroundRun", "Dashboard", "LivePlot", "slider_for", "colab_widgets"]
 

@@ -88,8 +88,8 @@ def test_bench_configs_match_the_recipes():
 def test_adamw_is_fused_on_cpu_and_cuda_foreach_elsewhere():
     import torch
 
-    from slmlab.config import preset
     from slmlab.device import Device
+    from slmlab.presets import preset
     from slmlab.train import configure_optimizer
 
     model = torch.nn.Linear(4, 4)
@@ -120,7 +120,8 @@ def test_compile_falls_back_to_eager_without_a_backend(monkeypatch):
 
 
 def test_speed_presets_validate():
-    from slmlab.config import preset, validate
+    from slmlab.config import validate
+    from slmlab.presets import preset
 
     sr = validate(preset("speedrun"))
     assert (sr.data.corpus, sr.data.tokenizer) == ("shakespeare", "char")
@@ -242,3 +243,12 @@ def test_tinystories_without_its_text_is_skipped_with_the_reason(tmp_path, monke
     ran = []
     (row,) = targets.run_targets(["tinystories"], log=lambda s: None, subprocess_fn=ran.append)
     assert ran == [] and row["runs"] == [] and "tinystories skipped" in row["skipped"][0]
+
+
+def test_a_case_runs_in_a_child_process_and_its_error_comes_back_as_text():
+    """slmlab.child's protocol, under bench and targets: JSON in, JSON out, the error as a line."""
+    from slmlab.child import in_child
+
+    assert in_child("builtins:dict", {"steps": 2, "name": "tiny"}) == {"steps": 2, "name": "tiny"}
+    error = in_child("builtins:int", {"steps": 2})
+    assert isinstance(error, str) and error.startswith("TypeError")

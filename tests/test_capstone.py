@@ -11,9 +11,9 @@ import torch
 from slmlab import capstone, experiments
 from slmlab.callbacks import Callback
 from slmlab.cli import main
-from slmlab.config import preset
 from slmlab.data import prepare
 from slmlab.model import GPT
+from slmlab.presets import preset
 from slmlab.train import train
 
 TINY = preset("smoke", max_steps=20, eval_interval=5, eval_batches=2, log_interval=5)

@@ -2,17 +2,8 @@
 
 import pytest
 
-from slmlab.config import (
-    LESSON_SETUPS,
-    PRESETS,
-    PROFILES,
-    Config,
-    ConfigError,
-    lesson_setup,
-    preset,
-    profile,
-    validate,
-)
+from slmlab.config import Config, ConfigError, validate
+from slmlab.presets import LESSON_SETUPS, PRESETS, PROFILES, lesson_setup, preset, profile
 
 # Tokens per optimizer update, by hand: micro_batch_size x grad_accum_steps x block_size.
 TOKENS_PER_STEP = {
@@ -162,3 +153,26 @@ def test_unknown_preset_and_profile(monkeypatch):
         profile()
     monkeypatch.setenv("SLMLAB_PROFILE", "CPU")
     assert profile() == "cpu"
+
+
+def test_config_is_the_schema_and_imports_nothing_of_slmlab():
+    """Presets live in slmlab.presets; config.py imports no slmlab module at its top level."""
+    import ast
+    import inspect
+
+    from slmlab import config
+
+    tree = ast.parse(inspect.getsource(config))
+    top = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
+    assert all(n.level == 0 and not (n.module or "").startswith("slmlab") for n in top)
+    assert not {"PRESETS", "preset", "lesson_setup"} & set(config.__all__)
+
+
+def test_names_moved_to_presets_still_import_from_config():
+    """Code written before the move keeps working: the config module hands them on."""
+    from slmlab import config, presets
+    from slmlab.config import preset as old_preset
+
+    assert old_preset is presets.preset and config.LESSON_SETUPS is presets.LESSON_SETUPS
+    with pytest.raises(AttributeError, match="no attribute 'presett'"):
+        config.presett  # noqa: B018

@@ -7,7 +7,8 @@ import pytest
 
 from slmlab import config, corpora, downloads
 from slmlab.config import ConfigError
-from slmlab.corpora import EOT, DataMissingError, available_offline, identity, load_corpus
+from slmlab.corpora import DataMissingError, available_offline, identity, load_corpus
+from slmlab.tokenizers import EOT
 
 
 def _no_network(monkeypatch):

@@ -3,8 +3,9 @@ setup, the notebook's changes) and names what it picked."""
 
 import pytest
 
-from slmlab.config import ConfigError, lesson_setup, preset
+from slmlab.config import ConfigError
 from slmlab.course import start
+from slmlab.presets import lesson_setup, preset
 
 
 def test_start_applies_the_lesson_setup_on_the_preset_and_changes_on_top(monkeypatch, capsys):

@@ -12,7 +12,7 @@ import torch
 
 from slmlab import corpora, downloads
 from slmlab.config import ConfigError, DataConfig
-from slmlab.corpora import EOT, Corpus
+from slmlab.corpora import Corpus
 from slmlab.data import (
     TOKEN_FORMAT_VERSION,
     BatchSampler,
@@ -21,6 +21,7 @@ from slmlab.data import (
     prepare,
 )
 from slmlab.paths import tokens_dir
+from slmlab.tokenizers import EOT
 
 WORDS = "the cat sat on a mat and the dog ran to the big red ball in the sun".split()
 

@@ -25,9 +25,10 @@ import torch.multiprocessing as mp
 from slmlab import cli, distributed
 from slmlab.callbacks import Callback
 from slmlab.checkpoint import load_checkpoint
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.device import Device
+from slmlab.presets import preset
 from slmlab.train import Trainer, train
 
 if not (dist.is_available() and dist.is_gloo_available()):

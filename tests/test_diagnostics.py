@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from slmlab import diagnostics as d
-from slmlab.config import preset
 from slmlab.data import BatchSampler
 from slmlab.diagnostics.loss_ladder import _K_GRID
 from slmlab.model import GPT
+from slmlab.presets import preset
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -172,6 +172,9 @@ def test_ladder_numbers_match_dict_counting():
     assert lad.get("entropy floor") == 1.5 and lad.get("student @ iter 500") is None
     assert [r.nats for r in lad.rungs] == sorted((r.nats for r in lad.rungs), reverse=True)
     assert "bigram" in lad.as_table() and "k=0.5" in lad.as_table()
+    below, above = lad.versus(bi - 0.25), lad.versus(bi + 0.5, "unigram")  # one sign: loss - rung
+    assert below.startswith("-0.250 nats, -") and below.endswith("bits/byte vs bigram")
+    assert above.startswith(f"{bi + 0.5 - uni:+.3f} nats") and above.endswith("vs unigram")
 
 
 def test_ladder_auto_k_large_vocab_and_student_rung():
@@ -509,8 +512,8 @@ def test_doctor_reads_a_run_folder(normal_run, tmp_path):
 
 
 def test_health_checks_run_by_the_trainer_when_asked(capsys):
-    from slmlab.config import preset
     from slmlab.diagnostics import HealthChecks
+    from slmlab.presets import preset
     from slmlab.train import train
 
     hc = HealthChecks(overfit_steps=60)

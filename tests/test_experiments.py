@@ -6,9 +6,10 @@ import pytest
 import slmlab.experiments as ex
 from slmlab import cli
 from slmlab.callbacks import Callback
-from slmlab.config import Config, ConfigError, preset
+from slmlab.config import Config, ConfigError
 from slmlab.diagnostics import TrainingStats
 from slmlab.history import History
+from slmlab.presets import preset
 
 
 def test_run_is_cached_by_config_and_unfinished_runs_resume(monkeypatch):
@@ -102,6 +103,8 @@ def test_sweep_labels_and_seeds():
     assert runs[0].history.steps != runs[1].history.steps  # seeds differ
     assert runs[2].config.model.dropout == 0.2
     assert "best val" in repr(runs[0])
+    assert ex.with_seed(runs, 2) == [runs[1], runs[3]]
+    assert [r.config.model.dropout for r in ex.with_seed(runs[::-1], 1, by="dropout")] == [0.0, 0.2]
 
 
 def test_cli_train_then_sample(tmp_path, capsys):

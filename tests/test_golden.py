@@ -24,8 +24,8 @@ from conftest import SHARED_DATA, USER_DATA_DIR
 from slmlab import corpora, synthetic
 from slmlab import experiments as ex
 from slmlab.callbacks import Callback
-from slmlab.config import preset
 from slmlab.data import TOKEN_FORMAT_VERSION, data_key, prepare
+from slmlab.presets import preset
 from slmlab.tokenizers import GPT2_FILES, GPT2_URL, get_tokenizer
 from slmlab.train import train
 
@@ -109,7 +109,7 @@ KEY_CHANGED = ("the cache key changed, so every cached run or token folder is ma
 MANIFEST = {"sha256": {"train.bin": "a" * 64, "val.bin": "b" * 64}, "corpus": "synthetic"}
 _KEYS = """
 from slmlab import corpora, experiments, data
-from slmlab.config import preset
+from slmlab.presets import preset
 cfg = preset("smoke", device="cpu", dtype="float32")
 d = cfg.data
 identity = corpora.identity(d.corpus, d.corpus_bytes, val_fraction=d.val_fraction,

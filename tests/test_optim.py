@@ -5,10 +5,11 @@ import torch
 
 from slmlab import device, optim
 from slmlab import train as train_mod
-from slmlab.callbacks import Callback, ReplayLR
-from slmlab.config import ConfigError, preset
+from slmlab.callbacks import Callback, ReplayLR, StopAt
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.model import GPT
+from slmlab.presets import preset
 from slmlab.train import configure_optimizer, train
 
 
@@ -56,15 +57,6 @@ def test_a_muon_run_learns_and_records_the_schedules_lr(data):
     h = train(muon_smoke(), data=data, progress=False)
     assert h.steps[-1]["loss"] < h.steps[0]["loss"] - 0.5
     assert h.steps[-1]["lr"] == pytest.approx(train_mod.lr_at(39, muon_smoke().train))  # AdamW's lr
-
-
-class StopAt(Callback):
-    def __init__(self, step):
-        self.at = step
-
-    def on_update(self, trainer):
-        if trainer.step == self.at:
-            trainer.request_stop()
 
 
 def test_a_muon_run_resumes_exactly(tmp_path, data):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from slmlab import config, plots
+from slmlab import plots, presets
 from slmlab.history import History
 
 # --- helpers
@@ -53,7 +53,7 @@ def real_runs():
     """Two smoke runs (a few seconds each) through slmlab.experiments."""
     from slmlab import experiments
 
-    base = config.preset("smoke", max_steps=20, eval_interval=10, log_interval=5)
+    base = presets.preset("smoke", max_steps=20, eval_interval=10, log_interval=5)
     return [experiments.run(base.replace(lr=lr), label=f"lr={lr:g}", progress=False)
             for lr in (3e-3, 1e-3)]
 
@@ -94,7 +94,7 @@ def test_curves_overlay_isolation_of_real_runs(real_runs, real_ladder, tmp_path)
 def test_schedule_from_config_and_diagnostics():
     from slmlab import diagnostics
 
-    render(plots.schedule(diagnostics.schedule(config.preset("smoke"))))
+    render(plots.schedule(diagnostics.schedule(presets.preset("smoke"))))
     fig = plots.schedule({"student": diagnostics.student_schedule(max_iters=640, warmup=64)},
                          marks={"lr": 1e-4, "min_lr": 5e-4})
     assert "per micro-step" in texts(fig)
@@ -105,7 +105,7 @@ def test_training_stats_plots_from_a_real_run():
     from slmlab import diagnostics, train
 
     stats = diagnostics.TrainingStats(every=5)
-    train.train(config.preset("smoke", max_steps=10, eval_interval=10), callbacks=[stats],
+    train.train(presets.preset("smoke", max_steps=10, eval_interval=10), callbacks=[stats],
                 progress=False)
     fig = plots.stats_over_time(stats.updates, "log10_ratio")
     assert any(np.allclose(line.get_ydata(), plots.UPDATE_RATIO_GUIDE)

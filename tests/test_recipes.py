@@ -3,7 +3,7 @@
 import pytest
 
 from slmlab import recipes
-from slmlab.config import preset
+from slmlab.presets import preset
 
 
 def test_counts_shrink_and_the_lr_stays():

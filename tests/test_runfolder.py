@@ -14,9 +14,10 @@ import pytest
 
 from slmlab import runfolder
 from slmlab.checkpoint import load_checkpoint
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.history import History
+from slmlab.presets import preset
 from slmlab.train import train
 
 CFG = dict(max_steps=10, eval_interval=5)
@@ -28,7 +29,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from slmlab import experiments
     from slmlab.callbacks import Callback
-    from slmlab.config import preset
+    from slmlab.presets import preset
 
     here = Path(sys.argv[1])
 

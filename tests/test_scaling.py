@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from slmlab import scaling
-from slmlab.config import ConfigError, ModelConfig, preset
+from slmlab.config import ConfigError, ModelConfig
 from slmlab.model import GPT
+from slmlab.presets import preset
 
 
 @pytest.mark.parametrize("shape", [dict(n_layer=2, n_head=4, n_embd=128, block_size=64, vocab_size=769),

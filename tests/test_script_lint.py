@@ -297,9 +297,9 @@ def test_scheduler_per_micro_step_is_an_error_when_the_schedule_counts_updates()
 
 
 def test_eval_overhead_is_computed_from_the_config():
-    from slmlab.config import preset
     from slmlab.diagnostics import lint
     from slmlab.diagnostics.config_lint import eval_overhead, normalize_config
+    from slmlab.presets import preset
     c = normalize_config(preset("cpu").replace(eval_interval=10, eval_batches=30))
     assert eval_overhead(c) == pytest.approx(2 * 30 / 3 / 10)
     assert {f.code: f for f in lint(c)}["eval_overhead"].data["eval_cost_fraction"] == pytest.approx(2.0)

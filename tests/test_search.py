@@ -5,7 +5,8 @@ import optuna
 import pytest
 
 from slmlab import experiments
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
+from slmlab.presets import preset
 from slmlab.search import (
     Choice,
     IntRange,

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from slmlab import diagnostics as d
-from slmlab.config import preset
 from slmlab.data import BatchSampler, prepare
 from slmlab.history import History
 from slmlab.model import GPT
+from slmlab.presets import preset
 
 
 @pytest.fixture(scope="module")

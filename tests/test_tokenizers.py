@@ -12,8 +12,8 @@ import tiktoken
 
 from slmlab import tokenizers
 from slmlab.config import ConfigError
-from slmlab.corpora import EOT
 from slmlab.tokenizers import (
+    EOT,
     GPT2_PAT,
     BPETokenizer,
     CharTokenizer,

@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
-from slmlab.callbacks import Callback, ReplayLR, TimeLimit
+from slmlab.callbacks import Callback, ReplayLR, StopAt, TimeLimit
 from slmlab.checkpoint import load_checkpoint
-from slmlab.config import ConfigError, preset
+from slmlab.config import ConfigError
 from slmlab.data import prepare
 from slmlab.history import History
+from slmlab.presets import preset
 from slmlab.train import Trainer, decay_groups, lr_at, train
 
 
@@ -157,15 +158,13 @@ def test_weight_decay_only_on_matmul_weights_and_embeddings(data):
     assert tr.optimizer.param_groups[0]["weight_decay"] == tr.cfg.train.weight_decay
 
 
-class StopAt(Callback):
-    def __init__(self, step, crash=False):
-        self.at, self.crash = step, crash
+class KillAt(Callback):
+    def __init__(self, step):
+        self.at = step
 
     def on_update(self, trainer):
         if trainer.step == self.at:
-            if self.crash:
-                raise RuntimeError("simulated kill")
-            trainer.request_stop()
+            raise RuntimeError("simulated kill")
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["stopped", "killed"])
@@ -175,7 +174,7 @@ def test_resume_continues_exactly_as_if_never_stopped(tmp_path, data, crash):
     part = tmp_path / "part"
     if crash:  # dies between checkpoints: resumes from the last eval (step 20)
         with pytest.raises(RuntimeError, match="simulated kill"):
-            train(cfg, data=data, progress=False, out_dir=part, callbacks=[StopAt(25, crash=True)])
+            train(cfg, data=data, progress=False, out_dir=part, callbacks=[KillAt(25)])
         assert load_checkpoint(part / "ckpt.pt")["step"] == 20
     else:
         stopped = train(cfg, data=data, progress=False, out_dir=part, callbacks=[StopAt(17)])

@@ -10,7 +10,7 @@ import time
 import ipywidgets as w
 import pytest
 
-from slmlab import config, plots
+from slmlab import plots, presets
 from slmlab.config import ConfigError
 from slmlab.history import History
 from slmlab.widgets import Dashboard, LivePlot, slider_for
@@ -19,7 +19,7 @@ TIMEOUT = 120  # seconds: generous, for 2 busy cores
 
 
 def smoke(**changes):
-    return config.preset("smoke", **{"max_steps": 10, "eval_interval": 5, **changes})
+    return presets.preset("smoke", **{"max_steps": 10, "eval_interval": 5, **changes})
 
 
 def wait_for(predicate, timeout=TIMEOUT):

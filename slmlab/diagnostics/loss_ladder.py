@@ -66,6 +66,14 @@ class Ladder:
         """'between unigram (3.01) and bigram (2.40)': a loss placed on the ladder."""
         return place_on_ladder(loss, self.to_dict())
 
+    def versus(self, loss: float, rung: str = "bigram") -> str:
+        """'-0.389 nats, -0.170 bits/byte vs bigram': `loss` minus the rung, in nats and bits per
+        byte. One sign everywhere: negative is below the rung (better), positive above it."""
+        nats = loss - self[rung].nats
+        bpb = self.bits_per_byte(loss)
+        in_bytes = f", {bpb - self.bits_per_byte(self[rung].nats):+.3f} bits/byte" if bpb is not None else ""
+        return f"{nats:+.3f} nats{in_bytes} vs {rung}"
+
     def as_table(self) -> str:
         head = f"loss ladder: {self.corpus} / {self.tokenizer} (V={self.vocab_size:,}, " \
                f"{self.n_val_tokens:,} val tokens)"
