@@ -197,7 +197,7 @@ print(format_findings(diagnose(published, lad)))
 # lr 1e-4 with min_lr 1e-5 (below it), warmup from near 0, stepped per update.
 
 # %%
-from slmlab.config import preset
+from slmlab.presets import preset
 from slmlab.diagnostics import schedule, student_schedule
 
 theirs = student_schedule()  # LinearLR(1/3) -> CosineAnnealingLR(eta_min=5e-4) via SequentialLR, per micro-step

@@ -80,7 +80,7 @@ print(f"{scaling.flops_per_token(cfg, V) / 1e6:.2f} MFLOPs per token x {cfg.tota
 # %%
 from dataclasses import replace
 
-from slmlab.presets import preset
+from slmlab.config import preset
 from slmlab.tokenizers import vocab_size_of
 
 student = preset("student")
