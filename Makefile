@@ -67,7 +67,7 @@ course: setup
 # minute on 2 cores), the slow ones (real processes: torchrun, gloo ranks, subprocesses, the
 # student edition through nbval), then every notebook and solution through nbval in the smoke
 # profile. CI (.ci/run) runs this.
-FORMAT_CHECK ?= 0
+FORMAT_CHECK ?= 1
 PYTEST := SLMLAB_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest -q -p no:cacheprovider
 
 test: lint
@@ -87,16 +87,16 @@ NB_SOURCES = notebooks/[0-9][0-9]_*.py notebooks/solutions/*.py
 NB_RUFF    = ruff format --stdin-filename notebook.ipynb -
 
 lint: setup
-	$(VENV)/bin/ruff check slmlab tests notebooks
+	$(VENV)/bin/ruff check slmlab tests notebooks browser_tests
 ifeq ($(FORMAT_CHECK),1)
-	$(VENV)/bin/ruff format --check slmlab tests
+	$(VENV)/bin/ruff format --check slmlab tests browser_tests
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/jupytext -q --pipe-fmt ipynb --check "$(NB_RUFF) --check" $(NB_SOURCES)
 endif
 
 # Format the package, the tests and the notebook sources, then sync the notebooks: a cell whose
 # code only changed in layout keeps its outputs (slmlab.notebooks.merge compares the code's AST).
 format: setup
-	$(VENV)/bin/ruff format slmlab tests
+	$(VENV)/bin/ruff format slmlab tests browser_tests
 	PATH=$(VENV)/bin:$$PATH $(VENV)/bin/jupytext -q --pipe-fmt ipynb --pipe "$(NB_RUFF)" $(NB_SOURCES)
 	$(MAKE) sync
 

@@ -28,11 +28,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_FLAGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LAB_SETTINGS = {  # user settings: no toasts over the widgets, every cell in the DOM
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
@@ -59,8 +65,10 @@ def _chromium() -> str:
     for path in (os.environ.get("SLMLAB_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium"):
         if path and Path(path).is_file():
             return path
-    pytest.fail("no Chromium: install Debian's (`apt-get install chromium`, as `make test-browser` "
-                "does) or set SLMLAB_CHROMIUM to its binary")
+    pytest.fail(
+        "no Chromium: install Debian's (`apt-get install chromium`, as `make test-browser` "
+        "does) or set SLMLAB_CHROMIUM to its binary"
+    )
 
 
 def _write_settings(folder: Path) -> None:
@@ -82,8 +90,7 @@ def _wait_ready(url: str, token: str, proc: subprocess.Popen, log: Path, timeout
         except OSError:
             time.sleep(0.25)
     why = f"exited with {proc.returncode}" if proc.poll() is not None else f"did not answer in {timeout:.0f} s"
-    raise RuntimeError(f"jupyter lab {why}; its log ends:\n"
-                       f"{log.read_text()[-3000:]}")
+    raise RuntimeError(f"jupyter lab {why}; its log ends:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -103,14 +110,29 @@ def lab(out_dir):
     _write_settings(tmp / "settings")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel draws inline
-    env.update(SLMLAB_PROFILE="smoke", SLMLAB_RUNS_DIR=str(runs), SLMLAB_THREADS="1",
-               JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           f"--LabApp.user_settings_dir={tmp / 'settings'}",
-           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--LabApp.expose_app_in_browser=True",
-           "--ServerApp.allow_root=True"]  # CI runs as root
+    env.update(
+        SLMLAB_PROFILE="smoke",
+        SLMLAB_RUNS_DIR=str(runs),
+        SLMLAB_THREADS="1",
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.allow_root=True",
+    ]  # CI runs as root
     log = out_dir / "jupyter-lab.log"
     with open(log, "w") as log_file:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log_file, stderr=subprocess.STDOUT)

@@ -97,8 +97,7 @@ def test_no_local_link_is_broken(page, site):
                 queue.append(target)
     assert len(seen) >= 29  # the front page, 14 lessons, 14 solutions
     # a browser looks the fragment up as written, then percent-decoded (HTML's "indicated part")
-    broken = [(u, h) for u, h, t, f in targets
-              if t not in ids or (f and f not in ids[t] and unquote(f) not in ids[t])]
+    broken = [(u, h) for u, h, t, f in targets if t not in ids or (f and f not in ids[t] and unquote(f) not in ids[t])]
     assert not broken, f"{len(broken)} broken links, e.g. {broken[:5]}"
 
 

@@ -72,19 +72,25 @@ def _shot(page, out_dir, name: str, target=None) -> None:
 
 def _run_all_above_last(page, n_cells: int, timeout_s: float = 240) -> None:
     """Run every cell above the last one; fail with the first error a cell raised."""
-    page.evaluate(f"() => {{ {NB}.content.activeCellIndex = {n_cells - 1}; "
-                  f"window.jupyterapp.commands.execute('notebook:run-all-above'); }}")
-    handle = page.wait_for_function(f"() => {{ const s = ({RUN_STATE})(); "
-                                    f"return (s.error || s.ready) ? s : null; }}",
-                                    timeout=timeout_s * 1000, polling=500)
+    page.evaluate(
+        f"() => {{ {NB}.content.activeCellIndex = {n_cells - 1}; "
+        f"window.jupyterapp.commands.execute('notebook:run-all-above'); }}"
+    )
+    handle = page.wait_for_function(
+        f"() => {{ const s = ({RUN_STATE})(); return (s.error || s.ready) ? s : null; }}",
+        timeout=timeout_s * 1000,
+        polling=500,
+    )
     state = handle.json_value()
     assert state["error"] is None, f"a cell of {NOTEBOOK} failed in JupyterLab: {state['error']}"
 
 
 def _run_last_cell(page, n_cells: int) -> None:
     """Run the last cell (clicks in a widget make its own cell the active one)."""
-    page.evaluate(f"() => {{ {NB}.content.activeCellIndex = {n_cells - 1}; "
-                  f"window.jupyterapp.commands.execute('notebook:run-cell'); }}")
+    page.evaluate(
+        f"() => {{ {NB}.content.activeCellIndex = {n_cells - 1}; "
+        f"window.jupyterapp.commands.execute('notebook:run-cell'); }}"
+    )
 
 
 def _slider(dash, field: str):
@@ -134,8 +140,7 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     assert page.get_by_text("model not found").count() == 0, "the saved notebook shows widget errors"
 
     _run_all_above_last(page, n_cells)
-    dash = page.locator(".jp-OutputArea-output").filter(
-        has=page.locator("button.widget-button", has_text="Train"))
+    dash = page.locator(".jp-OutputArea-output").filter(has=page.locator("button.widget-button", has_text="Train"))
     train = dash.locator("button.widget-button", has_text="Train")
     stop = dash.locator("button.widget-button", has_text="Stop")
     status = dash.locator(".widget-html").last
@@ -151,12 +156,15 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     image = dash.locator("img")
     empty_src = image.get_attribute("src")
     train.click()
-    page.wait_for_function("([el, lr]) => el.innerText.includes(`training lr=${lr}`)",
-                           arg=[status.element_handle(), lr])
+    page.wait_for_function(
+        "([el, lr]) => el.innerText.includes(`training lr=${lr}`)", arg=[status.element_handle(), lr]
+    )
     dash.locator(".widget-label", has_text="step ").filter(has_text="loss").wait_for()
     first_src = image.get_attribute("src")  # then one more redraw: the curve has points
-    page.wait_for_function("([img, a, b]) => img.src !== a && img.src !== b && img.naturalWidth > 0",
-                           arg=[image.element_handle(), empty_src, first_src])
+    page.wait_for_function(
+        "([img, a, b]) => img.src !== a && img.src !== b && img.naturalWidth > 0",
+        arg=[image.element_handle(), empty_src, first_src],
+    )
     _shot(page, out_dir, "04-training-live", dash)
 
     assert train.is_disabled(), "Train is pressable while a run goes"
@@ -194,8 +202,7 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
 def test_trusted_saved_notebook_shows_no_widget_error(lab, page, out_dir):
     name = f"{NOTEBOOK}_trusted.ipynb"
     shutil.copy(REPO / "notebooks" / f"{NOTEBOOK}.ipynb", lab.root / name)
-    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(lab.root / name)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(lab.root / name)], check=True, capture_output=True)
     _open(page, lab, name)
     saved = _saved_dashboard(page)
     saved.scroll_into_view_if_needed()

@@ -3,7 +3,8 @@
 A small notebook holds the box as 04 section 10 makes it. The test pastes the published log's
 first prints into the text area and presses "Read my run", then uploads the log as a file
 through the FileUpload's own file picker and presses again, in the same kernel (no restart),
-and then pastes junk (what is in the box wins over an earlier upload). Each time it waits for what a student must see: the findings (the
+and then pastes junk (what is in the box wins over an earlier upload). Each time it waits for
+what a student must see: the findings (the
 doctor's barely_trained, the lint's min_lr_above_lr for an uploaded script), the format read
 from the uploaded file's name, the one-line refusal. Screenshots in build/browser/ (conftest.py).
 """
@@ -34,8 +35,9 @@ KERNEL_IDLE = "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.ses
 
 @pytest.fixture
 def clinic_page(lab, page, tmp_path):
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"display_name": "Python 3", "language": "python",
-                                                          "name": "python3"}})  # no kernel dialog
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    )  # no kernel dialog
     nb.cells = [nbformat.v4.new_code_cell(CELL)]
     nbformat.write(nb, lab.root / "your_run_browser.ipynb")
     page.goto(lab.open_url("your_run_browser.ipynb"), wait_until="domcontentloaded")
@@ -60,8 +62,10 @@ def test_your_run_pasted_uploaded_and_junk(clinic_page, out_dir, tmp_path):
     box.fill(LOG)
     text = _read(page, "barely_trained")
     assert "after 31 updates" in text and "Vizuara" in text
-    page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea .widget-output img')]"
-                           ".some(i => i.naturalWidth > 0)", timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-OutputArea .widget-output img')].some(i => i.naturalWidth > 0)",
+        timeout=60_000,
+    )
     page.screenshot(path=str(out_dir / "your-run-pasted.png"), full_page=True)
 
     log_file, script_file = tmp_path / "my_log.txt", tmp_path / "train.py"

@@ -33,12 +33,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import setup_check
 
@@ -72,11 +76,15 @@ cfg = lesson.cfg
 # %%
 from slmlab.presets import preset
 
-print(f"{'preset':8} {'layers':>6} {'width':>5} {'block':>5} {'corpus':12} {'tokenizer':9} {'updates':>7} {'tokens/update':>13}")
+print(
+    f"{'preset':8} {'layers':>6} {'width':>5} {'block':>5} {'corpus':12} {'tokenizer':9} {'updates':>7} {'tokens/update':>13}"
+)
 for name in ("smoke", "cpu", "gpu", "student"):
     c = preset(name)
-    print(f"{name:8} {c.model.n_layer:>6} {c.model.n_embd:>5} {c.model.block_size:>5} {c.data.corpus:12} "
-          f"{c.data.tokenizer:9} {c.train.max_steps:>7} {c.tokens_per_step:>13,}")
+    print(
+        f"{name:8} {c.model.n_layer:>6} {c.model.n_embd:>5} {c.model.block_size:>5} {c.data.corpus:12} "
+        f"{c.data.tokenizer:9} {c.train.max_steps:>7} {c.tokens_per_step:>13,}"
+    )
 
 # %% [markdown]
 # `student` is the published recipe with its bugs fixed (notebook 04 finds the bugs):
@@ -114,10 +122,14 @@ from slmlab.diagnostics import STUDENT_PUBLISHED
 
 uniform = math.log(50257)
 print(f"uniform guess over GPT-2's vocabulary: ln(50257) = {uniform:.2f} nats per token")
-print(f"the published log at iteration 500 (update 15): val {STUDENT_PUBLISHED[500]:.2f} "
-      f"= {math.exp(uniform - STUDENT_PUBLISHED[500]):.1f}x better than a uniform guess in perplexity")
-print(f"the same log at iteration 1000 (update 31): val {STUDENT_PUBLISHED[1000]:.2f}; "
-      f"at iteration 19500 (update 609): val {STUDENT_PUBLISHED[19500]:.2f}")
+print(
+    f"the published log at iteration 500 (update 15): val {STUDENT_PUBLISHED[500]:.2f} "
+    f"= {math.exp(uniform - STUDENT_PUBLISHED[500]):.1f}x better than a uniform guess in perplexity"
+)
+print(
+    f"the same log at iteration 1000 (update 31): val {STUDENT_PUBLISHED[1000]:.2f}; "
+    f"at iteration 19500 (update 609): val {STUDENT_PUBLISHED[19500]:.2f}"
+)
 
 # %% [markdown]
 # So "val loss 9" is a model that has **barely started**: its perplexity is about e⁹ ≈ 8,100

@@ -24,12 +24,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -53,8 +57,10 @@ s = stories[0]
 print(s.text[:600], "...\n")
 print(f"{len(s.choices)} random draws wrote this story; ln p(story) = {s.logprob:.2f} nats")
 again = synthetic.parse(s.text)
-print(f"parse(text) recovers the same draws: {again.choices == s.choices}, "
-      f"same ln p: {abs(again.logprob - s.logprob) < 1e-9}")
+print(
+    f"parse(text) recovers the same draws: {again.choices == s.choices}, "
+    f"same ln p: {abs(again.logprob - s.logprob) < 1e-9}"
+)
 print(f"entropy of the text: {synthetic.entropy_bits_per_byte(stories):.3f} bits per byte")
 
 # %% [markdown]
@@ -110,7 +116,9 @@ t0 = time.perf_counter()
 bpe = BPETokenizer.train(corpus.train_docs, n_merges)
 print(f"{n_merges} merges on {sum(map(len, corpus.train_docs)):,} characters in {time.perf_counter() - t0:.1f} s")
 print("the first 12 merges:", [bpe.token_bytes(256 + i).decode("utf-8", "replace") for i in range(12)])
-print("the last 8 merges:  ", [bpe.token_bytes(256 + i).decode("utf-8", "replace") for i in range(n_merges - 8, n_merges)])
+print(
+    "the last 8 merges:  ", [bpe.token_bytes(256 + i).decode("utf-8", "replace") for i in range(n_merges - 8, n_merges)]
+)
 sample = corpus.val_docs[0][:120]
 ids = bpe.encode(sample)
 print(f"\n{len(sample)} characters -> {len(ids)} tokens:")
@@ -231,9 +239,13 @@ print(f"{'':10} {'nats per token':^26}   {'bits per byte':^26}   add-k kept")
 print(f"{'tokenizer':10} " + " ".join(f"{r:>8}" for r in rows) + "   " + " ".join(f"{r:>8}" for r in rows))
 for name, lad in ladders.items():
     rung = {r.name: r for r in lad.rungs}
-    print(f"{name:10} " + " ".join(f"{rung[r].nats:8.3f}" for r in rows) + "   "
-          + " ".join(f"{rung[r].bits_per_byte:8.3f}" for r in rows)
-          + f"   unigram {lad.k['unigram']:g}, bigram {lad.k['bigram']:g}")
+    print(
+        f"{name:10} "
+        + " ".join(f"{rung[r].nats:8.3f}" for r in rows)
+        + "   "
+        + " ".join(f"{rung[r].bits_per_byte:8.3f}" for r in rows)
+        + f"   unigram {lad.k['unigram']:g}, bigram {lad.k['bigram']:g}"
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 rung_names = [r.name for r in next(iter(ladders.values())).rungs if r.name in ("uniform", "unigram", "bigram")]

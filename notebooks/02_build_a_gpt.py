@@ -35,12 +35,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -89,9 +93,11 @@ for hs in (8, 64, 512):
     q, k = torch.randn(10_000, hs), torch.randn(10_000, hs)
     dots = (q * k).sum(dim=-1)  # 10,000 dot products q . k
     scores = torch.randn(8, hs) @ torch.randn(hs)  # one row: a query against 8 keys
-    print(f"head size {hs:>3}: var(q.k) = {dots.var():6.1f}, divided by sqrt(hs): {(dots / math.sqrt(hs)).var():.2f};"
-          f" largest softmax weight of 8 keys: {scores.softmax(-1).max():.3f} unscaled,"
-          f" {(scores / math.sqrt(hs)).softmax(-1).max():.3f} scaled")
+    print(
+        f"head size {hs:>3}: var(q.k) = {dots.var():6.1f}, divided by sqrt(hs): {(dots / math.sqrt(hs)).var():.2f};"
+        f" largest softmax weight of 8 keys: {scores.softmax(-1).max():.3f} unscaled,"
+        f" {(scores / math.sqrt(hs)).softmax(-1).max():.3f} scaled"
+    )
 
 # %% [markdown]
 # The variance of q·k grows like the head size, and the scaled variance stays near 1. From
@@ -295,8 +301,10 @@ done["gpt"] = check_gpt(GPT)
 # %%
 yours = done["gpt"]
 print("your pieces: " + ", ".join(f"{name} {'passes' if ok else 'not yet'}" for name, ok in done.items()))
-print("the cells below use " + ("YOUR GPT" if yours else
-                                "slmlab's GPT (yours is not written or does not pass its check yet)"))
+print(
+    "the cells below use "
+    + ("YOUR GPT" if yours else "slmlab's GPT (yours is not written or does not pass its check yet)")
+)
 
 
 def build(model_cfg, seed=0):
@@ -337,12 +345,17 @@ grad_per_position = emb.grad[0].norm(dim=-1)  # (T,)
 fig, ax = plt.subplots(figsize=(7, 2.5))
 ax.bar(range(16), grad_per_position.numpy(), color=["C0" if s <= t else "C3" for s in range(16)])
 ax.axvline(t + 0.5, color="k", ls="--", lw=1)
-ax.set(xlabel="input position s", ylabel="|d out_t / d in_s|",
-       title=f"gradient of position t={t} (red: later positions, every one exactly 0)")
+ax.set(
+    xlabel="input position s",
+    ylabel="|d out_t / d in_s|",
+    title=f"gradient of position t={t} (red: later positions, every one exactly 0)",
+)
 plt.show()
-later = grad_per_position[t + 1:].abs().max().item()
-print(f"largest gradient at a later position: {later}; smallest at an earlier one: "
-      f"{grad_per_position[:t + 1].min().item():.2e}")
+later = grad_per_position[t + 1 :].abs().max().item()
+print(
+    f"largest gradient at a later position: {later}; smallest at an earlier one: "
+    f"{grad_per_position[: t + 1].min().item():.2e}"
+)
 assert later == 0.0
 
 # %% [markdown]
@@ -363,15 +376,19 @@ from slmlab.config import preset
 rows = []
 # a bpe-N tokenizer has 256 byte ids + N merges + 1 end-of-text id: bpe-512 -> 769,
 # bpe-4096 -> 4353
-for name, mc, vocab in [("cpu preset, bpe-512", preset("cpu").model, 256 + 512 + 1),
-                        ("student, GPT-2 vocab", preset("student").model, 50257),
-                        ("student, bpe-4096", preset("student").model, 256 + 4096 + 1)]:
+for name, mc, vocab in [
+    ("cpu preset, bpe-512", preset("cpu").model, 256 + 512 + 1),
+    ("student, GPT-2 vocab", preset("student").model, 50257),
+    ("student, bpe-4096", preset("student").model, 256 + 4096 + 1),
+]:
     mc.vocab_size = vocab
     with torch.device("meta"):  # shapes only: no memory, no time
         m = slm.GPT(mc)
     n, ne = m.num_params(), m.num_params(non_embedding=True)
     rows.append((name, mc.n_layer, mc.n_embd, vocab, n, ne, 1 - ne / n, m.flops_per_token()))
-print(f"{'model':22} {'L':>2} {'C':>4} {'vocab':>6} {'params':>11} {'non-emb':>11} {'emb share':>9} {'FLOPs/token':>12}")
+print(
+    f"{'model':22} {'L':>2} {'C':>4} {'vocab':>6} {'params':>11} {'non-emb':>11} {'emb share':>9} {'FLOPs/token':>12}"
+)
 for name, L, C, V, n, ne, share, fl in rows:
     print(f"{name:22} {L:>2} {C:>4} {V:>6} {n:>11,} {ne:>11,} {share:>9.0%} {fl / 1e6:>10.1f} M")
 
@@ -423,8 +440,12 @@ from slmlab.diagnostics import ladder
 from slmlab.train import Trainer
 
 steps = cfg.train.max_steps if lesson.smoke else 60
-run_cfg = cfg.replace(max_steps=steps, warmup_steps=max(1, steps // 10), eval_interval=steps // 4,
-                      eval_batches=min(cfg.train.eval_batches, 5))
+run_cfg = cfg.replace(
+    max_steps=steps,
+    warmup_steps=max(1, steps // 10),
+    eval_interval=steps // 4,
+    eval_batches=min(cfg.train.eval_batches, 5),
+)
 trainer = Trainer(run_cfg, data=data, progress=False)  # builds slmlab's GPT, with GPT-2's init
 if yours:
     mine = GPT(trainer.cfg.model).to(trainer.device.torch_device)
@@ -436,8 +457,9 @@ tok = data.tokenizer
 def sample(gpt, n_tokens=60):
     twin = slm.GPT(trainer.cfg.model)
     twin.load_state_dict(gpt.state_dict(), strict=False)  # the same weights, slmlab's generate
-    out = twin.generate(torch.tensor([[tok.eot_id]]), n_tokens, temperature=0.8,
-                        generator=torch.Generator().manual_seed(0))
+    out = twin.generate(
+        torch.tensor([[tok.eot_id]]), n_tokens, temperature=0.8, generator=torch.Generator().manual_seed(0)
+    )
     return tok.decode(out[0, 1:].tolist()).replace("\n", " ")
 
 
@@ -451,12 +473,21 @@ print(f"{len(history.steps)} updates x {history.meta['tokens_per_step']:,} token
 print(f"val loss before: {before['val_loss']:.3f} ({lad.where(before['val_loss'])})")
 print(f"val loss after:  {after['val_loss']:.3f} ({lad.where(after['val_loss'])})")
 print(f"rungs: unigram {lad.get('unigram'):.3f}, bigram {lad.get('bigram'):.3f}")
-print(f"--- sample before training:\n{text_before[:240]}\n--- after {len(history.steps)} updates:\n"
-      f"{sample(trainer.model)[:240]}")
+print(
+    f"--- sample before training:\n{text_before[:240]}\n--- after {len(history.steps)} updates:\n"
+    f"{sample(trainer.model)[:240]}"
+)
 if not lesson.smoke:  # the smoke run is too short for this
     assert after["val_loss"] < lad.get("unigram")
-display(plots.curves(history, ladder=lad, title=f"your GPT, {len(history.steps)} updates" if yours else
-                     f"slmlab's GPT (yours is not done yet), {len(history.steps)} updates"))
+display(
+    plots.curves(
+        history,
+        ladder=lad,
+        title=f"your GPT, {len(history.steps)} updates"
+        if yours
+        else f"slmlab's GPT (yours is not done yet), {len(history.steps)} updates",
+    )
+)
 
 # %% [markdown]
 # The val loss starts at the uniform rung (6.666, ln V = 6.645): the model guesses every

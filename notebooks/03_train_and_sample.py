@@ -29,12 +29,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -63,7 +67,7 @@ print("x[0, :10] =", x[0, :10].tolist())
 print("y[0, :10] =", y[0, :10].tolist())
 print(f"y is x shifted left by one: {torch.equal(y[:, :-1], x[:, 1:])}\n")
 for t in range(6):
-    print(f"context {tok.decode(x[0, :t + 1].tolist())!r:42} -> target {tok.decode([y[0, t].item()])!r}")
+    print(f"context {tok.decode(x[0, : t + 1].tolist())!r:42} -> target {tok.decode([y[0, t].item()])!r}")
 
 # %% [markdown]
 # ## 2. AdamW and its decay groups
@@ -116,10 +120,16 @@ from slmlab.train import lr_at
 
 t = cfg.train
 per_update = [lr_at(s, t) for s in range(t.max_steps + 1)]
-display(plots.schedule({f"warmup {t.warmup_steps} + cosine to min_lr ({t.max_steps} updates)": per_update},
-                       marks={"lr": t.lr, "min_lr": t.min_lr}))
-print(f"step 0: {per_update[0]:.2e}, step {t.warmup_steps}: {per_update[t.warmup_steps]:.2e}, "
-      f"step {t.max_steps}: {per_update[-1]:.2e}")
+display(
+    plots.schedule(
+        {f"warmup {t.warmup_steps} + cosine to min_lr ({t.max_steps} updates)": per_update},
+        marks={"lr": t.lr, "min_lr": t.min_lr},
+    )
+)
+print(
+    f"step 0: {per_update[0]:.2e}, step {t.warmup_steps}: {per_update[t.warmup_steps]:.2e}, "
+    f"step {t.max_steps}: {per_update[-1]:.2e}"
+)
 
 # %% [markdown]
 # ## 3. The training loop
@@ -157,8 +167,7 @@ def train_loop(c, data, device):
         opt.zero_grad(set_to_none=True)
         rec = {"step": step + 1, "loss": loss.item(), "grad_norm": norm.item()}
         if (step + 1) % t.eval_interval == 0:
-            rec["val_loss"] = evaluate_loss(model, data.val, m.block_size, t.micro_batch_size,
-                                            t.eval_batches, device)
+            rec["val_loss"] = evaluate_loss(model, data.val, m.block_size, t.micro_batch_size, t.eval_batches, device)
         log.append(rec)
     return model, log
 
@@ -185,15 +194,23 @@ loop_cfg = cfg.replace(max_steps=40, warmup_steps=10, eval_interval=20, eval_bat
 model, log = train_loop(loop_cfg, data, lesson.device)
 h = train(loop_cfg, data=data, progress=False)
 diff = max(abs(ours["loss"] - theirs["loss"]) for ours, theirs in zip(log, h.steps, strict=True))
-val_diff = max(abs(ours["val_loss"] - theirs["val_loss"])
-               for ours, theirs in zip([r for r in log if "val_loss" in r], h.evals, strict=True))
-print(f"our loop, {len(log)} updates: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}, "
-      f"val at step {log[-1]['step']}: {log[-1]['val_loss']:.3f}")
-print(f"grad norm before clipping: {log[0]['grad_norm']:.2f} at step 1, max {max(r['grad_norm'] for r in log):.2f}; "
-      f"clipped at {loop_cfg.train.grad_clip} on {sum(r['grad_norm'] > loop_cfg.train.grad_clip for r in log)} "
-      f"of {len(log)} updates")
-print(f"our loop vs the Trainer: largest |difference| in loss over {len(log)} updates {diff:.1e}, "
-      f"in val loss {val_diff:.1e}")
+val_diff = max(
+    abs(ours["val_loss"] - theirs["val_loss"])
+    for ours, theirs in zip([r for r in log if "val_loss" in r], h.evals, strict=True)
+)
+print(
+    f"our loop, {len(log)} updates: loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}, "
+    f"val at step {log[-1]['step']}: {log[-1]['val_loss']:.3f}"
+)
+print(
+    f"grad norm before clipping: {log[0]['grad_norm']:.2f} at step 1, max {max(r['grad_norm'] for r in log):.2f}; "
+    f"clipped at {loop_cfg.train.grad_clip} on {sum(r['grad_norm'] > loop_cfg.train.grad_clip for r in log)} "
+    f"of {len(log)} updates"
+)
+print(
+    f"our loop vs the Trainer: largest |difference| in loss over {len(log)} updates {diff:.1e}, "
+    f"in val loss {val_diff:.1e}"
+)
 assert diff < 1e-6 and val_diff < 1e-6
 print("the ladder's rungs:", ", ".join(f"{r.name} {r.nats:.2f}" for r in lad.rungs))
 
@@ -265,8 +282,12 @@ plt.show()
 from slmlab.widgets import Dashboard
 
 watch = cfg if lesson.smoke else cfg.replace(max_steps=400, warmup_steps=40, eval_interval=50)
-dash = Dashboard(watch, sliders={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "max_steps": [watch.train.max_steps, 2 * watch.train.max_steps]},
-                 ladder=lad, title=f"Train a GPT ({watch.data.corpus}, {watch.data.tokenizer})")
+dash = Dashboard(
+    watch,
+    sliders={"lr": [5e-4, 1e-3, 2e-3, 4e-3], "max_steps": [watch.train.max_steps, 2 * watch.train.max_steps]},
+    ladder=lad,
+    title=f"Train a GPT ({watch.data.corpus}, {watch.data.tokenizer})",
+)
 dash
 
 # %%
@@ -275,20 +296,28 @@ first = dash.last_run
 h = first.history
 print(dash.status)
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
-print(f"{h.meta['n_params']:,} parameters, {len(h.steps)} updates x {h.meta['tokens_per_step']:,} tokens "
-      f"= {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens, in {h.meta['seconds']:.0f} s")
+print(
+    f"{h.meta['n_params']:,} parameters, {len(h.steps)} updates x {h.meta['tokens_per_step']:,} tokens "
+    f"= {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens, in {h.meta['seconds']:.0f} s"
+)
 rungs = lad.to_dict()
 under = next((r["step"] for r in h.steps if r["loss"] < rungs["unigram"]), None)
-print(f"train loss: {h.steps[0]['loss']:.2f} at update 1 (uniform {rungs['uniform']:.2f}), "
-      f"first below the unigram rung at update {under}")
+print(
+    f"train loss: {h.steps[0]['loss']:.2f} at update 1 (uniform {rungs['uniform']:.2f}), "
+    f"first below the unigram rung at update {under}"
+)
 print("val at each eval:", ", ".join(f"{e['step']}: {e['val_loss']:.2f}" for e in h.evals))
 below = next((e for e in h.evals if e["val_loss"] < rungs["bigram"]), None)
 print("first eval below the bigram rung:", f"step {below['step']}" if below else "none")
 last = h.evals[-1]
-print(f"last eval: train {last['train_loss']:.3f}, val {last['val_loss']:.3f} "
-      f"({lad.bits_per_byte(last['val_loss']):.3f} bits per byte), gap {last['val_loss'] - last['train_loss']:.3f}")
-print(f"val {lad.where(last['val_loss'])}: {rungs['bigram'] - last['val_loss']:.2f} nats below bigram, "
-      f"{last['val_loss'] - rungs.get('entropy floor', 0.0):.2f} above the floor")
+print(
+    f"last eval: train {last['train_loss']:.3f}, val {last['val_loss']:.3f} "
+    f"({lad.bits_per_byte(last['val_loss']):.3f} bits per byte), gap {last['val_loss'] - last['train_loss']:.3f}"
+)
+print(
+    f"val {lad.where(last['val_loss'])}: {rungs['bigram'] - last['val_loss']:.2f} nats below bigram, "
+    f"{last['val_loss'] - rungs.get('entropy floor', 0.0):.2f} above the floor"
+)
 display(dash.figure())
 
 # %% [markdown]
@@ -325,12 +354,16 @@ sd1 = pool.std(ddof=1)
 for n in (1, 4, 16):
     means = pool[: len(pool) // n * n].reshape(-1, n).mean(axis=1)
     measured = f"{means.std(ddof=1):.4f}" if len(means) > 1 else "-"
-    print(f"eval_batches={n:3}: spread of {len(means):3} evals {measured}; "
-          f"if the batches were independent, {sd1 / np.sqrt(n):.4f}")
+    print(
+        f"eval_batches={n:3}: spread of {len(means):3} evals {measured}; "
+        f"if the batches were independent, {sd1 / np.sqrt(n):.4f}"
+    )
 spread = sd1 / np.sqrt(watch.train.eval_batches)
 moved = abs(h.evals[-1]["val_loss"] - h.evals[-2]["val_loss"])
-print(f"at this run's eval_batches={watch.train.eval_batches}: about {spread:.3f}; the last two evals "
-      f"differed by {moved:.3f}, {moved / spread:.0f} times that")
+print(
+    f"at this run's eval_batches={watch.train.eval_batches}: about {spread:.3f}; the last two evals "
+    f"differed by {moved:.3f}, {moved / spread:.0f} times that"
+)
 
 # %% [markdown]
 # The spread of a mean of n independent batches falls as 1/√n, and the measured spreads
@@ -360,15 +393,16 @@ import tempfile
 
 from slmlab.callbacks import StopAt
 
-short = cfg.replace(max_steps=30 if lesson.smoke else 40, eval_interval=10, eval_batches=2, dropout=0.1,
-                    warmup_steps=5)
+short = cfg.replace(max_steps=30 if lesson.smoke else 40, eval_interval=10, eval_batches=2, dropout=0.1, warmup_steps=5)
 folder = tempfile.mkdtemp()
 whole = train(short, data=data, progress=False)
 stopped = train(short, data=data, progress=False, out_dir=folder, callbacks=[StopAt(short.train.max_steps // 2)])
 resumed = train(None, resume=folder, data=data, progress=False)
 same = [a["loss"] for a in whole.steps] == [b["loss"] for b in resumed.steps]
-print(f"stopped at step {len(stopped.steps)} ({stopped.stop_reason}), resumed to {len(resumed.steps)}; "
-      f"every loss identical to the uninterrupted run: {same}")
+print(
+    f"stopped at step {len(stopped.steps)} ({stopped.stop_reason}), resumed to {len(resumed.steps)}; "
+    f"every loss identical to the uninterrupted run: {same}"
+)
 assert same
 
 # %% [markdown]
@@ -382,8 +416,7 @@ assert same
 # %%
 prompt = torch.tensor([[tok.eot_id]])
 for temperature, top_k in [(0.0, None), (0.7, 50), (1.0, None), (1.5, None)]:
-    out = trained.generate(prompt, 60, temperature=temperature, top_k=top_k,
-                           generator=torch.Generator().manual_seed(0))
+    out = trained.generate(prompt, 60, temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(0))
     text = tok.decode(out[0, 1:].tolist()).replace("\n", " ")
     print(f"--- temperature {temperature}, top_k {top_k}:\n{text[:300]}\n")
 

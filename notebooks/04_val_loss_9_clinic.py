@@ -41,12 +41,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -79,8 +83,10 @@ if LOG.is_file():
 else:  # the five points embedded in slmlab, from the same log, put on the update axis
     micro = None
     published = history_from_evals({it // ACCUM: v for it, v in STUDENT_PUBLISHED.items()}, vocab_size=50257)
-    print(f"{LOG} is not here: using the published points embedded in slmlab "
-          f"(set SLMLAB_DATA_DIR to a folder with student_runs/ to read the whole log)")
+    print(
+        f"{LOG} is not here: using the published points embedded in slmlab "
+        f"(set SLMLAB_DATA_DIR to a folder with student_runs/ to read the whole log)"
+    )
 published.meta["tokens_per_step"] = TOKENS_PER_UPDATE
 try:  # the GPT-2 ladder on this machine's TinyStories (or synthetic) text
     gpt2_data = prepare(cfg.replace(tokenizer="gpt2").data)
@@ -98,9 +104,11 @@ from slmlab import plots
 
 first = published.evals[0]
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), sharey=True, gridspec_kw={"wspace": 0.35})
-panels = [(micro, "step", "loop iterations (the log's 'epochs')", ACCUM),
-          (published, "step", "optimizer updates", 1),
-          (published, "tokens", "tokens seen", TOKENS_PER_UPDATE)]
+panels = [
+    (micro, "step", "loop iterations (the log's 'epochs')", ACCUM),
+    (published, "step", "optimizer updates", 1),
+    (published, "tokens", "tokens seen", TOKENS_PER_UPDATE),
+]
 for ax, (h, x, label, per_update) in zip(axes, panels, strict=True):
     ax.set_title(label)
     if h is None:
@@ -109,16 +117,25 @@ for ax, (h, x, label, per_update) in zip(axes, panels, strict=True):
     plots.curves(h, lad, x=x, ax=ax, title=f"published run vs {label}")
     ax.set(xscale="log", xlabel=label + " (log scale)")
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.annotate(f"val {first['val_loss']:.2f}\n= update {first['step']}", (first["step"] * per_update, first["val_loss"]),
-                xytext=(0.45, 0.75), textcoords="axes fraction", arrowprops={"arrowstyle": "->"})
+    ax.annotate(
+        f"val {first['val_loss']:.2f}\n= update {first['step']}",
+        (first["step"] * per_update, first["val_loss"]),
+        xytext=(0.45, 0.75),
+        textcoords="axes fraction",
+        arrowprops={"arrowstyle": "->"},
+    )
 plt.close(fig)
 display(fig)
 e_last = published.evals[-1]
 first_train = f"{first['train_loss']:.2f}" if first.get("train_loss") is not None else "not embedded"
-print(f"first print: val {first['val_loss']:.2f} at update {first['step']} "
-      f"({first['step'] * TOKENS_PER_UPDATE / 1e6:.1f}M tokens), train {first_train}")
-print(f"last print:  val {e_last['val_loss']:.2f} at update {e_last['step']} "
-      f"({e_last['step'] * TOKENS_PER_UPDATE / 1e6:.0f}M tokens)")
+print(
+    f"first print: val {first['val_loss']:.2f} at update {first['step']} "
+    f"({first['step'] * TOKENS_PER_UPDATE / 1e6:.1f}M tokens), train {first_train}"
+)
+print(
+    f"last print:  val {e_last['val_loss']:.2f} at update {e_last['step']} "
+    f"({e_last['step'] * TOKENS_PER_UPDATE / 1e6:.0f}M tokens)"
+)
 gaps = [e["val_loss"] - e["train_loss"] for e in published.evals if e.get("train_loss") is not None]
 if gaps:
     print(f"val - train at every print: between {min(gaps):+.3f} and {max(gaps):+.3f} nats")
@@ -197,16 +214,19 @@ print(format_findings(diagnose(published, lad)))
 # lr 1e-4 with min_lr 1e-5 (below it), warmup from near 0, stepped per update.
 
 # %%
-from slmlab.presets import preset
 from slmlab.diagnostics import schedule, student_schedule
+from slmlab.presets import preset
 
 theirs = student_schedule()  # LinearLR(1/3) -> CosineAnnealingLR(eta_min=5e-4) via SequentialLR, per micro-step
 fixed_cfg = preset("student").replace(lr=1e-4, min_lr=1e-5)
 fixed = schedule(fixed_cfg, label="lr 1e-4, min_lr 1e-5, warmup from 0, per update")
-display(plots.schedule({"theirs: per micro-step, min_lr 5e-4 > lr": theirs.lr, "fixed": fixed.lr},
-                       marks={"their lr": 1e-4}))
-print(f"theirs: update 0 {theirs.lr[0]:.2e} (LinearLR starts at lr/3), update 15 {theirs.lr[15]:.2e}, "
-      f"highest {theirs.lr.max():.2e} at update {theirs.lr.argmax()} of {len(theirs.lr)}")
+display(
+    plots.schedule({"theirs: per micro-step, min_lr 5e-4 > lr": theirs.lr, "fixed": fixed.lr}, marks={"their lr": 1e-4})
+)
+print(
+    f"theirs: update 0 {theirs.lr[0]:.2e} (LinearLR starts at lr/3), update 15 {theirs.lr[15]:.2e}, "
+    f"highest {theirs.lr.max():.2e} at update {theirs.lr.argmax()} of {len(theirs.lr)}"
+)
 print(f"fixed:  update 0 {fixed.lr[0]:.2e}, peak {fixed.lr.max():.2e}, last {fixed.lr[-1]:.2e}")
 
 # %% [markdown]
@@ -238,15 +258,28 @@ from slmlab.device import cpu_has_bf16
 U = 4 if lesson.smoke else 15  # updates per run: the published val 9.45 is update 15
 SEEDS = (1337, 2024)
 recipe = preset("student").replace(
-    corpus=cfg.data.corpus, corpus_bytes=cfg.data.corpus_bytes,
-    tokenizer="gpt2" if gpt2_data is not None else cfg.data.tokenizer, vocab_size=50257 if gpt2_data is not None else None,
-    micro_batch_size=2 if lesson.smoke else 4, grad_accum_steps=1, max_steps=U, warmup_steps=0,
-    lr=1e-4, min_lr=1e-5, eval_interval=U // 2 if lesson.smoke else 5, eval_batches=2 if lesson.smoke else 4, log_interval=1,
-    dtype="float32", name="recipe-cpu")
+    corpus=cfg.data.corpus,
+    corpus_bytes=cfg.data.corpus_bytes,
+    tokenizer="gpt2" if gpt2_data is not None else cfg.data.tokenizer,
+    vocab_size=50257 if gpt2_data is not None else None,
+    micro_batch_size=2 if lesson.smoke else 4,
+    grad_accum_steps=1,
+    max_steps=U,
+    warmup_steps=0,
+    lr=1e-4,
+    min_lr=1e-5,
+    eval_interval=U // 2 if lesson.smoke else 5,
+    eval_batches=2 if lesson.smoke else 4,
+    log_interval=1,
+    dtype="float32",
+    name="recipe-cpu",
+)
 if lesson.smoke:
     recipe = recipe.replace(n_layer=2, n_head=2, n_embd=64)
-print(f"recipe here: {recipe.tokens_per_step:,} tokens per update; theirs {TOKENS_PER_UPDATE:,} "
-      f"({TOKENS_PER_UPDATE // recipe.tokens_per_step}x more)")
+print(
+    f"recipe here: {recipe.tokens_per_step:,} tokens per update; theirs {TOKENS_PER_UPDATE:,} "
+    f"({TOKENS_PER_UPDATE // recipe.tokens_per_step}x more)"
+)
 BPE = "bpe-512" if lesson.smoke else "bpe-4096"  # smoke's 100 kB of text allows fewer merges
 CHANGES = {  # name -> (config, per-update lrs to replay)
     "recipe (their lr, as printed)": (recipe, theirs.lr),
@@ -286,8 +319,12 @@ runs["recipe, second seed"] = trained("recipe (their lr, as printed)", SEEDS[1])
 from slmlab.exercises import check_prediction
 
 prediction = {1e-3: None}  # lr -> your val after update 15, e.g. {1e-3: 9.0}
-check_prediction(prediction, lambda lr: val_at(runs["lr 1e-3 (10x)"], U),
-                 baseline=(1e-4, val_at(runs["recipe (their lr, as printed)"], U)), setting="lr");
+check_prediction(
+    prediction,
+    lambda lr: val_at(runs["lr 1e-3 (10x)"], U),
+    baseline=(1e-4, val_at(runs["recipe (their lr, as printed)"], U)),
+    setting="lr",
+);
 
 # %%
 import math
@@ -303,8 +340,7 @@ def bpb(run, nats):  # bits per byte of this run's own tokens
 base, base2 = runs["recipe (their lr, as printed)"], runs["recipe, second seed"]
 spread = abs(val_at(base, U) - val_at(base2, U))
 spread_bpb = abs(bpb(base, val_at(base, U)) - bpb(base2, val_at(base2, U)))
-print(f"{'at update ' + str(U):34} {'val':>7} {'train':>7} {'bits/byte':>9} {'vs recipe':>10} "
-      f"{'start':>6} {'fell':>6}")
+print(f"{'at update ' + str(U):34} {'val':>7} {'train':>7} {'bits/byte':>9} {'vs recipe':>10} {'start':>6} {'fell':>6}")
 gain, fell = {}, {}  # bits per byte below the recipe at equal updates; below the run's own start
 for name, r in runs.items():
     v = val_at(r, U)
@@ -318,12 +354,19 @@ print(f"published run at update 15: val {first['val_loss']:.2f}, train {first_tr
 singles = [n for n in CHANGES if not n.startswith("recipe")]
 best = max(singles, key=gain.get)
 print("start: a uniform guess over the run's own tokens; fell: how far below it the run got (bits per byte)")
-print(f"the change worth the most at equal updates: {best}, {gain[best]:.3f} bits per byte "
-      f"({gain[best] / max(spread_bpb, 1e-9):.0f}x the seed spread)")
+print(
+    f"the change worth the most at equal updates: {best}, {gain[best]:.3f} bits per byte "
+    f"({gain[best] / max(spread_bpb, 1e-9):.0f}x the seed spread)"
+)
 
 # %%
-fig = plots.overlay({n: r for n, r in runs.items() if n != "recipe, second seed"}, "val_loss", ladder=lad,
-                    bits_per_byte=True, title=f"val over the first {U} updates, one change at a time")
+fig = plots.overlay(
+    {n: r for n, r in runs.items() if n != "recipe, second seed"},
+    "val_loss",
+    ladder=lad,
+    bits_per_byte=True,
+    title=f"val over the first {U} updates, one change at a time",
+)
 display(fig)
 
 # %% [markdown]
@@ -358,15 +401,17 @@ display(fig)
 
 # %%
 base_secs = min(r.history.meta["seconds"] for r in (base, base2))  # the faster seed: less machine noise
-together = recipe.replace(tokenizer=BPE, vocab_size=None, lr=1e-3, min_lr=1e-4, warmup_steps=2,
-                          dtype="auto")  # slmlab's schedule: per update, warmup from 0, min_lr below lr
+together = recipe.replace(
+    tokenizer=BPE, vocab_size=None, lr=1e-3, min_lr=1e-4, warmup_steps=2, dtype="auto"
+)  # slmlab's schedule: per update, warmup from 0, min_lr below lr
 timed = {n: CHANGES[n] for n in (f"{BPE} (bits per byte)", "bf16 autocast") if n in CHANGES}
 timed["all of them: lr 1e-3, fixed schedule, " + BPE + (", bf16" if cpu_has_bf16() else "")] = (together, None)
 equal_time = {}
 for name, (c, lrs) in timed.items():
     cbs = [ReplayLR(lrs)] if lrs is not None else []
-    equal_time[name] = experiments.run(c.replace(max_steps=625), label=name + ", equal time",
-                                       callbacks=[*cbs, TimeLimit(base_secs)], progress=False)
+    equal_time[name] = experiments.run(
+        c.replace(max_steps=625), label=name + ", equal time", callbacks=[*cbs, TimeLimit(base_secs)], progress=False
+    )
 print(f"{f'in {base_secs:.0f} s of training':48} {'updates':>8} {'val':>7} {'bits/byte':>9}")
 v0 = val_at(base, U)
 print(f"{'recipe (their lr, as printed)':48} {U:8} {v0:7.3f} {bpb(base, v0):9.3f}")
@@ -374,8 +419,10 @@ for name, r in equal_time.items():
     v = r.history.final_val()
     print(f"{name:48} {len(r.history.steps):8} {v:7.3f} {bpb(r, v):9.3f}")
 all_in = list(equal_time.values())[-1]
-print(f"\nall of them, in the same {base_secs:.0f} s: {bpb(base, v0) - bpb(all_in, all_in.history.final_val()):.2f} "
-      f"bits per byte below the recipe")
+print(
+    f"\nall of them, in the same {base_secs:.0f} s: {bpb(base, v0) - bpb(all_in, all_in.history.final_val()):.2f} "
+    f"bits per byte below the recipe"
+)
 
 # %% [markdown]
 # In the recipe's 18 s of training (its 15 updates here), the 4,096-token BPE takes 41
@@ -421,16 +468,22 @@ from slmlab import gpu_study
 from slmlab.model import INIT_STD
 
 gpu = gpu_study.load()
-for name, lrs, on_gpu in (("recipe (their lr, as printed)", theirs.lr, "recipe"),
-                          ("lr 1e-3 (10x)", student_schedule(lr=1e-3).lr, "lr 1e-3 (10x)")):
+for name, lrs, on_gpu in (
+    ("recipe (their lr, as printed)", theirs.lr, "recipe"),
+    ("lr 1e-3 (10x)", student_schedule(lr=1e-3).lr, "lr 1e-3 (10x)"),
+):
     moved = float(np.sum(lrs[:15]))
-    print(f"{name:30} sum of the first 15 lrs {moved:.2e} = {moved / INIT_STD:5.1%} of the init std; "
-          f"val at update {U}: {val_at(runs[name], U):.3f} here, {gpu_study.mean_val(gpu, on_gpu, 15)[0]:.3f} "
-          f"at update 15 on the GPU")
+    print(
+        f"{name:30} sum of the first 15 lrs {moved:.2e} = {moved / INIT_STD:5.1%} of the init std; "
+        f"val at update {U}: {val_at(runs[name], U):.3f} here, {gpu_study.mean_val(gpu, on_gpu, 15)[0]:.3f} "
+        f"at update 15 on the GPU"
+    )
 ours = (val_at(base, U) + val_at(base2, U)) / 2
-print(f"\n256x the tokens per update: published {first['val_loss']:.3f} at update {first['step']} against "
-      f"{ours:.3f} here (two seeds): {ours - first['val_loss']:.3f} nats, {(ours - first['val_loss']) / spread:.0f}x "
-      f"the seed spread ({spread:.3f}); the 10x lr: {ours - val_at(runs['lr 1e-3 (10x)'], U):.3f} nats")
+print(
+    f"\n256x the tokens per update: published {first['val_loss']:.3f} at update {first['step']} against "
+    f"{ours:.3f} here (two seeds): {ours - first['val_loss']:.3f} nats, {(ours - first['val_loss']) / spread:.0f}x "
+    f"the seed spread ({spread:.3f}); the 10x lr: {ours - val_at(runs['lr 1e-3 (10x)'], U):.3f} nats"
+)
 
 # %% [markdown]
 # ## 5. How long would the full recipe take here?
@@ -445,12 +498,18 @@ from slmlab.bench import run_case
 theirs_step = run_case("tiny" if lesson.smoke else "student", "float32", compile=False, steps=1)
 tps = theirs_step["tokens_per_s_best"]  # their micro-batch (32 x 128), GPT-2 vocab, float32
 recipe_tokens = 625 * TOKENS_PER_UPDATE
-print(f"one micro-batch of theirs ({theirs_step['tokens_per_step']:,} tokens) trains at {tps:,.0f} tokens/s here "
-      f"(float32)" + (" [smoke: a tiny model]" if lesson.smoke else ""))
-print(f"the recipe: 625 updates x {TOKENS_PER_UPDATE:,} tokens = {recipe_tokens / 1e6:.0f}M tokens: "
-      f"{recipe_tokens / tps / 3600:,.1f} hours here")
-print(f"one update: {TOKENS_PER_UPDATE / tps / 60:,.1f} minutes; their first print (update 15): "
-      f"{15 * TOKENS_PER_UPDATE / tps / 60:,.0f} minutes")
+print(
+    f"one micro-batch of theirs ({theirs_step['tokens_per_step']:,} tokens) trains at {tps:,.0f} tokens/s here "
+    f"(float32)" + (" [smoke: a tiny model]" if lesson.smoke else "")
+)
+print(
+    f"the recipe: 625 updates x {TOKENS_PER_UPDATE:,} tokens = {recipe_tokens / 1e6:.0f}M tokens: "
+    f"{recipe_tokens / tps / 3600:,.1f} hours here"
+)
+print(
+    f"one update: {TOKENS_PER_UPDATE / tps / 60:,.1f} minutes; their first print (update 15): "
+    f"{15 * TOKENS_PER_UPDATE / tps / 60:,.0f} minutes"
+)
 print(f"their T4: about 3.5 hours = {recipe_tokens / (3.5 * 3600):,.0f} tokens/s")
 
 # %% [markdown]
@@ -550,40 +609,67 @@ def bits(nats, per_token=bpt_ours):  # nats per GPT-2 token -> bits per byte
     return nats / math.log(2) / per_token
 
 
-print(f"{card['gpu']}, torch {card['torch']}, CUDA {card['cuda']}; bf16 matmul measured "
-      f"{card['measured_bf16_matmul_flops'] / 1e12:.0f} TFLOP/s (datasheet {card['datasheet_bf16_flops'] / 1e12:.0f})")
-print(f"text: {text['train_tokens'] / 1e6:.0f}M train tokens sampled in {text['seconds']:.1f} s from the sample's "
-      f"{text['sample_tokens']:,} tokens ({text['sample_distinct']:,} distinct); floor {text['floor_nats']:.3f} nats "
-      f"per token = {bits(text['floor_nats']):.3f} bits per byte ({bpt_ours:.2f} bytes per token; TinyStories "
-      f"{bpt_pub:.2f} here)")
+print(
+    f"{card['gpu']}, torch {card['torch']}, CUDA {card['cuda']}; bf16 matmul measured "
+    f"{card['measured_bf16_matmul_flops'] / 1e12:.0f} TFLOP/s (datasheet {card['datasheet_bf16_flops'] / 1e12:.0f})"
+)
+print(
+    f"text: {text['train_tokens'] / 1e6:.0f}M train tokens sampled in {text['seconds']:.1f} s from the sample's "
+    f"{text['sample_tokens']:,} tokens ({text['sample_distinct']:,} distinct); floor {text['floor_nats']:.3f} nats "
+    f"per token = {bits(text['floor_nats']):.3f} bits per byte ({bpt_ours:.2f} bytes per token; TinyStories "
+    f"{bpt_pub:.2f} here)"
+)
 print(f"\n{'the recipe model, one update of 1,024 x 128':44} {'tokens/s':>10} {'MFU':>6} {'memory':>8}")
 for r in card["speed"]:
     name = f"{r['dtype']}{', compiled' if r['compile'] else ''}, micro-batch {r['micro_batch']}"
     print(f"{name:44} {r['tokens_per_s']:10,.0f} {100 * r['mfu']:5.1f}% {r['peak_memory_gb']:6.1f} GB")
-eager, compiled = (next(r for r in card["speed"] if r["case"] == "runs" and r["dtype"] == "bfloat16"
-                        and r["compile"] == c) for c in (False, True))
+eager, compiled = (
+    next(r for r in card["speed"] if r["case"] == "runs" and r["dtype"] == "bfloat16" and r["compile"] == c)
+    for c in (False, True)
+)
 achieved = compiled["flops_per_token"] * compiled["tokens_per_s"]  # FLOP/s
-print(f"compiled vs eager bf16: {compiled['tokens_per_s'] / eager['tokens_per_s']:.2f}x; compiled, against the "
-      f"measured matmul rate: {achieved / card['measured_bf16_matmul_flops']:.1%}")
+print(
+    f"compiled vs eager bf16: {compiled['tokens_per_s'] / eager['tokens_per_s']:.2f}x; compiled, against the "
+    f"measured matmul rate: {achieved / card['measured_bf16_matmul_flops']:.1%}"
+)
 fp = card["fp16_vs_bf16"]
 gap = max(abs(a - b) for a, b in zip(fp["bfloat16"]["losses"], fp["float16"]["losses"], strict=True))
-print(f"fp16 + GradScaler vs bf16, same seed, {len(fp['float16']['losses'])} updates at lr 1e-3: losses within "
-      f"{gap:.3f} nats, scale {fp['float16']['final_scale']:.0f}, {fp['float16']['skipped_updates']} updates skipped")
+print(
+    f"fp16 + GradScaler vs bf16, same seed, {len(fp['float16']['losses'])} updates at lr 1e-3: losses within "
+    f"{gap:.3f} nats, scale {fp['float16']['final_scale']:.0f}, {fp['float16']['skipped_updates']} updates skipped"
+)
 
 # %%
 import matplotlib.pyplot as plt
 
 pub_points = {e["step"]: e["val_loss"] for e in published.evals}  # by optimizer update
-pub_hist = gpu_study.history({"name": "published (TinyStories)", "seed": "-", "evals": [
-    {"step": s, "val_loss": v} for s, v in sorted(pub_points.items())], "curve": [], "config": {}, "wall_s": 0})
-full = {f"{r['name']}, seed {r['seed']}": gpu_study.history(r, study)
-        for name in ("recipe", "all of 04's fixes") for r in gpu_study.runs(study, name, "full")}
-alone = {name: gpu_study.history(gpu_study.runs(study, name)[0], study, up_to=100)
-         for name in ["recipe", *gpu_study.FIXES]}
+pub_hist = gpu_study.history(
+    {
+        "name": "published (TinyStories)",
+        "seed": "-",
+        "evals": [{"step": s, "val_loss": v} for s, v in sorted(pub_points.items())],
+        "curve": [],
+        "config": {},
+        "wall_s": 0,
+    }
+)
+full = {
+    f"{r['name']}, seed {r['seed']}": gpu_study.history(r, study)
+    for name in ("recipe", "all of 04's fixes")
+    for r in gpu_study.runs(study, name, "full")
+}
+alone = {
+    name: gpu_study.history(gpu_study.runs(study, name)[0], study, up_to=100) for name in ["recipe", *gpu_study.FIXES]
+}
 rungs = {"uniform (ln 50,257)": math.log(50257), "floor of the sampled text": text["floor_nats"]}
 fig, axes = plt.subplots(1, 2, figsize=(16, 5), layout="constrained")
-plots.overlay({"published (TinyStories)": pub_hist, **full}, "val_loss", ladder=rungs, ax=axes[0],
-              title="the recipe at its scale: published vs ours, and all fixes (625 updates)")
+plots.overlay(
+    {"published (TinyStories)": pub_hist, **full},
+    "val_loss",
+    ladder=rungs,
+    ax=axes[0],
+    title="the recipe at its scale: published vs ours, and all fixes (625 updates)",
+)
 plots.overlay(alone, "val_loss", ladder=rungs, ax=axes[1], title="each fix alone, first 100 updates (seed 1337)")
 for ax in axes:
     ax.set(xscale="log", xlabel="optimizer updates (log scale)", ylabel="val loss (nats per GPT-2 token)")
@@ -593,9 +679,11 @@ display(fig)
 
 # %%
 mean = gpu_study.mean_val
-print(f"units: 1 nat per GPT-2 token = {bits(1, bpt_pub):.3f} bits per byte of TinyStories here; the published "
-      f"{pub_points[15]:.3f} = {bits(pub_points[15], bpt_pub):.2f} and {pub_points[609]:.3f} = "
-      f"{bits(pub_points[609], bpt_pub):.3f}\n")
+print(
+    f"units: 1 nat per GPT-2 token = {bits(1, bpt_pub):.3f} bits per byte of TinyStories here; the published "
+    f"{pub_points[15]:.3f} = {bits(pub_points[15], bpt_pub):.2f} and {pub_points[609]:.3f} = "
+    f"{bits(pub_points[609], bpt_pub):.3f}\n"
+)
 print(f"{'val after update':28} {'15':>13} {'100':>13} {'625':>13}")
 print(f"{'published (TinyStories)':28} {pub_points[15]:13.3f} {'':>13} {pub_points[609]:9.3f} @609")
 for name in ("recipe", "all of 04's fixes"):
@@ -603,32 +691,44 @@ for name in ("recipe", "all of 04's fixes"):
     print(f"{name:28} " + " ".join(f"{m:7.3f} ±{h:.3f}" for m, h, _ in row) + f"   ({row[2][2]} seeds)")
 print("(± half the range of the seeds)\n")
 for s in (s for s in (15, 31, 62, 93, 156) if s in pub_points):  # the embedded points lack some
-    print(f"update {s:3}: published {pub_points[s]:.3f}, recipe here {mean(study, 'recipe', s)[0]:.3f} "
-          f"({mean(study, 'recipe', s)[0] - pub_points[s]:+.3f})")
+    print(
+        f"update {s:3}: published {pub_points[s]:.3f}, recipe here {mean(study, 'recipe', s)[0]:.3f} "
+        f"({mean(study, 'recipe', s)[0] - pub_points[s]:+.3f})"
+    )
 r0 = mean(study, "recipe", 100)[0]
 print(f"\neach fix alone after 100 updates ({mean(study, 'recipe', 100)[2]} seeds; the recipe {r0:.3f}):")
 for name in gpu_study.FIXES:
     m15, m, h = mean(study, name, 15)[0], *mean(study, name, 100)[:2]
     print(f"  {name:30} {m:6.3f} ±{h:.3f}  {m - r0:+.3f} at 100, {m15 - mean(study, 'recipe', 15)[0]:+.3f} at 15")
 rec, fix = mean(study, "recipe", 625)[0], mean(study, "all of 04's fixes", 625)[0]
-caught = min(e["step"] for r in gpu_study.runs(study, "all of 04's fixes", "full") for e in r["evals"]
-             if e["val_loss"] <= rec)
-print(f"\nafter 625 updates: recipe {rec:.3f} nats = {bits(rec):.3f} bits per byte, all fixes {fix:.3f} = "
-      f"{bits(fix):.3f} ({rec - fix:.3f} nats below; floor {text['floor_nats']:.3f}); the fixes reach the "
-      f"recipe's 625-update val by update {caught}")
-print(f"published at update 609: {pub_points[609]:.3f} nats = {bits(pub_points[609], bpt_pub):.3f} bits per byte "
-      f"of TinyStories (another text: not comparable with ours this late)")
+caught = min(
+    e["step"] for r in gpu_study.runs(study, "all of 04's fixes", "full") for e in r["evals"] if e["val_loss"] <= rec
+)
+print(
+    f"\nafter 625 updates: recipe {rec:.3f} nats = {bits(rec):.3f} bits per byte, all fixes {fix:.3f} = "
+    f"{bits(fix):.3f} ({rec - fix:.3f} nats below; floor {text['floor_nats']:.3f}); the fixes reach the "
+    f"recipe's 625-update val by update {caught}"
+)
+print(
+    f"published at update 609: {pub_points[609]:.3f} nats = {bits(pub_points[609], bpt_pub):.3f} bits per byte "
+    f"of TinyStories (another text: not comparable with ours this late)"
+)
 walls = [r["wall_s"] for r in study["runs"] if r["group"] == "full"]
 speeds = [r["tokens_per_s"] for r in study["runs"] if r["group"] == "full"]
-print(f"each 625-update run: {min(walls):.0f}-{max(walls):.0f} s of wall time with its evals, "
-      f"{min(speeds) / 1e6:.2f}-{max(speeds) / 1e6:.2f}M tokens/s while training "
-      f"(the published run: about 3.5 h on a T4)")
+print(
+    f"each 625-update run: {min(walls):.0f}-{max(walls):.0f} s of wall time with its evals, "
+    f"{min(speeds) / 1e6:.2f}-{max(speeds) / 1e6:.2f}M tokens/s while training "
+    f"(the published run: about 3.5 h on a T4)"
+)
 print("\nat this scale, 100 updates of slmlab's schedule (warmup 10, cosine to lr/10), one seed:")
 no_dropout = mean(study, "dropout 0", 100)[0]
 for name in ("lr 0.0003", "lr 0.001", "lr 0.003", "lr 0.01", "dropout 0", "dropout 0.2"):
     v = mean(study, name, 100)[0]
-    note = f"   (dropout 0.1: {v - no_dropout:+.3f} vs none)" if name == "lr 0.001" else (
-        f"   ({v - no_dropout:+.3f} vs none)" if name == "dropout 0.2" else "")
+    note = (
+        f"   (dropout 0.1: {v - no_dropout:+.3f} vs none)"
+        if name == "lr 0.001"
+        else (f"   ({v - no_dropout:+.3f} vs none)" if name == "dropout 0.2" else "")
+    )
     print(f"  {name:12} {v:.3f}{note}")
 
 # %% [markdown]
@@ -698,8 +798,9 @@ from slmlab.history import History
 
 for k in (1, 2):
     last = published.evals[k - 1]["step"]
-    cut = History([r for r in published.steps if r["step"] <= last], published.evals[:k],
-                  published.config, published.meta)
+    cut = History(
+        [r for r in published.steps if r["step"] <= last], published.evals[:k], published.config, published.meta
+    )
     print(f"the doctor on the log up to print {k} (update {last}):")
     print(format_findings(diagnose(cut, lad)))
     print()
@@ -710,7 +811,7 @@ FIXED = {  # the lint's finding -> the line that fixes it, in the notebook's own
     "clip_before_unscale": "scaler.unscale_(optimizer); torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)",
     "eval_iters_as_interval": "eval_interval, eval_batches = 500, 50  # two numbers: how often, how many batches",
     "decay_on_norms_and_biases": "AdamW([{'params': matrices, 'weight_decay': 0.1}, "
-                                 "{'params': norms_and_biases, 'weight_decay': 0.0}], ...)",
+    "{'params': norms_and_biases, 'weight_decay': 0.0}], ...)",
     "warmup_starts_high": "LinearLR(optimizer, start_factor=1e-3, total_iters=warmup_steps)",
 }
 if SCRIPT.is_file():
@@ -738,8 +839,12 @@ else:
 # %%
 from slmlab.clinic import RunClinic
 
-RunClinic(ladder=lad, vocab_size=50257, grad_accum_steps=ACCUM,
-          bytes_per_token=gpt2_data.val_bytes_per_token if gpt2_data is not None else None)
+RunClinic(
+    ladder=lad,
+    vocab_size=50257,
+    grad_accum_steps=ACCUM,
+    bytes_per_token=gpt2_data.val_bytes_per_token if gpt2_data is not None else None,
+)
 
 # %% [markdown]
 # What it says for the published log cut after its second print, with their script, as the
@@ -750,8 +855,13 @@ from slmlab.clinic import read_your_run
 
 if LOG.is_file():
     first_prints = "\n".join(LOG.read_text(encoding="utf-8").splitlines()[:8])
-    yours = read_your_run(first_prints, SCRIPT.read_text(encoding="utf-8") if SCRIPT.is_file() else None,
-                          vocab_size=50257, grad_accum_steps=ACCUM, script_name=SCRIPT.name)
+    yours = read_your_run(
+        first_prints,
+        SCRIPT.read_text(encoding="utf-8") if SCRIPT.is_file() else None,
+        vocab_size=50257,
+        grad_accum_steps=ACCUM,
+        script_name=SCRIPT.name,
+    )
     print(yours.text())
 else:
     print(f"{LOG.name} is not here (set SLMLAB_DATA_DIR to a folder with student_runs/)")

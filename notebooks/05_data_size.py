@@ -21,12 +21,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -34,12 +38,13 @@ from slmlab.course import start
 # on a laptop CPU; notebooks 05, 06 and 07 share this setup (and so share cached runs)
 lesson = start("05_data_size", setup="small-sweep")
 cfg = lesson.cfg
-FRACTIONS = {"smoke": [0.05, 1.0], "cpu": [0.003, 0.01, 0.1, 1.0],
-             "gpu": [0.0003, 0.003, 0.03, 1.0]}[lesson.profile]
+FRACTIONS = {"smoke": [0.05, 1.0], "cpu": [0.003, 0.01, 0.1, 1.0], "gpu": [0.0003, 0.003, 0.03, 1.0]}[lesson.profile]
 SEEDS = (1337, 2024)
 SCARCE, PLENTY = FRACTIONS[0], FRACTIONS[-1]
-print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, block {cfg.model.block_size}; "
-      f"{cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens per run")
+print(
+    f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, block {cfg.model.block_size}; "
+    f"{cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens per run"
+)
 
 # %% [markdown]
 # ## 1. How much text each fraction is
@@ -72,8 +77,10 @@ from slmlab.experiments import effect, sweep
 runs = sweep(cfg, "data_fraction", FRACTIONS, seeds=SEEDS)
 for r in runs:
     (step, best), last = r.history.best_val(), r.history.evals[-1]
-    print(f"{r.label:34} best val {best:.3f} at step {step:>4}   final: train {last['train_loss']:.3f}  "
-          f"val {last['val_loss']:.3f}")
+    print(
+        f"{r.label:34} best val {best:.3f} at step {step:>4}   final: train {last['train_loss']:.3f}  "
+        f"val {last['val_loss']:.3f}"
+    )
 rungs = lad.to_dict()
 bigram, floor = rungs["bigram"], rungs.get("entropy floor", 0.0)
 ends = effect(runs, "data_fraction", "final_val")  # final val per fraction, over the seeds
@@ -81,9 +88,11 @@ print(f"\nwhere each fraction ends (final val, mean of {len(SEEDS)} seeds) again
 for f in FRACTIONS:
     v = ends.mean(f)
     side = "below" if v < bigram else "above"
-    print(f"data_fraction={f:<7g} {v:.3f}: {abs(bigram - v):.3f} nats, "
-          f"{abs(lad.bits_per_byte(bigram) - lad.bits_per_byte(v)):.3f} bits per byte {side} it; "
-          f"{v - floor:.2f} nats above the entropy floor")
+    print(
+        f"data_fraction={f:<7g} {v:.3f}: {abs(bigram - v):.3f} nats, "
+        f"{abs(lad.bits_per_byte(bigram) - lad.bits_per_byte(v)):.3f} bits per byte {side} it; "
+        f"{v - floor:.2f} nats above the entropy floor"
+    )
 
 # %% [markdown]
 # Read the runs against the ladder first. With 10% of the data and with all of it the model
@@ -98,16 +107,21 @@ from slmlab import plots
 
 first_seed = [r for r in runs if r.config.train.seed == SEEDS[0]]
 scarce_run, plenty_run = first_seed[0], first_seed[-1]
-plots.curves({f"{SCARCE:g} of the data": scarce_run, "all of it": plenty_run}, ladder=lad,
-             title="same compute, different amounts of text")
+plots.curves(
+    {f"{SCARCE:g} of the data": scarce_run, "all of it": plenty_run},
+    ladder=lad,
+    title="same compute, different amounts of text",
+)
 
 # %%
 from slmlab.history import smooth
 
 for name, r in (("scarce", scarce_run), ("plenty", plenty_run)):
     ema = smooth([s["loss"] for s in r.history.steps])[-1]
-    print(f"{name}: at step {r.history.steps[-1]['step']}, train (smoothed) {ema:.3f}, "
-          f"train (at eval) {r.history.evals[-1]['train_loss']:.3f}")
+    print(
+        f"{name}: at step {r.history.steps[-1]['step']}, train (smoothed) {ema:.3f}, "
+        f"train (at eval) {r.history.evals[-1]['train_loss']:.3f}"
+    )
 
 # %% [markdown]
 # With the scarce fraction the train loss keeps falling toward zero (the model memorizes the
@@ -123,8 +137,14 @@ for name, r in (("scarce", scarce_run), ("plenty", plenty_run)):
 # The same runs, val loss only, against tokens read:
 
 # %%
-plots.overlay(first_seed, "val_loss", label_by="data_fraction", x="tokens", ladder=lad,
-              title="val loss, one curve per data fraction")
+plots.overlay(
+    first_seed,
+    "val_loss",
+    label_by="data_fraction",
+    x="tokens",
+    ladder=lad,
+    title="val loss, one curve per data fraction",
+)
 
 # %% [markdown]
 # The scarce run's val loss turns up after step 50, its second evaluation; 1% falls longer, turns
@@ -149,15 +169,18 @@ plots.isolation(runs, "data_fraction", "gap", title="final val - train gap vs da
 # We print it in steps and in epochs (how many times the model has read its training text).
 
 # %%
-
-print(f"{'data_fraction':>13} {'seed':>5} {'best step':>9} {'epochs then':>11} {'best val':>8} "
-      f"{'final val':>9} {'rise after best':>15}")
+print(
+    f"{'data_fraction':>13} {'seed':>5} {'best step':>9} {'epochs then':>11} {'best val':>8} "
+    f"{'final val':>9} {'rise after best':>15}"
+)
 for r in runs:
     step, best = r.history.best_val()
     n = r.history.meta["n_train_tokens"]
     final = r.history.final_val()
-    print(f"{r.config.data.data_fraction:>13g} {r.config.train.seed:>5} {step:>9} "
-          f"{step * cfg.tokens_per_step / n:>11.1f} {best:>8.3f} {final:>9.3f} {final - best:>15.3f}")
+    print(
+        f"{r.config.data.data_fraction:>13g} {r.config.train.seed:>5} {step:>9} "
+        f"{step * cfg.tokens_per_step / n:>11.1f} {best:>8.3f} {final:>9.3f} {final - best:>15.3f}"
+    )
 
 # %% [markdown]
 # In the cpu profile: with 0.3% of the data (about 1,800 tokens) the best val loss comes at
@@ -210,11 +233,12 @@ from slmlab.checkpoint import load_checkpoint
 scarce_cfg = cfg.replace(data_fraction=SCARCE, seed=SEEDS[0])
 es = run(scarce_cfg.replace(early_stop_patience=3), label="early stop, patience 3", progress=False)
 saved = load_checkpoint(es.dir / "best.pt")
-print(f"stop reason: {es.history.stop_reason}, after {es.history.steps[-1]['step']} of "
-      f"{cfg.train.max_steps} updates")
+print(f"stop reason: {es.history.stop_reason}, after {es.history.steps[-1]['step']} of {cfg.train.max_steps} updates")
 print(f"best.pt: step {saved['step']}, val {saved['val_loss']:.3f}")
-print(f"the run without early stopping: best {scarce_run.history.best_val()[1]:.3f} at step "
-      f"{scarce_run.history.best_val()[0]}, final {scarce_run.history.final_val():.3f}")
+print(
+    f"the run without early stopping: best {scarce_run.history.best_val()[1]:.3f} at step "
+    f"{scarce_run.history.best_val()[0]}, final {scarce_run.history.final_val():.3f}"
+)
 
 # %% [markdown]
 # Is `best.pt` really the best model? We load both checkpoints of the early-stopped run and
@@ -233,8 +257,11 @@ def val_loss(model):
 best_model_val, last_model_val = val_loss(es.model("best")), val_loss(es.model("ckpt"))
 print(f"best.pt  val {best_model_val:.3f}   (recorded {saved['val_loss']:.3f})")
 print(f"ckpt.pt  val {last_model_val:.3f}   (the weights at the stop)")
-plots.curves({"no early stopping": scarce_run, "early stop (patience 3)": es}, ladder=lad,
-             title=f"data_fraction={SCARCE:g}: early stopping")
+plots.curves(
+    {"no early stopping": scarce_run, "early stop (patience 3)": es},
+    ladder=lad,
+    title=f"data_fraction={SCARCE:g}: early stopping",
+)
 
 # %% [markdown]
 # ### Exercise: when does early stopping stop?
@@ -262,10 +289,17 @@ check_best_step(stop_index);
 # %%
 from slmlab.widgets import Dashboard
 
-dash = Dashboard(cfg, sliders={"data_fraction": sorted({*FRACTIONS, 0.03}),
-                               "max_steps": [cfg.train.max_steps // 2, cfg.train.max_steps, 2 * cfg.train.max_steps],
-                               "n_embd": [32, cfg.model.n_embd, 2 * cfg.model.n_embd]},
-                 ladder=lad, runs=first_seed, title="data size")
+dash = Dashboard(
+    cfg,
+    sliders={
+        "data_fraction": sorted({*FRACTIONS, 0.03}),
+        "max_steps": [cfg.train.max_steps // 2, cfg.train.max_steps, 2 * cfg.train.max_steps],
+        "n_embd": [32, cfg.model.n_embd, 2 * cfg.model.n_embd],
+    },
+    ladder=lad,
+    runs=first_seed,
+    title="data size",
+)
 dash
 
 # %%
@@ -284,8 +318,10 @@ display(dash.figure())
 dash_best = dash.last_run.history.best_val()[1]
 for r in sorted(dash.runs, key=lambda r: r.config.data.data_fraction):
     n = r.history.meta["n_train_tokens"]
-    print(f"data_fraction={r.config.data.data_fraction:<6g} {cfg.total_tokens / n:6.1f} epochs   "
-          f"best val {r.history.best_val()[1]:.3f}")
+    print(
+        f"data_fraction={r.config.data.data_fraction:<6g} {cfg.total_tokens / n:6.1f} epochs   "
+        f"best val {r.history.best_val()[1]:.3f}"
+    )
 print(f"the dashboard's run: {dash_best - plenty_run.history.best_val()[1]:+.3f} nats vs all the data")
 plots.overlay(dash.runs, "val_loss", label_by="data_fraction", ladder=lad, title="the sweep + your run")
 
@@ -323,13 +359,17 @@ gap_scarce, gap_plenty = gap.mean(SCARCE), gap.mean(PLENTY)
 saves = rise.by_value[SCARCE]
 below_bigram = bigram - ends.mean(PLENTY)
 print(best, "\n")
-print(f"C2 more data: best val {best.mean(SCARCE):.3f} with {SCARCE:g} of the data, "
-      f"{best.mean(PLENTY):.3f} with {PLENTY:g}: {gain:.3f} nats better "
-      f"(largest seed spread {spread:.3f}, {gain / max(spread, 1e-9):.0f}x)")
+print(
+    f"C2 more data: best val {best.mean(SCARCE):.3f} with {SCARCE:g} of the data, "
+    f"{best.mean(PLENTY):.3f} with {PLENTY:g}: {gain:.3f} nats better "
+    f"(largest seed spread {spread:.3f}, {gain / max(spread, 1e-9):.0f}x)"
+)
 print(f"   final val-train gap: {gap_scarce:.3f} (scarce) vs {gap_plenty:.3f} (plenty)")
-print(f"C5 early stopping: stopped at step {es.history.steps[-1]['step']} of {cfg.train.max_steps} "
-      f"({es.history.stop_reason}); best.pt val {best_model_val:.3f} vs the last weights {last_model_val:.3f}; "
-      f"without it the scarce runs end {saves.min():.3f}-{saves.max():.3f} nats above their best")
+print(
+    f"C5 early stopping: stopped at step {es.history.steps[-1]['step']} of {cfg.train.max_steps} "
+    f"({es.history.stop_reason}); best.pt val {best_model_val:.3f} vs the last weights {last_model_val:.3f}; "
+    f"without it the scarce runs end {saves.min():.3f}-{saves.max():.3f} nats above their best"
+)
 print(f"regime: all the data ends {below_bigram:.3f} nats below the bigram rung")
 
 checks = [  # (what, measured, it must be more than, the seed spread of that measure)

@@ -23,12 +23,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -38,8 +42,10 @@ cfg = lesson.cfg
 SCARCE, PLENTY = {"smoke": (0.05, 1.0), "cpu": (0.02, 1.0), "gpu": (0.0003, 1.0)}[lesson.profile]
 DROPOUTS = [0.0, 0.1, 0.2, 0.3]
 SEEDS = (1337, 2024)
-print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates x "
-      f"{cfg.tokens_per_step:,} tokens; data_fraction {SCARCE:g} (scarce) and {PLENTY:g} (plenty)")
+print(
+    f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates x "
+    f"{cfg.tokens_per_step:,} tokens; data_fraction {SCARCE:g} (scarce) and {PLENTY:g} (plenty)"
+)
 
 # %% [markdown]
 # ### Exercise: write dropout
@@ -100,8 +106,13 @@ base = {name: best_val(frac, 0.0) for name, frac in fracs.items()}  # dropout 0:
 print("baselines, dropout 0: " + ", ".join(f"{name} best val {v:.3f}" for name, v in base.items()))
 prediction = {"scarce": None, "plenty": None}  # your best val at dropout 0.2, e.g. {"scarce": 2.0, "plenty": 1.0}
 for name, guess in prediction.items():
-    check_prediction({0.2: guess}, lambda p, f=fracs[name]: best_val(f, p), baseline=(0.0, base[name]),
-                     setting=f"dropout ({name})", quantity="best val")
+    check_prediction(
+        {0.2: guess},
+        lambda p, f=fracs[name]: best_val(f, p),
+        baseline=(0.0, base[name]),
+        setting=f"dropout ({name})",
+        quantity="best val",
+    )
 
 # %% [markdown]
 # ## 2. The sweep: four dropout values, twice
@@ -123,11 +134,13 @@ def below_bigram(v):
 runs = {}
 for name, frac in (("scarce", SCARCE), ("plenty", PLENTY)):
     c = cfg.replace(data_fraction=frac)
-    runs[name] = (sweep(c, "dropout", [0.0, 0.2], seeds=SEEDS) + sweep(c, "dropout", [0.1, 0.3]))
+    runs[name] = sweep(c, "dropout", [0.0, 0.2], seeds=SEEDS) + sweep(c, "dropout", [0.1, 0.3])
     for r in runs[name]:
         (step, best), last = r.history.best_val(), r.history.evals[-1]
-        print(f"{name:6} {r.label:24} best val {best:.3f} at step {step:>3} ({below_bigram(best)})   final: "
-              f"train {last['train_loss']:.3f}  val {last['val_loss']:.3f}  gap {last['val_loss'] - last['train_loss']:.3f}")
+        print(
+            f"{name:6} {r.label:24} best val {best:.3f} at step {step:>3} ({below_bigram(best)})   final: "
+            f"train {last['train_loss']:.3f}  val {last['val_loss']:.3f}  gap {last['val_loss'] - last['train_loss']:.3f}"
+        )
 for name in runs:
     vals = sorted(r.history.best_val()[1] for r in runs[name])
     print(f"{name}: best val from {vals[0]:.3f} ({below_bigram(vals[0])}) to {vals[-1]:.3f} ({below_bigram(vals[-1])})")
@@ -150,8 +163,11 @@ def seed0(name):
     return sorted((r for r in runs[name] if r.config.train.seed == SEEDS[0]), key=lambda r: r.config.model.dropout)
 
 
-plots.curves({f"dropout {r.config.model.dropout:g}": r for r in seed0("scarce")[::3]}, ladder=lad,
-             title=f"scarce data ({SCARCE:g}): dropout 0 vs 0.3")
+plots.curves(
+    {f"dropout {r.config.model.dropout:g}": r for r in seed0("scarce")[::3]},
+    ladder=lad,
+    title=f"scarce data ({SCARCE:g}): dropout 0 vs 0.3",
+)
 
 # %% [markdown]
 # Without dropout the model memorizes the scarce text: its train loss (blue) falls to 0.5
@@ -193,9 +209,11 @@ for r in seed0("scarce")[::3]:  # dropout 0 and 0.3
     off = evaluate_loss(m, scarce_data.train, T, B, N, lesson.device)
     on = train_loss_dropout_on(m, scarce_data.train)
     ema = smooth([x["loss"] for x in r.history.steps])[-1]
-    print(f"dropout {r.config.model.dropout:g}: same weights, same batches: dropout off {off:.3f}, on {on:.3f} "
-          f"({on - off:+.3f}) | recorded: train at eval {r.history.evals[-1]['train_loss']:.3f}, "
-          f"train (smoothed) {ema:.3f}")
+    print(
+        f"dropout {r.config.model.dropout:g}: same weights, same batches: dropout off {off:.3f}, on {on:.3f} "
+        f"({on - off:+.3f}) | recorded: train at eval {r.history.evals[-1]['train_loss']:.3f}, "
+        f"train (smoothed) {ema:.3f}"
+    )
 
 # %% [markdown]
 # With dropout 0.3 the same weights score 0.352 nats worse with dropout on than off, on the
@@ -226,8 +244,9 @@ fig
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 for ax, name in zip(axes, ("scarce", "plenty")):
-    plots.isolation(runs[name], "dropout", "best_val", ax=ax, ladder={"bigram": bigram},
-                    title=f"{name} data: best val loss")
+    plots.isolation(
+        runs[name], "dropout", "best_val", ax=ax, ladder={"bigram": bigram}, title=f"{name} data: best val loss"
+    )
 plt.close(fig)
 fig
 
@@ -255,10 +274,13 @@ fig
 # %%
 from slmlab.widgets import Dashboard
 
-dash = Dashboard(cfg.replace(data_fraction=SCARCE),
-                 sliders={"dropout": (0.0, 0.6, 0.1), "data_fraction": [SCARCE, 0.1, PLENTY],
-                          "weight_decay": [0.0, 0.1, 1.0]},
-                 ladder=lad, runs=seed0("scarce"), title="dropout")
+dash = Dashboard(
+    cfg.replace(data_fraction=SCARCE),
+    sliders={"dropout": (0.0, 0.6, 0.1), "data_fraction": [SCARCE, 0.1, PLENTY], "weight_decay": [0.0, 0.1, 1.0]},
+    ladder=lad,
+    runs=seed0("scarce"),
+    title="dropout",
+)
 dash
 
 # %%
@@ -273,11 +295,17 @@ display(dash.figure())
 
 # %%
 dash_run = dash.last_run
-print("scarce data, first seed: " + ", ".join(
-    f"dropout {r.config.model.dropout:g} best val {r.history.best_val()[1]:.3f} final {r.history.final_val():.3f}"
-    for r in sorted(dash.runs, key=lambda r: r.config.model.dropout)))
-print(f"dropout 0.5 vs 0: best val {dash_run.history.best_val()[1] - seed0('scarce')[0].history.best_val()[1]:+.3f}, "
-      f"final val {dash_run.history.final_val() - seed0('scarce')[0].history.final_val():+.3f} nats")
+print(
+    "scarce data, first seed: "
+    + ", ".join(
+        f"dropout {r.config.model.dropout:g} best val {r.history.best_val()[1]:.3f} final {r.history.final_val():.3f}"
+        for r in sorted(dash.runs, key=lambda r: r.config.model.dropout)
+    )
+)
+print(
+    f"dropout 0.5 vs 0: best val {dash_run.history.best_val()[1] - seed0('scarce')[0].history.best_val()[1]:+.3f}, "
+    f"final val {dash_run.history.final_val() - seed0('scarce')[0].history.final_val():+.3f} nats"
+)
 plots.overlay(dash.runs, "val_loss", label_by="dropout", ladder=lad, title="scarce sweep + your run")
 
 # %% [markdown]
@@ -303,23 +331,32 @@ spread = {m: max(e[name].spread for name in runs) for m, e in (("best", best), (
 
 
 def verdict(e, m):  # the sign of a gain (> 0: dropout helps), when it is more than twice the seed spread
-    return "better" if e > 2 * spread[m] else "worse" if e < -2 * spread[m] else "no different (within 2x the seed spread)"
+    return (
+        "better" if e > 2 * spread[m] else "worse" if e < -2 * spread[m] else "no different (within 2x the seed spread)"
+    )
 
 
 gain = {}  # (setting, metric) -> mean at dropout 0 minus the better of 0.2 and 0.3: > 0 when dropout helps
 for name in runs:
     for m, e in (("best", best[name]), ("final", final[name])):
         gain[name, m] = e.mean(0.0) - e.mean(e.best([0.2, 0.3]))
-        print(f"{name:6} {m:5} val " + "  ".join(f"p={p:g}: {e.mean(p):.3f}" for p in DROPOUTS)
-              + f"  | 0.2-0.3 vs 0: {gain[name, m]:+.3f} nats ({verdict(gain[name, m], m)}); "
-              f"vs 0.1: {e.mean(0.1) - e.mean(e.best([0.2, 0.3])):+.3f}")
+        print(
+            f"{name:6} {m:5} val "
+            + "  ".join(f"p={p:g}: {e.mean(p):.3f}" for p in DROPOUTS)
+            + f"  | 0.2-0.3 vs 0: {gain[name, m]:+.3f} nats ({verdict(gain[name, m], m)}); "
+            f"vs 0.1: {e.mean(0.1) - e.mean(e.best([0.2, 0.3])):+.3f}"
+        )
     print(f"{'':6} final gap " + "  ".join(f"p={p:g}: {gap_of[name].mean(p):.3f}" for p in DROPOUTS))
 print("largest seed-to-seed difference: " + ", ".join(f"{m} {s:.3f}" for m, s in spread.items()) + " nats")
 shrink = gap_of["scarce"].mean(0.0) - gap_of["scarce"].mean(0.3)
-print(f"the scarce gap shrinks by {shrink:.3f} nats at dropout 0.3 ({shrink / max(spread['gap'], 1e-9):.1f}x its seed spread)")
+print(
+    f"the scarce gap shrinks by {shrink:.3f} nats at dropout 0.3 ({shrink / max(spread['gap'], 1e-9):.1f}x its seed spread)"
+)
 payback = gain["scarce", "best"] - gain["plenty", "best"]
-print(f"dropout 0.2-0.3 costs {-gain['scarce', 'best']:.3f} nats of best val with the scarce text, "
-      f"{-gain['plenty', 'best']:.3f} with all of it: {payback:.3f} less where the model memorizes")
+print(
+    f"dropout 0.2-0.3 costs {-gain['scarce', 'best']:.3f} nats of best val with the scarce text, "
+    f"{-gain['plenty', 'best']:.3f} with all of it: {payback:.3f} less where the model memorizes"
+)
 
 # %% [markdown]
 # Every effect the asserts below check is several times the seed spread printed above (the
@@ -334,7 +371,9 @@ if not lesson.smoke:  # what dropout does wherever it is measured: beyond twice 
     assert shrink > 2 * spread["gap"], "dropout should shrink the val-train gap where the model memorizes"
     assert gain["plenty", "best"] < -2 * spread["best"], "with plenty of data, dropout 0.2-0.3 should cost val loss"
 if lesson.profile == "cpu":  # this budget's outcome (300 updates), with the same margin; gpu runs longer
-    assert gain["scarce", "best"] < -2 * spread["best"], "in 300 updates, dropout 0.2-0.3 should cost even with scarce data"
+    assert gain["scarce", "best"] < -2 * spread["best"], (
+        "in 300 updates, dropout 0.2-0.3 should cost even with scarce data"
+    )
     assert payback > 2 * spread["best"], "dropout should cost less where the model memorizes"
 
 # %% [markdown]

@@ -23,12 +23,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -38,8 +42,10 @@ cfg = lesson.cfg
 SCARCE, PLENTY = {"smoke": (0.05, 1.0), "cpu": (0.02, 1.0), "gpu": (0.0003, 1.0)}[lesson.profile]
 DECAYS = [0.0, 0.1, 1.0]
 SEEDS = (1337, 2024)
-print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
-      f"lr {cfg.train.lr:g} -> {cfg.train.min_lr:g}; data_fraction {SCARCE:g} (scarce) and {PLENTY:g} (plenty)")
+print(
+    f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
+    f"lr {cfg.train.lr:g} -> {cfg.train.min_lr:g}; data_fraction {SCARCE:g} (scarce) and {PLENTY:g} (plenty)"
+)
 
 # %% [markdown]
 # ## 1. Which parameters decay?
@@ -143,8 +149,9 @@ from slmlab.experiments import run
 
 def final_val(wd):
     c = cfg.replace(data_fraction=SCARCE, weight_decay=wd)
-    return run(c, label=f"weight_decay {wd:g}", callbacks=[] if wd == 0.1 else [WeightNorms()],
-               progress=False).history.final_val()
+    return run(
+        c, label=f"weight_decay {wd:g}", callbacks=[] if wd == 0.1 else [WeightNorms()], progress=False
+    ).history.final_val()
 
 
 baseline = final_val(0.1)
@@ -177,22 +184,29 @@ def final_weights(r):
     """(L2 norm of the decayed matrices, mean LayerNorm gain) of a run's last weights."""
     decay, no_decay = decay_groups(r.model("ckpt"))
     with torch.no_grad():
-        return torch.sqrt(sum((p ** 2).sum() for p in decay)).item(), torch.cat([p.flatten() for p in no_decay]).mean().item()
+        return torch.sqrt(sum((p**2).sum() for p in decay)).item(), torch.cat(
+            [p.flatten() for p in no_decay]
+        ).mean().item()
 
 
 groups, everything, weights = {}, {}, {}
 for name, frac, seeds in (("scarce", SCARCE, SEEDS), ("plenty", PLENTY, SEEDS[:1])):
     c = cfg.replace(data_fraction=frac)
-    groups[name] = sorted(sweep(c, "weight_decay", [0.0, 1.0], seeds=seeds, callbacks=[WeightNorms()])
-                          + sweep(c, "weight_decay", [0.1], seeds=SEEDS), key=lambda r: r.config.train.weight_decay)
+    groups[name] = sorted(
+        sweep(c, "weight_decay", [0.0, 1.0], seeds=seeds, callbacks=[WeightNorms()])
+        + sweep(c, "weight_decay", [0.1], seeds=SEEDS),
+        key=lambda r: r.config.train.weight_decay,
+    )
     everything[name] = sweep(c, "weight_decay", [1.0], seeds=seeds, callbacks=[WeightNorms(), DecayEverything()])
     for r in everything[name]:
         r.label = "all params, " + r.label
     for r in groups[name] + everything[name]:
         (step, best), last = r.history.best_val(), r.history.evals[-1]
         weights[r.dir] = w, g = final_weights(r)
-        print(f"{name:6} {r.label:36} best val {best:.3f} at {step:>3} ({vs_bigram(best)})  final: train "
-              f"{last['train_loss']:.3f} val {last['val_loss']:.3f}  |W| {w:.1f}  LN gain {g:.3f}")
+        print(
+            f"{name:6} {r.label:36} best val {best:.3f} at {step:>3} ({vs_bigram(best)})  final: train "
+            f"{last['train_loss']:.3f} val {last['val_loss']:.3f}  |W| {w:.1f}  LN gain {g:.3f}"
+        )
 
 # %% [markdown]
 # Every run ends below the bigram rung. Without decay, by about 0.4 nats (0.17-0.18 bits per
@@ -211,8 +225,11 @@ def seed0(rs):
     return [r for r in rs if r.config.train.seed == SEEDS[0]]
 
 
-plots.curves({f"weight_decay {r.config.train.weight_decay:g}": r for r in seed0(groups["scarce"])[::2]}, ladder=lad,
-             title=f"scarce data ({SCARCE:g}): no decay vs weight_decay 1.0")
+plots.curves(
+    {f"weight_decay {r.config.train.weight_decay:g}": r for r in seed0(groups["scarce"])[::2]},
+    ladder=lad,
+    title=f"scarce data ({SCARCE:g}): no decay vs weight_decay 1.0",
+)
 
 # %%
 import matplotlib.pyplot as plt
@@ -238,8 +255,14 @@ fig
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
 for ax, name in zip(axes, ("scarce", "plenty")):
-    plots.isolation(groups[name], "weight_decay", "final_val", ax=ax, ladder={"bigram": bigram},
-                    title=f"{name} data: final val loss (decay groups)")
+    plots.isolation(
+        groups[name],
+        "weight_decay",
+        "final_val",
+        ax=ax,
+        ladder={"bigram": bigram},
+        title=f"{name} data: final val loss (decay groups)",
+    )
 plt.close(fig)
 fig
 
@@ -279,10 +302,18 @@ fig
 # %%
 from slmlab.widgets import Dashboard
 
-dash = Dashboard(cfg.replace(data_fraction=SCARCE),
-                 sliders={"weight_decay": [0.0, 0.1, 1.0, 3.0], "lr": [1e-3, cfg.train.lr, 1e-2],
-                          "dropout": (0.0, 0.5, 0.1), "data_fraction": [SCARCE, 0.1, PLENTY]},
-                 ladder=lad, runs=seed0(groups["scarce"]), title="weight decay")
+dash = Dashboard(
+    cfg.replace(data_fraction=SCARCE),
+    sliders={
+        "weight_decay": [0.0, 0.1, 1.0, 3.0],
+        "lr": [1e-3, cfg.train.lr, 1e-2],
+        "dropout": (0.0, 0.5, 0.1),
+        "data_fraction": [SCARCE, 0.1, PLENTY],
+    },
+    ladder=lad,
+    runs=seed0(groups["scarce"]),
+    title="weight decay",
+)
 dash
 
 # %%
@@ -297,8 +328,10 @@ display(dash.figure())
 
 # %%
 h3, h0 = dash.last_run.history, seed0(groups["scarce"])[0].history
-print(f"weight_decay 3 (one seed): best val {h3.best_val()[1]:.3f}, final {h3.final_val():.3f}; "
-      f"against no decay: {h3.best_val()[1] - h0.best_val()[1]:+.3f} best, {h3.final_val() - h0.final_val():+.3f} final")
+print(
+    f"weight_decay 3 (one seed): best val {h3.best_val()[1]:.3f}, final {h3.final_val():.3f}; "
+    f"against no decay: {h3.best_val()[1] - h0.best_val()[1]:+.3f} best, {h3.final_val() - h0.final_val():+.3f} final"
+)
 plots.overlay(dash.runs, "val_loss", label_by="weight_decay", ladder=lad, title="the scarce sweep + your run")
 
 # %% [markdown]
@@ -330,8 +363,11 @@ spread = {m: max(max(e.spread for e in res[n][m]) for n in res) for m in ("best_
 for name in groups:
     for m in ("best_val", "final_val"):
         e, e_all = res[name][m]
-        print(f"{name:6} {m:9} " + "  ".join(f"wd {wd:g}: {e.mean(wd):.3f} ({e.mean(wd) - e.mean(0.0):+.3f})" for wd in DECAYS)
-              + f"  | every param at 1.0: {e_all.mean(1.0):.3f} ({e_all.mean(1.0) - e.mean(1.0):+.3f} vs groups)")
+        print(
+            f"{name:6} {m:9} "
+            + "  ".join(f"wd {wd:g}: {e.mean(wd):.3f} ({e.mean(wd) - e.mean(0.0):+.3f})" for wd in DECAYS)
+            + f"  | every param at 1.0: {e_all.mean(1.0):.3f} ({e_all.mean(1.0) - e.mean(1.0):+.3f} vs groups)"
+        )
 print("largest seed-to-seed difference: " + ", ".join(f"{m} {s:.3f}" for m, s in spread.items()) + " nats")
 norm, gain = {}, {}
 for name in groups:
@@ -339,16 +375,24 @@ for name in groups:
     norm[name] = {wd: mean_weights(g, wd, 0) for wd in DECAYS} | {"all": mean_weights(a, 1.0, 0)}
     gain[name] = {wd: mean_weights(g, wd, 1) for wd in DECAYS} | {"all": mean_weights(a, 1.0, 1)}
     for what, v, fmt in (("final |W|", norm[name], ".1f"), ("mean LN gain", gain[name], ".3f")):
-        print(f"{name:6} {what:12} " + ", ".join(f"wd {k:g}: {x:{fmt}}" if k != "all" else f"every param at 1.0: {x:{fmt}}"
-                                              for k, x in v.items()))
-    print(f"{'':6} decay groups: matrices {1 - norm[name][0.1] / norm[name][0.0]:.0%} smaller at 0.1, "
-          f"{1 - norm[name][1.0] / norm[name][0.0]:.0%} at 1.0, than without decay")
+        print(
+            f"{name:6} {what:12} "
+            + ", ".join(
+                f"wd {k:g}: {x:{fmt}}" if k != "all" else f"every param at 1.0: {x:{fmt}}" for k, x in v.items()
+            )
+        )
+    print(
+        f"{'':6} decay groups: matrices {1 - norm[name][0.1] / norm[name][0.0]:.0%} smaller at 0.1, "
+        f"{1 - norm[name][1.0] / norm[name][0.0]:.0%} at 1.0, than without decay"
+    )
 
 gap = {name: effect(groups[name], "weight_decay", "gap") for name in groups}  # final val - train
 spread["gap"] = max(e.spread for e in gap.values())
 narrow = gap["scarce"].mean(0.0) - gap["scarce"].mean(1.0)
-print(f"scarce final gap: {gap['scarce'].mean(0.0):.3f} without decay, {gap['scarce'].mean(1.0):.3f} at 1.0: "
-      f"{narrow:.3f} narrower ({narrow / max(spread['gap'], 1e-9):.1f}x its seed spread {spread['gap']:.3f})")
+print(
+    f"scarce final gap: {gap['scarce'].mean(0.0):.3f} without decay, {gap['scarce'].mean(1.0):.3f} at 1.0: "
+    f"{narrow:.3f} narrower ({narrow / max(spread['gap'], 1e-9):.1f}x its seed spread {spread['gap']:.3f})"
+)
 
 
 def d(name, m, wd):  # change of metric m from no decay to decay wd (decay groups): < 0 is better

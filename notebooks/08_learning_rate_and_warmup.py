@@ -22,20 +22,26 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
 # "lr-sweep": the cpu lessons' model (2 layers x 128 wide), 300 updates a run, fp32
 lesson = start("08_learning_rate_and_warmup", setup="lr-sweep")
 cfg = lesson.cfg
-print(f"every run: {cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens, "
-      f"warmup {cfg.train.warmup_steps}, cosine to lr/10")
+print(
+    f"every run: {cfg.train.max_steps} updates x {cfg.tokens_per_step:,} tokens = {cfg.total_tokens:,} tokens, "
+    f"warmup {cfg.train.warmup_steps}, cosine to lr/10"
+)
 
 # %% [markdown]
 # ## 1. The lr finder
@@ -55,19 +61,23 @@ from slmlab.diagnostics import diagnose, format_findings, ladder, lr_find
 
 data = prepare(cfg.data)
 lad = ladder(data)
-found = lr_find(cfg, data, lr_min=1e-5, lr_max=1.0, steps=20 if lesson.smoke else 60,
-                micro_batch_size=cfg.train.micro_batch_size)
+found = lr_find(
+    cfg, data, lr_min=1e-5, lr_max=1.0, steps=20 if lesson.smoke else 60, micro_batch_size=cfg.train.micro_batch_size
+)
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.semilogx(found.lrs, found.losses, color="0.7", lw=0.8, label="loss per batch")
 ax.semilogx(found.lrs, found.smoothed, lw=2, label="smoothed")
 for name, x in (("suggestion", found.suggestion), ("minimum", found.lr_at_min), ("steepest", found.steepest)):
-    ax.axvline(x, ls="--", lw=1, color={"suggestion": "C2", "minimum": "C3", "steepest": "C1"}[name],
-               label=f"{name} {x:.2g}")
+    ax.axvline(
+        x, ls="--", lw=1, color={"suggestion": "C2", "minimum": "C3", "steepest": "C1"}[name], label=f"{name} {x:.2g}"
+    )
 ax.set(xlabel="learning rate", ylabel="loss", title="lr finder")
 ax.legend()
 plt.show()
-print(f"suggestion {found.suggestion:.2g} (a tenth of the minimum at {found.lr_at_min:.2g}); "
-      f"steepest descent at {found.steepest:.2g}")
+print(
+    f"suggestion {found.suggestion:.2g} (a tenth of the minimum at {found.lr_at_min:.2g}); "
+    f"steepest descent at {found.steepest:.2g}"
+)
 
 # %% [markdown]
 # The finder's numbers bracket the useful range after a few dozen updates; they are a
@@ -99,16 +109,17 @@ def vs_bigram(v):
     return f"{abs(bigram - v):.3f} nats ({bpb:.3f} bits per byte) {'below' if v < bigram else 'above'} bigram"
 
 
-print(f"rungs: uniform {rungs['uniform']:.3f}, unigram {rungs['unigram']:.3f}, bigram {bigram:.3f} "
-      f"({lad.bits_per_byte(bigram):.3f} bits per byte), entropy floor {rungs.get('entropy floor', float('nan')):.3f}")
+print(
+    f"rungs: uniform {rungs['uniform']:.3f}, unigram {rungs['unigram']:.3f}, bigram {bigram:.3f} "
+    f"({lad.bits_per_byte(bigram):.3f} bits per byte), entropy floor {rungs.get('entropy floor', float('nan')):.3f}"
+)
 sweep_runs = [experiments.run(at_lr(lr), label=f"lr={lr:g}", progress=False) for lr in LRS]
 by_lr = {r.config.train.lr: r for r in sweep_runs}
 final = {lr: r.history.final_val() for lr, r in by_lr.items()}
 for lr, v in final.items():
     print(f"lr {lr:<7g} final val {v:.3f}   {vs_bigram(v)}")
 best_lr = min(final, key=final.get)
-print(f"best lr in the sweep: {best_lr:g}; finder suggested {found.suggestion:.2g}, "
-      f"steepest {found.steepest:.2g}")
+print(f"best lr in the sweep: {best_lr:g}; finder suggested {found.suggestion:.2g}, steepest {found.steepest:.2g}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
@@ -159,14 +170,18 @@ for lr in (max(LRS), min(LRS), best_lr):
 # %%
 SEEDS = (1337, 1, 2) if not lesson.smoke else (1337, 1)
 low_lr = best_lr / 6
-seeded = {lr: [experiments.run(at_lr(lr, seed=s), label=f"lr={lr:.2g} seed {s}", progress=False) for s in SEEDS]
-          for lr in (best_lr, low_lr)}
+seeded = {
+    lr: [experiments.run(at_lr(lr, seed=s), label=f"lr={lr:.2g} seed {s}", progress=False) for s in SEEDS]
+    for lr in (best_lr, low_lr)
+}
 stats = {}
 for lr, rs in seeded.items():
     vals = [r.history.final_val() for r in rs]
     stats[lr] = (np.mean(vals), np.std(vals, ddof=1))
-    print(f"lr {lr:<9.3g} final val {stats[lr][0]:.3f} ± {stats[lr][1]:.3f} (mean ± sd over {len(SEEDS)} seeds: "
-          f"{', '.join(f'{v:.3f}' for v in vals)}); {vs_bigram(stats[lr][0])}")
+    print(
+        f"lr {lr:<9.3g} final val {stats[lr][0]:.3f} ± {stats[lr][1]:.3f} (mean ± sd over {len(SEEDS)} seeds: "
+        f"{', '.join(f'{v:.3f}' for v in vals)}); {vs_bigram(stats[lr][0])}"
+    )
 spread = stats[low_lr][1]  # the noise of healthy runs; a stalled seed is an effect, not noise (see below)
 print(f"seed sd: {spread:.3f} nats at lr {low_lr:.2g}, {stats[best_lr][1]:.3f} at lr {best_lr:g}")
 
@@ -217,20 +232,31 @@ check_prediction(prediction, val_with_warmup, baseline=(WARMUPS[1], final[high_l
 warm_runs = {}  # (warmup, seed) -> run; a second seed at 0 and at the longest: a stall can depend on the seed
 for w in WARMUPS:
     for s in SEEDS[:1] if w == cfg.train.warmup_steps else SEEDS[:2]:
-        r = warm_runs[w, s] = experiments.run(at_lr(high_lr, warmup_steps=w, seed=s), progress=False,
-                                              label=f"warmup {w}" + (f" (seed {s})" if s != SEEDS[0] else ""))
+        r = warm_runs[w, s] = experiments.run(
+            at_lr(high_lr, warmup_steps=w, seed=s),
+            progress=False,
+            label=f"warmup {w}" + (f" (seed {s})" if s != SEEDS[0] else ""),
+        )
         findings = diagnose(r.history, lad)
         spikes = next((f.data["spikes"] for f in findings if f.code == "lr_too_high"), 0)
         at_100 = next(e["val_loss"] for e in r.history.evals if e["step"] >= min(100, cfg.train.max_steps))
         lrs = schedule(r.config).lr
-        print(f"lr {high_lr:g}, warmup {w:>3} ({w / cfg.train.max_steps:>4.0%}), seed {s:>4}: lr at update "
-              f"{cfg.train.warmup_steps} {lrs[cfg.train.warmup_steps]:.4f}, mean lr {lrs.mean():.4f}; "
-              f"val {at_100:.3f} at update 100, final {r.history.final_val():.3f}; "
-              f"max grad norm {max(st['grad_norm'] for st in r.history.steps):.1f}, loss spikes {spikes}; doctor: "
-              f"{', '.join(f.code for f in findings if f.code != 'ladder_position') or 'nothing'}")
+        print(
+            f"lr {high_lr:g}, warmup {w:>3} ({w / cfg.train.max_steps:>4.0%}), seed {s:>4}: lr at update "
+            f"{cfg.train.warmup_steps} {lrs[cfg.train.warmup_steps]:.4f}, mean lr {lrs.mean():.4f}; "
+            f"val {at_100:.3f} at update 100, final {r.history.final_val():.3f}; "
+            f"max grad norm {max(st['grad_norm'] for st in r.history.steps):.1f}, loss spikes {spikes}; doctor: "
+            f"{', '.join(f.code for f in findings if f.code != 'ladder_position') or 'nothing'}"
+        )
 warm = {w: [r.history.final_val() for (w_, _), r in warm_runs.items() if w_ == w] for w in WARMUPS}
-display(plots.overlay([warm_runs[w, SEEDS[0]] for w in WARMUPS], "loss", ladder=lad,
-                      title=f"train loss at lr {high_lr:g} with three warmup lengths (seed {SEEDS[0]})"))
+display(
+    plots.overlay(
+        [warm_runs[w, SEEDS[0]] for w in WARMUPS],
+        "loss",
+        ladder=lad,
+        title=f"train loss at lr {high_lr:g} with three warmup lengths (seed {SEEDS[0]})",
+    )
+)
 
 # %% [markdown]
 # Warmup decided whether this lr trains at all. With no warmup (two seeds) and with 20
@@ -277,9 +303,14 @@ N, W, ACCUM = cfg.train.max_steps, cfg.train.warmup_steps, 4  # accumulation 4 h
 def per_micro_step_lrs(lr, min_lr, warmup, max_steps, accum):
     """A schedule written in optimizer updates, stepped once per micro-step: lr at each update."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
-    sched = SequentialLR(opt, [LinearLR(opt, start_factor=1 / 3, total_iters=warmup),
-                               CosineAnnealingLR(opt, T_max=max_steps - warmup, eta_min=min_lr)],
-                         milestones=[warmup])
+    sched = SequentialLR(
+        opt,
+        [
+            LinearLR(opt, start_factor=1 / 3, total_iters=warmup),
+            CosineAnnealingLR(opt, T_max=max_steps - warmup, eta_min=min_lr),
+        ],
+        milestones=[warmup],
+    )
     lrs = []
     for _ in range(max_steps):
         lrs.append(opt.param_groups[0]["lr"])
@@ -291,31 +322,44 @@ def per_micro_step_lrs(lr, min_lr, warmup, max_steps, accum):
 
 bug_minlr = student_schedule(lr=low_lr, min_lr=5 * low_lr, warmup=W, max_iters=N, grad_accum_steps=1).lr
 bug_micro = per_micro_step_lrs(best_lr, best_lr / 10, W, N, ACCUM)
-lr_curves = {f"min_lr bug: lr {low_lr:.2g}, min_lr {5 * low_lr:.2g}": bug_minlr,
-             f"fixed: lr {low_lr:.2g}, min_lr {low_lr / 10:.2g}": schedule(at_lr(low_lr)).lr,
-             f"per-micro-step bug (accum {ACCUM}): lr {best_lr:g}": bug_micro,
-             f"fixed: lr {best_lr:g}": schedule(at_lr(best_lr)).lr}
+lr_curves = {
+    f"min_lr bug: lr {low_lr:.2g}, min_lr {5 * low_lr:.2g}": bug_minlr,
+    f"fixed: lr {low_lr:.2g}, min_lr {low_lr / 10:.2g}": schedule(at_lr(low_lr)).lr,
+    f"per-micro-step bug (accum {ACCUM}): lr {best_lr:g}": bug_micro,
+    f"fixed: lr {best_lr:g}": schedule(at_lr(best_lr)).lr,
+}
 display(plots.schedule(lr_curves, logy=True, title="the lr each update really used"))
 
 # %%
 bug_runs = {
-    "min_lr > lr": experiments.run(at_lr(low_lr), label="min_lr bug",
-                                   callbacks=[ReplayLR(bug_minlr)], progress=False),
-    "per micro-step": experiments.run(at_lr(best_lr), label="per-micro-step bug",
-                                      callbacks=[ReplayLR(bug_micro)], progress=False),
+    "min_lr > lr": experiments.run(at_lr(low_lr), label="min_lr bug", callbacks=[ReplayLR(bug_minlr)], progress=False),
+    "per micro-step": experiments.run(
+        at_lr(best_lr), label="per-micro-step bug", callbacks=[ReplayLR(bug_micro)], progress=False
+    ),
 }
 compare = {"min_lr > lr": seeded[low_lr][0], "per micro-step": seeded[best_lr][0]}  # same seed, fixed schedule
 for name, r in bug_runs.items():
     bug, ok = r.history.final_val(), compare[name].history.final_val()
     codes = [f.code for f in diagnose(r.history, lad) if f.code != "ladder_position"]
     mean = stats[compare[name].config.train.lr][0]
-    print(f"{name:15} final val {bug:.3f}  vs  the same lr scheduled right {ok:.3f}: {bug - ok:+.3f} nats "
-          f"(vs its {len(SEEDS)}-seed mean {mean:.3f}: {bug - mean:+.3f}); {vs_bigram(bug)}; "
-          f"doctor: {', '.join(codes) or 'nothing to report'}")
+    print(
+        f"{name:15} final val {bug:.3f}  vs  the same lr scheduled right {ok:.3f}: {bug - ok:+.3f} nats "
+        f"(vs its {len(SEEDS)}-seed mean {mean:.3f}: {bug - mean:+.3f}); {vs_bigram(bug)}; "
+        f"doctor: {', '.join(codes) or 'nothing to report'}"
+    )
 print(format_findings([f for f in diagnose(bug_runs["min_lr > lr"].history, lad) if f.code == "lr_rising"]))
-display(plots.overlay({**{f"{k} (bug)": v for k, v in bug_runs.items()},
-                       f"lr {low_lr:.2g} fixed": compare["min_lr > lr"], f"lr {best_lr:g} fixed": compare["per micro-step"]},
-                      "val_loss", ladder=lad, title="val loss: buggy schedules vs fixed"))
+display(
+    plots.overlay(
+        {
+            **{f"{k} (bug)": v for k, v in bug_runs.items()},
+            f"lr {low_lr:.2g} fixed": compare["min_lr > lr"],
+            f"lr {best_lr:g} fixed": compare["per micro-step"],
+        },
+        "val_loss",
+        ladder=lad,
+        title="val loss: buggy schedules vs fixed",
+    )
+)
 
 # %% [markdown]
 # Read the two lines against section 3. The min_lr bug runs at a *higher* lr than its
@@ -346,8 +390,13 @@ display(plots.overlay({**{f"{k} (bug)": v for k, v in bug_runs.items()},
 # %%
 from slmlab.widgets import Dashboard
 
-dash = Dashboard(at_lr(best_lr), sliders={"lr": LRS, "warmup_steps": WARMUPS, "grad_clip": [0.0, 0.5, 1.0]},
-                 ladder=lad, runs=sweep_runs, title="lr, warmup and clipping")
+dash = Dashboard(
+    at_lr(best_lr),
+    sliders={"lr": LRS, "warmup_steps": WARMUPS, "grad_clip": [0.0, 0.5, 1.0]},
+    ladder=lad,
+    runs=sweep_runs,
+    title="lr, warmup and clipping",
+)
 dash
 
 # %%
@@ -365,12 +414,16 @@ display(dash.figure())
 from slmlab.diagnostics import clipped_fraction
 
 noclip, clipped = dash.last_run, by_lr[high_lr]
-print(f"lr {high_lr:g}: final val {noclip.history.final_val():.3f} without clipping vs "
-      f"{clipped.history.final_val():.3f} with clip 1.0 "
-      f"({noclip.history.final_val() - clipped.history.final_val():+.3f} nats; clipping fired on "
-      f"{clipped_fraction(clipped.history):.0%} of the logged updates); doctor without clipping: "
-      f"{', '.join(f.code for f in diagnose(noclip.history, lad) if f.code != 'ladder_position') or 'nothing'}")
-display(plots.overlay([clipped, noclip], "loss", label_by="grad_clip", ladder=lad, title=f"lr {high_lr:g}: clip on vs off"))
+print(
+    f"lr {high_lr:g}: final val {noclip.history.final_val():.3f} without clipping vs "
+    f"{clipped.history.final_val():.3f} with clip 1.0 "
+    f"({noclip.history.final_val() - clipped.history.final_val():+.3f} nats; clipping fired on "
+    f"{clipped_fraction(clipped.history):.0%} of the logged updates); doctor without clipping: "
+    f"{', '.join(f.code for f in diagnose(noclip.history, lad) if f.code != 'ladder_position') or 'nothing'}"
+)
+display(
+    plots.overlay([clipped, noclip], "loss", label_by="grad_clip", ladder=lad, title=f"lr {high_lr:g}: clip on vs off")
+)
 
 # %% [markdown]
 # Clipping made no difference that one pair of runs can show at this lr: both stalled
@@ -401,28 +454,43 @@ minlr_effect = bug_runs["min_lr > lr"].history.final_val() - compare["min_lr > l
 micro_effect = bug_runs["per micro-step"].history.final_val() - compare["per micro-step"].history.final_val()
 minlr_codes = [f.code for f in diagnose(bug_runs["min_lr > lr"].history, lad)]
 print(f"seed sd at lr {low_lr:.2g}: {spread:.3f}; margin used = 2 sd = {margin:.3f} nats")
-print(f"healthy: every seed at lr {low_lr:.2g} ends at least {bigram - max(vals[low_lr]):.3f} nats below bigram "
-      f"({(bigram - max(vals[low_lr])) / margin:.1f} margins)")
-print(f"C9/C17  lr {from_lr:g} -> {low_lr:.2g} ({low_lr / from_lr:.1f}x, from below the good range): "
-      f"val {final[from_lr]:.3f} -> {m_low:.3f}, gain {gain_below:.3f} nats ({gain_below / margin:.1f} margins)")
-print(f"C9/C17  lr {low_lr:.2g} -> {best_lr:g} (6x more): mean val {m_low:.3f} -> {m_best:.3f} ({m_best - m_low:+.3f}); "
-      f"per seed {', '.join(f'{b - lo:+.3f}' for b, lo in zip(vals[best_lr], vals[low_lr]))}")
-print(f"C9      too high: lr {max(LRS):g} ends {too_high:+.3f} vs the worst good seed ({worst_good:.3f}); "
-      f"too low: lr {min(LRS):g} ends {too_low:+.3f}")
-print(f"C11/C19 at lr {high_lr:g}, final val by warmup: "
-      + "; ".join(f"{w}: {', '.join(f'{v:.3f}' for v in vs)}" for w, vs in warm.items())
-      + f"; warmup 0 vs {WARMUPS[-1]} (worst seed of each): {warm_gain:+.3f} nats ({warm_gain / margin:.1f} margins)")
-print(f"C20     min_lr > lr bug vs fixed: {minlr_effect:+.3f} nats ({minlr_effect / margin:+.1f} margins); "
-      f"per-micro-step bug vs fixed: {micro_effect:+.3f} nats ({micro_effect / margin:+.1f} margins)")
-print(f"doctor  lr {min(LRS):g}: {doctor[min(LRS)]}; lr {max(LRS):g}: {doctor[max(LRS)]}; "
-      f"min_lr bug: {'lr_rising' if 'lr_rising' in minlr_codes else 'no lr_rising'}")
+print(
+    f"healthy: every seed at lr {low_lr:.2g} ends at least {bigram - max(vals[low_lr]):.3f} nats below bigram "
+    f"({(bigram - max(vals[low_lr])) / margin:.1f} margins)"
+)
+print(
+    f"C9/C17  lr {from_lr:g} -> {low_lr:.2g} ({low_lr / from_lr:.1f}x, from below the good range): "
+    f"val {final[from_lr]:.3f} -> {m_low:.3f}, gain {gain_below:.3f} nats ({gain_below / margin:.1f} margins)"
+)
+print(
+    f"C9/C17  lr {low_lr:.2g} -> {best_lr:g} (6x more): mean val {m_low:.3f} -> {m_best:.3f} ({m_best - m_low:+.3f}); "
+    f"per seed {', '.join(f'{b - lo:+.3f}' for b, lo in zip(vals[best_lr], vals[low_lr]))}"
+)
+print(
+    f"C9      too high: lr {max(LRS):g} ends {too_high:+.3f} vs the worst good seed ({worst_good:.3f}); "
+    f"too low: lr {min(LRS):g} ends {too_low:+.3f}"
+)
+print(
+    f"C11/C19 at lr {high_lr:g}, final val by warmup: "
+    + "; ".join(f"{w}: {', '.join(f'{v:.3f}' for v in vs)}" for w, vs in warm.items())
+    + f"; warmup 0 vs {WARMUPS[-1]} (worst seed of each): {warm_gain:+.3f} nats ({warm_gain / margin:.1f} margins)"
+)
+print(
+    f"C20     min_lr > lr bug vs fixed: {minlr_effect:+.3f} nats ({minlr_effect / margin:+.1f} margins); "
+    f"per-micro-step bug vs fixed: {micro_effect:+.3f} nats ({micro_effect / margin:+.1f} margins)"
+)
+print(
+    f"doctor  lr {min(LRS):g}: {doctor[min(LRS)]}; lr {max(LRS):g}: {doctor[max(LRS)]}; "
+    f"min_lr bug: {'lr_rising' if 'lr_rising' in minlr_codes else 'no lr_rising'}"
+)
 if not lesson.smoke:
     assert bigram - max(vals[low_lr]) > margin, "every seed at the healthy lr should end well below the bigram rung"
     assert gain_below > margin, "raising the lr from below the good range should beat the seed spread"
     assert too_high > margin and too_low > margin, "both ends of the sweep should be clearly worse than any good seed"
     assert {"lr_too_high", "diverged"} & set(doctor[max(LRS)]), "the doctor should flag the highest lr"
-    assert {"lr_too_low", "barely_trained", "above_bigram"} & set(doctor[min(LRS)]), \
+    assert {"lr_too_low", "barely_trained", "above_bigram"} & set(doctor[min(LRS)]), (
         "the doctor should call the lowest lr's run under-trained"
+    )
     assert "lr_rising" in minlr_codes, "the doctor should see the min_lr bug's rising lr"
     assert warm_gain > margin, "on every seed, the long warmup should end clearly below no warmup at the too-high lr"
     assert minlr_effect < -margin, "at a too-low lr, the min_lr bug (which raises the lr) should help"

@@ -24,12 +24,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -38,9 +42,11 @@ lesson = start("09_batch_size_and_accumulation", setup="batch-sweep")
 cfg = lesson.cfg
 BUDGET = cfg.total_tokens  # tokens per run in the equal-token comparisons
 EVAL_SEQS = cfg.train.micro_batch_size * cfg.train.eval_batches  # sequences per eval, kept equal
-print(f"base: batch {cfg.train.micro_batch_size} x block {cfg.model.block_size}, {cfg.train.max_steps} updates "
-      f"(warmup {cfg.train.warmup_steps}), {BUDGET:,} tokens per run, lr {cfg.train.lr:g}, dropout {cfg.model.dropout}, "
-      f"{cfg.train.dtype}")
+print(
+    f"base: batch {cfg.train.micro_batch_size} x block {cfg.model.block_size}, {cfg.train.max_steps} updates "
+    f"(warmup {cfg.train.warmup_steps}), {BUDGET:,} tokens per run, lr {cfg.train.lr:g}, dropout {cfg.model.dropout}, "
+    f"{cfg.train.dtype}"
+)
 
 # %%
 import time
@@ -66,8 +72,12 @@ def at_batch(B, *, tokens=BUDGET, steps=None, **changes):
     c = cfg.replace(micro_batch_size=B, **changes)
     n = steps or max(4, tokens // c.tokens_per_step)
     f = n / t.max_steps
-    return c.replace(max_steps=n, warmup_steps=min(t.warmup_steps, max(1, n // 4)),
-                     eval_interval=max(1, round(t.eval_interval * f)), eval_batches=max(1, EVAL_SEQS // B))
+    return c.replace(
+        max_steps=n,
+        warmup_steps=min(t.warmup_steps, max(1, n // 4)),
+        eval_interval=max(1, round(t.eval_interval * f)),
+        eval_batches=max(1, EVAL_SEQS // B),
+    )
 
 
 def vs_bigram(val):
@@ -107,39 +117,64 @@ def tokens_per_s(configs, rounds=5):
 BATCHES = [4, 16, 64] if not lesson.smoke else [4, 8, 16]
 SEEDS = (1337, 1) if not lesson.smoke else (1337,)
 small, mid, large = BATCHES
-eq_tokens = {B: [experiments.run(at_batch(B, seed=s), label=f"batch {B}", progress=False) for s in SEEDS]
-             for B in BATCHES}
+eq_tokens = {
+    B: [experiments.run(at_batch(B, seed=s), label=f"batch {B}", progress=False) for s in SEEDS] for B in BATCHES
+}
 m = {B: np.mean([r.history.final_val() for r in rs]) for B, rs in eq_tokens.items()}
 for B, rs in eq_tokens.items():
     vals = [r.history.final_val() for r in rs]
     h = rs[0].history
-    print(f"batch {B:>3}: {len(h.steps):>4} updates of {h.meta['tokens_per_step']:>5,} tokens -> final val "
-          f"{m[B]:.3f} (seeds: {', '.join(f'{v:.3f}' for v in vals)}; {vs_bigram(m[B])}), "
-          f"gap val-train {h.evals[-1]['val_loss'] - h.evals[-1]['train_loss']:+.3f}")
-spread = max(np.std([r.history.final_val() for r in rs], ddof=1) for rs in eq_tokens.values()) \
-    if len(SEEDS) > 1 else 0.0
+    print(
+        f"batch {B:>3}: {len(h.steps):>4} updates of {h.meta['tokens_per_step']:>5,} tokens -> final val "
+        f"{m[B]:.3f} (seeds: {', '.join(f'{v:.3f}' for v in vals)}; {vs_bigram(m[B])}), "
+        f"gap val-train {h.evals[-1]['val_loss'] - h.evals[-1]['train_loss']:+.3f}"
+    )
+spread = (
+    max(np.std([r.history.final_val() for r in rs], ddof=1) for rs in eq_tokens.values()) if len(SEEDS) > 1 else 0.0
+)
 print(f"seed spread (largest sd over {len(SEEDS)} seeds): {spread:.3f} nats")
 
 # %%
 speed = tokens_per_s({B: at_batch(B) for B in BATCHES})
 for B in BATCHES:
-    print(f"batch {B:>3}: {speed[B]:,.0f} tokens/s ({speed[B] / speed[mid]:.2f}x batch {mid}); a run of "
-          f"{BUDGET:,} tokens ~ {BUDGET / speed[B]:.0f} s of training at this speed")
+    print(
+        f"batch {B:>3}: {speed[B]:,.0f} tokens/s ({speed[B] / speed[mid]:.2f}x batch {mid}); a run of "
+        f"{BUDGET:,} tokens ~ {BUDGET / speed[B]:.0f} s of training at this speed"
+    )
 
 # %%
 N_EQ = eq_tokens[large][0].config.train.max_steps  # the large batch's update count
 eq_updates = {B: experiments.run(at_batch(B, steps=N_EQ), label=f"batch {B}", progress=False) for B in BATCHES[:2]}
 eq_updates[large] = eq_tokens[large][0]
 for B, r in eq_updates.items():
-    print(f"batch {B:>3}, {N_EQ} updates ({r.history.steps[-1]['tokens']:>7,} tokens): "
-          f"final val {r.history.final_val():.3f} ({vs_bigram(r.history.final_val())})")
+    print(
+        f"batch {B:>3}, {N_EQ} updates ({r.history.steps[-1]['tokens']:>7,} tokens): "
+        f"final val {r.history.final_val():.3f} ({vs_bigram(r.history.final_val())})"
+    )
 fig, axes = plt.subplots(1, 3, figsize=(17, 4.5), layout="constrained")  # room for the rung labels
-plots.overlay({f"batch {B}": rs[0] for B, rs in eq_tokens.items()}, "val_loss", x="tokens", ax=axes[0],
-              ladder=lad, title=f"equal tokens ({BUDGET:,}): val vs tokens")
-plots.overlay({f"batch {B}": r for B, r in eq_updates.items()}, "val_loss", ax=axes[1], ladder=lad,
-              title=f"equal updates ({N_EQ}): val vs update")
-plots.isolation([r for rs in eq_tokens.values() for r in rs], "micro_batch_size", "final_val", ax=axes[2],
-                ladder=lad, title="equal tokens: final val vs batch (2 seeds)")
+plots.overlay(
+    {f"batch {B}": rs[0] for B, rs in eq_tokens.items()},
+    "val_loss",
+    x="tokens",
+    ax=axes[0],
+    ladder=lad,
+    title=f"equal tokens ({BUDGET:,}): val vs tokens",
+)
+plots.overlay(
+    {f"batch {B}": r for B, r in eq_updates.items()},
+    "val_loss",
+    ax=axes[1],
+    ladder=lad,
+    title=f"equal updates ({N_EQ}): val vs update",
+)
+plots.isolation(
+    [r for rs in eq_tokens.values() for r in rs],
+    "micro_batch_size",
+    "final_val",
+    ax=axes[2],
+    ladder=lad,
+    title="equal tokens: final val vs batch (2 seeds)",
+)
 plt.show()
 
 # %% [markdown]
@@ -165,10 +200,13 @@ for B, rs in eq_tokens.items():
     norms = np.array([s["grad_norm"] for s in h.steps])
     spikes = [s for s in h.steps if s["grad_norm"] > 10 * np.median(norms)]
     worst = max(h.evals, key=lambda e: e["val_loss"])
-    print(f"batch {B:>3}: warmup {t.warmup_steps} of {t.max_steps} updates; clip {t.grad_clip:g} fired in "
-          f"{np.mean(norms > t.grad_clip):.0%} of updates; {len(spikes)} grad-norm spikes (>10x median "
-          f"{np.median(norms):.2f})" + "".join(f", {s['grad_norm']:.0f} at update {s['step']}" for s in spikes[:3])
-          + f"; highest val {worst['val_loss']:.3f} at update {worst['step']} (uniform {uniform:.2f})")
+    print(
+        f"batch {B:>3}: warmup {t.warmup_steps} of {t.max_steps} updates; clip {t.grad_clip:g} fired in "
+        f"{np.mean(norms > t.grad_clip):.0%} of updates; {len(spikes)} grad-norm spikes (>10x median "
+        f"{np.median(norms):.2f})"
+        + "".join(f", {s['grad_norm']:.0f} at update {s['step']}" for s in spikes[:3])
+        + f"; highest val {worst['val_loss']:.3f} at update {worst['step']} (uniform {uniform:.2f})"
+    )
 
 # %% [markdown]
 # No run blows up, and none climbs back towards the uniform guess: each run's highest val is
@@ -216,8 +254,11 @@ def accumulation_pair(dtype, steps=None):
     """Section 1's large batch in one piece and as 4 accumulated micro-batches: (one, acc, largest step-loss gap)."""
     n = steps or eq_tokens[large][0].config.train.max_steps
     one = experiments.run(at_batch(large, steps=n, dtype=dtype), label=f"batch {large} ({dtype})", progress=False)
-    acc = experiments.run(at_batch(large // 4, steps=n, grad_accum_steps=4, dtype=dtype),
-                          label=f"{large // 4} x 4 accumulated ({dtype})", progress=False)
+    acc = experiments.run(
+        at_batch(large // 4, steps=n, grad_accum_steps=4, dtype=dtype),
+        label=f"{large // 4} x 4 accumulated ({dtype})",
+        progress=False,
+    )
     a, b = (np.array([s["loss"] for s in r.history.steps]) for r in (acc, one))
     return one, acc, a - b
 
@@ -226,15 +267,25 @@ pairs = {"float32": accumulation_pair("float32")}
 if cpu_has_bf16() and not lesson.smoke:
     pairs["bfloat16"] = accumulation_pair("bfloat16", steps=25)
 else:
-    print("bfloat16: skipped: this CPU has no native bf16 (or SLMLAB_CPU_BF16=0 is set), and without it a bf16 "
-          "matmul is many times slower than float32")
+    print(
+        "bfloat16: skipped: this CPU has no native bf16 (or SLMLAB_CPU_BF16=0 is set), and without it a bf16 "
+        "matmul is many times slower than float32"
+    )
 for dtype, (*_, d) in pairs.items():
-    print(f"{dtype:8}: batch {large} vs {large // 4} x 4 accumulated, {len(d)} updates each: largest step-loss "
-          f"difference {np.max(np.abs(d)):.2e} nats ({np.max(np.abs(d[:25])):.2e} in the first 25)")
+    print(
+        f"{dtype:8}: batch {large} vs {large // 4} x 4 accumulated, {len(d)} updates each: largest step-loss "
+        f"difference {np.max(np.abs(d)):.2e} nats ({np.max(np.abs(d[:25])):.2e} in the first 25)"
+    )
 big, acc, diffs = pairs["float32"]
 accum_diff = float(np.max(np.abs(diffs)))
-display(plots.overlay({f"batch {large}": big, f"{large // 4} x 4 accumulated": acc}, "loss", beta=0,
-              title="step loss: one batch vs accumulation (float32)"))
+display(
+    plots.overlay(
+        {f"batch {large}": big, f"{large // 4} x 4 accumulated": acc},
+        "loss",
+        beta=0,
+        title="step loss: one batch vs accumulation (float32)",
+    )
+)
 
 # %% [markdown]
 # In float32 the two ways differ by at most 7.15e-07 nats over 75 updates: rounding, and one
@@ -257,18 +308,25 @@ display(plots.overlay({f"batch {large}": big, f"{large // 4} x 4 accumulated": a
 
 # %%
 scale = large / mid
-LRS = {"base": cfg.train.lr, "square-root rule": cfg.train.lr * scale ** 0.5, "linear rule": cfg.train.lr * scale}
+LRS = {"base": cfg.train.lr, "square-root rule": cfg.train.lr * scale**0.5, "linear rule": cfg.train.lr * scale}
 tuned, tuned_runs = {}, {}
 for rule, lr in LRS.items():
-    r = eq_tokens[large][0] if rule == "base" else experiments.run(
-        at_batch(large, lr=lr, min_lr=lr / 10), label=f"batch {large}, lr {lr:g}", progress=False)
+    r = (
+        eq_tokens[large][0]
+        if rule == "base"
+        else experiments.run(at_batch(large, lr=lr, min_lr=lr / 10), label=f"batch {large}, lr {lr:g}", progress=False)
+    )
     tuned[lr], tuned_runs[lr] = r.history.final_val(), r
-    print(f"batch {large}, lr {lr:<6.3g} ({rule:>16}): final val {tuned[lr]:.3f}, max grad norm "
-          f"{max(s['grad_norm'] for s in r.history.steps):.1f} ({vs_bigram(tuned[lr])})")
+    print(
+        f"batch {large}, lr {lr:<6.3g} ({rule:>16}): final val {tuned[lr]:.3f}, max grad norm "
+        f"{max(s['grad_norm'] for s in r.history.steps):.1f} ({vs_bigram(tuned[lr])})"
+    )
 best_lr = min(tuned, key=tuned.get)
 best_large = tuned[best_lr]
-print(f"batch {large} at its best lr ({best_lr:.3g}) {best_large:.3f} vs batch {mid} at the base lr {m[mid]:.3f} "
-      f"({best_large - m[mid]:+.3f} nats; seed 1337 only for batch {large})")
+print(
+    f"batch {large} at its best lr ({best_lr:.3g}) {best_large:.3f} vs batch {mid} at the base lr {m[mid]:.3f} "
+    f"({best_large - m[mid]:+.3f} nats; seed 1337 only for batch {large})"
+)
 
 # %% [markdown]
 # The square-root rule helped: lr 0.006 took batch 64 from 2.394 to 1.889, 0.23 nats below
@@ -332,9 +390,13 @@ b_noise_init = noise_scale(GPT(mid_run.config.model).train())[2]
 b_noise_short = noise_scale(short.model().train())[2]
 true_sq, trace, b_noise = noise_scale(mid_run.model().train())
 print(f"untrained model: B_noise ~ {b_noise_init:.0f} sequences")
-print(f"batch-{mid} model after {N_EQ} updates (val {short.history.final_val():.3f}): B_noise ~ {b_noise_short:.0f} sequences")
-print(f"trained batch-{mid} model (val {mid_run.history.final_val():.3f}): |G|^2 ~ {true_sq:.3g}, "
-      f"tr(Sigma) ~ {trace:.3g} per sequence -> B_noise ~ {b_noise:.0f} sequences ({b_noise * cfg.model.block_size:,.0f} tokens)")
+print(
+    f"batch-{mid} model after {N_EQ} updates (val {short.history.final_val():.3f}): B_noise ~ {b_noise_short:.0f} sequences"
+)
+print(
+    f"trained batch-{mid} model (val {mid_run.history.final_val():.3f}): |G|^2 ~ {true_sq:.3g}, "
+    f"tr(Sigma) ~ {trace:.3g} per sequence -> B_noise ~ {b_noise:.0f} sequences ({b_noise * cfg.model.block_size:,.0f} tokens)"
+)
 for bs in BATCHES:
     print(f"batch {bs:>3}: relative gradient error sqrt(trSigma/B)/|G| = {np.sqrt(trace / bs / true_sq):.2f} (trained)")
 
@@ -355,11 +417,16 @@ def tokens_ratio(b_noise):
 
 
 t_mid, t_large = tokens_to(mid_run, best_large), tokens_to(tuned_runs[best_lr], best_large)
-print(f"to reach val {best_large:.3f} (batch {large} at lr {best_lr:.3g}, its end): batch {mid} took "
-      + (f"{t_mid:,.0f} tokens, batch {large} {t_large:,.0f}: {t_large / t_mid:.1f}x as many" if t_mid and t_large
-         else "(not reached by both runs)")
-      + f"; E = E_min(1 + B/B_noise) predicts {tokens_ratio(b_noise):.1f}x (B_noise {b_noise:.0f}) to "
-      f"{tokens_ratio(b_noise_init):.1f}x (B_noise {b_noise_init:.0f})")
+print(
+    f"to reach val {best_large:.3f} (batch {large} at lr {best_lr:.3g}, its end): batch {mid} took "
+    + (
+        f"{t_mid:,.0f} tokens, batch {large} {t_large:,.0f}: {t_large / t_mid:.1f}x as many"
+        if t_mid and t_large
+        else "(not reached by both runs)"
+    )
+    + f"; E = E_min(1 + B/B_noise) predicts {tokens_ratio(b_noise):.1f}x (B_noise {b_noise:.0f}) to "
+    f"{tokens_ratio(b_noise_init):.1f}x (B_noise {b_noise_init:.0f})"
+)
 
 # %% [markdown]
 # The theory and section 1 agree once both are measured. On the untrained model B_noise is
@@ -391,15 +458,26 @@ tps = tokens_per_s(block_cfgs)
 for T in BLOCKS:
     print(f"block {T:>3}: {tps[T]:,.0f} tokens/s ({tps[T] / tps[BLOCKS[0]]:.2f}x block {BLOCKS[0]})")
 man = data.manifest
-print(f"a story is {man['n_train_tokens'] / man['n_train_docs']:.0f} tokens on average "
-      f"({man['n_train_docs']:,} train stories)")
+print(
+    f"a story is {man['n_train_tokens'] / man['n_train_docs']:.0f} tokens on average "
+    f"({man['n_train_docs']:,} train stories)"
+)
 
 blocks = {T: experiments.run(c, label=f"block {T}", progress=False) for T, c in block_cfgs.items()}
 for T, r in blocks.items():
-    print(f"block {T:>3} (batch {r.config.train.micro_batch_size}): final val {r.history.final_val():.3f} "
-          f"after {r.history.steps[-1]['tokens']:,} tokens ({vs_bigram(r.history.final_val())})")
-display(plots.overlay({f"block {T}": r for T, r in blocks.items()}, "val_loss", x="tokens", ladder=lad,
-              title="val loss at equal tokens, by block size"))
+    print(
+        f"block {T:>3} (batch {r.config.train.micro_batch_size}): final val {r.history.final_val():.3f} "
+        f"after {r.history.steps[-1]['tokens']:,} tokens ({vs_bigram(r.history.final_val())})"
+    )
+display(
+    plots.overlay(
+        {f"block {T}": r for T, r in blocks.items()},
+        "val_loss",
+        x="tokens",
+        ladder=lad,
+        title="val loss at equal tokens, by block size",
+    )
+)
 
 # %% [markdown]
 # Speed, side by side in one cell: block 128 trained at 0.96x and block 256 at 0.85x the
@@ -432,8 +510,9 @@ def val_at_batch(B):
     return experiments.run(at_batch(B), label=f"batch {B}", progress=False).history.final_val()
 
 
-check_prediction(prediction, val_at_batch, baseline=(mid, eq_tokens[mid][0].history.final_val()), setting="batch",
-                 tolerance=0.25);
+check_prediction(
+    prediction, val_at_batch, baseline=(mid, eq_tokens[mid][0].history.final_val()), setting="batch", tolerance=0.25
+);
 
 # %% [markdown]
 # ### Try it: the dashboard
@@ -446,15 +525,29 @@ check_prediction(prediction, val_at_batch, baseline=(mid, eq_tokens[mid][0].hist
 from slmlab.widgets import Dashboard
 
 sweep_runs = [rs[0] for rs in eq_tokens.values()]
-dash = Dashboard(cfg, sliders={"micro_batch_size": sorted(BATCHES + [2 * mid]), "grad_accum_steps": [1, 2, 4, 8],
-                               "lr": sorted(LRS.values())}, ladder=lad, runs=sweep_runs, x="tokens",
-                 title="batch, accumulation, lr")
+dash = Dashboard(
+    cfg,
+    sliders={
+        "micro_batch_size": sorted(BATCHES + [2 * mid]),
+        "grad_accum_steps": [1, 2, 4, 8],
+        "lr": sorted(LRS.values()),
+    },
+    ladder=lad,
+    runs=sweep_runs,
+    x="tokens",
+    title="batch, accumulation, lr",
+)
 dash
 
 # %% tags=["answer"]
 c32 = at_batch(2 * mid)
-dash.set(micro_batch_size=2 * mid, max_steps=c32.train.max_steps, warmup_steps=c32.train.warmup_steps,
-         eval_interval=c32.train.eval_interval, eval_batches=c32.train.eval_batches)
+dash.set(
+    micro_batch_size=2 * mid,
+    max_steps=c32.train.max_steps,
+    warmup_steps=c32.train.warmup_steps,
+    eval_interval=c32.train.eval_interval,
+    eval_batches=c32.train.eval_batches,
+)
 dash.start(block=True)
 print(dash.status)
 display(dash.figure())
@@ -468,10 +561,22 @@ display(dash.figure())
 
 # %% tags=["answer"]
 by_batch = sorted(sweep_runs + [dash.last_run], key=lambda r: r.config.train.micro_batch_size)
-print(", ".join(f"batch {r.config.train.micro_batch_size} ({r.config.train.max_steps} updates): "
-                f"{r.history.final_val():.3f}" for r in by_batch))
-display(plots.overlay(by_batch, "val_loss", x="tokens", label_by="micro_batch_size", ladder=lad,
-              title=f"equal tokens, with the dashboard's batch {2 * mid}"))
+print(
+    ", ".join(
+        f"batch {r.config.train.micro_batch_size} ({r.config.train.max_steps} updates): {r.history.final_val():.3f}"
+        for r in by_batch
+    )
+)
+display(
+    plots.overlay(
+        by_batch,
+        "val_loss",
+        x="tokens",
+        label_by="micro_batch_size",
+        ladder=lad,
+        title=f"equal tokens, with the dashboard's batch {2 * mid}",
+    )
+)
 
 # %% [markdown]
 # Batch 32 (150 updates) ended at 1.519, between batch 16 (0.941) and batch 64 (2.394) but
@@ -504,26 +609,40 @@ from slmlab.diagnostics import CHAT_CONFIG, STUDENT_CONFIG, lint
 
 margin = 2 * max(spread, 0.01)
 # tokens per update as the lint reads each config, and as batch x block x accumulation of its numbers
-tpu = {name: next(f.data["tokens_per_update"] for f in lint(c) if f.code == "budget")
-       for name, c in (("student", STUDENT_CONFIG), ("chat", CHAT_CONFIG))}
-arithmetic = {name: c["batch_size"] * c["block_size"] * c["gradient_accumulation_steps"]
-              for name, c in (("student", STUDENT_CONFIG), ("chat", CHAT_CONFIG))}
+tpu = {
+    name: next(f.data["tokens_per_update"] for f in lint(c) if f.code == "budget")
+    for name, c in (("student", STUDENT_CONFIG), ("chat", CHAT_CONFIG))
+}
+arithmetic = {
+    name: c["batch_size"] * c["block_size"] * c["gradient_accumulation_steps"]
+    for name, c in (("student", STUDENT_CONFIG), ("chat", CHAT_CONFIG))
+}
 sd = {B: np.std([r.history.final_val() for r in rs], ddof=1) if len(rs) > 1 else 0.0 for B, rs in eq_tokens.items()}
 margin_small = 2 * max(sd[small], sd[mid], 0.01)  # batch 4 vs 16: the spread of those two
-print(f"seed spread {spread:.3f}; margin = 2 sd = {margin:.3f} nats; batch {small} vs {mid}: 2 sd of those two "
-      f"= {margin_small:.3f}")
-print(f"C10 equal tokens: batch {small} {m[small]:.3f}, {mid} {m[mid]:.3f}, {large} {m[large]:.3f} "
-      f"(batch {mid} - {small}: {m[mid] - m[small]:+.3f}; {large} - {mid}: {m[large] - m[mid]:+.3f}); "
-      f"tokens/s batch {small} at {speed[small] / speed[mid]:.2f}x batch {mid}")
+print(
+    f"seed spread {spread:.3f}; margin = 2 sd = {margin:.3f} nats; batch {small} vs {mid}: 2 sd of those two "
+    f"= {margin_small:.3f}"
+)
+print(
+    f"C10 equal tokens: batch {small} {m[small]:.3f}, {mid} {m[mid]:.3f}, {large} {m[large]:.3f} "
+    f"(batch {mid} - {small}: {m[mid] - m[small]:+.3f}; {large} - {mid}: {m[large] - m[mid]:+.3f}); "
+    f"tokens/s batch {small} at {speed[small] / speed[mid]:.2f}x batch {mid}"
+)
 print(f"accumulation 4x{large // 4} vs batch {large}: largest step-loss difference {accum_diff:.1e} (float32)")
 print(f"best lr for batch {large}: {best_lr:.3g} -> {best_large:.3f}, vs batch {mid} {m[mid]:.3f}")
-print(f"C22 gradient noise scale ~ {b_noise_init:.0f} sequences untrained, ~ {b_noise_short:.0f} after {N_EQ} "
-      f"updates, ~ {b_noise:.0f} trained")
-print(f"C23 block {BLOCKS[-1]} runs at {tps[BLOCKS[-1]] / tps[BLOCKS[0]]:.2f}x the tokens/s of block {BLOCKS[0]}; "
-      f"val {blocks[BLOCKS[-1]].history.final_val():.3f} vs {blocks[BLOCKS[0]].history.final_val():.3f}")
-print(f"C24 tokens per update: student {tpu['student']:,}, chat {tpu['chat']:,} "
-      f"({tpu['chat'] / tpu['student']:.0f}x): per token, the chat config updates "
-      f"{tpu['chat'] / tpu['student']:.0f}x LESS often")
+print(
+    f"C22 gradient noise scale ~ {b_noise_init:.0f} sequences untrained, ~ {b_noise_short:.0f} after {N_EQ} "
+    f"updates, ~ {b_noise:.0f} trained"
+)
+print(
+    f"C23 block {BLOCKS[-1]} runs at {tps[BLOCKS[-1]] / tps[BLOCKS[0]]:.2f}x the tokens/s of block {BLOCKS[0]}; "
+    f"val {blocks[BLOCKS[-1]].history.final_val():.3f} vs {blocks[BLOCKS[0]].history.final_val():.3f}"
+)
+print(
+    f"C24 tokens per update: student {tpu['student']:,}, chat {tpu['chat']:,} "
+    f"({tpu['chat'] / tpu['student']:.0f}x): per token, the chat config updates "
+    f"{tpu['chat'] / tpu['student']:.0f}x LESS often"
+)
 if not lesson.smoke:
     assert accum_diff < 1e-3, "accumulation should match the big batch up to float32 noise"
     assert m[large] - m[mid] > margin, "at equal tokens, 4x fewer (larger) updates should lose here"

@@ -24,12 +24,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -39,9 +43,11 @@ cfg = lesson.cfg
 SEEDS = (1337, 2024)
 EVERY = {"smoke": 5, "cpu": 10, "gpu": 50}[lesson.profile]  # TrainingStats samples one update in EVERY
 HIGH_LR = 30 * cfg.train.lr
-print(f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.model.n_head} heads, "
-      f"{cfg.train.max_steps} updates at lr {cfg.train.lr:g} (high: {HIGH_LR:g}), clip {cfg.train.grad_clip:g}, "
-      f"statistics every {EVERY} updates, seeds {SEEDS}")
+print(
+    f"model {cfg.model.n_layer} layers x {cfg.model.n_embd} wide, {cfg.model.n_head} heads, "
+    f"{cfg.train.max_steps} updates at lr {cfg.train.lr:g} (high: {HIGH_LR:g}), clip {cfg.train.grad_clip:g}, "
+    f"statistics every {EVERY} updates, seeds {SEEDS}"
+)
 
 # %% [markdown]
 # ## 1. Five ways to break a GPT
@@ -171,13 +177,17 @@ final = {k: r.history.final_val() for k, r in runs.items()}
 print(f"{'run':20} {'seed':>5} {'final val':>9} {'vs healthy':>10} {'clipped (>1.0)':>14} {'max grad norm':>13}")
 for (name, seed), r in runs.items():
     gn = max(s["grad_norm"] for s in r.history.steps)
-    print(f"{name:20} {seed:>5} {final[name, seed]:>9.3f} {final[name, seed] - final['healthy', seed]:>+10.3f} "
-          f"{clipped_fraction(r.history, 1.0):>14.0%} {gn:>13.3g}")
+    print(
+        f"{name:20} {seed:>5} {final[name, seed]:>9.3f} {final[name, seed] - final['healthy', seed]:>+10.3f} "
+        f"{clipped_fraction(r.history, 1.0):>14.0%} {gn:>13.3g}"
+    )
 rungs = lad.to_dict()
 healthy_val = sum(final["healthy", s] for s in SEEDS) / len(SEEDS)
-print(f"healthy (mean of {len(SEEDS)} seeds) ends at {healthy_val:.3f}: {rungs['bigram'] - healthy_val:.3f} nats, "
-      f"{lad.bits_per_byte(rungs['bigram']) - lad.bits_per_byte(healthy_val):.3f} bits per byte below the bigram "
-      f"rung ({rungs['bigram']:.3f}); unigram {rungs['unigram']:.3f}, uniform {rungs['uniform']:.3f}")
+print(
+    f"healthy (mean of {len(SEEDS)} seeds) ends at {healthy_val:.3f}: {rungs['bigram'] - healthy_val:.3f} nats, "
+    f"{lad.bits_per_byte(rungs['bigram']) - lad.bits_per_byte(healthy_val):.3f} bits per byte below the bigram "
+    f"rung ({rungs['bigram']:.3f}); unigram {rungs['unigram']:.3f}, uniform {rungs['uniform']:.3f}"
+)
 
 # %% [markdown]
 # The "clipped" column is the share of updates whose gradient norm (before clipping) was above
@@ -238,12 +248,26 @@ def tagged(kind, names, seed=SEEDS[0]):
 
 resid = [{**r, "log10_rms": math.log10(r["rms"])} for r in tagged("residual", BREAKS)]
 fig, axes = plt.subplots(2, 1, figsize=(12, 8.5), layout="constrained")
-plots.heatmap(tagged("activations", BREAKS), key="saturated", by=("run", "layer"), vmin=0, vmax=0.5,
-              annot=False, ax=axes[0], title=f"share of GELU inputs below -3 (alarm: {GELU_SATURATED_SHARE:.0%})")
-plots.heatmap(resid, key="log10_rms", by=("run", "layer"),
-              center=math.log10(RESIDUAL_RMS_HIGH), annot=False, ax=axes[1],
-              title=f"log10 rms of the residual stream after each block (alarm: rms {RESIDUAL_RMS_HIGH:g}, "
-                    f"log10 {math.log10(RESIDUAL_RMS_HIGH):.2f})")
+plots.heatmap(
+    tagged("activations", BREAKS),
+    key="saturated",
+    by=("run", "layer"),
+    vmin=0,
+    vmax=0.5,
+    annot=False,
+    ax=axes[0],
+    title=f"share of GELU inputs below -3 (alarm: {GELU_SATURATED_SHARE:.0%})",
+)
+plots.heatmap(
+    resid,
+    key="log10_rms",
+    by=("run", "layer"),
+    center=math.log10(RESIDUAL_RMS_HIGH),
+    annot=False,
+    ax=axes[1],
+    title=f"log10 rms of the residual stream after each block (alarm: rms {RESIDUAL_RMS_HIGH:g}, "
+    f"log10 {math.log10(RESIDUAL_RMS_HIGH):.2f})",
+)
 plt.close(fig)
 fig
 
@@ -259,8 +283,10 @@ for name in BREAKS:
     dead, _, _ = peak("activations", name, "dead")
     pre, _, _ = peak("activations", name, "pre_std")
     rms, rms_step, _ = peak("residual", name, "rms")
-    print(f"{name:20} saturated up to {sat:6.1%} (step {sat_step:>3}, layer {sat_layer}), dead units up to "
-          f"{dead:5.1%}, GELU input std up to {pre:6.3g}, residual rms up to {rms:7.3g} (step {rms_step})")
+    print(
+        f"{name:20} saturated up to {sat:6.1%} (step {sat_step:>3}, layer {sat_layer}), dead units up to "
+        f"{dead:5.1%}, GELU input std up to {pre:6.3g}, residual rms up to {rms:7.3g} (step {rms_step})"
+    )
 
 # %% [markdown]
 # Read the heatmap's rows against the printed peaks. The healthy runs stay far below the
@@ -289,8 +315,16 @@ from slmlab.diagnostics import ATTENTION_COLLAPSED_NATS
 show = ["healthy", "no LayerNorm", "init std 1.0", "lr x30"]
 fig, axes = plt.subplots(len(show), 1, figsize=(12, 2.2 * len(show) + 1), layout="constrained")
 for ax, name in zip(axes, show):
-    plots.heatmap(stats[name, SEEDS[0]].attention, key="entropy", by=("layer", "head"), vmin=0, vmax=3.3,
-                  annot=False, ax=ax, title=f"{name}: attention entropy per head (nats)")
+    plots.heatmap(
+        stats[name, SEEDS[0]].attention,
+        key="entropy",
+        by=("layer", "head"),
+        vmin=0,
+        vmax=3.3,
+        annot=False,
+        ax=ax,
+        title=f"{name}: attention entropy per head (nats)",
+    )
 plt.close(fig)
 fig
 
@@ -300,9 +334,11 @@ for name in BREAKS:
     last = max(a["step"] for a in att)
     low = min(att, key=lambda a: a["entropy"])
     end = [a["entropy"] / a["uniform"] for a in att if a["step"] == last]
-    print(f"{name:20} lowest head entropy {low['entropy']:.2f} nats (step {low['step']:>3}); at the end, "
-          f"heads at {min(end):.0%}-{max(end):.0%} of attending evenly; "
-          f"{sum(a['entropy'] < ATTENTION_COLLAPSED_NATS for a in att)} collapsed head samples")
+    print(
+        f"{name:20} lowest head entropy {low['entropy']:.2f} nats (step {low['step']:>3}); at the end, "
+        f"heads at {min(end):.0%}-{max(end):.0%} of attending evenly; "
+        f"{sum(a['entropy'] < ATTENTION_COLLAPSED_NATS for a in att)} collapsed head samples"
+    )
 
 # %% [markdown]
 # In the healthy runs every head starts by attending evenly and learns to focus a little: at the end the heads are at 66-85% of even attention, lowest 1.93 nats. With init
@@ -325,18 +361,28 @@ for name in BREAKS:
 from slmlab.diagnostics import EXPLODING_FACTOR, VANISHING_GRAD_NORM
 
 grad_rows = [{**g, "log10_norm": math.log10(max(g["grad_norm"], 1e-8))} for g in tagged("grads", BREAKS)]
-display(plots.heatmap(grad_rows, key="log10_norm", by=("run", "name"), center=0.0, annot=False,
-                      title="log10 gradient norm per group, before clipping (0 = norm 1)",
-                      figsize=(12, 7)))
+display(
+    plots.heatmap(
+        grad_rows,
+        key="log10_norm",
+        by=("run", "name"),
+        center=0.0,
+        annot=False,
+        title="log10 gradient norm per group, before clipping (0 = norm 1)",
+        figsize=(12, 7),
+    )
+)
 
 # %%
 for (name, seed), r in runs.items():
     x, gn = r.history.series("grad_norm")
     med, top = float(np.median(gn)), int(np.argmax(gn))
     at1 = [g["grad_norm"] for g in stats[name, seed].grads if g["step"] == 1 and g["name"].startswith("block")]
-    print(f"{name:20} seed {seed}: block grad norms at step 1: {', '.join(f'{g:.2g}' for g in at1)}; total: "
-          f"median {med:.3g}, max {gn[top]:.3g} at step {int(x[top])} ({gn[top] / med:.1f}x the median), "
-          f"clipped {clipped_fraction(r.history, 1.0):.0%}")
+    print(
+        f"{name:20} seed {seed}: block grad norms at step 1: {', '.join(f'{g:.2g}' for g in at1)}; total: "
+        f"median {med:.3g}, max {gn[top]:.3g} at step {int(x[top])} ({gn[top] / med:.1f}x the median), "
+        f"clipped {clipped_fraction(r.history, 1.0):.0%}"
+    )
 
 # %% [markdown]
 # **Vanishing:** without LayerNorm the blocks' gradient norms at step 1 are 0.0008, a
@@ -380,15 +426,22 @@ def median_ratio(name, seed=SEEDS[0]):
 for name in BREAKS:
     m = median_ratio(name)
     hi = max(m, key=m.get)
-    print(f"{name:20} median log10 update ratio: {m[min(m)]:+.2f} at step {min(m)}, highest {m[hi]:+.2f} "
-          f"(step {hi}), {m[max(m)]:+.2f} at the end")
+    print(
+        f"{name:20} median log10 update ratio: {m[min(m)]:+.2f} at step {min(m)}, highest {m[hi]:+.2f} "
+        f"(step {hi}), {m[max(m)]:+.2f} at the end"
+    )
 
 # %% [markdown]
 # Per parameter, the healthy run (the colours centre on -3):
 
 # %%
-plots.heatmap(stats["healthy", SEEDS[0]].updates, key="log10_ratio", annot=False, figsize=(12, 7),
-              title="healthy run: log10 update:data ratio per parameter")
+plots.heatmap(
+    stats["healthy", SEEDS[0]].updates,
+    key="log10_ratio",
+    annot=False,
+    figsize=(12, 7),
+    title="healthy run: log10 update:data ratio per parameter",
+)
 
 # %% [markdown]
 # The healthy runs sit far above makemore's -3 guide: the median update ratio starts at -2.15,
@@ -443,10 +496,12 @@ print(found["init std 1.0", SEEDS[0]][0])
 from slmlab.exercises import check_diagnosis
 
 EXERCISE = ["healthy", "no LayerNorm", "init std 1.0", "lr x30"]
-HINTS = {"healthy": "nothing in it crosses an alarm level",
-         "no LayerNorm": "look at the block gradient norms at step 1",
-         "init std 1.0": "look at the attention entropy or the GELU saturation at step 1",
-         "lr x30": "look at the update:data ratio after warmup"}
+HINTS = {
+    "healthy": "nothing in it crosses an alarm level",
+    "no LayerNorm": "look at the block gradient norms at step 1",
+    "init std 1.0": "look at the attention entropy or the GELU saturation at step 1",
+    "lr x30": "look at the update:data ratio after warmup",
+}
 
 
 def name_the_run(stats):
@@ -476,8 +531,10 @@ for kind in ("off", "on") * 3:
     train(short, data=data, callbacks=[TrainingStats(every=EVERY)] if kind == "on" else [], progress=False)
     seconds[kind].append(time.perf_counter() - t0)
 cost = min(seconds["on"]) / min(seconds["off"])
-print(f"{short.train.max_steps} updates, fastest of 3: {min(seconds['off']):.2f} s without statistics, "
-      f"{min(seconds['on']):.2f} s with them (every {EVERY}): {cost:.2f}x")
+print(
+    f"{short.train.max_steps} updates, fastest of 3: {min(seconds['off']):.2f} s without statistics, "
+    f"{min(seconds['on']):.2f} s with them (every {EVERY}): {cost:.2f}x"
+)
 
 # %% [markdown]
 # The ratio above, 0.95x (1.71 s with the statistics against 1.80 s without, for 60 updates on
@@ -505,9 +562,14 @@ def run_with_stats(c, *, label, callbacks=()):
     return run(c, label=label, callbacks=[*callbacks, st], progress=False)
 
 
-dash = Dashboard(cfg, sliders={"lr": [cfg.train.lr * f for f in (1, 3, 10, 30)], "grad_clip": [0.0, 1.0]},
-                 ladder=lad, runs=[runs["healthy", SEEDS[0]]], runner=run_with_stats,
-                 title="lr and clipping, seen from inside")
+dash = Dashboard(
+    cfg,
+    sliders={"lr": [cfg.train.lr * f for f in (1, 3, 10, 30)], "grad_clip": [0.0, 1.0]},
+    ladder=lad,
+    runs=[runs["healthy", SEEDS[0]]],
+    runner=run_with_stats,
+    title="lr and clipping, seen from inside",
+)
 dash
 
 # %%
@@ -553,22 +615,36 @@ for name in BREAKS:
     d, k = mean_val(name) - mean_val("healthy"), 2 * max(spread(name), spread("healthy"))
     verdicts[name] = dict(codes=codes, step=max(steps) if steps else None, effect=d, margin=k)
     when = f"by step {max(steps)}" if steps else ""
-    print(f"{name:20} first symptom {'/'.join(sorted(codes)):22} {when:12} val {mean_val(name):.3f} "
-          f"({d:+.3f} vs healthy; 2x seed spread {k:.3f}: {'clear' if abs(d) > k else 'within noise'})")
+    print(
+        f"{name:20} first symptom {'/'.join(sorted(codes)):22} {when:12} val {mean_val(name):.3f} "
+        f"({d:+.3f} vs healthy; 2x seed spread {k:.3f}: {'clear' if abs(d) > k else 'within noise'})"
+    )
 sat_healthy = peak("activations", "healthy", "saturated")[0]
-h_gn = [float(np.max(runs["healthy", s].history.series("grad_norm")[1]) /
-              np.median(runs["healthy", s].history.series("grad_norm")[1])) for s in SEEDS]
+h_gn = [
+    float(
+        np.max(runs["healthy", s].history.series("grad_norm")[1])
+        / np.median(runs["healthy", s].history.series("grad_norm")[1])
+    )
+    for s in SEEDS
+]
 h_block = min(g["grad_norm"] for s in SEEDS for g in stats["healthy", s].grads if g["name"].startswith("block"))
-print(f"C15, healthy run: at most {sat_healthy:.2%} of GELU inputs below -3 (alarm {GELU_SATURATED_SHARE:.0%}); "
-      f"init std 1.0: {peak('activations', 'init std 1.0', 'saturated')[0]:.0%}")
-print(f"C16, healthy run: largest gradient norm {max(h_gn):.1f}x its median (alarm {EXPLODING_FACTOR:g}x), smallest "
-      f"block gradient norm {h_block:.3g} (alarm {VANISHING_GRAD_NORM:g})")
+print(
+    f"C15, healthy run: at most {sat_healthy:.2%} of GELU inputs below -3 (alarm {GELU_SATURATED_SHARE:.0%}); "
+    f"init std 1.0: {peak('activations', 'init std 1.0', 'saturated')[0]:.0%}"
+)
+print(
+    f"C16, healthy run: largest gradient norm {max(h_gn):.1f}x its median (alarm {EXPLODING_FACTOR:g}x), smallest "
+    f"block gradient norm {h_block:.3g} (alarm {VANISHING_GRAD_NORM:g})"
+)
 if not lesson.smoke:
     assert verdicts["healthy"]["codes"] == {"nothing"}, "the healthy runs should show no symptom"
     assert sat_healthy < GELU_SATURATED_SHARE / 10 and max(h_gn) < EXPLODING_FACTOR
 if lesson.profile == "cpu":  # what the cpu run measured, in both seeds
-    for name, code in (("init std 1.0", "attention_collapsed"), ("no LayerNorm", "vanishing_gradients"),
-                       ("lr x30", "update_ratio_high")):
+    for name, code in (
+        ("init std 1.0", "attention_collapsed"),
+        ("no LayerNorm", "vanishing_gradients"),
+        ("lr x30", "update_ratio_high"),
+    ):
         assert verdicts[name]["codes"] == {code} and verdicts[name]["step"] == 1, f"{name}: {verdicts[name]}"
     for name in ("no LayerNorm", "init std 1.0", "lr x30"):
         assert verdicts[name]["effect"] > verdicts[name]["margin"], f"{name} should hurt val by more than the noise"

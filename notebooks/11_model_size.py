@@ -28,12 +28,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
@@ -45,8 +49,10 @@ WIDE = [(L0, D0 // 4), (L0, D0 // 2), (L0, D0), (L0, 2 * D0)]  # at fixed comput
 DEEP = [(max(1, L0 // 2), D0), (2 * L0, D0), (4 * L0, D0)]  # shallower and deeper
 SMALL = [(L0, D0 // 4), (L0, D0 // 2), (L0, D0), (max(1, L0 // 2), D0), (2 * L0, D0)]  # at fixed data
 SEEDS = (1337, 2024)
-print(f"lesson model {L0} layers x {D0} wide, block {cfg.model.block_size}, {cfg.train.max_steps} updates of "
-      f"{cfg.tokens_per_step:,} tokens, lr {cfg.train.lr:g} -> {cfg.train.min_lr:g}")
+print(
+    f"lesson model {L0} layers x {D0} wide, block {cfg.model.block_size}, {cfg.train.max_steps} updates of "
+    f"{cfg.tokens_per_step:,} tokens, lr {cfg.train.lr:g} -> {cfg.train.min_lr:g}"
+)
 
 # %% [markdown]
 # ## 1. Parameters and FLOPs from a config
@@ -65,10 +71,14 @@ data = prepare(cfg.data)
 V = data.vocab_size
 BUDGET = scaling.run_flops(cfg, V)  # the compute of one lesson run: our fixed budget
 p = scaling.param_counts(cfg, V)
-print(f"vocab {V}: {p.total:,} parameters, {p.non_embedding:,} non-embedding, "
-      f"{p.embedding:,} embedding ({p.embedding_share:.0%})")
-print(f"{scaling.flops_per_token(cfg, V) / 1e6:.2f} MFLOPs per token x {cfg.total_tokens:,} tokens "
-      f"= {BUDGET:.3g} FLOPs a run; {scaling.tokens_per_param(cfg, V):.2f} tokens per non-embedding parameter")
+print(
+    f"vocab {V}: {p.total:,} parameters, {p.non_embedding:,} non-embedding, "
+    f"{p.embedding:,} embedding ({p.embedding_share:.0%})"
+)
+print(
+    f"{scaling.flops_per_token(cfg, V) / 1e6:.2f} MFLOPs per token x {cfg.total_tokens:,} tokens "
+    f"= {BUDGET:.3g} FLOPs a run; {scaling.tokens_per_param(cfg, V):.2f} tokens per non-embedding parameter"
+)
 
 # %% [markdown]
 # ## 2. The student's model
@@ -87,17 +97,23 @@ student = preset("student")
 T = student.model.block_size
 gpt2, bpe = vocab_size_of("gpt2"), vocab_size_of("bpe-4096")
 sp = scaling.param_counts(student, gpt2)
-shapes = {"student, gpt2": replace(student.model, vocab_size=gpt2),
-          "same, bpe-4096": replace(student.model, vocab_size=bpe),
-          "deeper, bpe-4096": scaling.fit_budget(sp.total, bpe, T, n_embd=student.model.n_embd),
-          "wider, bpe-4096": scaling.fit_budget(sp.total, bpe, T, n_layer=student.model.n_layer)}
-print(f"{'model':17} {'shape':>7} {'params':>11} {'embedding':>10} {'non-embedding':>14} {'MFLOPs/token':>13} "
-      f"{'output layer':>13}")
+shapes = {
+    "student, gpt2": replace(student.model, vocab_size=gpt2),
+    "same, bpe-4096": replace(student.model, vocab_size=bpe),
+    "deeper, bpe-4096": scaling.fit_budget(sp.total, bpe, T, n_embd=student.model.n_embd),
+    "wider, bpe-4096": scaling.fit_budget(sp.total, bpe, T, n_layer=student.model.n_layer),
+}
+print(
+    f"{'model':17} {'shape':>7} {'params':>11} {'embedding':>10} {'non-embedding':>14} {'MFLOPs/token':>13} "
+    f"{'output layer':>13}"
+)
 for name, m in shapes.items():
     q = scaling.param_counts(m)
     head = 6 * m.vocab_size * m.n_embd / scaling.flops_per_token(m)  # the tied output layer's share
-    print(f"{name:17} {m.n_layer:>2}x{m.n_embd:<4} {q.total:>11,} {q.embedding_share:>10.0%} "
-          f"{q.non_embedding:>14,} {scaling.flops_per_token(m) / 1e6:>13.0f} {head:>13.0%}")
+    print(
+        f"{name:17} {m.n_layer:>2}x{m.n_embd:<4} {q.total:>11,} {q.embedding_share:>10.0%} "
+        f"{q.non_embedding:>14,} {scaling.flops_per_token(m) / 1e6:>13.0f} {head:>13.0%}"
+    )
 deep = scaling.param_counts(shapes["deeper, bpe-4096"])
 print(f"same budget, bpe-4096: {deep.non_embedding / sp.non_embedding:.1f}x the student's non-embedding parameters")
 
@@ -144,9 +160,11 @@ base_fpt = scaling.flops_per_token(cfg, V)
 print(f"{'shape':>6} {'non-emb':>10} {'FLOPs/token':>12} {'time/update':>12} {'GFLOP/s':>8}")
 for s in SHAPES:
     fpt = scaling.flops_per_token(cfg.replace(n_layer=s[0], n_embd=s[1]), V)
-    print(f"{name(s):>6} {scaling.param_counts(cfg.replace(n_layer=s[0], n_embd=s[1]), V).non_embedding:>10,} "
-          f"{fpt / base_fpt:>11.2f}x {step_s[s] / step_s[(L0, D0)]:>11.2f}x "
-          f"{fpt * cfg.tokens_per_step / step_s[s] / 1e9:>8.1f}")
+    print(
+        f"{name(s):>6} {scaling.param_counts(cfg.replace(n_layer=s[0], n_embd=s[1]), V).non_embedding:>10,} "
+        f"{fpt / base_fpt:>11.2f}x {step_s[s] / step_s[(L0, D0)]:>11.2f}x "
+        f"{fpt * cfg.tokens_per_step / step_s[s] / 1e9:>8.1f}"
+    )
 deep_s, wide_s = (4 * L0, D0), (L0, 2 * D0)  # about the same non-embedding parameters
 print(f"{name(deep_s)} vs {name(wide_s)}: {step_s[deep_s] / step_s[wide_s]:.2f}x the time per update")
 
@@ -176,8 +194,9 @@ from slmlab import experiments
 def at_budget(s, seed=SEEDS[0]):
     c = cfg.replace(n_layer=s[0], n_embd=s[1], seed=seed)
     steps = scaling.steps_for_flops(c, BUDGET, V)
-    return c.replace(max_steps=steps, eval_interval=max(1, steps // 12),
-                     warmup_steps=min(cfg.train.warmup_steps, steps // 4))
+    return c.replace(
+        max_steps=steps, eval_interval=max(1, steps // 12), warmup_steps=min(cfg.train.warmup_steps, steps // 4)
+    )
 
 
 def run_at_budget(s, seed=SEEDS[0]):
@@ -191,8 +210,10 @@ def run_at_data(s, seed=SEEDS[0]):
 twins = {f"{name(s)}, fixed compute": [run_at_budget(s, k) for k in SEEDS] for s in [(L0, D0), (L0, 2 * D0)]}
 twins[f"{name(SMALL[0])}, fixed data"] = [run_at_data(SMALL[0], k) for k in SEEDS]
 for label, (a, b) in twins.items():
-    print(f"{label:22} final val {a.history.final_val():.3f} / {b.history.final_val():.3f} "
-          f"(seeds {SEEDS[0]} / {SEEDS[1]})")
+    print(
+        f"{label:22} final val {a.history.final_val():.3f} / {b.history.final_val():.3f} "
+        f"(seeds {SEEDS[0]} / {SEEDS[1]})"
+    )
 spread = max(abs(a.history.final_val() - b.history.final_val()) for a, b in twins.values())
 print(f"largest seed-to-seed difference: {spread:.3f} nats")
 
@@ -237,21 +258,35 @@ def row(r, sweep):
     c = r.config
     s = (c.model.n_layer, c.model.n_embd)
     last = r.history.evals[-1]
-    return dict(label=name(s), shape=s, sweep=sweep, seed=c.train.seed, updates=c.train.max_steps,
-                n_params=scaling.param_counts(c, V).non_embedding, tokens=c.total_tokens,
-                flops=scaling.run_flops(c, V), tokens_per_param=scaling.tokens_per_param(c, V),
-                epochs=c.total_tokens / len(data.train), train=last["train_loss"], val=last["val_loss"],
-                drop=late_drop(r),
-                seconds=c.train.max_steps * step_s[s])
+    return dict(
+        label=name(s),
+        shape=s,
+        sweep=sweep,
+        seed=c.train.seed,
+        updates=c.train.max_steps,
+        n_params=scaling.param_counts(c, V).non_embedding,
+        tokens=c.total_tokens,
+        flops=scaling.run_flops(c, V),
+        tokens_per_param=scaling.tokens_per_param(c, V),
+        epochs=c.total_tokens / len(data.train),
+        train=last["train_loss"],
+        val=last["val_loss"],
+        drop=late_drop(r),
+        seconds=c.train.max_steps * step_s[s],
+    )
 
 
 def show(rows):
-    print(f"{'sweep':>14} {'shape':>6} {'seed':>5} {'non-emb':>10} {'updates':>8} {'tokens':>9} {'tok/param':>9} "
-          f"{'FLOPs':>8} {'epochs':>6} {'train':>6} {'val':>6} {'drop':>6} {'time':>6}")
+    print(
+        f"{'sweep':>14} {'shape':>6} {'seed':>5} {'non-emb':>10} {'updates':>8} {'tokens':>9} {'tok/param':>9} "
+        f"{'FLOPs':>8} {'epochs':>6} {'train':>6} {'val':>6} {'drop':>6} {'time':>6}"
+    )
     for w in rows:
-        print(f"{w['sweep']:>14} {w['label']:>6} {w['seed']:>5} {w['n_params']:>10,} {w['updates']:>8} "
-              f"{w['tokens']:>9,} {w['tokens_per_param']:>9.2f} {w['flops']:>8.2e} {w['epochs']:>6.2f} {w['train']:>6.3f} "
-              f"{w['val']:>6.3f} {w['drop']:>6.3f} {w['seconds'] / step_s[(L0, D0)] / cfg.train.max_steps:>5.2f}x")
+        print(
+            f"{w['sweep']:>14} {w['label']:>6} {w['seed']:>5} {w['n_params']:>10,} {w['updates']:>8} "
+            f"{w['tokens']:>9,} {w['tokens_per_param']:>9.2f} {w['flops']:>8.2e} {w['epochs']:>6.2f} {w['train']:>6.3f} "
+            f"{w['val']:>6.3f} {w['drop']:>6.3f} {w['seconds'] / step_s[(L0, D0)] / cfg.train.max_steps:>5.2f}x"
+        )
 
 
 iso_runs = {s: run_at_budget(s) for s in WIDE + DEEP}
@@ -260,8 +295,10 @@ iso += [row(r, "compute, width") for r in (twins[f"{name(s)}, fixed compute"][1]
 show(iso)
 iso_val = {s: np.mean([w["val"] for w in iso if w["shape"] == s]) for s in WIDE + DEEP}
 iso_best = min(iso_val, key=iso_val.get)
-print(f"winner at fixed compute: {name(iso_best)}, val {iso_val[iso_best]:.3f}; time is relative to one "
-      f"lesson run ({cfg.train.max_steps} updates of {name((L0, D0))})")
+print(
+    f"winner at fixed compute: {name(iso_best)}, val {iso_val[iso_best]:.3f}; time is relative to one "
+    f"lesson run ({cfg.train.max_steps} updates of {name((L0, D0))})"
+)
 
 # %% tags=["answer"]
 from slmlab import plots
@@ -269,17 +306,37 @@ from slmlab.diagnostics import ladder
 
 lad = ladder(data)
 rungs = lad.to_dict()
-display(plots.overlay({name(s): r for s, r in iso_runs.items()}, "val_loss", x="tokens", ladder=lad,
-                      title="same FLOPs: the small models see more tokens, the big ones fewer"))
+display(
+    plots.overlay(
+        {name(s): r for s, r in iso_runs.items()},
+        "val_loss",
+        x="tokens",
+        ladder=lad,
+        title="same FLOPs: the small models see more tokens, the big ones fewer",
+    )
+)
 
 # %%
 import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
-plots.sizes(iso, "n_params", group="sweep", ax=axes[0], ladder={"bigram": rungs["bigram"]},
-            xlabel="non-embedding parameters", title="fixed compute: val against size")
-plots.sizes(iso, "seconds", group="sweep", ax=axes[1], xlabel="estimated seconds on this CPU (evals left out)",
-            title="the same runs against wall time")
+plots.sizes(
+    iso,
+    "n_params",
+    group="sweep",
+    ax=axes[0],
+    ladder={"bigram": rungs["bigram"]},
+    xlabel="non-embedding parameters",
+    title="fixed compute: val against size",
+)
+plots.sizes(
+    iso,
+    "seconds",
+    group="sweep",
+    ax=axes[1],
+    xlabel="estimated seconds on this CPU (evals left out)",
+    title="the same runs against wall time",
+)
 plt.close(fig)
 fig
 
@@ -308,17 +365,31 @@ fixed = [row(run_at_data(s), "fixed data") for s in SMALL]
 fixed.append(row(twins[f"{name(SMALL[0])}, fixed data"][1], "fixed data"))
 show(fixed)
 CHINCHILLA = scaling.CHINCHILLA_TOKENS_PER_PARAM
-print(f"Chinchilla's rule ({CHINCHILLA:g} tokens per parameter, C = 6 N D) would put this budget's optimum at "
-      f"{(BUDGET / (6 * CHINCHILLA)) ** 0.5:,.0f} parameters; the measured winner at fixed compute has "
-      f"{scaling.param_counts(at_budget(iso_best), V).non_embedding:,} non-embedding")
+print(
+    f"Chinchilla's rule ({CHINCHILLA:g} tokens per parameter, C = 6 N D) would put this budget's optimum at "
+    f"{(BUDGET / (6 * CHINCHILLA)) ** 0.5:,.0f} parameters; the measured winner at fixed compute has "
+    f"{scaling.param_counts(at_budget(iso_best), V).non_embedding:,} non-embedding"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
-plots.sizes(fixed, "n_params", ax=axes[0], ladder={"bigram": rungs["bigram"]},
-            xlabel="non-embedding parameters", title="fixed data: val against size")
-plots.sizes(iso + fixed, "tokens_per_param", group="sweep", ax=axes[1],
-            vlines={f"Chinchilla {CHINCHILLA:g} tokens/param": CHINCHILLA}, xlabel="tokens per non-embedding parameter",
-            title="val against tokens per parameter")
+plots.sizes(
+    fixed,
+    "n_params",
+    ax=axes[0],
+    ladder={"bigram": rungs["bigram"]},
+    xlabel="non-embedding parameters",
+    title="fixed data: val against size",
+)
+plots.sizes(
+    iso + fixed,
+    "tokens_per_param",
+    group="sweep",
+    ax=axes[1],
+    vlines={f"Chinchilla {CHINCHILLA:g} tokens/param": CHINCHILLA},
+    xlabel="tokens per non-embedding parameter",
+    title="val against tokens per parameter",
+)
 plt.close(fig)
 fig
 
@@ -353,9 +424,14 @@ for lo, hi, a in scaling.local_exponents(xs, ys, floor=floor):
     print(f"between {lo:>9,.0f} and {hi:>9,.0f} non-embedding parameters: alpha {a:.2f}")
 resid = {w["label"]: w["val"] - float(law.predict(w["n_params"])) for w in fixed}
 print("fit residuals (nats): " + ", ".join(f"{k} {v:+.2f}" for k, v in resid.items()))
-plots.sizes(fixed, "n_params", law=law, ladder={"bigram": rungs["bigram"], "entropy floor": floor},
-            xlabel="non-embedding parameters",
-            title=f"fixed data, a power law fitted: alpha {law.alpha:.2f} ({law.low:.2f} .. {law.high:.2f})")
+plots.sizes(
+    fixed,
+    "n_params",
+    law=law,
+    ladder={"bigram": rungs["bigram"], "entropy floor": floor},
+    xlabel="non-embedding parameters",
+    title=f"fixed data, a power law fitted: alpha {law.alpha:.2f} ({law.low:.2f} .. {law.high:.2f})",
+)
 
 # %% [markdown]
 # The fit does not determine an exponent, not even its sign: α = 0.41 with a 90% range of
@@ -374,9 +450,13 @@ plots.sizes(fixed, "n_params", law=law, ladder={"bigram": rungs["bigram"], "entr
 # %%
 from slmlab.widgets import Dashboard
 
-dash = Dashboard(cfg, sliders={"n_layer": [1, 2, 4, 8], "n_embd": [32, 64, 128, 256],
-                               "max_steps": [100, cfg.train.max_steps, 1000]},
-                 ladder=lad, runs=[run_at_data(s) for s in SMALL], title="model size")
+dash = Dashboard(
+    cfg,
+    sliders={"n_layer": [1, 2, 4, 8], "n_embd": [32, 64, 128, 256], "max_steps": [100, cfg.train.max_steps, 1000]},
+    ladder=lad,
+    runs=[run_at_data(s) for s in SMALL],
+    title="model size",
+)
 dash
 
 # %%
@@ -407,27 +487,45 @@ margin = max(3 * spread, 0.05)
 bpb = lad.bits_per_byte
 best_val = iso_val[iso_best]
 smaller = [WIDE[1], shallow]  # half as wide, half as deep: what C6 proposes
-print(f"winner at fixed compute: {name(iso_best)}, val {best_val:.3f}: {rungs['bigram'] - best_val:.3f} nats "
-      f"({bpb(rungs['bigram']) - bpb(best_val):.3f} bits per byte) below the bigram rung ({rungs['bigram']:.3f})")
+print(
+    f"winner at fixed compute: {name(iso_best)}, val {best_val:.3f}: {rungs['bigram'] - best_val:.3f} nats "
+    f"({bpb(rungs['bigram']) - bpb(best_val):.3f} bits per byte) below the bigram rung ({rungs['bigram']:.3f})"
+)
 print(f"margin: {margin:.3f} nats (3x the seed spread {spread:.3f}, at least 0.05)")
-print("C6 at fixed compute, vs the lesson model " + f"{name((L0, D0))} ({lesson_val:.3f}): "
-      + ", ".join(f"{name(s)} {iso_val[s] - lesson_val:+.3f} ({(lesson_val - iso_val[s]) / spread:.1f}x the "
-                  f"seed spread)" for s in smaller))
-print("C6 at fixed data, vs the lesson model: " + ", ".join(f"{name(s)} {fixed_val[s] - lesson_val:+.3f}" for s in smaller))
+print(
+    "C6 at fixed compute, vs the lesson model "
+    + f"{name((L0, D0))} ({lesson_val:.3f}): "
+    + ", ".join(
+        f"{name(s)} {iso_val[s] - lesson_val:+.3f} ({(lesson_val - iso_val[s]) / spread:.1f}x the seed spread)"
+        for s in smaller
+    )
+)
+print(
+    "C6 at fixed data, vs the lesson model: "
+    + ", ".join(f"{name(s)} {fixed_val[s] - lesson_val:+.3f}" for s in smaller)
+)
 print(f"C6 overfitting: val - train over all {len(gaps)} runs {min(gaps):+.3f} .. {max(gaps):+.3f}")
-print("C7 at fixed compute, vs the lesson model: " + ", ".join(f"{name(s)} {iso_val[s] - lesson_val:+.3f}" for s in big)
-      + f"; the narrowest, {name(narrow)} ({iso_runs[narrow].config.train.max_steps} updates): "
-      f"{iso_val[narrow] - best_val:+.3f} vs the winner")
-print(f"C7 at fixed data: {name(DEEP[1])} {fixed_val[DEEP[1]] - lesson_val:+.3f} vs the lesson model; "
-      f"{name(SMALL[1])} -> {name((L0, D0))}: {fixed_val[(L0, D0)] - fixed_val[SMALL[1]]:+.3f}")
-print(f"val drop in the last quarter: {name(wide)} {late_drop(iso_runs[wide]):.3f}, {name(narrow)} "
-      f"{late_drop(iso_runs[narrow]):.3f}")
+print(
+    "C7 at fixed compute, vs the lesson model: "
+    + ", ".join(f"{name(s)} {iso_val[s] - lesson_val:+.3f}" for s in big)
+    + f"; the narrowest, {name(narrow)} ({iso_runs[narrow].config.train.max_steps} updates): "
+    f"{iso_val[narrow] - best_val:+.3f} vs the winner"
+)
+print(
+    f"C7 at fixed data: {name(DEEP[1])} {fixed_val[DEEP[1]] - lesson_val:+.3f} vs the lesson model; "
+    f"{name(SMALL[1])} -> {name((L0, D0))}: {fixed_val[(L0, D0)] - fixed_val[SMALL[1]]:+.3f}"
+)
+print(
+    f"val drop in the last quarter: {name(wide)} {late_drop(iso_runs[wide]):.3f}, {name(narrow)} "
+    f"{late_drop(iso_runs[narrow]):.3f}"
+)
 if not lesson.smoke:
     assert min(iso_val[s] for s in big) - best_val > margin, "too big should lose at fixed compute (C6 holds)"
     assert iso_best not in big, "a model as small as the lesson model or smaller should win at fixed compute"
     assert max(gaps) < margin, "no run should overfit here (at most about 5 epochs)"
-    assert late_drop(iso_runs[wide]) > late_drop(iso_runs[narrow]) + margin, \
+    assert late_drop(iso_runs[wide]) > late_drop(iso_runs[narrow]) + margin, (
         "the too-big run should still be falling at the end, the too-small one not"
+    )
 if lesson.profile == "cpu":  # what the cpu run measured
     assert best_val < rungs["bigram"] - 0.5, "the winner should end well below the bigram rung"
     assert all(lesson_val - iso_val[s] > margin for s in smaller), "half as wide or deep should beat 2x128 here"

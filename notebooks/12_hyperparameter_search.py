@@ -23,20 +23,26 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.course import start
 
 # "search": the cpu lessons' model with ONE layer (section 1 says why), 300 updates a run
 lesson = start("12_hyperparameter_search", setup="search")
 cfg = lesson.cfg
-print(f"every trial: {cfg.model.n_layer} layer(s) x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
-      f"val every {cfg.train.eval_interval}")
+print(
+    f"every trial: {cfg.model.n_layer} layer(s) x {cfg.model.n_embd} wide, {cfg.train.max_steps} updates, "
+    f"val every {cfg.train.eval_interval}"
+)
 
 # %% [markdown]
 # ## 1. What a trial costs
@@ -57,14 +63,18 @@ lad = ladder(data)
 rungs = lad.to_dict()
 bigram = rungs["bigram"]
 two = cfg.replace(**lesson_setup("lr-sweep", lesson.profile)) if not lesson.smoke else cfg.replace(n_layer=2)
-base = {"2 layers": experiments.run(two, label="2 layers", progress=False),
-        f"{cfg.model.n_layer} layer": experiments.run(cfg, label="1 layer", progress=False)}
+base = {
+    "2 layers": experiments.run(two, label="2 layers", progress=False),
+    f"{cfg.model.n_layer} layer": experiments.run(cfg, label="1 layer", progress=False),
+}
 for name, r in base.items():
     print(f"{name:9} best val {r.history.best_val()[1]:.3f}   {r.history.steps[-1]['seconds']:5.1f} s of training")
 one = base[f"{cfg.model.n_layer} layer"]
 trial_seconds = one.history.steps[-1]["seconds"]
-print(f"bigram rung {bigram:.3f}; one layer ends {bigram - one.history.best_val()[1]:.2f} nats, "
-      f"{lad.bits_per_byte(bigram) - lad.bits_per_byte(one.history.best_val()[1]):.2f} bits per byte below it")
+print(
+    f"bigram rung {bigram:.3f}; one layer ends {bigram - one.history.best_val()[1]:.2f} nats, "
+    f"{lad.bits_per_byte(bigram) - lad.bits_per_byte(one.history.best_val()[1]):.2f} bits per byte below it"
+)
 
 # %% [markdown]
 # One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 5.7 s of training against
@@ -113,8 +123,10 @@ import math
 
 for k in (2, 3):
     points = math.prod(len(values) for values in grid(SPACE, k).values())
-    print(f"grid of {k} values per range: {points:4d} trials, ~{points * trial_seconds / 60:5.0f} min at "
-          f"{trial_seconds:.0f} s a trial")
+    print(
+        f"grid of {k} values per range: {points:4d} trials, ~{points * trial_seconds / 60:5.0f} min at "
+        f"{trial_seconds:.0f} s a trial"
+    )
 print(f"our budget: {N_TRIALS} trials a study")
 
 # %% [markdown]
@@ -143,8 +155,11 @@ study = search(cfg, SPACE, sampler="random", n_trials=N_TRIALS, seed=0)
 first_seconds = time.perf_counter() - t0
 df = study.trials_dataframe(attrs=("number", "value", "params", "state", "user_attrs"))
 cols = ["number", "state", "value", "user_attrs_updates"] + [c for c in df.columns if c.startswith("params_")]
-print(df[cols].rename(columns=lambda c: c.replace("params_", "").replace("user_attrs_", "")).to_string(
-    index=False, float_format=lambda v: f"{v:.3g}"))
+print(
+    df[cols]
+    .rename(columns=lambda c: c.replace("params_", "").replace("user_attrs_", ""))
+    .to_string(index=False, float_format=lambda v: f"{v:.3g}")
+)
 
 # %% [markdown]
 # `state` is COMPLETE for a trial that ran to the end (its value is its best val loss) and
@@ -154,8 +169,10 @@ print(df[cols].rename(columns=lambda c: c.replace("params_", "").replace("user_a
 # %%
 t0 = time.perf_counter()
 again = search(cfg, SPACE, sampler="random", n_trials=N_TRIALS, seed=0)
-print(f"first call {first_seconds:.1f} s; second call {time.perf_counter() - t0:.1f} s, "
-      f"{len(again.trials) - len(study.trials)} new trials; stored in runs/studies/{again.study_name}.log")
+print(
+    f"first call {first_seconds:.1f} s; second call {time.perf_counter() - t0:.1f} s, "
+    f"{len(again.trials) - len(study.trials)} new trials; stored in runs/studies/{again.study_name}.log"
+)
 
 # %% [markdown]
 # ### Did the pruner stop a good trial?
@@ -169,9 +186,11 @@ stopped = [t for t in study.trials if t.state.name == "PRUNED"]
 print(f"{len(stopped)} of {len(study.trials)} trials pruned")
 for t in stopped:
     full = experiments.run(trial_config(cfg, t.params), label=f"trial {t.number}", progress=False)
-    print(f"trial {t.number}: pruned at update {t.user_attrs['pruned_at']} with val {t.value:.3f}; "
-          f"trained to the end: best val {full.history.best_val()[1]:.3f} "
-          f"(the study's best complete trial: {min(f.value for f in finished):.3f})")
+    print(
+        f"trial {t.number}: pruned at update {t.user_attrs['pruned_at']} with val {t.value:.3f}; "
+        f"trained to the end: best val {full.history.best_val()[1]:.3f} "
+        f"(the study's best complete trial: {min(f.value for f in finished):.3f})"
+    )
 
 # %% [markdown]
 # The pruner stopped three of the six trials at update 75. Trained to the end they reach 1.000,
@@ -194,17 +213,21 @@ import numpy as np
 
 SAMPLERS = ("grid", "random", "tpe")
 STUDY_SEEDS = (0,) if lesson.smoke else (0, 1)
-studies = {(s, seed): search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
-           for s in SAMPLERS for seed in STUDY_SEEDS}
+studies = {
+    (s, seed): search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
+    for s in SAMPLERS
+    for seed in STUDY_SEEDS
+}
 trained = sum(t.user_attrs.get("updates", 0) for st in studies.values() for t in st.trials)
 asked = sum(len(st.trials) for st in studies.values()) * cfg.train.max_steps
 pruned = sum(t.state.name == "PRUNED" for st in studies.values() for t in st.trials)
 best = {s: [studies[s, seed].best_value for seed in STUDY_SEEDS] for s in SAMPLERS}
 for s in SAMPLERS:
-    print(f"{s:7} best val per study seed: {', '.join(f'{v:.3f}' for v in best[s])}   "
-          f"mean {np.mean(best[s]):.3f}")
-print(f"pruning: {pruned} of {sum(len(st.trials) for st in studies.values())} trials stopped early; "
-      f"{trained:,} of {asked:,} updates trained ({1 - trained / asked:.0%} saved)")
+    print(f"{s:7} best val per study seed: {', '.join(f'{v:.3f}' for v in best[s])}   mean {np.mean(best[s]):.3f}")
+print(
+    f"pruning: {pruned} of {sum(len(st.trials) for st in studies.values())} trials stopped early; "
+    f"{trained:,} of {asked:,} updates trained ({1 - trained / asked:.0%} saved)"
+)
 
 # %% [markdown]
 # With six trials a study, random search's two studies found 0.729 and 0.758, TPE's 0.729 and
@@ -232,8 +255,10 @@ from slmlab.search import plot
 
 pooled = optuna.create_study(direction="minimize")
 pooled.add_trials([t for st in studies.values() for t in st.trials if t.state.name == "COMPLETE"])
-print(f"{len(pooled.trials)} complete trials pooled; best {pooled.best_value:.3f} with "
-      + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in pooled.best_params.items()))
+print(
+    f"{len(pooled.trials)} complete trials pooled; best {pooled.best_value:.3f} with "
+    + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in pooled.best_params.items())
+)
 ax = plot("history", studies["tpe", STUDY_SEEDS[0]])
 ax.set_title("TPE, study seed 0: each trial's best val, and the best so far")
 display(ax.figure)
@@ -244,8 +269,10 @@ ax = plot("importances", pooled)
 display(ax.figure)
 plt.close(ax.figure)
 importances = optuna.importance.get_param_importances(pooled)
-print("importance (share of the val-loss variance each setting explains):",
-      ", ".join(f"{k} {v:.2f}" for k, v in importances.items()))
+print(
+    "importance (share of the val-loss variance each setting explains):",
+    ", ".join(f"{k} {v:.2f}" for k, v in importances.items()),
+)
 
 # %%
 axes = plot("slice", pooled, params=["lr", "warmup_steps", "micro_batch_size"])
@@ -277,8 +304,14 @@ from slmlab import plots
 
 best_params = pooled.best_params
 LR_FACTORS = (1 / 3, 1, 3)
-lr_runs = [experiments.run(trial_config(cfg, {**best_params, "lr": best_params["lr"] * f}),
-                           label=f"lr {best_params['lr'] * f:.2g}", progress=False) for f in LR_FACTORS]
+lr_runs = [
+    experiments.run(
+        trial_config(cfg, {**best_params, "lr": best_params["lr"] * f}),
+        label=f"lr {best_params['lr'] * f:.2g}",
+        progress=False,
+    )
+    for f in LR_FACTORS
+]
 for f, r in zip(LR_FACTORS, lr_runs):
     print(f"lr x{f:.2g} = {r.config.train.lr:.2g}: best val {r.history.best_val()[1]:.3f}")
 fig = plots.isolation(lr_runs, "lr", ladder=lad, logx=True)
@@ -305,12 +338,14 @@ prediction = {0.2: None}  # dropout -> your predicted best val loss, e.g. {0.2: 
 
 
 def best_val_with_dropout(p):
-    return experiments.run(trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}",
-                           progress=False).history.best_val()[1]
+    return experiments.run(
+        trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}", progress=False
+    ).history.best_val()[1]
 
 
-check_prediction(prediction, best_val_with_dropout, setting="dropout",
-                 baseline=(round(best_params["dropout"], 3), pooled.best_value));
+check_prediction(
+    prediction, best_val_with_dropout, setting="dropout", baseline=(round(best_params["dropout"], 3), pooled.best_value)
+);
 
 # %% [markdown]
 # ## 7. The chat answer's new config, one change at a time
@@ -348,8 +383,16 @@ check_prediction(prediction, best_val_with_dropout, setting="dropout",
 # bigger batches at equal updates. The check after the table says which you missed.
 
 # %%
-my_verdicts = {"C17": None, "C18": None, "C19": None, "C20": None,  # "helps", "hurts" or "nothing"
-               "C21": None, "C22": None, "C23": None, "C24": None}
+my_verdicts = {
+    "C17": None,
+    "C18": None,
+    "C19": None,
+    "C20": None,  # "helps", "hurts" or "nothing"
+    "C21": None,
+    "C22": None,
+    "C23": None,
+    "C24": None,
+}
 
 # %%
 from slmlab import recipes
@@ -373,11 +416,15 @@ def translated(s, seed):
 
 print(f"{'':11} {'theirs':>8} {'chat':>8}   {'here: theirs':>12} {'chat':>6}")
 for k in CHAT:
-    print(f"{k:11} {THEIRS[k]:>8g} {CHAT[k]:>8g}   {here(THEIRS)[k]:>12g} {here(CHAT)[k]:>6g}"
-          + ("   (eval batches here)" if k == "eval_iters" else ""))
-ROWS = {"recipe": THEIRS,
-        **{f"{CLAIM[k]} {k} {CHAT[k]:g}": {**THEIRS, k: CHAT[k]} for k in CHAT if k != "eval_iters"},
-        "all eight": CHAT}
+    print(
+        f"{k:11} {THEIRS[k]:>8g} {CHAT[k]:>8g}   {here(THEIRS)[k]:>12g} {here(CHAT)[k]:>6g}"
+        + ("   (eval batches here)" if k == "eval_iters" else "")
+    )
+ROWS = {
+    "recipe": THEIRS,
+    **{f"{CLAIM[k]} {k} {CHAT[k]:g}": {**THEIRS, k: CHAT[k]} for k in CHAT if k != "eval_iters"},
+    "all eight": CHAT,
+}
 ab = {name: [translated(s, seed) for seed in AB_SEEDS] for name, s in ROWS.items()}
 
 # %% tags=["answer"]
@@ -393,19 +440,31 @@ for name, rs in ab.items():
         print(f"{'C21 eval_iters 200':22} {'the recipe: it trains the same':>40}  changes no training")
     c = rs[0].config
     tokens = c.tokens_per_step * c.train.max_steps
-    print(f"{name:22} {c.train.max_steps:7d} {tokens / tokens0:5.1f}x {', '.join(f'{v:.3f}' for v in vals[name]):>18} "
-          f"{table.mean(name):6.3f} {table.diff(name, 'recipe'):+9.3f}  {verdicts.get(name, '')}")
+    print(
+        f"{name:22} {c.train.max_steps:7d} {tokens / tokens0:5.1f}x {', '.join(f'{v:.3f}' for v in vals[name]):>18} "
+        f"{table.mean(name):6.3f} {table.diff(name, 'recipe'):+9.3f}  {verdicts.get(name, '')}"
+    )
 r0 = ab["recipe"][0].config
 print(f"the recipe reads {tokens0:,} tokens: {r0.train.max_steps} updates of {r0.tokens_per_step:,}")
 print(f"seed spread (widest range of a row): {table.spread:.3f}; a change helps or hurts beyond 2x it, {margin:.3f}")
-print("rungs: " + ", ".join(f"{k} {v:.3f}" for k, v in rungs.items() if k != "entropy floor")
-      + f"; all eight end {table.mean('all eight') - bigram:+.3f} nats from bigram, "
-      f"{lad.bits_per_byte(table.mean('all eight')) - lad.bits_per_byte(bigram):+.3f} bits per byte")
+print(
+    "rungs: "
+    + ", ".join(f"{k} {v:.3f}" for k, v in rungs.items() if k != "entropy floor")
+    + f"; all eight end {table.mean('all eight') - bigram:+.3f} nats from bigram, "
+    f"{lad.bits_per_byte(table.mean('all eight')) - lad.bits_per_byte(bigram):+.3f} bits per byte"
+)
 lesson_val, lesson_tokens = one.history.best_val()[1], one.config.tokens_per_step * one.config.train.max_steps
-print(f"this lesson's default settings (section 1, lr {one.config.train.lr:g}): {lesson_val:.3f} with {lesson_tokens / tokens0:.0f}x the recipe's "
-      f"tokens; all eight end {table.mean('all eight') - lesson_val:+.3f} from it")
-fig = plots.overlay({name: rs[0] for name, rs in ab.items()}, "val_loss", x="tokens", ladder=lad,
-                    title="the recipe, each change alone, all eight (first seed)")
+print(
+    f"this lesson's default settings (section 1, lr {one.config.train.lr:g}): {lesson_val:.3f} with {lesson_tokens / tokens0:.0f}x the recipe's "
+    f"tokens; all eight end {table.mean('all eight') - lesson_val:+.3f} from it"
+)
+fig = plots.overlay(
+    {name: rs[0] for name, rs in ab.items()},
+    "val_loss",
+    x="tokens",
+    ladder=lad,
+    title="the recipe, each change alone, all eight (first seed)",
+)
 display(fig)
 plt.close(fig)
 
@@ -413,8 +472,12 @@ plt.close(fig)
 from slmlab.exercises import check_verdicts
 
 claims = {name.split()[0]: name for name in verdicts if name != "all eight"}
-check_verdicts(my_verdicts, {**{c: verdicts[n] for c, n in claims.items()}, "C21": "nothing"},
-               deltas={c: table.diff(n, "recipe") for c, n in claims.items()}, margin=margin);
+check_verdicts(
+    my_verdicts,
+    {**{c: verdicts[n] for c, n in claims.items()}, "C21": "nothing"},
+    deltas={c: table.diff(n, "recipe") for c, n in claims.items()},
+    margin=margin,
+);
 
 # %% [markdown]
 # Read the table against the seed spread: no row's two seeds are more than 0.040 apart, so a
@@ -457,11 +520,13 @@ for name, n in (("theirs (500)", h0["eval_iters"]), ("chat (200)", here(CHAT)["e
     estimates = [evaluate_loss(model0, data.val, h0["block"], h0["batch"], n, seed=s) for s in range(20)]
     noise[name] = float(np.std(estimates, ddof=1))
     print(f"{name:13} {n:2d} eval batches: val {np.mean(estimates):.3f}, sd of one estimate {noise[name]:.4f}")
-print(f"chat / theirs: {noise['chat (200)'] / noise['theirs (500)']:.2f}x the noise (independent batches: "
-      f"{np.sqrt(h0['eval_iters'] / here(CHAT)['eval_iters']):.2f}x); "
-      f"their evals over 20,000 iterations: {THEIRS['max_iters'] // THEIRS['eval_iters']} x {THEIRS['eval_iters']} "
-      f"= {THEIRS['max_iters']:,} batches, the chat answer's: {THEIRS['max_iters'] // CHAT['eval_iters']} x "
-      f"{CHAT['eval_iters']} = {THEIRS['max_iters']:,}")
+print(
+    f"chat / theirs: {noise['chat (200)'] / noise['theirs (500)']:.2f}x the noise (independent batches: "
+    f"{np.sqrt(h0['eval_iters'] / here(CHAT)['eval_iters']):.2f}x); "
+    f"their evals over 20,000 iterations: {THEIRS['max_iters'] // THEIRS['eval_iters']} x {THEIRS['eval_iters']} "
+    f"= {THEIRS['max_iters']:,} batches, the chat answer's: {THEIRS['max_iters'] // CHAT['eval_iters']} x "
+    f"{CHAT['eval_iters']} = {THEIRS['max_iters']:,}"
+)
 
 # %% [markdown]
 # With 8 batches instead of 20, one val estimate is 1.30x as noisy (sd 0.0171 against
@@ -494,10 +559,15 @@ if not lesson.smoke:
 spread = max(float(np.ptp(v)) for v in best.values()) if len(STUDY_SEEDS) > 1 else 0.0
 means = {s: float(np.mean(v)) for s, v in best.items()}
 default_val = one.history.best_val()[1]
-print("mean best val: " + ", ".join(f"{s} {m:.3f}" for s, m in means.items())
-      + f"; spread between study seeds up to {spread:.3f}")
-print(f"default settings (one run): {default_val:.3f}; the best of all trials: {pooled.best_value:.3f} "
-      f"({default_val - pooled.best_value:+.3f})")
+print(
+    "mean best val: "
+    + ", ".join(f"{s} {m:.3f}" for s, m in means.items())
+    + f"; spread between study seeds up to {spread:.3f}"
+)
+print(
+    f"default settings (one run): {default_val:.3f}; the best of all trials: {pooled.best_value:.3f} "
+    f"({default_val - pooled.best_value:+.3f})"
+)
 print(f"every study's best ends below bigram by at least {bigram - max(max(v) for v in best.values()):.2f} nats")
 print(f"pruning saved {1 - trained / asked:.0%} of the updates")
 if not lesson.smoke:

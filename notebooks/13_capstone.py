@@ -29,12 +29,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab import capstone
 from slmlab.course import start
@@ -44,13 +48,19 @@ lesson = start("13_capstone", corpus="tinystories", tokenizer=capstone.budget_to
 cfg = capstone.budget_config(lesson)  # the profile's budget preset: tinystories-cpu on a CPU
 BUDGET = cfg.train.time_budget  # wall seconds a run gets: the cosine runs on their share spent
 m, t = cfg.model, cfg.train
-print(f"preset {cfg.name}: {m.n_layer} layers x {m.n_embd} wide, {m.n_head} heads, block {m.block_size}, "
-      f"dropout {m.dropout:g}; {cfg.data.corpus} with {cfg.data.tokenizer}")
-print(f"lr {t.lr:g} -> min_lr {t.min_lr:g}, warmup {t.warmup_steps} updates, cosine over max_steps "
-      f"{t.max_steps}; batch {t.micro_batch_size} x {m.block_size} = {cfg.tokens_per_step:,} tokens an update; "
-      f"weight decay {t.weight_decay:g}; eval every {t.eval_interval} updates on {t.eval_batches} batches")
-print(f"budget: time_budget {BUDGET:.0f} seconds of wall time, evaluations included; max_steps {t.max_steps} "
-      f"ends the cosine instead if this machine gets there first")
+print(
+    f"preset {cfg.name}: {m.n_layer} layers x {m.n_embd} wide, {m.n_head} heads, block {m.block_size}, "
+    f"dropout {m.dropout:g}; {cfg.data.corpus} with {cfg.data.tokenizer}"
+)
+print(
+    f"lr {t.lr:g} -> min_lr {t.min_lr:g}, warmup {t.warmup_steps} updates, cosine over max_steps "
+    f"{t.max_steps}; batch {t.micro_batch_size} x {m.block_size} = {cfg.tokens_per_step:,} tokens an update; "
+    f"weight decay {t.weight_decay:g}; eval every {t.eval_interval} updates on {t.eval_batches} batches"
+)
+print(
+    f"budget: time_budget {BUDGET:.0f} seconds of wall time, evaluations included; max_steps {t.max_steps} "
+    f"ends the cosine instead if this machine gets there first"
+)
 
 # %% [markdown]
 # ## 1. The run, and where its settings come from
@@ -92,10 +102,14 @@ updates, trained_s = h.steps[-1]["step"], h.steps[-1]["seconds"]
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
 why = {"time": "the time budget", None: "max_steps"}.get(h.stop_reason, h.stop_reason)
 share = "" if h.stop_reason == "time" else f" ({updates / t.max_steps:.0%} of max_steps)"
-print(f"{h.meta['n_params']:,} parameters; {updates} updates{share} "
-      f"in {trained_s:.0f} s, ended by {why}; {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens")
-print(f"best val {best_val:.3f} at update {best_step}; last eval (update {last['step']}): val "
-      f"{last['val_loss']:.3f}, train {last['train_loss']:.3f}, gap {last['val_loss'] - last['train_loss']:+.3f}")
+print(
+    f"{h.meta['n_params']:,} parameters; {updates} updates{share} "
+    f"in {trained_s:.0f} s, ended by {why}; {epochs:.1f} passes over the {h.meta['n_train_tokens']:,} train tokens"
+)
+print(
+    f"best val {best_val:.3f} at update {best_step}; last eval (update {last['step']}): val "
+    f"{last['val_loss']:.3f}, train {last['train_loss']:.3f}, gap {last['val_loss'] - last['train_loss']:+.3f}"
+)
 print(f"lr at the last update {h.steps[-1]['lr']:.2e} (lr {t.lr:g}, min_lr {t.min_lr:g})")
 
 # %%
@@ -124,21 +138,25 @@ display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} 
 import textwrap
 
 V = data.vocab_size
-samples = [(name, rungs[name], tok.decode(capstone.ngram_sample(data.train, V, order, N_TOKENS,
-                                                                 start=tok.eot_id, seed=0)))
-           for order, name in enumerate(("uniform", "unigram", "bigram"))]
+samples = [
+    (name, rungs[name], tok.decode(capstone.ngram_sample(data.train, V, order, N_TOKENS, start=tok.eot_id, seed=0)))
+    for order, name in enumerate(("uniform", "unigram", "bigram"))
+]
 recorded = recorder.recorded()
 for step in dict.fromkeys(s["step"] for s in recorded):  # one sample per eval, whatever it crossed
     at = [s for s in recorded if s["step"] == step]
     below_these = " and ".join(f"{s['threshold']:g}" for s in at)
-    samples.append((f"model at update {step} (first eval at or below {below_these})", at[0]["val_loss"],
-                    at[0]["text"]))
+    samples.append((f"model at update {step} (first eval at or below {below_these})", at[0]["val_loss"], at[0]["text"]))
 best_text = capstone.sample_text(run.model("best"), tok, N_TOKENS, seed=0)
 samples.append((f"model, best checkpoint (update {best_step})", best_val, best_text))
 crossed = [s["threshold"] for s in recorded]
-print("thresholds the run crossed: " + (", ".join(f"{x:g}" for x in crossed) or "none")
-      + "; not reached: " + (", ".join(f"{x:g}" for x in THRESHOLDS if x not in crossed) or "none")
-      + f" (best val {best_val:.3f})\n")
+print(
+    "thresholds the run crossed: "
+    + (", ".join(f"{x:g}" for x in crossed) or "none")
+    + "; not reached: "
+    + (", ".join(f"{x:g}" for x in THRESHOLDS if x not in crossed) or "none")
+    + f" (best val {best_val:.3f})\n"
+)
 for name, nats, text in sorted(samples, key=lambda sample: -sample[1]):  # the highest loss first
     print(f"--- {name}: {nats:.2f} nats per token, {lad.bits_per_byte(nats):.3f} bits per byte")
     print(textwrap.fill(" ".join(text.split()), 100) + "\n")
@@ -165,11 +183,15 @@ bpb = bits_per_byte(best_val, meta["n_val_tokens"], meta["val_bytes"])
 below = rungs["bigram"] - best_val
 side = "below" if below > 0 else "above"
 print(lad.as_table())
-print(f"\nval text: {meta['val_bytes']:,} bytes in {meta['n_val_tokens']:,} tokens "
-      f"({meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token)")
+print(
+    f"\nval text: {meta['val_bytes']:,} bytes in {meta['n_val_tokens']:,} tokens "
+    f"({meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token)"
+)
 print(f"best val {best_val:.3f} nats per token = {bpb:.4f} bits per byte; {lad.where(best_val)}")
-print(f"{abs(below):.2f} nats ({abs(lad.bits_per_byte(rungs['bigram']) - bpb):.3f} bits per byte) {side} the bigram rung, "
-      f"{rungs['unigram'] - best_val:.2f} below unigram, {rungs['uniform'] - best_val:.2f} below uniform")
+print(
+    f"{abs(below):.2f} nats ({abs(lad.bits_per_byte(rungs['bigram']) - bpb):.3f} bits per byte) {side} the bigram rung, "
+    f"{rungs['unigram'] - best_val:.2f} below unigram, {rungs['uniform'] - best_val:.2f} below uniform"
+)
 if not lesson.smoke:
     assert below > 0.5, "a healthy run ends well below the bigram rung"
     assert crossed and crossed[0] == THRESHOLDS[0] and all(s["val_loss"] <= s["threshold"] for s in recorded)
@@ -200,8 +222,10 @@ if not lesson.smoke:
 # %%
 se = capstone.eval_standard_error(run.model("best"), data, cfg, lesson.device)  # std of the batch losses / sqrt(n)
 noise_bpb = 2 * bits_per_byte(se, meta["n_val_tokens"], meta["val_bytes"])
-print(f"one eval of {t.eval_batches} batches: standard error {se:.4f} nats; a tie is within "
-      f"{2 * se:.4f} nats = {noise_bpb:.4f} bits per byte")
+print(
+    f"one eval of {t.eval_batches} batches: standard error {se:.4f} nats; a tie is within "
+    f"{2 * se:.4f} nats = {noise_bpb:.4f} bits per byte"
+)
 
 # %% [markdown]
 # ## 4. The checklist for your next run
@@ -213,35 +237,61 @@ from IPython.display import Markdown
 
 gap = last["val_loss"] - last["train_loss"]
 items = [
-    ("Fit the tokenizer to your text.", f"This run: {cfg.data.tokenizer}, V = {V:,}, "
-     f"{meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token.",
-     "01_data_and_tokenizers.ipynb, §3 Tokens per byte, and the size of the vocabulary"),
-    ("Compare runs in bits per byte when tokenizers differ.", f"This run: {bpb:.4f} bits per byte.",
-     "01_data_and_tokenizers.ipynb, §5 The loss ladder per tokenizer, in bits per byte"),
-    ("Lint the config and the script before training (`python -m slmlab lint`).",
-     f"min_lr ({t.min_lr:g}) below lr ({t.lr:g}); the schedule moves once per optimizer update.",
-     "04_val_loss_9_clinic.ipynb, §2 Their files, read as they are: the lint and the doctor"),
-    ("Check the loss at init and that one batch can be memorized.", f"At init: ln V = {rungs['uniform']:.2f}.",
-     "03_train_and_sample.ipynb, §4 Health checks before a long run"),
-    ("Size the model for the budget: smaller gets more updates; wide before deep on a CPU.",
-     f"This run: {m.n_layer} x {m.n_embd}, {meta['n_params']:,} parameters, {updates} updates.",
-     "11_model_size.ipynb, §4 At fixed compute: which size wins?"),
-    ("Tune the lr first, with warmup; search at random, not on a grid.",
-     f"This run: lr {t.lr:g}, warmup {t.warmup_steps}.",
-     "08_learning_rate_and_warmup.ipynb, §2 An lr sweep; 12_hyperparameter_search.ipynb, §4"),
-    ("Let the schedule end with the budget.", f"This run: {updates} of max_steps {t.max_steps} updates, "
-     f"ended by {why}, last lr {h.steps[-1]['lr']:.2e}.", "03_train_and_sample.ipynb, §2 The learning-rate schedule"),
-    ("Evaluate on enough batches to see a difference.",
-     f"{t.eval_batches} batches: one eval is good to {se:.4f} nats.",
-     "03_train_and_sample.ipynb, §5 How noisy is one evaluation?"),
-    ("Keep the best checkpoint; stop early when val stops improving.",
-     f"Best val {best_val:.3f} at update {best_step} of {updates}.",
-     "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint"),
-    ("Regularize only when val and train part.", f"Gap at the end {gap:+.3f} nats; more text first, "
-     f"then dropout.", "05_data_size.ipynb, §3; 06_dropout.ipynb, §4; 07_weight_decay.ipynb, §6"),
-    ("Read the curve on the ladder, and ask the doctor.", f"{abs(below):.2f} nats {side} bigram; "
-     f"{len(serious)} warning(s) or error(s).",
-     "00_start_here.ipynb, §4 The loss ladder; 10_activations_and_gradients.ipynb, §7 The doctor names each run"),
+    (
+        "Fit the tokenizer to your text.",
+        f"This run: {cfg.data.tokenizer}, V = {V:,}, {meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token.",
+        "01_data_and_tokenizers.ipynb, §3 Tokens per byte, and the size of the vocabulary",
+    ),
+    (
+        "Compare runs in bits per byte when tokenizers differ.",
+        f"This run: {bpb:.4f} bits per byte.",
+        "01_data_and_tokenizers.ipynb, §5 The loss ladder per tokenizer, in bits per byte",
+    ),
+    (
+        "Lint the config and the script before training (`python -m slmlab lint`).",
+        f"min_lr ({t.min_lr:g}) below lr ({t.lr:g}); the schedule moves once per optimizer update.",
+        "04_val_loss_9_clinic.ipynb, §2 Their files, read as they are: the lint and the doctor",
+    ),
+    (
+        "Check the loss at init and that one batch can be memorized.",
+        f"At init: ln V = {rungs['uniform']:.2f}.",
+        "03_train_and_sample.ipynb, §4 Health checks before a long run",
+    ),
+    (
+        "Size the model for the budget: smaller gets more updates; wide before deep on a CPU.",
+        f"This run: {m.n_layer} x {m.n_embd}, {meta['n_params']:,} parameters, {updates} updates.",
+        "11_model_size.ipynb, §4 At fixed compute: which size wins?",
+    ),
+    (
+        "Tune the lr first, with warmup; search at random, not on a grid.",
+        f"This run: lr {t.lr:g}, warmup {t.warmup_steps}.",
+        "08_learning_rate_and_warmup.ipynb, §2 An lr sweep; 12_hyperparameter_search.ipynb, §4",
+    ),
+    (
+        "Let the schedule end with the budget.",
+        f"This run: {updates} of max_steps {t.max_steps} updates, ended by {why}, last lr {h.steps[-1]['lr']:.2e}.",
+        "03_train_and_sample.ipynb, §2 The learning-rate schedule",
+    ),
+    (
+        "Evaluate on enough batches to see a difference.",
+        f"{t.eval_batches} batches: one eval is good to {se:.4f} nats.",
+        "03_train_and_sample.ipynb, §5 How noisy is one evaluation?",
+    ),
+    (
+        "Keep the best checkpoint; stop early when val stops improving.",
+        f"Best val {best_val:.3f} at update {best_step} of {updates}.",
+        "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint",
+    ),
+    (
+        "Regularize only when val and train part.",
+        f"Gap at the end {gap:+.3f} nats; more text first, then dropout.",
+        "05_data_size.ipynb, §3; 06_dropout.ipynb, §4; 07_weight_decay.ipynb, §6",
+    ),
+    (
+        "Read the curve on the ladder, and ask the doctor.",
+        f"{abs(below):.2f} nats {side} bigram; {len(serious)} warning(s) or error(s).",
+        "00_start_here.ipynb, §4 The loss ladder; 10_activations_and_gradients.ipynb, §7 The doctor names each run",
+    ),
 ]
 display(Markdown(capstone.checklist(items)))
 
@@ -279,8 +329,16 @@ def train_in_budget(c):
     return experiments.run(c, label=NAME, progress=False)
 
 
-check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
-               board=BOARD, tolerance=noise_bpb)
+check_capstone(
+    my_config,
+    base=cfg,
+    reference=run,
+    train=train_in_budget,
+    budget=BUDGET,
+    name=NAME,
+    board=BOARD,
+    tolerance=noise_bpb,
+)
 print(f"leaderboard file: {BOARD}")
 
 # %% [markdown]

@@ -46,8 +46,19 @@ from .files import atomic_write_text, write_json
 from .targets import TARGET_HEAD, parse_targets, run_targets, target_rows
 from .tokenizers import token_dtype
 
-__all__ = ["BENCH_CONFIGS", "GPU_PEAKS", "bench_config", "random_data", "run_case",
-           "cpu_peak_flops", "gpu_peak_flops", "mfu", "parse_cases", "cpu_flags", "main"]
+__all__ = [
+    "BENCH_CONFIGS",
+    "GPU_PEAKS",
+    "bench_config",
+    "random_data",
+    "run_case",
+    "cpu_peak_flops",
+    "gpu_peak_flops",
+    "mfu",
+    "parse_cases",
+    "cpu_flags",
+    "main",
+]
 
 # name -> (n_layer, n_head, n_embd, block_size, micro_batch_size, vocab_size)
 BENCH_CONFIGS: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -62,10 +73,18 @@ DEFAULT_STEPS = {"nanogpt-baby": 50, "student": 4, "student-4096": 8, "tiny": 5}
 # Dense tensor-core peaks from the datasheets, TFLOP/s: (bf16 or fp16, tf32 / fp32).
 # Checked in order: the first name that is a substring of the device name wins.
 GPU_PEAKS: list[tuple[str, float, float]] = [
-    ("H200", 989.0, 494.0), ("GH200", 989.0, 494.0), ("H100 PCIe", 756.0, 378.0),
-    ("H100", 989.0, 494.0), ("A100", 312.0, 156.0), ("L40S", 362.0, 183.0),
-    ("A6000", 155.0, 77.4), ("L4", 121.0, 60.0), ("A10", 125.0, 62.5),
-    ("RTX 4090", 165.0, 82.6), ("RTX 3090", 71.0, 35.6), ("V100", 125.0, 15.7),
+    ("H200", 989.0, 494.0),
+    ("GH200", 989.0, 494.0),
+    ("H100 PCIe", 756.0, 378.0),
+    ("H100", 989.0, 494.0),
+    ("A100", 312.0, 156.0),
+    ("L40S", 362.0, 183.0),
+    ("A6000", 155.0, 77.4),
+    ("L4", 121.0, 60.0),
+    ("A10", 125.0, 62.5),
+    ("RTX 4090", 165.0, 82.6),
+    ("RTX 3090", 71.0, 35.6),
+    ("V100", 125.0, 15.7),
     ("T4", 65.0, 8.1),
 ]
 
@@ -74,20 +93,28 @@ GPU_PEAKS: list[tuple[str, float, float]] = [
 # What one case trains
 
 
-def bench_config(name: str, dtype: str = "float32", compile: bool = False,
-                 device: str = "auto") -> Config:
+def bench_config(name: str, dtype: str = "float32", compile: bool = False, device: str = "auto") -> Config:
     """The Config a bench case trains: shapes from BENCH_CONFIGS, dropout 0, no evals."""
     if name not in BENCH_CONFIGS:
         raise ValueError(f"bench config {name!r} is unknown; use one of {', '.join(BENCH_CONFIGS)}")
     n_layer, n_head, n_embd, block, batch, vocab = BENCH_CONFIGS[name]
     return Config(
         name=f"bench-{name}",
-        model=ModelConfig(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block,
-                          vocab_size=vocab, dropout=0.0),
+        model=ModelConfig(
+            n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block, vocab_size=vocab, dropout=0.0
+        ),
         data=DataConfig(corpus="synthetic", tokenizer="char"),
-        train=TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=1_000_000,
-                          micro_batch_size=batch, eval_interval=1_000_000, dtype=dtype,
-                          compile=compile, device=device),
+        train=TrainConfig(
+            lr=1e-3,
+            min_lr=1e-4,
+            warmup_steps=10,
+            max_steps=1_000_000,
+            micro_batch_size=batch,
+            eval_interval=1_000_000,
+            dtype=dtype,
+            compile=compile,
+            device=device,
+        ),
     )
 
 
@@ -106,10 +133,15 @@ def random_data(vocab_size: int, n_tokens: int = 200_000, seed: int = 0) -> Toke
     dtype = token_dtype(vocab_size)
     train = rng.integers(0, vocab_size, size=n_tokens).astype(dtype)  # (n_tokens,)
     val = rng.integers(0, vocab_size, size=n_tokens // 10).astype(dtype)
-    manifest = {"corpus": "random", "tokenizer": f"random-{vocab_size}", "entropy_floor": None,
-                "vocab_size": vocab_size, "n_val_tokens": len(val), "val_bytes": len(val)}
-    return TokenData(train=train, val=val, tokenizer=_RandomTokenizer(vocab_size),
-                     manifest=manifest, dir=Path("."))
+    manifest = {
+        "corpus": "random",
+        "tokenizer": f"random-{vocab_size}",
+        "entropy_floor": None,
+        "vocab_size": vocab_size,
+        "n_val_tokens": len(val),
+        "val_bytes": len(val),
+    }
+    return TokenData(train=train, val=val, tokenizer=_RandomTokenizer(vocab_size), manifest=manifest, dir=Path("."))
 
 
 # ---------------------------------------------------------------------------
@@ -123,8 +155,9 @@ def mfu(flops_per_token: float, tokens_per_s: float, peak_flops: float | None) -
     return flops_per_token * tokens_per_s / peak_flops
 
 
-def cpu_peak_flops(dtype: str = "float32", threads: int | None = None, seconds: float = 1.0,
-                   sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
+def cpu_peak_flops(
+    dtype: str = "float32", threads: int | None = None, seconds: float = 1.0, sizes: tuple[int, ...] = (512, 1024, 2048)
+) -> float:
     """Best torch.matmul FLOP/s over square `sizes`, with `threads` threads, for ~`seconds` in all
     (each size runs at least once after a warm-up)."""
     old = torch.get_num_threads()
@@ -198,15 +231,28 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
     cpu = (time.process_time() - cpu0) / steps  # CPU seconds of all threads: grows little with load
     sec, best = float(np.median(times)), min(times)
     tokens = cfg.tokens_per_step
-    return {"config": name, "dtype": dtype, "compile": compile, "device": trainer.device.type,
-            "device_name": trainer.device.name, "threads": trainer.device.threads,
-            "n_params": trainer.model.num_params(), "vocab_size": cfg.model.vocab_size,
-            "tokens_per_step": tokens, "flops_per_token": trainer.model.flops_per_token(),
-            "steps": steps, "ms_per_step": 1000 * sec, "ms_per_step_min": 1000 * best,
-            "cpu_ms_per_step": 1000 * cpu,
-            "tokens_per_s": tokens / sec, "tokens_per_s_best": tokens / best,
-            "first_step_s": first, "compile_s": max(0.0, first - sec) if compile else 0.0,
-            "peak_memory_mb": _peak_memory_mb(trainer.device.type), "loss": float(loss.item())}
+    return {
+        "config": name,
+        "dtype": dtype,
+        "compile": compile,
+        "device": trainer.device.type,
+        "device_name": trainer.device.name,
+        "threads": trainer.device.threads,
+        "n_params": trainer.model.num_params(),
+        "vocab_size": cfg.model.vocab_size,
+        "tokens_per_step": tokens,
+        "flops_per_token": trainer.model.flops_per_token(),
+        "steps": steps,
+        "ms_per_step": 1000 * sec,
+        "ms_per_step_min": 1000 * best,
+        "cpu_ms_per_step": 1000 * cpu,
+        "tokens_per_s": tokens / sec,
+        "tokens_per_s_best": tokens / best,
+        "first_step_s": first,
+        "compile_s": max(0.0, first - sec) if compile else 0.0,
+        "peak_memory_mb": _peak_memory_mb(trainer.device.type),
+        "loss": float(loss.item()),
+    }
 
 
 def _run_in_subprocess(case: dict) -> dict:
@@ -220,8 +266,11 @@ def _run_in_subprocess(case: dict) -> dict:
 
 def parse_cases(spec: str | None, device: str, quick: bool) -> list[tuple[str, str, bool]]:
     """'student:bfloat16:eager,nanogpt-baby' -> [(config, dtype, compile), ...]."""
-    names = [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"] if spec else (
-        ["tiny"] if quick else list(DEFAULT_CONFIGS))
+    names = (
+        [s.strip() for s in spec.split(",") if s.strip() and s.strip() != "none"]
+        if spec
+        else (["tiny"] if quick else list(DEFAULT_CONFIGS))
+    )
     native, _ = native_dtypes(("float32", "bfloat16"), device)  # bf16 only where it is native
     cases = []
     for item in names:
@@ -244,8 +293,9 @@ def cpu_flags() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "n/a"
-    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines()
-                  if ln.startswith("model name")), "unknown CPU")
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "unknown CPU"
+    )
     flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
     have = [f for f in _SPEED_FLAGS if f in flags]
     return f"{model}: {' '.join(have) or 'none of ' + ' '.join(_SPEED_FLAGS)}"
@@ -256,34 +306,39 @@ def _peaks(device: str, quick: bool) -> dict:
         name = torch.cuda.get_device_name()
         return {d: gpu_peak_flops(name, d) for d in ("float32", "bfloat16", "float16")}
     kw = {"seconds": 0.0, "sizes": (256, 512)} if quick else {"seconds": 1.5}
-    return {"float32": cpu_peak_flops("float32", **kw),
-            "bfloat16": cpu_peak_flops("bfloat16", **kw), "float16": None}
+    return {"float32": cpu_peak_flops("float32", **kw), "bfloat16": cpu_peak_flops("bfloat16", **kw), "float16": None}
 
 
-def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool,
-        log=print) -> dict:
+def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool, log=print) -> dict:
     """Measure peaks, then every case in its own process; return the bench.json dict.
     With no cases, no peaks are measured (a targets-only bench)."""
     peaks = _peaks(device, quick) if cases else {}
     results = []
     for name, dtype, comp in cases:
         n = steps or (2 if quick else DEFAULT_STEPS.get(name, 5))
-        r = _run_in_subprocess({"name": name, "dtype": dtype, "compile": comp, "steps": n,
-                                "device": device})
+        r = _run_in_subprocess({"name": name, "dtype": dtype, "compile": comp, "steps": n, "device": device})
         if "error" not in r:
             r["peak_flops"] = peaks.get(dtype)
             r["mfu"] = mfu(r["flops_per_token"], r["tokens_per_s"], r["peak_flops"])
         results.append(r)
         log(_row(r))
-    return {"torch": torch.__version__, "device": device, "threads": default_threads(),
-            "cpu_bf16_native": cpu_has_bf16(), "peak_flops": peaks,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_avg": os.getloadavg(),
-            "results": results}
+    return {
+        "torch": torch.__version__,
+        "device": device,
+        "threads": default_threads(),
+        "cpu_bf16_native": cpu_has_bf16(),
+        "peak_flops": peaks,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_avg": os.getloadavg(),
+        "results": results,
+    }
 
 
-_HEAD = ("| config | vocab | dtype | compile | ms/step (median) | ms/step (best) | CPU ms/step "
-         "| tokens/s | MFU | compile s | peak MB |\n"
-         "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+_HEAD = (
+    "| config | vocab | dtype | compile | ms/step (median) | ms/step (best) | CPU ms/step "
+    "| tokens/s | MFU | compile s | peak MB |\n"
+    "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def _row(r: dict) -> str:
@@ -291,31 +346,45 @@ def _row(r: dict) -> str:
         return f"| {r['name']} | | {r['dtype']} | {r['compile']} | error: {r['error']} | | | | | | |"
     m = f"{100 * r['mfu']:.1f}%" if r.get("mfu") is not None else "n/a"
     c = f"{r['compile_s']:.1f}" if r["compile"] else "-"
-    return (f"| {r['config']} | {r['vocab_size']} | {r['dtype']} | {'on' if r['compile'] else 'off'} "
-            f"| {r['ms_per_step']:.1f} | {r['ms_per_step_min']:.1f} | {r['cpu_ms_per_step']:.1f} "
-            f"| {r['tokens_per_s']:,.0f} | {m} | {c} "
-            f"| {r['peak_memory_mb']:,.0f} |")
+    return (
+        f"| {r['config']} | {r['vocab_size']} | {r['dtype']} | {'on' if r['compile'] else 'off'} "
+        f"| {r['ms_per_step']:.1f} | {r['ms_per_step_min']:.1f} | {r['cpu_ms_per_step']:.1f} "
+        f"| {r['tokens_per_s']:,.0f} | {m} | {c} "
+        f"| {r['peak_memory_mb']:,.0f} |"
+    )
 
 
 def to_markdown(report: dict) -> str:
     """bench.md: the peaks, then one table row per case."""
     peaks = ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in report["peak_flops"].items() if v)
-    lines = [f"# slmlab bench ({report['time']})", "",
-             f"device {report['device']}, {report['threads']} threads, torch {report['torch']}, "
-             f"native CPU bf16: {report['cpu_bf16_native']}, load average at the end "
-             f"{report['load_avg'][0]:.2f}", f"peaks (MFU denominators): {peaks}", "",
-             "compile s = first step minus a steady step; CPU ms = CPU time of all the "
-             "case's threads per step (it grows little when other programs share the cores, "
-             "wall time does); peak MB = peak RSS of the case's process on CPU, "
-             "torch.cuda.max_memory_allocated on GPU.", "", _HEAD]
+    lines = [
+        f"# slmlab bench ({report['time']})",
+        "",
+        f"device {report['device']}, {report['threads']} threads, torch {report['torch']}, "
+        f"native CPU bf16: {report['cpu_bf16_native']}, load average at the end "
+        f"{report['load_avg'][0]:.2f}",
+        f"peaks (MFU denominators): {peaks}",
+        "",
+        "compile s = first step minus a steady step; CPU ms = CPU time of all the "
+        "case's threads per step (it grows little when other programs share the cores, "
+        "wall time does); peak MB = peak RSS of the case's process on CPU, "
+        "torch.cuda.max_memory_allocated on GPU.",
+        "",
+        _HEAD,
+    ]
     lines += [_row(r) for r in report["results"]]
     if report.get("targets"):
-        lines += ["", "## Targets (whole runs, ours beside baselines, in this bench run)", "",
-                  f"CPU flags: {report.get('cpu_flags', 'n/a')}", "",
-                  "startup s = from launching the run's process to its first update (Python, "
-                  "imports, data, model); seconds = the training loop, evaluations included; "
-                  "'reached at' = the first evaluation at or below the bar, in seconds from launch.",
-                  ""]
+        lines += [
+            "",
+            "## Targets (whole runs, ours beside baselines, in this bench run)",
+            "",
+            f"CPU flags: {report.get('cpu_flags', 'n/a')}",
+            "",
+            "startup s = from launching the run's process to its first update (Python, "
+            "imports, data, model); seconds = the training loop, evaluations included; "
+            "'reached at' = the first evaluation at or below the bar, in seconds from launch.",
+            "",
+        ]
         for row in report["targets"]:
             lines += [f"**{row['target']}**: {row['note']}", "", TARGET_HEAD, target_rows(row), ""]
     return "\n".join(lines) + "\n"

@@ -45,7 +45,17 @@ if TYPE_CHECKING:
     from .history import History
     from .schedule import Schedule
 
-__all__ = ["TrainerView", "Callback", "StopAt", "TimeLimit", "ReplayLR", "EarlyStopping", "KeepBest", "ProgressBar", "TimeBudget"]
+__all__ = [
+    "TrainerView",
+    "Callback",
+    "StopAt",
+    "TimeLimit",
+    "ReplayLR",
+    "EarlyStopping",
+    "KeepBest",
+    "ProgressBar",
+    "TimeBudget",
+]
 
 
 @runtime_checkable
@@ -110,13 +120,15 @@ class Callback:
 
     def recorded(self) -> Any:
         """A recorder's data, JSON-able (lists, dicts, numbers, text)."""
-        raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
-                                  f"recorded() and restore(data)")
+        raise NotImplementedError(
+            f"{type(self).__name__} sets record_name, so it must define recorded() and restore(data)"
+        )
 
     def restore(self, data: Any) -> None:
         """Put back what recorded() returned (a cached run replays nothing else)."""
-        raise NotImplementedError(f"{type(self).__name__} sets record_name, so it must define "
-                                  f"recorded() and restore(data)")
+        raise NotImplementedError(
+            f"{type(self).__name__} sets record_name, so it must define recorded() and restore(data)"
+        )
 
 
 class StopAt(Callback):
@@ -212,8 +224,11 @@ class ProgressBar(Callback):
         from tqdm.auto import tqdm
 
         self._budget = trainer.cfg.train.time_budget
-        total, done, unit = ((round(self._budget), int(trainer.seconds()), "s") if self._budget
-                             else (trainer.cfg.train.max_steps, trainer.step, "step"))
+        total, done, unit = (
+            (round(self._budget), int(trainer.seconds()), "s")
+            if self._budget
+            else (trainer.cfg.train.max_steps, trainer.step, "step")
+        )
         self._bar = tqdm(total=total, initial=done, desc=trainer.cfg.name, unit=unit, leave=False)
 
     def on_log(self, trainer: TrainerView, records: list[dict]) -> None:

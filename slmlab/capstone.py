@@ -42,8 +42,21 @@ from .paths import runs_dir
 from .presets import preset, profile
 from .train import eval_batch_losses
 
-__all__ = ["BUDGET_PRESETS", "BUDGET_SECONDS", "budget_config", "budget_tokenizer", "ngram_sample", "sample_text", "SampleRecorder", "eval_standard_error", "checklist", "default_board", "record_result",
-           "read_leaderboards", "format_leaderboard"]
+__all__ = [
+    "BUDGET_PRESETS",
+    "BUDGET_SECONDS",
+    "budget_config",
+    "budget_tokenizer",
+    "ngram_sample",
+    "sample_text",
+    "SampleRecorder",
+    "eval_standard_error",
+    "checklist",
+    "default_board",
+    "record_result",
+    "read_leaderboards",
+    "format_leaderboard",
+]
 
 BUDGET_PRESETS = {"smoke": "smoke", "cpu": "tinystories-cpu", "gpu": "gpu"}  # profile -> what it trains
 BUDGET_SECONDS = {"smoke": 5.0, "cpu": 600.0, "gpu": 600.0}  # a run's wall time, where its preset sets none
@@ -102,8 +115,7 @@ def ngram_sample(train, vocab_size: int, order: int, n_tokens: int, start: int, 
     return out
 
 
-def sample_text(model: torch.nn.Module, tokenizer, n_tokens: int, seed: int = 0,
-                temperature: float = 1.0) -> str:
+def sample_text(model: torch.nn.Module, tokenizer, n_tokens: int, seed: int = 0, temperature: float = 1.0) -> str:
     """A story the model writes from the end-of-text token, with its own generator: the global
     random state (and so training) is untouched, and the model gets its own mode back."""
     device = next(model.parameters()).device
@@ -125,8 +137,7 @@ class SampleRecorder(Callback):
 
     record_name = "capstone_samples"
 
-    def __init__(self, thresholds: Sequence[float], *, n_tokens: int = 60, seed: int = 0,
-                 temperature: float = 1.0):
+    def __init__(self, thresholds: Sequence[float], *, n_tokens: int = 60, seed: int = 0, temperature: float = 1.0):
         self.thresholds = sorted((float(t) for t in thresholds), reverse=True)
         self.n_tokens, self.seed, self.temperature = n_tokens, seed, temperature
         self.samples: list[dict] = []
@@ -137,8 +148,9 @@ class SampleRecorder(Callback):
         if not due:
             return
         text = sample_text(trainer.model, trainer.data.tokenizer, self.n_tokens, self.seed, self.temperature)
-        self.samples += [{"threshold": t, "step": record["step"], "val_loss": record["val_loss"], "text": text}
-                         for t in due]
+        self.samples += [
+            {"threshold": t, "step": record["step"], "val_loss": record["val_loss"], "text": text} for t in due
+        ]
 
     def recorded(self) -> list[dict]:
         return list(self.samples)
@@ -151,8 +163,9 @@ def eval_standard_error(model: torch.nn.Module, data, cfg: Config, device=None) 
     """The standard error (nats) of one eval of `model`: the spread of its loss over the
     eval's own val batches (eval_batches of them, the Trainer's fixed ones) over sqrt(their number)."""
     t = cfg.train
-    losses = eval_batch_losses(model, data.val, cfg.model.block_size, t.micro_batch_size, t.eval_batches,
-                               device).double()  # (eval_batches,)
+    losses = eval_batch_losses(
+        model, data.val, cfg.model.block_size, t.micro_batch_size, t.eval_batches, device
+    ).double()  # (eval_batches,)
     if len(losses) < 2:
         raise ValueError(f"eval_batches={t.eval_batches}: one batch has no spread; use 2 or more")
     return float(losses.std() / len(losses) ** 0.5)
@@ -209,8 +222,10 @@ def _read_board(path: Path) -> list[dict]:
         raise ValueError(f"{e} (a leaderboard file: one JSON object per line)") from None
     for n, r in enumerate(rows, 1):
         if not isinstance(r, dict) or "name" not in r or "config" not in r or "bits_per_byte" not in r:
-            raise ValueError(f"{path}: row {n} is not a leaderboard row (it needs name, config and "
-                             f"bits_per_byte); is this a capstone leaderboard file?")
+            raise ValueError(
+                f"{path}: row {n} is not a leaderboard row (it needs name, config and "
+                f"bits_per_byte); is this a capstone leaderboard file?"
+            )
     return rows
 
 
@@ -238,9 +253,11 @@ def format_leaderboard(rows: Sequence[dict]) -> str:
     lines = [head]
     for i, r in enumerate(sorted(rows, key=lambda r: float(r["bits_per_byte"])), 1):
         changes = ", ".join(f"{k}={_short(v)}" for k, v in (r.get("changes") or {}).items()) or "-"
-        lines.append(f"{i:>3} {str(r['name'])[:24]:24} {float(r['bits_per_byte']):>9.4f} "
-                     f"{_num(r.get('val'), '.3f'):>7} {_num(r.get('updates'), 'd'):>7} "
-                     f"{_num(r.get('seconds'), '.0f'):>7} {str(r.get('verdict', '-')):10} {changes}")
+        lines.append(
+            f"{i:>3} {str(r['name'])[:24]:24} {float(r['bits_per_byte']):>9.4f} "
+            f"{_num(r.get('val'), '.3f'):>7} {_num(r.get('updates'), 'd'):>7} "
+            f"{_num(r.get('seconds'), '.0f'):>7} {str(r.get('verdict', '-')):10} {changes}"
+        )
     return "\n".join(lines)
 
 

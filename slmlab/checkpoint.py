@@ -49,8 +49,17 @@ if TYPE_CHECKING:
         seconds_before: float  # a resumed run's wall time from earlier sessions
 
 
-__all__ = ["CKPT_VERSION", "trainer_state", "restore", "best_state", "save", "load_checkpoint",
-           "load_model", "start_run_dir", "environment"]
+__all__ = [
+    "CKPT_VERSION",
+    "trainer_state",
+    "restore",
+    "best_state",
+    "save",
+    "load_checkpoint",
+    "load_model",
+    "start_run_dir",
+    "environment",
+]
 
 CKPT_VERSION = 1
 
@@ -63,12 +72,17 @@ def trainer_state(trainer: ResumableTrainer, ranks: list[dict] | None = None) ->
     Weights, optimizer and sampler are the same on every rank: rank 0's are saved.
     """
     state = {
-        "version": CKPT_VERSION, "config": trainer.cfg.to_dict(), "step": trainer.step,
-        "model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(),
-        "scaler": trainer.scaler.state_dict(), "sampler": trainer.sampler.state_dict(),
+        "version": CKPT_VERSION,
+        "config": trainer.cfg.to_dict(),
+        "step": trainer.step,
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "sampler": trainer.sampler.state_dict(),
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "history": trainer.history.state(), "seconds": trainer.seconds(),
+        "history": trainer.history.state(),
+        "seconds": trainer.seconds(),
     }
     if ranks is not None:
         state.update(world_size=len(ranks), rng_by_rank=ranks)
@@ -96,8 +110,13 @@ def restore(trainer: ResumableTrainer, ckpt: dict) -> None:
 
 def best_state(trainer: TrainerView, val_loss: float) -> dict:
     """best.pt: the weights at a new best val, with what load_model needs."""
-    return {"version": CKPT_VERSION, "model": trainer.model.state_dict(), "config": trainer.cfg.to_dict(),
-            "step": trainer.step, "val_loss": val_loss}
+    return {
+        "version": CKPT_VERSION,
+        "model": trainer.model.state_dict(),
+        "config": trainer.cfg.to_dict(),
+        "step": trainer.step,
+        "val_loss": val_loss,
+    }
 
 
 def save(trainer: ResumableTrainer, *, weights: bool = True, ranks: list[dict] | None = None) -> None:
@@ -116,11 +135,11 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ValueError(f"checkpoint {path} is damaged or not an slmlab checkpoint "
-                         f"({type(e).__name__}); delete it and train again") from None
+        raise ValueError(
+            f"checkpoint {path} is damaged or not an slmlab checkpoint ({type(e).__name__}); delete it and train again"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("version") != CKPT_VERSION or "model" not in ckpt:
-        raise ValueError(f"checkpoint {path} is not an slmlab v{CKPT_VERSION} checkpoint; "
-                         f"delete it and train again")
+        raise ValueError(f"checkpoint {path} is not an slmlab v{CKPT_VERSION} checkpoint; delete it and train again")
     return ckpt
 
 
@@ -142,5 +161,11 @@ def start_run_dir(out_dir: Path, cfg: Config, device: Device) -> None:
 
 def environment(device: Device) -> dict:
     """What a run ran on, for env.json."""
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "platform": platform.platform(), "device": str(device), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }

@@ -29,8 +29,9 @@ def in_child(function: str, case: dict) -> dict | str:
     """Run `function` ("package.module:name") on `case` in a fresh Python: its result dict,
     or the last line of the child's stderr (the error) as text."""
     cmd = [sys.executable, "-m", "slmlab.child", function]
-    proc = subprocess.run(cmd, input=json.dumps(case), capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        cmd, input=json.dumps(case), capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+    )
     for line in proc.stdout.splitlines():
         if line.startswith(TAG + " "):
             return json.loads(line.removeprefix(TAG + " "))

@@ -54,9 +54,11 @@ def _say_what_is_cut(data_cfg) -> None:
 
     on_disk = source(data_cfg.corpus).bytes_on_disk()
     if on_disk is not None and on_disk > data_cfg.corpus_bytes:
-        print(f"note: {data_cfg.corpus} holds {on_disk:,} bytes; this run reads the first "
-              f"{data_cfg.corpus_bytes:,} (corpus_bytes; change it with --set corpus_bytes=N)",
-              file=sys.stderr)
+        print(
+            f"note: {data_cfg.corpus} holds {on_disk:,} bytes; this run reads the first "
+            f"{data_cfg.corpus_bytes:,} (corpus_bytes; change it with --set corpus_bytes=N)",
+            file=sys.stderr,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -73,14 +75,19 @@ def _run_folder(path: str, flag: str, needs: str) -> Path:
         p = p.parent
     what = f"{_RUN_FILES[needs]} ({needs})"
     if not p.exists():
-        raise ValueError(f"{flag} {path}: no such folder, so no {what} to read; give a run "
-                         f"folder (one that `python -m slmlab train --out DIR` wrote)")
+        raise ValueError(
+            f"{flag} {path}: no such folder, so no {what} to read; give a run "
+            f"folder (one that `python -m slmlab train --out DIR` wrote)"
+        )
     if not p.is_dir():
-        raise ValueError(f"{flag} {path} is a file, not a run folder; give the folder that "
-                         f"`python -m slmlab train --out DIR` wrote")
+        raise ValueError(
+            f"{flag} {path} is a file, not a run folder; give the folder that `python -m slmlab train --out DIR` wrote"
+        )
     if not (p / needs).is_file():
-        raise ValueError(f"{flag} {path} holds no {what}: not a run folder, or its run saved "
-                         f"nothing yet; give the folder that `python -m slmlab train --out DIR` wrote")
+        raise ValueError(
+            f"{flag} {path} holds no {what}: not a run folder, or its run saved "
+            f"nothing yet; give the folder that `python -m slmlab train --out DIR` wrote"
+        )
     return p
 
 
@@ -90,8 +97,7 @@ def _new_run_folder(path: str) -> str:
     if p.exists() and not p.is_dir():
         raise ValueError(f"--out {path} is a file; give a folder for the run (it is created)")
     if is_run_folder(p):
-        raise ValueError(f"--out {path} already holds a run; continue it with --resume {path}, "
-                         f"or give a new folder")
+        raise ValueError(f"--out {path} already holds a run; continue it with --resume {path}, or give a new folder")
     return path
 
 
@@ -104,12 +110,22 @@ def cmd_train(args) -> int:
     from .train import train
 
     if args.resume:
-        given = [flag for flag, v in (("--profile", args.profile), ("--corpus", args.corpus),
-                                      ("--tokenizer", args.tokenizer), ("--set", args.set),
-                                      ("--out", args.out)) if v]
+        given = [
+            flag
+            for flag, v in (
+                ("--profile", args.profile),
+                ("--corpus", args.corpus),
+                ("--tokenizer", args.tokenizer),
+                ("--set", args.set),
+                ("--out", args.out),
+            )
+            if v
+        ]
         if given:
-            raise ValueError(f"--resume continues the run as it was saved; drop {', '.join(given)} "
-                             f"(or start a new run with --out instead)")
+            raise ValueError(
+                f"--resume continues the run as it was saved; drop {', '.join(given)} "
+                f"(or start a new run with --out instead)"
+            )
         out = str(_run_folder(args.resume, "--resume", CKPT))
         run = {"resume": out}
     else:
@@ -123,9 +139,11 @@ def cmd_train(args) -> int:
     best = hist.best_val()
     stop = f", stopped: {hist.stop_reason}" if hist.stop_reason else ""
     msg = hist.meta.get("stop_message")
-    print(f"{len(hist.steps)} steps in {hist.meta.get('seconds', 0):.1f} s{stop}; "
-          + (f"best val {best[1]:.4f} at step {best[0]}" if best else "no eval")
-          + f"; run folder: {out}")
+    print(
+        f"{len(hist.steps)} steps in {hist.meta.get('seconds', 0):.1f} s{stop}; "
+        + (f"best val {best[1]:.4f} at step {best[0]}" if best else "no eval")
+        + f"; run folder: {out}"
+    )
     if msg:
         print(msg)
     return 0
@@ -163,8 +181,9 @@ def cmd_sample(args) -> int:
     ids = tok.encode(args.prompt) if args.prompt else [tok.eot_id]
     g = torch.Generator().manual_seed(args.seed)
     for i in range(args.n):
-        out = model.generate(torch.tensor([ids]), args.tokens, temperature=args.temperature,
-                             top_k=args.top_k or None, generator=g)
+        out = model.generate(
+            torch.tensor([ids]), args.tokens, temperature=args.temperature, top_k=args.top_k or None, generator=g
+        )
         print(f"--- sample {i + 1}\n{tok.decode(out[0].tolist())}")
     return 0
 
@@ -175,8 +194,10 @@ def cmd_prepare(args) -> int:
     cfg = _config_from_args(args)
     data = prepare(cfg.data, rebuild=args.rebuild)
     m = data.manifest
-    print(f"{m.get('corpus')} / {m.get('tokenizer')}: {m.get('n_train_tokens'):,} train + "
-          f"{m.get('n_val_tokens'):,} val tokens, vocab {data.vocab_size}; in {data.dir}")
+    print(
+        f"{m.get('corpus')} / {m.get('tokenizer')}: {m.get('n_train_tokens'):,} train + "
+        f"{m.get('n_val_tokens'):,} val tokens, vocab {data.vocab_size}; in {data.dir}"
+    )
     return 0
 
 
@@ -200,8 +221,11 @@ def cmd_lint(args) -> int:
 def cmd_doctor(args) -> int:
     from .diagnostics import checkup
 
-    print(checkup(args.path, vocab_size=args.vocab_size, tokenizer=args.tokenizer,
-                  grad_accum_steps=args.grad_accum).text())
+    print(
+        checkup(
+            args.path, vocab_size=args.vocab_size, tokenizer=args.tokenizer, grad_accum_steps=args.grad_accum
+        ).text()
+    )
     return 0
 
 
@@ -234,8 +258,11 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     from .corpora import CORPORA
 
     p.add_argument("--profile", help="preset: smoke (the default), cpu, gpu, student, ...")
-    p.add_argument("--corpus", help=f"{' | '.join(CORPORA)} | file:PATH (your .txt file or folder, "
-                                    f"read whole up to {USER_CORPUS_BYTES:,} bytes)")
+    p.add_argument(
+        "--corpus",
+        help=f"{' | '.join(CORPORA)} | file:PATH (your .txt file or folder, "
+        f"read whole up to {USER_CORPUS_BYTES:,} bytes)",
+    )
     p.add_argument("--tokenizer", help="char | bpe-N | gpt2")
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="change one config field")
 
@@ -271,26 +298,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(la)
     la.set_defaults(func=cmd_ladder)
 
-    li = sub.add_parser("lint", help="check a config (JSON) or a training script (.py, .ipynb, "
-                        "read, never run) for the known bugs")
+    li = sub.add_parser(
+        "lint", help="check a config (JSON) or a training script (.py, .ipynb, read, never run) for the known bugs"
+    )
     li.add_argument("file", help="config.json, train.py or notebook.ipynb")
-    li.add_argument("--train-tokens", type=int, help="tokens in the training set: the budget "
-                    "then says how many epochs the run makes over them")
+    li.add_argument(
+        "--train-tokens",
+        type=int,
+        help="tokens in the training set: the budget then says how many epochs the run makes over them",
+    )
     li.set_defaults(func=cmd_lint)
 
     d = sub.add_parser("doctor", help="diagnose a run: a run folder, or your own training log")
-    d.add_argument("path", help="a run folder, or a log: printed output (.txt: nanoGPT, Vizuara, "
-                   "LLMs-from-scratch, litgpt, mlx-lm, progress bars, a hand-written table; quoted or "
-                   "timestamped), CSV/TSV, Lightning's metrics.csv, trainer_state.json")
+    d.add_argument(
+        "path",
+        help="a run folder, or a log: printed output (.txt: nanoGPT, Vizuara, "
+        "LLMs-from-scratch, litgpt, mlx-lm, progress bars, a hand-written table; quoted or "
+        "timestamped), CSV/TSV, Lightning's metrics.csv, trainer_state.json",
+    )
     d.add_argument("--vocab-size", type=int, help="the tokenizer's vocabulary (50257 for GPT-2): draws ln V")
     d.add_argument("--tokenizer", help="gpt2 | bpe-N: the vocabulary size from the tokenizer's name")
-    d.add_argument("--grad-accum", type=int, help="micro-steps per optimizer update, when the log "
-                   "counts micro-steps or loop iterations (the Vizuara notebook's 'Epoch N': 32)")
+    d.add_argument(
+        "--grad-accum",
+        type=int,
+        help="micro-steps per optimizer update, when the log "
+        "counts micro-steps or loop iterations (the Vizuara notebook's 'Epoch N': 32)",
+    )
     d.set_defaults(func=cmd_doctor)
 
     lb = sub.add_parser("leaderboard", help="merge and print the capstone challenge's leaderboard files")
-    lb.add_argument("files", nargs="+", help="leaderboard .jsonl files (notebook 13 prints where its file "
-                    "is), or folders of them")
+    lb.add_argument(
+        "files", nargs="+", help="leaderboard .jsonl files (notebook 13 prints where its file is), or folders of them"
+    )
     lb.set_defaults(func=cmd_leaderboard)
 
     b = sub.add_parser("bench", help="speed benchmark (tokens/s, MFU, memory)")
@@ -298,14 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--configs", help="comma-separated bench config names, or none")
     b.add_argument("--steps", type=int, default=0, help="timed steps per case (0: default)")
     b.add_argument("--quick", action="store_true", help="a few steps per case (for tests)")
-    b.add_argument("--targets", help="whole runs to a quality bar beside a baseline: speedrun "
-                   "(default), tinystories (about 25 minutes), smoke, or none")
-    b.add_argument("--nanogpt", help="a karpathy/nanoGPT checkout: the speedrun also races its own "
-                   "train.py (default: $SLMLAB_NANOGPT)")
+    b.add_argument(
+        "--targets",
+        help="whole runs to a quality bar beside a baseline: speedrun "
+        "(default), tinystories (about 25 minutes), smoke, or none",
+    )
+    b.add_argument(
+        "--nanogpt",
+        help="a karpathy/nanoGPT checkout: the speedrun also races its own train.py (default: $SLMLAB_NANOGPT)",
+    )
     b.set_defaults(func=cmd_bench)
 
-    g = sub.add_parser("gpu-check", help="check a GPU once: dtypes, GradScaler, compile, fused AdamW, resume, "
-                       "torchrun, the presets' speed; a report (on a CPU: what it can, and what it skipped)")
+    g = sub.add_parser(
+        "gpu-check",
+        help="check a GPU once: dtypes, GradScaler, compile, fused AdamW, resume, "
+        "torchrun, the presets' speed; a report (on a CPU: what it can, and what it skipped)",
+    )
     from .gpu_check import add_arguments
 
     add_arguments(g)

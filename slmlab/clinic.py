@@ -12,7 +12,8 @@ widget of notebook 04's "your run" section.
   config, the vocabulary and the gradient accumulation, a button; the result shown below.
 
 The reading and the judging are slmlab.diagnostics' (read_any, lint_file); this module puts
-their answers together (and writes a pasted script to a temporary file for the lint). It sits with the views (plots, widgets) and is imported by none of slmlab.
+their answers together (and writes a pasted script to a temporary file for the lint). It sits
+with the views (plots, widgets) and is imported by none of slmlab.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ class YourRun:
         """The report as the widget and a terminal print it."""
         lines = [self.read, ""]
         if self.lr_sum is not None:
-            lines.append(f"sum of your lr over the first {FIRST_UPDATES} updates, from the lr your log printed: "
-                         f"about {self.lr_sum:.2e} ({self.lr_sum / 0.02:.1%} of the 0.02 scale of GPT-2's weights "
-                         f"at init; AdamW moves a weight by about the lr per update)")
+            lines.append(
+                f"sum of your lr over the first {FIRST_UPDATES} updates, from the lr your log printed: "
+                f"about {self.lr_sum:.2e} ({self.lr_sum / 0.02:.1%} of the 0.02 scale of GPT-2's weights "
+                f"at init; AdamW moves a weight by about the lr per update)"
+            )
         lines += [str(f) for f in self.findings] + ["", self.answer]
         return "\n".join(lines)
 
@@ -60,8 +63,7 @@ class YourRun:
         on the right when bytes_per_token (of the val text, in this tokenizer) is known."""
         from . import plots
 
-        rungs = ladder if ladder is not None else (
-            {"uniform": math.log(self.vocab_size)} if self.vocab_size else None)
+        rungs = ladder if ladder is not None else ({"uniform": math.log(self.vocab_size)} if self.vocab_size else None)
         fig = plots.curves(self.history, rungs, title="your run")
         ax = fig.axes[0]
         ax.set(xlabel="optimizer updates", ylabel="loss (nats per token)")
@@ -99,7 +101,9 @@ def _suffix(text: str, name: str | None) -> str:
 
 
 def _written(folder: Path, text: str, name: str | None, default: str) -> Path:
-    path = folder / ((Path(name).name if name else default) + ("" if name and Path(name).suffix else _suffix(text, name)))
+    path = folder / (
+        (Path(name).name if name else default) + ("" if name and Path(name).suffix else _suffix(text, name))
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -116,16 +120,23 @@ def lr_sum(history: History, first: int = FIRST_UPDATES) -> float | None:
     return float(lrs[idx].sum())
 
 
-def read_your_run(log: str | bytes, script: str | bytes | None = None, *, vocab_size: int | None = None,
-                  grad_accum_steps: int | None = None, log_name: str | None = None,
-                  script_name: str | None = None) -> YourRun:
+def read_your_run(
+    log: str | bytes,
+    script: str | bytes | None = None,
+    *,
+    vocab_size: int | None = None,
+    grad_accum_steps: int | None = None,
+    log_name: str | None = None,
+    script_name: str | None = None,
+) -> YourRun:
     """Read a pasted or uploaded log (and a script, notebook or JSON config), and diagnose it."""
     text = _as_text(log).strip()
     if not text:
         raise ValueError("nothing to read: paste your training log (the lines with the losses) or upload it")
     try:
-        history, check = read_any(text + "\n", vocab_size=vocab_size, grad_accum_steps=grad_accum_steps or None,
-                                  name=log_name or "your log")
+        history, check = read_any(
+            text + "\n", vocab_size=vocab_size, grad_accum_steps=grad_accum_steps or None, name=log_name or "your log"
+        )
     except ValueError as e:
         raise ValueError(str(e).splitlines()[0]) from None
     found = list(check.findings)
@@ -150,12 +161,17 @@ def _answer(run: YourRun) -> str:
             parts.append(f"A uniform guess over {run.vocab_size:,} tokens scores {math.log(run.vocab_size):.2f}.")
     codes = {f.code for f in run.findings}
     if "barely_trained" in codes:
-        parts.append("Your model has barely started: it needs many more updates at a working lr "
-                     "(about 1e-3 with warmup from 0), not regularization (04, the answer).")
+        parts.append(
+            "Your model has barely started: it needs many more updates at a working lr "
+            "(about 1e-3 with warmup from 0), not regularization (04, the answer)."
+        )
     fixes = [f for f in serious if f.code != "barely_trained"]
     if fixes:
-        parts.append(f"First fix: {fixes[0].code} ({fixes[0].severity}"
-                     + (f", {fixes[0].where}" if fixes[0].where else "") + "), the first finding above.")
+        parts.append(
+            f"First fix: {fixes[0].code} ({fixes[0].severity}"
+            + (f", {fixes[0].where}" if fixes[0].where else "")
+            + "), the first finding above."
+        )
     elif not serious:
         parts.append("Neither the doctor nor the lint found anything to fix.")
     parts.append("If this is not the stopped-early case, 04 section 9 has the triage.")
@@ -179,13 +195,16 @@ class RunClinic:
     """Paste or upload your log (and your script or config), press Read: the format read, your curve
     on the ladder, the findings ranked, and the answer for your case. Works without a kernel restart."""
 
-    def __init__(self, ladder=None, *, vocab_size: int = 50257, grad_accum_steps: int = 32,
-                 bytes_per_token: float | None = None):
+    def __init__(
+        self, ladder=None, *, vocab_size: int = 50257, grad_accum_steps: int = 32, bytes_per_token: float | None = None
+    ):
         import ipywidgets as w
 
         self.ladder, self.bytes_per_token = ladder, bytes_per_token
-        self.log = w.Textarea(placeholder="paste your training log here (or upload it below)",
-                              layout=w.Layout(width="100%", height="140px"))
+        self.log = w.Textarea(
+            placeholder="paste your training log here (or upload it below)",
+            layout=w.Layout(width="100%", height="140px"),
+        )
         self.log_file = w.FileUpload(description="log file", accept=".txt,.log,.csv,.tsv,.json,.jsonl")
         self.script_file = w.FileUpload(description="script or config", accept=".py,.ipynb,.json")
         self.vocab = w.IntText(value=vocab_size, description="vocab size")
@@ -193,8 +212,14 @@ class RunClinic:
         self.button = w.Button(description="Read my run", button_style="primary")
         self.out = w.Output()
         self.button.on_click(lambda _: self.read())
-        self.widget = w.VBox([self.log, w.HBox([self.log_file, self.script_file]),
-                              w.HBox([self.vocab, self.accum, self.button]), self.out])
+        self.widget = w.VBox(
+            [
+                self.log,
+                w.HBox([self.log_file, self.script_file]),
+                w.HBox([self.vocab, self.accum, self.button]),
+                self.out,
+            ]
+        )
         self.result: YourRun | None = None
 
     def read(self) -> YourRun | None:
@@ -205,10 +230,14 @@ class RunClinic:
         script, script_name = _upload_content(self.script_file)
         try:
             pasted = self.log.value.strip()  # what is in the box wins over an earlier upload
-            self.result = read_your_run(self.log.value if pasted or data is None else data, script,
-                                        vocab_size=self.vocab.value or None,
-                                        grad_accum_steps=self.accum.value or None,
-                                        log_name=None if pasted else name, script_name=script_name)
+            self.result = read_your_run(
+                self.log.value if pasted or data is None else data,
+                script,
+                vocab_size=self.vocab.value or None,
+                grad_accum_steps=self.accum.value or None,
+                log_name=None if pasted else name,
+                script_name=script_name,
+            )
         except ValueError as e:
             self.result = None
             self.out.append_stdout(f"could not read it: {e}\n")

@@ -29,8 +29,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
-    "ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "Config",
-    "validate", "KNOWN_CORPORA", "is_known_tokenizer",
+    "ConfigError",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "Config",
+    "validate",
+    "KNOWN_CORPORA",
+    "is_known_tokenizer",
 ]
 
 
@@ -189,8 +195,7 @@ class Config:
 
 _CONCERNS = (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig))
 _FIELD_PART = {f.name: part for part, klass in _CONCERNS for f in fields(klass)}
-_FIELD_TYPES = {name: hint for _, klass in _CONCERNS
-                for name, hint in typing.get_type_hints(klass).items()}
+_FIELD_TYPES = {name: hint for _, klass in _CONCERNS for name, hint in typing.get_type_hints(klass).items()}
 
 
 def _part_of(key: str) -> str:
@@ -256,14 +261,19 @@ def _at_least_0(name: str, hint: str) -> _Rule:
 
 _MODEL_RULES: list[_Rule] = [
     *(_positive(n) for n in ("n_layer", "n_head", "n_embd", "block_size")),
-    ("vocab_size", lambda v: v is None or v > 0,
-     "vocab_size={v!r} must be a positive whole number, or None (taken from the tokenizer)"),
+    (
+        "vocab_size",
+        lambda v: v is None or v > 0,
+        "vocab_size={v!r} must be a positive whole number, or None (taken from the tokenizer)",
+    ),
     ("dropout", lambda v: 0.0 <= v < 1.0, "dropout={v} is outside [0, 1); use e.g. 0.0-0.3"),
 ]
 
 _TRAIN_RULES: list[_Rule] = [
-    *(_positive(n) for n in ("max_steps", "micro_batch_size", "grad_accum_steps",
-                             "eval_interval", "eval_batches", "log_interval")),
+    *(
+        _positive(n)
+        for n in ("max_steps", "micro_batch_size", "grad_accum_steps", "eval_interval", "eval_batches", "log_interval")
+    ),
     ("lr", lambda v: math.isfinite(v) and v > 0, "lr={v} must be a positive number, e.g. 1e-3"),
     ("min_lr", lambda v: math.isfinite(v) and v >= 0, "min_lr={v} must be >= 0, e.g. lr/10"),
     _at_least_0("warmup_steps", "(1-10% of max_steps is usual)"),
@@ -273,10 +283,12 @@ _TRAIN_RULES: list[_Rule] = [
     ("beta2", lambda v: 0.0 <= v < 1.0, "beta2={v} must be in [0, 1)"),
     _at_least_0("seed", "(any whole number from 0 up)"),
     _at_least_0("early_stop_patience", "(0 turns it off)"),
-    ("time_budget", lambda v: math.isfinite(v) and v >= 0,
-     "time_budget={v} must be >= 0 seconds (0 turns it off; 600 is ten minutes)"),
-    ("optimizer", lambda v: v in OPTIMIZERS,
-     "optimizer={v!r} is unknown; use one of " + ", ".join(OPTIMIZERS)),
+    (
+        "time_budget",
+        lambda v: math.isfinite(v) and v >= 0,
+        "time_budget={v} must be >= 0 seconds (0 turns it off; 600 is ten minutes)",
+    ),
+    ("optimizer", lambda v: v in OPTIMIZERS, "optimizer={v!r} is unknown; use one of " + ", ".join(OPTIMIZERS)),
     ("muon_lr", lambda v: math.isfinite(v) and v > 0, "muon_lr={v} must be a positive number, e.g. 0.02"),
     ("dtype", lambda v: v in DTYPES, "dtype={v!r} is unknown; use one of " + ", ".join(DTYPES)),
     ("device", lambda v: v in DEVICES, "device={v!r} is unknown; use one of " + ", ".join(DEVICES)),
@@ -287,11 +299,13 @@ _DATA_RULES: list[_Rule] = [
     ("val_fraction", lambda v: 0.0 < v < 1.0, "val_fraction={v} must be in (0, 1), e.g. 0.1"),
     ("corpus_bytes", lambda v: v > 0, "corpus_bytes={v} must be positive, e.g. 2000000"),
     _at_least_0("data_seed", "(any whole number from 0 up)"),
-    ("corpus", lambda v: v in KNOWN_CORPORA or v.startswith("file:"),
-     "corpus={v!r} is unknown; use one of " + ", ".join(KNOWN_CORPORA) + " or file:PATH for your own text"),
+    (
+        "corpus",
+        lambda v: v in KNOWN_CORPORA or v.startswith("file:"),
+        "corpus={v!r} is unknown; use one of " + ", ".join(KNOWN_CORPORA) + " or file:PATH for your own text",
+    ),
     ("corpus", lambda v: v != "file:", "corpus='file:' names no path; write file:path/to/text.txt or a folder"),
-    ("tokenizer", is_known_tokenizer,
-     "tokenizer={v!r} is unknown; use char, gpt2 or bpe-N (N merges, e.g. bpe-4096)"),
+    ("tokenizer", is_known_tokenizer, "tokenizer={v!r} is unknown; use char, gpt2 or bpe-N (N merges, e.g. bpe-4096)"),
 ]
 
 
@@ -334,14 +348,19 @@ def _check_rules(part: Any, rules: list[_Rule]) -> None:
 def _check_relations(m: ModelConfig, t: TrainConfig) -> None:
     """The rules that tie two fields together."""
     if m.n_embd % m.n_head:
-        raise ConfigError(f"n_embd={m.n_embd} is not divisible by n_head={m.n_head}; "
-                          f"pick n_head from {_divisors(m.n_embd)}")
+        raise ConfigError(
+            f"n_embd={m.n_embd} is not divisible by n_head={m.n_head}; pick n_head from {_divisors(m.n_embd)}"
+        )
     if t.min_lr > t.lr:
-        raise ConfigError(f"min_lr={t.min_lr:g} is above lr={t.lr:g}: the cosine phase would "
-                          f"RAISE the learning rate; set min_lr <= lr (lr/10 is usual)")
+        raise ConfigError(
+            f"min_lr={t.min_lr:g} is above lr={t.lr:g}: the cosine phase would "
+            f"RAISE the learning rate; set min_lr <= lr (lr/10 is usual)"
+        )
     if t.warmup_steps >= t.max_steps:
-        raise ConfigError(f"warmup_steps={t.warmup_steps} >= max_steps={t.max_steps}: the run "
-                          f"would end before warmup does; use warmup_steps < max_steps (1-10% of it)")
+        raise ConfigError(
+            f"warmup_steps={t.warmup_steps} >= max_steps={t.max_steps}: the run "
+            f"would end before warmup does; use warmup_steps < max_steps (1-10% of it)"
+        )
 
 
 def _divisors(n: int) -> list[int]:
@@ -358,5 +377,6 @@ _MOVED_TO_PRESETS = ("PRESETS", "PROFILES", "preset", "profile", "LESSON_SETUPS"
 def __getattr__(name: str) -> Any:
     if name in _MOVED_TO_PRESETS:
         from . import presets  # presets imports this module: looked up only on use
+
         return getattr(presets, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

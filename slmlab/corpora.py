@@ -41,9 +41,20 @@ from .config import Config, ConfigError, DataConfig, validate
 from .files import sha256_file
 from .tokenizers import EOT  # the document separator: the tokenizers' EOT text
 
-__all__ = ["Corpus", "Source", "CORPORA", "FILE_PREFIX", "source", "load_corpus", "identity",
-           "available_offline", "split_documents", "DataMissingError", "HeldOut",
-           "tinystories_held_out"]
+__all__ = [
+    "Corpus",
+    "Source",
+    "CORPORA",
+    "FILE_PREFIX",
+    "source",
+    "load_corpus",
+    "identity",
+    "available_offline",
+    "split_documents",
+    "DataMissingError",
+    "HeldOut",
+    "tinystories_held_out",
+]
 
 FILE_PREFIX = "file:"  # "file:PATH" names your own file or folder
 MIN_VAL_BYTES = 1_000_000  # an official valid file is read up to max(this, corpus_bytes // 10)
@@ -69,8 +80,10 @@ class Corpus:
         return len(self.train_docs) + len(self.val_docs)
 
     def __repr__(self) -> str:  # a corpus holds megabytes: never print them
-        return (f"Corpus({self.name!r}, train_docs={len(self.train_docs)}, "
-                f"val_docs={len(self.val_docs)}, source={self.source!r})")
+        return (
+            f"Corpus({self.name!r}, train_docs={len(self.train_docs)}, "
+            f"val_docs={len(self.val_docs)}, source={self.source!r})"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -79,25 +92,31 @@ class Corpus:
 
 def source(name: str) -> Source:
     """The Source called `name`: a key of CORPORA, or file:PATH."""
-    if isinstance(name, str) and name.startswith(FILE_PREFIX) and name[len(FILE_PREFIX):]:
+    if isinstance(name, str) and name.startswith(FILE_PREFIX) and name[len(FILE_PREFIX) :]:
         return UserFiles(name)
     if isinstance(name, str) and name in CORPORA:
         return CORPORA[name]
-    raise ConfigError(f"corpus={name!r} is unknown; use {', '.join(CORPORA)} "
-                      f"or file:path/to/text.txt")
+    raise ConfigError(f"corpus={name!r} is unknown; use {', '.join(CORPORA)} or file:path/to/text.txt")
 
 
-def load_corpus(name: str, *, corpus_bytes: int = DataConfig.corpus_bytes,
-                val_fraction: float = DataConfig.val_fraction,
-                data_seed: int = DataConfig.data_seed) -> Corpus:
+def load_corpus(
+    name: str,
+    *,
+    corpus_bytes: int = DataConfig.corpus_bytes,
+    val_fraction: float = DataConfig.val_fraction,
+    data_seed: int = DataConfig.data_seed,
+) -> Corpus:
     """The corpus `name`, at most corpus_bytes of training text, split into train and val."""
     _check(name, corpus_bytes, val_fraction, data_seed)
     return source(name).load(corpus_bytes, val_fraction, data_seed)
 
 
-def identity(name: str, corpus_bytes: int = DataConfig.corpus_bytes,
-             val_fraction: float = DataConfig.val_fraction,
-             data_seed: int = DataConfig.data_seed) -> str:
+def identity(
+    name: str,
+    corpus_bytes: int = DataConfig.corpus_bytes,
+    val_fraction: float = DataConfig.val_fraction,
+    data_seed: int = DataConfig.data_seed,
+) -> str:
     """A string that changes when the corpus text (or its split) would change.
 
     Downloads what is missing, as load_corpus would; reads nothing it has read before
@@ -114,8 +133,9 @@ def available_offline(name: str) -> bool:
 
 def _check(name: str, corpus_bytes: int, val_fraction: float, data_seed: int) -> None:
     """The config's own checks (one place says what a good value is)."""
-    validate(Config(data=DataConfig(corpus=name, corpus_bytes=corpus_bytes,
-                                    val_fraction=val_fraction, data_seed=data_seed)))
+    validate(
+        Config(data=DataConfig(corpus=name, corpus_bytes=corpus_bytes, val_fraction=val_fraction, data_seed=data_seed))
+    )
 
 
 def split_documents(n_docs: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -126,7 +146,7 @@ def split_documents(n_docs: int, val_fraction: float, seed: int) -> tuple[list[i
     order = list(range(n_docs))
     random.Random(seed).shuffle(order)
     n_val = min(n_docs - 1, max(1, round(n_docs * val_fraction)))
-    return sorted(order[:n_docs - n_val]), sorted(order[n_docs - n_val:])
+    return sorted(order[: n_docs - n_val]), sorted(order[n_docs - n_val :])
 
 
 # ---------------------------------------------------------------------------
@@ -198,24 +218,37 @@ def _cached(filename: str, need_bytes: int | None = None) -> Path | None:
         raise DataMissingError(str(e)) from None
 
 
-def _fetch(what: str, subdir: str, filename: str, url: str, max_bytes: int | None = None,
-           cut_at: str | None = None, expect_sha256: str | None = None) -> Path:
+def _fetch(
+    what: str,
+    subdir: str,
+    filename: str,
+    url: str,
+    max_bytes: int | None = None,
+    cut_at: str | None = None,
+    expect_sha256: str | None = None,
+) -> Path:
     """The cached copy, else a download into the cache; DataMissingError says what to do."""
     cached = _cached(filename, max_bytes)
     if cached is not None:
         return cached
     try:
-        return downloads.download(url, paths.downloads_dir() / filename, max_bytes,
-                                  cut_at=cut_at, expect_sha256=expect_sha256)
+        return downloads.download(
+            url, paths.downloads_dir() / filename, max_bytes, cut_at=cut_at, expect_sha256=expect_sha256
+        )
     except Exception as err:  # offline, hub error, wrong bytes: all the same to a user
         d = paths.data_dir()
-        where = (f"put {filename} at {d / subdir / filename}" if d else
-                 f"SLMLAB_DATA_DIR is unset: set it to a folder and put {filename} at "
-                 f"$SLMLAB_DATA_DIR/{subdir}/{filename}")
+        where = (
+            f"put {filename} at {d / subdir / filename}"
+            if d
+            else f"SLMLAB_DATA_DIR is unset: set it to a folder and put {filename} at "
+            f"$SLMLAB_DATA_DIR/{subdir}/{filename}"
+        )
         detail = str(err).splitlines()[0] if str(err) else "no detail"
-        raise DataMissingError(f"{what} not found and the download failed ({type(err).__name__}: "
-                               f"{detail}); {where} (or in {paths.downloads_dir()}), downloaded "
-                               f"from {url}") from None
+        raise DataMissingError(
+            f"{what} not found and the download failed ({type(err).__name__}: "
+            f"{detail}); {where} (or in {paths.downloads_dir()}), downloaded "
+            f"from {url}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -235,7 +268,7 @@ def _read_capped(path: Path, cap: int, separator: str | None) -> bytes:
     if separator == "auto":
         separator = EOT if EOT.encode() in data else "\n\n"
     cut = data.rfind(separator.encode())
-    return data[:cut + len(separator)] if cut >= 0 else data
+    return data[: cut + len(separator)] if cut >= 0 else data
 
 
 def _decode(data: bytes) -> str:
@@ -261,8 +294,7 @@ def _split_text(text: str) -> list[str]:
     return _split_eot(text) if EOT in text else _split_blank(text)
 
 
-def _seeded_split(docs: list[str], val_fraction: float,
-                  data_seed: int) -> tuple[list[str], list[str]]:
+def _seeded_split(docs: list[str], val_fraction: float, data_seed: int) -> tuple[list[str], list[str]]:
     """(train docs, val docs): split_documents applied to docs."""
     train_idx, val_idx = split_documents(len(docs), val_fraction, data_seed)
     return [docs[i] for i in train_idx], [docs[i] for i in val_idx]
@@ -305,14 +337,15 @@ class Synthetic(Source):
         stories = synthetic.generate(corpus_bytes, data_seed)
         train_idx, val_idx = split_documents(len(stories), val_fraction, data_seed)
         if not train_idx:
-            raise ConfigError(f"corpus_bytes={corpus_bytes} gives only {len(stories)} story; "
-                              f"use at least 5000 bytes for a train and a val story")
+            raise ConfigError(
+                f"corpus_bytes={corpus_bytes} gives only {len(stories)} story; "
+                f"use at least 5000 bytes for a train and a val story"
+            )
         return Corpus(
             self.name,
             train_docs=[stories[i].text for i in train_idx],
             val_docs=[stories[i].text for i in val_idx],
-            source=f"generated (seed {data_seed}, {corpus_bytes} bytes, "
-                   f"synthetic v{synthetic.VERSION})",
+            source=f"generated (seed {data_seed}, {corpus_bytes} bytes, synthetic v{synthetic.VERSION})",
             val_logprobs=[stories[i].logprob for i in val_idx],
         )
 
@@ -332,8 +365,7 @@ class TinyStories(_Downloaded):
 
     def _on_disk(self) -> Path | None:
         """The train text on this machine: data dir (full file, else the sample), else cached."""
-        return (_local(self.name, self.train_file) or _local(self.name, self.sample_file)
-                or _in_cache(self.train_file))
+        return _local(self.name, self.train_file) or _local(self.name, self.sample_file) or _in_cache(self.train_file)
 
     def _paths(self, corpus_bytes: int) -> tuple[Path, Path | None]:
         """(train file, valid file or None: val is then split off the train file).
@@ -341,13 +373,15 @@ class TinyStories(_Downloaded):
         The valid file is downloaded only along with the train file: with the train
         text already on disk, a missing valid file never costs a network timeout.
         """
-        train = (_local(self.name, self.train_file) or _local(self.name, self.sample_file)
-                 or _cached(self.train_file, corpus_bytes))
+        train = (
+            _local(self.name, self.train_file)
+            or _local(self.name, self.sample_file)
+            or _cached(self.train_file, corpus_bytes)
+        )
         if train is not None:
             if train.name == self.sample_file:
                 return train, None
-            return train, (_local(self.name, self.valid_file)
-                           or _cached(self.valid_file, _val_cap(corpus_bytes)))
+            return train, (_local(self.name, self.valid_file) or _cached(self.valid_file, _val_cap(corpus_bytes)))
         train = self._download(self.train_file, corpus_bytes)
         try:
             return train, self._download(self.valid_file, _val_cap(corpus_bytes))
@@ -355,8 +389,7 @@ class TinyStories(_Downloaded):
             return train, None  # the hub went away after the train file: split val off it
 
     def _download(self, filename: str, max_bytes: int) -> Path:
-        return _fetch("TinyStories", self.name, filename, _hub_url(self.repo, filename),
-                      max_bytes, cut_at=EOT)
+        return _fetch("TinyStories", self.name, filename, _hub_url(self.repo, filename), max_bytes, cut_at=EOT)
 
     def files(self, corpus_bytes: int) -> list[tuple[Path, int]]:
         train, valid = self._paths(corpus_bytes)
@@ -369,12 +402,15 @@ class TinyStories(_Downloaded):
             val = _split_eot(_decode(_read_capped(valid_path, _val_cap(corpus_bytes), EOT)))
             return Corpus(self.name, docs, val, source=f"{train_path} + {valid_path}")
         if len(docs) < 2:
-            raise DataMissingError(f"{train_path} holds {len(docs)} story in its first "
-                                   f"{corpus_bytes} bytes; raise corpus_bytes or use the full file")
+            raise DataMissingError(
+                f"{train_path} holds {len(docs)} story in its first "
+                f"{corpus_bytes} bytes; raise corpus_bytes or use the full file"
+            )
         why = "train-only sample" if train_path.name == self.sample_file else "no valid file"
         train, val = _seeded_split(docs, val_fraction, data_seed)
-        return Corpus(self.name, train, val, source=f"{train_path} ({why}: val = {len(val)} "
-                                                    f"stories split off, seed {data_seed})")
+        return Corpus(
+            self.name, train, val, source=f"{train_path} ({why}: val = {len(val)} stories split off, seed {data_seed})"
+        )
 
 
 @dataclass
@@ -396,16 +432,21 @@ def tinystories_held_out(corpus_bytes: int, n_bytes: int = 200_000) -> HeldOut:
     size = path.stat().st_size
     run_bytes = corpus_bytes if size >= corpus_bytes + n_bytes else size - n_bytes
     if run_bytes < n_bytes:
-        raise DataMissingError(f"{path} holds {size} bytes: too few to hold out {n_bytes} "
-                               f"bytes of stories and train on the rest; use a larger file")
+        raise DataMissingError(
+            f"{path} holds {size} bytes: too few to hold out {n_bytes} "
+            f"bytes of stories and train on the rest; use a larger file"
+        )
     start = len(_read_capped(path, run_bytes, EOT))
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(n_bytes)
     cut = data.rfind(EOT.encode())
     docs = _split_eot(_decode(data[:cut] if cut > 0 else data))
-    return HeldOut(docs, run_bytes, f"{path}: bytes {start}-{start + len(data[:cut])}, "
-                                    f"{len(docs)} stories after the {run_bytes} bytes a run reads")
+    return HeldOut(
+        docs,
+        run_bytes,
+        f"{path}: bytes {start}-{start + len(data[:cut])}, {len(docs)} stories after the {run_bytes} bytes a run reads",
+    )
 
 
 def _val_cap(corpus_bytes: int) -> int:
@@ -428,16 +469,18 @@ class Shakespeare(_Downloaded):
 
     name = "shakespeare"
     filename = "tinyshakespeare.txt"
-    url = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
-           "tinyshakespeare/input.txt")
+    url = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
     sha256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"  # 1,115,394 bytes
 
     def _on_disk(self) -> Path | None:
         return _local(self.name, self.filename) or _in_cache(self.filename)
 
     def _path(self) -> Path:
-        return _local(self.name, self.filename) or _cached(self.filename) or _fetch("Tiny Shakespeare", self.name, self.filename, self.url,
-                                         expect_sha256=self.sha256)
+        return (
+            _local(self.name, self.filename)
+            or _cached(self.filename)
+            or _fetch("Tiny Shakespeare", self.name, self.filename, self.url, expect_sha256=self.sha256)
+        )
 
     def files(self, corpus_bytes: int) -> list[tuple[Path, int]]:
         return [(self._path(), corpus_bytes)]
@@ -448,15 +491,17 @@ class Shakespeare(_Downloaded):
         text = _decode(_read_capped(path, corpus_bytes, "\n\n"))
         target = int(len(text) * (1 - val_fraction))  # nanoGPT: data[int(n * 0.9):] is val
         before, after = text.rfind("\n\n", 0, target), text.find("\n\n", target)
-        cut = min((c for c in (before, after) if c > 0), key=lambda c: abs(c - target),
-                  default=target)
+        cut = min((c for c in (before, after) if c > 0), key=lambda c: abs(c - target), default=target)
         train, val = _split_blank(text[:cut]), _split_blank(text[cut:])
         if not train or not val:
-            raise ConfigError(f"corpus_bytes={corpus_bytes} is too small to split Tiny "
-                              f"Shakespeare; use at least 10000")
-        return Corpus(self.name, train, val,
-                      source=f"{path} (val = chars {cut}: of {len(text)}, nanoGPT's last "
-                             f"{val_fraction:.0%} moved to a speech boundary)")
+            raise ConfigError(f"corpus_bytes={corpus_bytes} is too small to split Tiny Shakespeare; use at least 10000")
+        return Corpus(
+            self.name,
+            train,
+            val,
+            source=f"{path} (val = chars {cut}: of {len(text)}, nanoGPT's last "
+            f"{val_fraction:.0%} moved to a speech boundary)",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -470,7 +515,7 @@ class UserFiles(Source):
 
     def __init__(self, name: str):
         self.name = name
-        self.path = Path(name[len(FILE_PREFIX):]).expanduser()
+        self.path = Path(name[len(FILE_PREFIX) :]).expanduser()
 
     def available_offline(self) -> bool:
         return self.path.exists()
@@ -484,13 +529,16 @@ class UserFiles(Source):
             return [path]
         if not path.is_dir():
             what = "is not a file or a folder" if path.exists() else "does not exist"
-            raise DataMissingError(f"corpus {self.name!r}: {path.resolve()} {what}; give the path "
-                                   f"of a .txt file or a folder of .txt files (relative paths "
-                                   f"start at {Path.cwd()})")
+            raise DataMissingError(
+                f"corpus {self.name!r}: {path.resolve()} {what}; give the path "
+                f"of a .txt file or a folder of .txt files (relative paths "
+                f"start at {Path.cwd()})"
+            )
         found = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not found:
-            raise DataMissingError(f"folder {path.resolve()} holds no .txt files; put your text "
-                                   f"in files ending in .txt")
+            raise DataMissingError(
+                f"folder {path.resolve()} holds no .txt files; put your text in files ending in .txt"
+            )
         return found
 
     def files(self, corpus_bytes: int) -> list[tuple[Path, int]]:
@@ -508,8 +556,10 @@ class UserFiles(Source):
         docs = [d for d in docs if d]
         if len(docs) < 2:
             what = "is empty" if not docs else "holds only one document"
-            raise DataMissingError(f"corpus {self.name!r}: {self.path.resolve()} {what}; give at "
-                                   f"least two documents (separate them with a blank line or {EOT})")
+            raise DataMissingError(
+                f"corpus {self.name!r}: {self.path.resolve()} {what}; give at "
+                f"least two documents (separate them with a blank line or {EOT})"
+            )
         train, val = _seeded_split(docs, val_fraction, data_seed)
         return Corpus(self.name, train, val, source=str(self.path.resolve()))
 

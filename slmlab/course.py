@@ -88,8 +88,15 @@ class Lesson:
         return self.profile == "smoke"
 
 
-def start(name: str, *, default_profile: str = "cpu", setup: str | None = None,
-          corpus: str | None = None, tokenizer: str | None = None, **changes) -> Lesson:
+def start(
+    name: str,
+    *,
+    default_profile: str = "cpu",
+    setup: str | None = None,
+    corpus: str | None = None,
+    tokenizer: str | None = None,
+    **changes,
+) -> Lesson:
     """Pick the profile ($SLMLAB_PROFILE, else default_profile), the corpus and tokenizer,
     and the device; print them. The config is the profile's preset, then the lesson setup
     `setup` (presets.lesson_setup: the changes a family of notebooks shares, so they share
@@ -110,14 +117,15 @@ def start(name: str, *, default_profile: str = "cpu", setup: str | None = None,
     if tokenizer is not None:
         cfg = cfg.replace(tokenizer=tokenizer)
     if not available_offline(cfg.data.corpus) and not os.environ.get("SLMLAB_ALLOW_DOWNLOAD"):
-        notes.append(f"{cfg.data.corpus} is not on this machine (set SLMLAB_DATA_DIR, or "
-                     f"SLMLAB_ALLOW_DOWNLOAD=1 to fetch it): using the synthetic corpus instead")
+        notes.append(
+            f"{cfg.data.corpus} is not on this machine (set SLMLAB_DATA_DIR, or "
+            f"SLMLAB_ALLOW_DOWNLOAD=1 to fetch it): using the synthetic corpus instead"
+        )
         cfg = cfg.replace(corpus="synthetic")
     cfg = validate(cfg.replace(name=prof, **changes))
     dev = setup_device(cfg.train.device, cfg.train.dtype)
     with_setup = f" | setup {setup}" if setup is not None else ""
-    print(f"{name}: profile {prof}{with_setup} | corpus {cfg.data.corpus} | "
-          f"tokenizer {cfg.data.tokenizer} | {dev}")
+    print(f"{name}: profile {prof}{with_setup} | corpus {cfg.data.corpus} | tokenizer {cfg.data.tokenizer} | {dev}")
     if dev.type == "mps":
         from .device import MPS_NOTE
 

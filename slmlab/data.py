@@ -54,8 +54,15 @@ from .files import sha256_file, write_json
 from .paths import tokens_dir
 from .tokenizers import Tokenizer, get_tokenizer, load_tokenizer
 
-__all__ = ["TokenData", "prepare", "BatchSampler", "check_block_size",
-           "DataCorruptError", "TOKEN_FORMAT_VERSION", "data_key"]
+__all__ = [
+    "TokenData",
+    "prepare",
+    "BatchSampler",
+    "check_block_size",
+    "DataCorruptError",
+    "TOKEN_FORMAT_VERSION",
+    "data_key",
+]
 
 # Bump by hand when the tokens written for a text, the token files or the manifest change
 # (tests/test_golden.py fails until you do). 1: folders named by a hash of the source code;
@@ -96,9 +103,11 @@ class TokenData:
 
     def __repr__(self) -> str:
         m = self.manifest
-        return (f"TokenData({m['corpus']!r}, {m['tokenizer']!r}, vocab={self.vocab_size}, "
-                f"train={len(self.train):,} of {m['n_train_tokens']:,} tokens, "
-                f"val={len(self.val):,} tokens, dir={str(self.dir)!r})")
+        return (
+            f"TokenData({m['corpus']!r}, {m['tokenizer']!r}, vocab={self.vocab_size}, "
+            f"train={len(self.train):,} of {m['n_train_tokens']:,} tokens, "
+            f"val={len(self.val):,} tokens, dir={str(self.dir)!r})"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -107,9 +116,14 @@ class TokenData:
 
 def data_key(data_cfg: DataConfig, corpus_identity: str) -> str:
     """Folder name: readable prefix + hash of everything that changes the tokens."""
-    parts = {"identity": corpus_identity, "tokenizer": data_cfg.tokenizer,
-             "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
-             "data_seed": data_cfg.data_seed, "version": TOKEN_FORMAT_VERSION}
+    parts = {
+        "identity": corpus_identity,
+        "tokenizer": data_cfg.tokenizer,
+        "corpus_bytes": data_cfg.corpus_bytes,
+        "val_fraction": data_cfg.val_fraction,
+        "data_seed": data_cfg.data_seed,
+        "version": TOKEN_FORMAT_VERSION,
+    }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(data_cfg.corpus.removeprefix("file:")).name)
     return f"{slug[:40]}-{data_cfg.tokenizer}-{digest}"
@@ -123,8 +137,7 @@ def prepare(data_cfg: DataConfig, *, rebuild: bool = False) -> TokenData:
         try:
             return _load(folder, data_cfg, identity)
         except DataCorruptError as e:
-            warnings.warn(f"prepared data in {folder} is unusable ({e}); rebuilding it",
-                          stacklevel=2)
+            warnings.warn(f"prepared data in {folder} is unusable ({e}); rebuilding it", stacklevel=2)
             return _build(folder, data_cfg, identity, reason=str(e))
     if not folder.exists():
         _say_older_format(folder, data_cfg)
@@ -140,36 +153,43 @@ def _say_older_format(folder: Path, data_cfg: DataConfig) -> None:
             m = json.loads((other / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if (m.get("version") != TOKEN_FORMAT_VERSION
-                and all(m.get(k) == getattr(data_cfg, k) for k in same)):
+        if m.get("version") != TOKEN_FORMAT_VERSION and all(m.get(k) == getattr(data_cfg, k) for k in same):
             older.append(other)
     if older:
         more = f", with {len(older) - 1} more" if len(older) > 1 else ""
-        print(f"tokenizing {data_cfg.corpus} with {data_cfg.tokenizer} once more: this code writes "
-              f"token format {TOKEN_FORMAT_VERSION}, {older[0].name} holds an older one "
-              f"(it can be deleted{more})")
+        print(
+            f"tokenizing {data_cfg.corpus} with {data_cfg.tokenizer} once more: this code writes "
+            f"token format {TOKEN_FORMAT_VERSION}, {older[0].name} holds an older one "
+            f"(it can be deleted{more})"
+        )
 
 
 def _corpus_identity(data_cfg: DataConfig) -> str:
-    return corpora.identity(data_cfg.corpus, data_cfg.corpus_bytes,
-                            val_fraction=data_cfg.val_fraction, data_seed=data_cfg.data_seed)
+    return corpora.identity(
+        data_cfg.corpus, data_cfg.corpus_bytes, val_fraction=data_cfg.val_fraction, data_seed=data_cfg.data_seed
+    )
 
 
-def _build(folder: Path, data_cfg: DataConfig, identity: str, reason: str | None = None,
-           replace_old: bool = False) -> TokenData:
+def _build(
+    folder: Path, data_cfg: DataConfig, identity: str, reason: str | None = None, replace_old: bool = False
+) -> TokenData:
     """Write everything into a temp folder, then rename it to `folder`.
 
     `reason`: why an existing folder is rebuilt (it is then replaced).
     """
     try:
-        corpus = corpora.load_corpus(data_cfg.corpus, corpus_bytes=data_cfg.corpus_bytes,
-                                     val_fraction=data_cfg.val_fraction,
-                                     data_seed=data_cfg.data_seed)
+        corpus = corpora.load_corpus(
+            data_cfg.corpus,
+            corpus_bytes=data_cfg.corpus_bytes,
+            val_fraction=data_cfg.val_fraction,
+            data_seed=data_cfg.data_seed,
+        )
     except Exception as e:
         if reason is None:
             raise
-        raise DataCorruptError(f"prepared data in {folder} is unusable ({reason}) and the "
-                               f"corpus cannot be read to rebuild it: {e}") from e
+        raise DataCorruptError(
+            f"prepared data in {folder} is unusable ({reason}) and the corpus cannot be read to rebuild it: {e}"
+        ) from e
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
     try:
@@ -189,18 +209,28 @@ def _write_all(tmp: Path, corpus: corpora.Corpus, data_cfg: DataConfig, identity
     tr = _write_bin(tmp / "train.bin", tok, corpus.train_docs)
     va = _write_bin(tmp / "val.bin", tok, val_docs)
     manifest = {
-        "version": TOKEN_FORMAT_VERSION, "corpus": data_cfg.corpus, "corpus_identity": identity,
-        "corpus_source": corpus.source, "tokenizer": tok.name, "vocab_size": tok.vocab_size,
-        "eot_id": tok.eot_id, "dtype": np.dtype(tok.dtype).name,
-        "n_train_tokens": tr["n_tokens"], "n_val_tokens": va["n_tokens"],
-        "n_train_docs": tr["n_docs"], "n_val_docs": va["n_docs"],
+        "version": TOKEN_FORMAT_VERSION,
+        "corpus": data_cfg.corpus,
+        "corpus_identity": identity,
+        "corpus_source": corpus.source,
+        "tokenizer": tok.name,
+        "vocab_size": tok.vocab_size,
+        "eot_id": tok.eot_id,
+        "dtype": np.dtype(tok.dtype).name,
+        "n_train_tokens": tr["n_tokens"],
+        "n_val_tokens": va["n_tokens"],
+        "n_train_docs": tr["n_docs"],
+        "n_val_docs": va["n_docs"],
         # UTF-8 bytes of the corpus text, without EOTs (before any dropped val characters,
         # so every tokenizer of one corpus shares one denominator for bits per byte)
-        "train_bytes": _utf8_bytes(corpus.train_docs), "val_bytes": _utf8_bytes(corpus.val_docs),
+        "train_bytes": _utf8_bytes(corpus.train_docs),
+        "val_bytes": _utf8_bytes(corpus.val_docs),
         "sha256": {"train.bin": tr["sha256"], "val.bin": va["sha256"]},
         "entropy_floor": _entropy_floor(corpus, va["n_tokens"]),
-        "corpus_bytes": data_cfg.corpus_bytes, "val_fraction": data_cfg.val_fraction,
-        "data_seed": data_cfg.data_seed, "val_chars_dropped": dropped,
+        "corpus_bytes": data_cfg.corpus_bytes,
+        "val_fraction": data_cfg.val_fraction,
+        "data_seed": data_cfg.data_seed,
+        "val_chars_dropped": dropped,
         "tokenizer_seconds": round(tok_seconds, 3),
         "prepare_seconds": round(time.perf_counter() - t0, 3),
     }
@@ -217,8 +247,11 @@ def _drop_unknown(tok: Tokenizer, docs: list[str]) -> tuple[list[str], int]:
     rx = re.compile("[" + re.escape("".join(sorted(unknown))) + "]")
     cleaned = [rx.sub("", d) for d in docs]
     dropped = sum(len(a) - len(b) for a, b in zip(docs, cleaned, strict=True))
-    warnings.warn(f"{tok.name} tokenizer: dropped {dropped} val character(s) never seen in "
-                  f"train: {''.join(sorted(unknown))[:40]!r}", stacklevel=3)
+    warnings.warn(
+        f"{tok.name} tokenizer: dropped {dropped} val character(s) never seen in "
+        f"train: {''.join(sorted(unknown))[:40]!r}",
+        stacklevel=3,
+    )
     return cleaned, dropped
 
 
@@ -227,7 +260,7 @@ def _write_bin(path: Path, tok: Tokenizer, docs: list[str]) -> dict:
     h, n_tokens = hashlib.sha256(), 0
     with open(path, "wb") as f:
         for i in range(0, len(docs), _CHUNK_DOCS):
-            chunk = docs[i:i + _CHUNK_DOCS]
+            chunk = docs[i : i + _CHUNK_DOCS]
             ids = tok.encode_docs(chunk)
             data = ids.tobytes()
             f.write(data)
@@ -265,9 +298,11 @@ def _move_into_place(tmp: Path, folder: Path, replace_old: bool) -> None:
         except FileNotFoundError:
             pass  # a concurrent rebuild moved it already
         except PermissionError as e:
-            raise RuntimeError(f"cannot rebuild the token folder {folder}: a file in it is open ({e.strerror}); "
-                               f"another kernel or process is using these tokens: restart it, then run "
-                               f"this again") from None
+            raise RuntimeError(
+                f"cannot rebuild the token folder {folder}: a file in it is open ({e.strerror}); "
+                f"another kernel or process is using these tokens: restart it, then run "
+                f"this again"
+            ) from None
     try:
         os.replace(tmp, folder)
     except OSError:
@@ -291,10 +326,12 @@ def _load(folder: Path, data_cfg: DataConfig, identity: str) -> TokenData:
     if tok.vocab_size != manifest["vocab_size"]:
         raise DataCorruptError(f"tokenizer has {tok.vocab_size} ids, manifest {manifest['vocab_size']}")
     train = _fraction_view(arrays["train"], data_cfg.data_fraction, tok.eot_id)
-    view = {"data_fraction": data_cfg.data_fraction, "n_train_tokens_used": int(len(train)),
-            "n_train_docs_used": _count_docs(train, tok.eot_id, manifest, data_cfg.data_fraction)}
-    return TokenData(train=train, val=arrays["val"], tokenizer=tok,
-                     manifest={**manifest, **view}, dir=folder)
+    view = {
+        "data_fraction": data_cfg.data_fraction,
+        "n_train_tokens_used": int(len(train)),
+        "n_train_docs_used": _count_docs(train, tok.eot_id, manifest, data_cfg.data_fraction),
+    }
+    return TokenData(train=train, val=arrays["val"], tokenizer=tok, manifest={**manifest, **view}, dir=folder)
 
 
 def _read_manifest(folder: Path) -> dict:
@@ -303,8 +340,17 @@ def _read_manifest(folder: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise DataCorruptError(f"{MANIFEST} unreadable: {e}") from None
-    needed = ("version", "corpus_identity", "tokenizer", "vocab_size", "dtype", "sha256",
-              "n_train_tokens", "n_val_tokens", "val_bytes")
+    needed = (
+        "version",
+        "corpus_identity",
+        "tokenizer",
+        "vocab_size",
+        "dtype",
+        "sha256",
+        "n_train_tokens",
+        "n_val_tokens",
+        "val_bytes",
+    )
     if not isinstance(manifest, dict) or any(k not in manifest for k in needed):
         raise DataCorruptError(f"{MANIFEST} lacks fields of format version {TOKEN_FORMAT_VERSION}")
     return manifest
@@ -312,8 +358,7 @@ def _read_manifest(folder: Path) -> dict:
 
 def _check_stale(manifest: dict, data_cfg: DataConfig, identity: str) -> None:
     if manifest["version"] != TOKEN_FORMAT_VERSION:
-        raise DataCorruptError(f"format version {manifest['version']}, this code writes "
-                               f"{TOKEN_FORMAT_VERSION}")
+        raise DataCorruptError(f"format version {manifest['version']}, this code writes {TOKEN_FORMAT_VERSION}")
     if manifest["corpus_identity"] != identity:
         raise DataCorruptError("the corpus changed since these tokens were made")
     if manifest["tokenizer"] != data_cfg.tokenizer:
@@ -340,9 +385,9 @@ def _fraction_view(train: np.ndarray, fraction: float, eot_id: int) -> np.ndarra
         return train
     start = max(0, int(fraction * n) - 1)
     for lo in range(start, n, _SCAN_TOKENS):  # scan forward in chunks for the next EOT
-        hits = np.flatnonzero(train[lo:lo + _SCAN_TOKENS] == eot_id)
+        hits = np.flatnonzero(train[lo : lo + _SCAN_TOKENS] == eot_id)
         if len(hits):
-            return train[:lo + int(hits[0]) + 1]
+            return train[: lo + int(hits[0]) + 1]
     return train
 
 
@@ -365,11 +410,22 @@ class BatchSampler:
     process of N*B would.
     """
 
-    def __init__(self, tokens: np.ndarray, block_size: int, batch_size: int, seed: int,
-                 device: str = "cpu", *, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        tokens: np.ndarray,
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        device: str = "cpu",
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         if len(tokens) < block_size + 1:
-            raise ConfigError(f"block_size={block_size} needs at least {block_size + 1} tokens, "
-                              f"this split has {len(tokens)}; use a smaller block_size or more data")
+            raise ConfigError(
+                f"block_size={block_size} needs at least {block_size + 1} tokens, "
+                f"this split has {len(tokens)}; use a smaller block_size or more data"
+            )
         self.tokens, self.block_size, self.batch_size = tokens, block_size, batch_size
         self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
@@ -378,10 +434,11 @@ class BatchSampler:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: y is x shifted left by one token."""
-        starts = self.rng.integers(0, len(self.tokens) - self.block_size,
-                                   size=self.batch_size * self.world_size)  # (world * B,) global
+        starts = self.rng.integers(
+            0, len(self.tokens) - self.block_size, size=self.batch_size * self.world_size
+        )  # (world * B,) global
         if self.world_size > 1:
-            starts = starts[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]  # (B,) this rank's
+            starts = starts[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]  # (B,) this rank's
         window = self.tokens[starts[:, None] + self._offsets]  # (B, T+1), one gather, no loop
         buf = torch.from_numpy(window.astype(np.int64))  # (B, T+1)
         x, y = buf[:, :-1], buf[:, 1:]  # (B, T), (B, T)
@@ -393,8 +450,11 @@ class BatchSampler:
         return x, y
 
     def state_dict(self) -> dict:
-        return {"bit_generator": self.rng.bit_generator.state, "block_size": self.block_size,
-                "batch_size": self.batch_size}
+        return {
+            "bit_generator": self.rng.bit_generator.state,
+            "block_size": self.block_size,
+            "batch_size": self.batch_size,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the generator exactly: the next batches are those the saved run drew."""
@@ -410,4 +470,5 @@ def check_block_size(data: TokenData, block_size: int) -> None:
     raise ConfigError(
         f"block_size={block_size} needs at least {block_size + 1} tokens per split, but {short} "
         f"has too few (train {n_train:,} tokens, val {n_val:,}); use a smaller block_size "
-        f"(< {min(n_train, n_val)}) or more data (larger data_fraction or corpus_bytes)")
+        f"(< {min(n_train, n_val)}) or more data (larger data_fraction or corpus_bytes)"
+    )

@@ -16,8 +16,16 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Device", "pick_device", "pick_dtype", "setup", "cpu_has_bf16", "cuda_has_bf16", "bf16_native",
-           "native_dtypes"]
+__all__ = [
+    "Device",
+    "pick_device",
+    "pick_dtype",
+    "setup",
+    "cpu_has_bf16",
+    "cuda_has_bf16",
+    "bf16_native",
+    "native_dtypes",
+]
 
 # bf16 autocast on a CPU with native bf16 (AVX-512 BF16 / AMX). On by default,
 # because on such a CPU its loss curve matches fp32 within seed noise and its steps are
@@ -30,10 +38,14 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 # Apple's GPU (MPS), as peer courses' trackers report it (README "On a Mac"): losses stuck or far
 # from the CPU's, curves that differ run to run, NaN/-inf under bf16 on older macOS. So fp32 is
 # the default there, and a loss that looks impossible is checked against device='cpu' first.
-MPS_NOTE = ("MPS (Apple GPU): fp32 by default; if a loss looks impossible or differs from the CPU's, "
-            "rerun the same cell with device='cpu' (README: On a Mac)")
-MPS_LOW_PRECISION = ("dtype={dtype} on MPS: bf16/fp16 autocast there has given NaN or -inf losses on older "
-                     "macOS (fp32 is the default); compare a few steps with dtype='float32' or device='cpu'")
+MPS_NOTE = (
+    "MPS (Apple GPU): fp32 by default; if a loss looks impossible or differs from the CPU's, "
+    "rerun the same cell with device='cpu' (README: On a Mac)"
+)
+MPS_LOW_PRECISION = (
+    "dtype={dtype} on MPS: bf16/fp16 autocast there has given NaN or -inf losses on older "
+    "macOS (fp32 is the default); compare a few steps with dtype='float32' or device='cpu'"
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,7 @@ class Device:
 
     def grad_scaler(self) -> torch.amp.GradScaler:
         """A GradScaler, enabled only for fp16 (a no-op otherwise)."""
-        return torch.amp.GradScaler(self.type if self.type != "mps" else "cpu",
-                                    enabled=self.use_scaler)
+        return torch.amp.GradScaler(self.type if self.type != "mps" else "cpu", enabled=self.use_scaler)
 
     def __str__(self) -> str:
         return f"{self.type} ({self.name}), {self.dtype_name}, {self.threads} threads"
@@ -87,8 +98,7 @@ def pick_device(requested: str = "auto") -> str:
         return "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' but no CUDA GPU is visible; use device='auto' or 'cpu'")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None)
-                                   and torch.backends.mps.is_available()):
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RuntimeError("device='mps' but MPS is not available; use device='auto' or 'cpu'")
     return requested
 
@@ -135,8 +145,9 @@ def native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], list
     run, skipped = [], []
     for d in wanted:
         if d == "bfloat16" and device == "cpu" and not bf16_native("cpu"):
-            skipped.append("bfloat16 skipped: this CPU has no native bf16 (a bf16 matmul runs ~70x "
-                           "slower than fp32 there)")
+            skipped.append(
+                "bfloat16 skipped: this CPU has no native bf16 (a bf16 matmul runs ~70x slower than fp32 there)"
+            )
         elif d == "bfloat16" and device == "cuda" and not bf16_native("cuda"):
             run.append("float16")
         else:
@@ -144,8 +155,9 @@ def native_dtypes(wanted: tuple[str, ...], device: str) -> tuple[list[str], list
     return run, skipped
 
 
-def pick_dtype(device: str, requested: str = "auto", *, cuda_bf16: bool | None = None,
-               cpu_bf16: bool | None = None) -> torch.dtype:
+def pick_dtype(
+    device: str, requested: str = "auto", *, cuda_bf16: bool | None = None, cpu_bf16: bool | None = None
+) -> torch.dtype:
     """The autocast dtype for `device`.
 
     auto: cuda -> bf16 if supported else fp16 (+GradScaler); mps -> fp32 (MPS_NOTE; bf16 when
@@ -181,8 +193,7 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None,
-          index: int | None = None) -> Device:
+def setup(device: str = "auto", dtype: str = "auto", threads: int | None = None, index: int | None = None) -> Device:
     """Pick device, dtype and threads; apply the fast-math switches; return a Device.
     index: the GPU to use (a torchrun rank's; slmlab.distributed sets it current)."""
     kind = pick_device(device)
@@ -216,4 +227,3 @@ def _cpu_name() -> str:
     import platform
 
     return platform.processor() or "CPU"
-

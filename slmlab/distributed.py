@@ -43,8 +43,21 @@ import torch.distributed as dist
 from .config import Config, ConfigError, TrainConfig
 from .device import Device, default_threads, pick_device, setup
 
-__all__ = ["Alone", "Dist", "init", "StopRequest", "PeerLost", "check_world_size", "batch_text", "close",
-           "session", "world_size", "world_size_from_env", "is_main_process", "TIMEOUT_S"]
+__all__ = [
+    "Alone",
+    "Dist",
+    "init",
+    "StopRequest",
+    "PeerLost",
+    "check_world_size",
+    "batch_text",
+    "close",
+    "session",
+    "world_size",
+    "world_size_from_env",
+    "is_main_process",
+    "TIMEOUT_S",
+]
 
 # Seconds a collective waits for a peer before the run ends with an error. The longest honest
 # waits are a first step under torch.compile and rank 0 saving a large checkpoint.
@@ -140,9 +153,12 @@ class Dist:
 
     def meta(self, cfg: Config) -> dict:
         """What a torchrun run adds to the history's meta: its ranks and the batch over all of them."""
-        return {"world_size": self.world_size, "backend": self.backend,
-                "global_batch": cfg.train.micro_batch_size * cfg.train.grad_accum_steps * self.world_size,
-                "tokens_per_step": cfg.tokens_per_step * self.world_size}
+        return {
+            "world_size": self.world_size,
+            "backend": self.backend,
+            "global_batch": cfg.train.micro_batch_size * cfg.train.grad_accum_steps * self.world_size,
+            "tokens_per_step": cfg.tokens_per_step * self.world_size,
+        }
 
     def wrap(self, model: torch.nn.Module, device: Device) -> torch.nn.Module:
         """DistributedDataParallel around `model` (it broadcasts rank 0's weights).
@@ -174,8 +190,10 @@ class Dist:
 
     def gather_rng(self) -> list[dict] | None:
         """Every rank's RNG states (dropout streams), gathered on rank 0 (None on the others)."""
-        mine = {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if self.backend == "nccl"
-                else torch.empty(0, dtype=torch.uint8)}
+        mine = {
+            "cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if self.backend == "nccl" else torch.empty(0, dtype=torch.uint8),
+        }
         everyone = [None] * self.world_size if self.is_main else None
         dist.gather_object(mine, everyone, dst=0)
         return everyone
@@ -194,9 +212,11 @@ class Dist:
         except RuntimeError as e:  # torch.distributed.DistError is one; older gloo raised plain ones
             if isinstance(e, PeerLost) or not _is_collective_error(e):
                 raise
-            raise PeerLost(f"rank {self.rank} of {self.world_size} lost contact with the other processes "
-                           f"({_gist(e)}); another rank died, was killed or hangs: its own error is "
-                           f"in its log (torchrun prints which rank failed first)") from e
+            raise PeerLost(
+                f"rank {self.rank} of {self.world_size} lost contact with the other processes "
+                f"({_gist(e)}); another rank died, was killed or hangs: its own error is "
+                f"in its log (torchrun prints which rank failed first)"
+            ) from e
 
     def interruptible(self, stop: Callable[[], None], keep: Callable[[], None]):
         """Ctrl-C and errors rise as they are: the other ranks may be inside a collective, so this
@@ -236,11 +256,16 @@ def check_world_size(saved: int, resume) -> None:
     now = world_size()
     if now == saved:
         return
-    how = ("one process (python -m slmlab train --resume DIR, no torchrun)" if saved == 1 else
-           f"{saved} processes (torchrun's --nnodes x --nproc_per_node = {saved})")
-    raise ConfigError(f"resume={resume}: this run was trained by {saved} process(es), this is {now}; "
-                      f"another number changes the global batch and the windows each rank reads, so "
-                      f"it would not continue the same run: resume with {how}, or start a new run")
+    how = (
+        "one process (python -m slmlab train --resume DIR, no torchrun)"
+        if saved == 1
+        else f"{saved} processes (torchrun's --nnodes x --nproc_per_node = {saved})"
+    )
+    raise ConfigError(
+        f"resume={resume}: this run was trained by {saved} process(es), this is {now}; "
+        f"another number changes the global batch and the windows each rank reads, so "
+        f"it would not continue the same run: resume with {how}, or start a new run"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -271,14 +296,20 @@ def init(device_kind: str) -> Alone | Dist:
     if world_size_from_env() <= 1:
         return Alone()
     if not dist.is_available():
-        raise RuntimeError("torch was built without torch.distributed; run one process "
-                           "(python -m slmlab train) or install a torch with it")
+        raise RuntimeError(
+            "torch was built without torch.distributed; run one process "
+            "(python -m slmlab train) or install a torch with it"
+        )
     if device_kind not in ("cuda", "cpu"):
-        raise ConfigError(f"device={device_kind!r}: torchrun training runs on CUDA (nccl) or CPU (gloo); "
-                          f"use --set device=cpu, or run one process")
+        raise ConfigError(
+            f"device={device_kind!r}: torchrun training runs on CUDA (nccl) or CPU (gloo); "
+            f"use --set device=cpu, or run one process"
+        )
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    kwargs = {"backend": "nccl" if device_kind == "cuda" else "gloo",
-              "timeout": datetime.timedelta(seconds=float(os.environ.get("SLMLAB_DDP_TIMEOUT", TIMEOUT_S)))}
+    kwargs = {
+        "backend": "nccl" if device_kind == "cuda" else "gloo",
+        "timeout": datetime.timedelta(seconds=float(os.environ.get("SLMLAB_DDP_TIMEOUT", TIMEOUT_S))),
+    }
     if device_kind == "cuda":
         _use_gpu(local_rank)
         if "device_id" in inspect.signature(dist.init_process_group).parameters:  # torch >= 2.3
@@ -290,8 +321,10 @@ def init(device_kind: str) -> Alone | Dist:
 def _use_gpu(local_rank: int) -> None:
     n = torch.cuda.device_count()
     if local_rank >= n:
-        raise RuntimeError(f"LOCAL_RANK {local_rank} but this machine shows {n} GPU(s); give torchrun "
-                           f"--nproc_per_node={n} (at most one process per GPU)")
+        raise RuntimeError(
+            f"LOCAL_RANK {local_rank} but this machine shows {n} GPU(s); give torchrun "
+            f"--nproc_per_node={n} (at most one process per GPU)"
+        )
     torch.cuda.set_device(local_rank)
 
 
@@ -299,9 +332,13 @@ def _current() -> Alone | Dist:
     if dist.get_world_size() <= 1:
         return Alone()
     world = dist.get_world_size()
-    return Dist(rank=dist.get_rank(), local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())),
-                world_size=world, local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", world)),
-                backend=dist.get_backend())
+    return Dist(
+        rank=dist.get_rank(),
+        local_rank=int(os.environ.get("LOCAL_RANK", dist.get_rank())),
+        world_size=world,
+        local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", world)),
+        backend=dist.get_backend(),
+    )
 
 
 def close(*, barrier: bool = True) -> None:
@@ -350,6 +387,8 @@ def batch_text(cfg: Config, d: Dist) -> str:
     """'ddp: 2 processes (gloo); global batch = 8 micro_batch_size x 2 grad_accum_steps x 2 processes = ...'"""
     t = cfg.train
     seqs = t.micro_batch_size * t.grad_accum_steps * d.world_size
-    return (f"ddp: {d.world_size} processes ({d.backend}); global batch = {t.micro_batch_size} "
-            f"micro_batch_size x {t.grad_accum_steps} grad_accum_steps x {d.world_size} processes "
-            f"= {seqs} sequences = {seqs * cfg.model.block_size:,} tokens per update")
+    return (
+        f"ddp: {d.world_size} processes ({d.backend}); global batch = {t.micro_batch_size} "
+        f"micro_batch_size x {t.grad_accum_steps} grad_accum_steps x {d.world_size} processes "
+        f"= {seqs} sequences = {seqs * cfg.model.block_size:,} tokens per update"
+    )

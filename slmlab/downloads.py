@@ -44,8 +44,9 @@ def http_get(url: str, max_bytes: int | None, timeout: float = TIMEOUT_S) -> Ite
             yield chunk
 
 
-def download(url: str, dest: Path, max_bytes: int | None = None, cut_at: str | None = None,
-             expect_sha256: str | None = None) -> Path:
+def download(
+    url: str, dest: Path, max_bytes: int | None = None, cut_at: str | None = None, expect_sha256: str | None = None
+) -> Path:
     """url (its first max_bytes, cut after the last whole `cut_at`) into dest.
 
     expect_sha256: the known hash of the whole file; other bytes are refused (ValueError)
@@ -62,11 +63,22 @@ def download(url: str, dest: Path, max_bytes: int | None = None, cut_at: str | N
             truncate_after_last(tmp, cut_at.encode())
         sha = sha256_file(tmp)
         if expect_sha256 is not None and sha != expect_sha256:
-            raise ValueError(f"downloaded {url} has sha256 {sha[:16]}..., expected "
-                             f"{expect_sha256[:16]}...: not the file slmlab knows")
+            raise ValueError(
+                f"downloaded {url} has sha256 {sha[:16]}..., expected "
+                f"{expect_sha256[:16]}...: not the file slmlab knows"
+            )
     st = dest.stat()
-    write_json(_record(dest), {"url": url, "bytes": st.st_size, "whole": whole, "asked": max_bytes,
-                               "sha256": sha, "mtime_ns": st.st_mtime_ns})
+    write_json(
+        _record(dest),
+        {
+            "url": url,
+            "bytes": st.st_size,
+            "whole": whole,
+            "asked": max_bytes,
+            "sha256": sha,
+            "mtime_ns": st.st_mtime_ns,
+        },
+    )
     return dest
 
 
@@ -106,8 +118,10 @@ def checked(path: Path, need_bytes: int | None = None) -> Path | None:
     info, st = json.loads(record.read_text()), path.stat()
     same = st.st_size == info["bytes"] and st.st_mtime_ns == info.get("mtime_ns")
     if not same and sha256_file(path) != info["sha256"]:
-        raise DamagedFileError(f"{path} does not match the sha256 recorded when it was "
-                               f"downloaded (damaged or edited); delete it and its "
-                               f"{record.name} to download it again")
+        raise DamagedFileError(
+            f"{path} does not match the sha256 recorded when it was "
+            f"downloaded (damaged or edited); delete it and its "
+            f"{record.name} to download it again"
+        )
     short = not info["whole"] and need_bytes is not None and (info["asked"] or 0) < need_bytes
     return None if short else path

@@ -34,8 +34,7 @@ import time
 import zipfile
 from pathlib import Path
 
-__all__ = ["ANSWER", "SOLUTION", "lessons", "student_notebook", "build_student", "book_notebook",
-           "build_book", "main"]
+__all__ = ["ANSWER", "SOLUTION", "lessons", "student_notebook", "build_student", "book_notebook", "build_book", "main"]
 
 ANSWER, SOLUTION = "answer", "solution"
 STUDENT_NAME = "slmlab-student"
@@ -117,8 +116,7 @@ def build_student(repo: Path, out: Path) -> Path:
     for name in STUDENT_FILES:
         if (repo / name).is_file():
             shutil.copy2(repo / name, folder / name)
-    (folder / "README.md").write_text(STUDENT_NOTE + (repo / "README.md").read_text(encoding="utf-8"),
-                                      encoding="utf-8")
+    (folder / "README.md").write_text(STUDENT_NOTE + (repo / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     _copy_package(repo, folder)
     archive = out / f"{STUDENT_NAME}.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
@@ -131,10 +129,12 @@ def build_student(repo: Path, out: Path) -> Path:
 # The book: a static website, one page per notebook
 
 WIDGET_TEXT = re.compile(r"^(VBox|HBox|Box|GridBox|Tab|Accordion|Output)\(children=")
-LIVE_NOTE = ("<p class=\"slmlab-live\"><b>Live dashboard.</b> Here the notebook has a dashboard "
-             "(sliders, Train and Stop buttons, curves redrawn as a run trains). It is live only "
-             "when the notebook runs in JupyterLab (<code>make lab</code>); this page shows the "
-             "picture it saved, below.</p>")
+LIVE_NOTE = (
+    '<p class="slmlab-live"><b>Live dashboard.</b> Here the notebook has a dashboard '
+    "(sliders, Train and Stop buttons, curves redrawn as a run trains). It is live only "
+    "when the notebook runs in JupyterLab (<code>make lab</code>); this page shows the "
+    "picture it saved, below.</p>"
+)
 ANSWER_SUMMARY = "Show the answer (make your prediction first)"
 SOLUTION_SUMMARY = "Show a worked answer (try the exercise first)"
 
@@ -212,8 +212,11 @@ def book_notebook(nb):
 def _nav(pages: list[tuple[str, str]], i: int) -> str:
     """Links to the previous page, the contents and the next page."""
     prev = f'<a href="{pages[i - 1][0]}">&larr; {html.escape(pages[i - 1][1])}</a>' if i > 0 else "<span></span>"
-    nxt = (f'<a href="{pages[i + 1][0]}">{html.escape(pages[i + 1][1])} &rarr;</a>'
-           if i + 1 < len(pages) else "<span></span>")
+    nxt = (
+        f'<a href="{pages[i + 1][0]}">{html.escape(pages[i + 1][1])} &rarr;</a>'
+        if i + 1 < len(pages)
+        else "<span></span>"
+    )
     return f'<nav class="slmlab-nav">{prev}<a href="index.html">Contents</a>{nxt}</nav>'
 
 
@@ -279,8 +282,12 @@ def build_book(repo: Path, out: Path, only: list[str] | None = None) -> Path:
     (out / "book.css").write_text(BOOK_CSS, encoding="utf-8")
     nbs = [nbformat.read(p, as_version=4) for p in paths]
     pages = [(f"{p.stem}.html", _title(nb, p.stem)) for p, nb in zip(paths, nbs, strict=True)]
-    exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"book.html.j2": BOOK_TEMPLATE})],
-                            template_file="book.html.j2", embed_images=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"book.html.j2": BOOK_TEMPLATE})],
+        template_file="book.html.j2",
+        embed_images=True,
+    )
     for i, nb in enumerate(nbs):
         resources = {"metadata": {"name": pages[i][1]}, "slmlab_nav": _nav(pages, i)}
         body, _ = exporter.from_notebook_node(book_notebook(nb), resources=resources)
@@ -305,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.edition == "student":
         folder = build_student(args.repo, out)
         n = len(list((folder / "notebooks").glob("*.ipynb")))
-        print(f"student edition: {folder} ({n} notebooks, no outputs, no solutions) and "
-              f"{out / (STUDENT_NAME + '.zip')}, in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"student edition: {folder} ({n} notebooks, no outputs, no solutions) and "
+            f"{out / (STUDENT_NAME + '.zip')}, in {time.perf_counter() - t0:.1f} s"
+        )
     else:
         index = build_book(args.repo, out, args.only)
         n = len(list(out.glob("*.html"))) - 1

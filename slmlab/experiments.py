@@ -74,13 +74,41 @@ def _complete(history: History, cfg: Config) -> bool:
 KEY_VERSION = 1  # bump to retire every cached run on purpose; then list all fields in _KEYED_FIELDS
 
 # The config's fields when KEY_VERSION was last set: in the key at any value.
-_KEYED_FIELDS = frozenset({
-    "n_layer", "n_head", "n_embd", "block_size", "vocab_size", "dropout", "bias",
-    "corpus", "tokenizer", "data_fraction", "val_fraction", "corpus_bytes", "data_seed",
-    "lr", "min_lr", "warmup_steps", "max_steps", "micro_batch_size", "grad_accum_steps",
-    "eval_interval", "eval_batches", "weight_decay", "beta1", "beta2", "grad_clip",
-    "early_stop_patience", "seed", "dtype", "compile", "device", "log_interval",
-})
+_KEYED_FIELDS = frozenset(
+    {
+        "n_layer",
+        "n_head",
+        "n_embd",
+        "block_size",
+        "vocab_size",
+        "dropout",
+        "bias",
+        "corpus",
+        "tokenizer",
+        "data_fraction",
+        "val_fraction",
+        "corpus_bytes",
+        "data_seed",
+        "lr",
+        "min_lr",
+        "warmup_steps",
+        "max_steps",
+        "micro_batch_size",
+        "grad_accum_steps",
+        "eval_interval",
+        "eval_batches",
+        "weight_decay",
+        "beta1",
+        "beta2",
+        "grad_clip",
+        "early_stop_patience",
+        "seed",
+        "dtype",
+        "compile",
+        "device",
+        "log_interval",
+    }
+)
 
 
 def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[str] = ()) -> str:
@@ -110,8 +138,11 @@ def config_key(cfg: Config, data_manifest: dict | None = None, tags: Sequence[st
 
 def _key_dict(config: dict, defaults: dict) -> dict:
     """The config's parts, each without the later fields that hold their default."""
-    return {part: {k: v for k, v in values.items() if k in _KEYED_FIELDS or v != defaults[k]}
-            for part, values in config.items() if part != "name"}
+    return {
+        part: {k: v for k, v in values.items() if k in _KEYED_FIELDS or v != defaults[k]}
+        for part, values in config.items()
+        if part != "name"
+    }
 
 
 def load_run(path: str | Path, label: str | None = None) -> Run:
@@ -130,9 +161,11 @@ def _check_callbacks(callbacks: Sequence) -> None:
     for cb in callbacks:
         name = type(cb).__name__
         if getattr(cb, "changes_training", False) and not getattr(cb, "cache_tag", None):
-            raise ConfigError(f"callback {name} changes training but has no cache_tag, so a cached run "
-                              f"could be the wrong one; give it cache_tag = '<what it changes>' "
-                              f"(e.g. 'decay-everything'), or call slmlab.train.train instead")
+            raise ConfigError(
+                f"callback {name} changes training but has no cache_tag, so a cached run "
+                f"could be the wrong one; give it cache_tag = '<what it changes>' "
+                f"(e.g. 'decay-everything'), or call slmlab.train.train instead"
+            )
         if getattr(cb, "record_name", None) and getattr(cb, "changes_training", False):
             raise ConfigError(f"callback {name} both records and changes training; split it in two")
 
@@ -141,8 +174,7 @@ def _record_file(folder: Path, cb) -> Path:
     return runfolder.record_file(folder, cb.record_name)
 
 
-def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = False,
-        progress: bool = True) -> Run:
+def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = False, progress: bool = True) -> Run:
     """Train `cfg` once; later calls load the saved run (force=True trains again).
 
     An unfinished run folder (interrupted, or stopped by hand) is resumed, unless a
@@ -160,8 +192,7 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
         return _train_or_load(cfg, folder, label, data, callbacks, force, progress)
 
 
-def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force: bool,
-                   progress: bool) -> Run:
+def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force: bool, progress: bool) -> Run:
     """run()'s work, with the folder's lock held."""
     recorders = [cb for cb in callbacks if getattr(cb, "record_name", None)]
     if force and folder.exists():
@@ -182,8 +213,15 @@ def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force
     resume = folder if ckpt.is_file() and _loadable(ckpt) else None
     if resume is None and folder.exists():
         runfolder.remove(folder, records=False)  # a start that left no usable checkpoint (and so no records)
-    hist = train(None if resume else cfg, resume=resume, out_dir=folder, data=data,
-                 callbacks=callbacks, progress=progress, label=label)
+    hist = train(
+        None if resume else cfg,
+        resume=resume,
+        out_dir=folder,
+        data=data,
+        callbacks=callbacks,
+        progress=progress,
+        label=label,
+    )
     for cb in recorders:
         files.write_json(_record_file(folder, cb), cb.recorded())
     return Run(dir=folder, config=Config.from_dict(hist.config), history=hist, label=label)
@@ -197,8 +235,9 @@ def _loadable(path: Path) -> bool:
         return False
 
 
-def sweep(cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] | None = None,
-          progress: bool = False, **kw) -> list[Run]:
+def sweep(
+    cfg: Config, field: str, values: list[Any], *, seeds: tuple[int, ...] | None = None, progress: bool = False, **kw
+) -> list[Run]:
     """Runs of `cfg` with `field` set to each value (and each seed); labels say which."""
     runs = []
     for value in values:
@@ -266,8 +305,11 @@ class Effect:
         return "better" if self.diff(a, b) < 0 else "worse"
 
     def __str__(self) -> str:
-        rows = [f"{self.field}={v!s:<8} {self.metric} {self.mean(v):.3f} over {len(x)} run(s)"
-                + (f", range {np.ptp(x):.3f}" if len(x) > 1 else "") for v, x in self.by_value.items()]
+        rows = [
+            f"{self.field}={v!s:<8} {self.metric} {self.mean(v):.3f} over {len(x)} run(s)"
+            + (f", range {np.ptp(x):.3f}" if len(x) > 1 else "")
+            for v, x in self.by_value.items()
+        ]
         return "\n".join(rows + [f"largest seed spread: {self.spread:.3f}"])
 
 

@@ -21,8 +21,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "atomic_torch_save",
-           "write_json", "read_json", "write_jsonl", "read_jsonl", "sha256_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "atomic_torch_save",
+    "write_json",
+    "read_json",
+    "write_jsonl",
+    "read_jsonl",
+    "sha256_file",
+]
 
 BLOCK = 1 << 20  # bytes read at a time while hashing or copying
 SETTLED_NS = 2_000_000_000  # a file unchanged this long (2 s) can be remembered by its stamp
@@ -84,8 +93,9 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not a JSON line ({e.msg}); "
-                                     f"the file is damaged, delete the run folder and re-run") from None
+                    raise ValueError(
+                        f"{path}:{n}: not a JSON line ({e.msg}); the file is damaged, delete the run folder and re-run"
+                    ) from None
     return rows
 
 
@@ -99,8 +109,7 @@ def _jsonable(x: Any) -> Any:
 # sha256 of a file
 
 
-def sha256_file(path: str | os.PathLike, limit: int | None = None, *,
-                memo: str | os.PathLike | None = None) -> str:
+def sha256_file(path: str | os.PathLike, limit: int | None = None, *, memo: str | os.PathLike | None = None) -> str:
     """Hex sha256 of the file's first `limit` bytes (all of it when None), read in blocks.
 
     memo: a small JSON record that keeps the answer with the file's path, size and mtime;

@@ -61,8 +61,15 @@ OK, FAIL, SKIP = "ok", "FAIL", "skipped"
 GPU_VOCAB = 4353  # the gpu preset's BPE of 4,096 merges: 256 bytes + 4,096 + EOT
 # Seconds each check is expected to take on one modern GPU (the card check from gpu_study's H200
 # run: 5 cases, one compiled, and 2 x 20 updates), used to skip what would not fit the budget.
-ESTIMATE_S = {"dtype": 1, "card": 110, "fp16_overflow": 10, "fused_adamw": 10, "resume": 15,
-              "torchrun": 45, "presets": 70}
+ESTIMATE_S = {
+    "dtype": 1,
+    "card": 110,
+    "fp16_overflow": 10,
+    "fused_adamw": 10,
+    "resume": 15,
+    "torchrun": 45,
+    "presets": 70,
+}
 
 
 def _cuda() -> bool:
@@ -76,8 +83,16 @@ def _device() -> str:
 def _small(seed: int = 1337, steps: int = 100, **changes):
     """A small model on this machine's device for the correctness checks: gpu_study's tiny recipe,
     no dropout, fp32 on a CPU and the device's own choice (dtype=auto) on a GPU."""
-    changes = {"dropout": 0.0, "device": _device(), "dtype": "auto" if _cuda() else "float32",
-               "grad_clip": 1.0, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 2, **changes}
+    changes = {
+        "dropout": 0.0,
+        "device": _device(),
+        "dtype": "auto" if _cuda() else "float32",
+        "grad_clip": 1.0,
+        "lr": 1e-3,
+        "min_lr": 1e-4,
+        "warmup_steps": 2,
+        **changes,
+    }
     return gpu_study.recipe_config(seed, steps, tiny=True, **changes)
 
 
@@ -100,16 +115,23 @@ def _losses(tr: Trainer, n: int) -> list[float]:
 def check_dtype(ctx: dict) -> dict:
     """dtype=auto on this card beside its compute capability."""
     if not _cuda():
-        return {"status": SKIP, "detail": "no CUDA GPU: the CUDA dtype choice is tested with the card mocked "
-                f"(tests/test_device.py); on this CPU dtype=auto is {pick_dtype('cpu')}"}
+        return {
+            "status": SKIP,
+            "detail": "no CUDA GPU: the CUDA dtype choice is tested with the card mocked "
+            f"(tests/test_device.py); on this CPU dtype=auto is {pick_dtype('cpu')}",
+        }
     cap = tuple(torch.cuda.get_device_capability())
     auto = pick_dtype("cuda")
     want = torch.bfloat16 if cap >= (8, 0) else torch.float16
     ok = auto == want and cuda_has_bf16() == (cap >= (8, 0))
     scaler = "with a GradScaler" if auto == torch.float16 else "no loss scaling"
-    return {"status": OK if ok else FAIL, "capability": list(cap), "auto_dtype": str(auto),
-            "detail": f"compute capability {cap[0]}.{cap[1]}: dtype=auto is {auto} ({scaler})"
-                      + ("" if ok else f"; expected {want}")}
+    return {
+        "status": OK if ok else FAIL,
+        "capability": list(cap),
+        "auto_dtype": str(auto),
+        "detail": f"compute capability {cap[0]}.{cap[1]}: dtype=auto is {auto} ({scaler})"
+        + ("" if ok else f"; expected {want}"),
+    }
 
 
 def check_card(ctx: dict) -> dict:
@@ -123,10 +145,17 @@ def check_card(ctx: dict) -> dict:
     tracks = None
     if "losses" in fp.get("float16", {}) and "losses" in fp.get("bfloat16", {}):
         tracks = max(abs(a - b) for a, b in zip(fp["float16"]["losses"], fp["bfloat16"]["losses"], strict=True))
-    rows = [f"{s['dtype']}{' compiled' if s['compile'] else ''} ({s['case']}): "
-            + (f"{s['tokens_per_s']:,.0f} tokens/s" + (f", MFU {s['mfu']:.1%}" if s.get("mfu") else "")
-               if "tokens_per_s" in s else "skipped, fp16 is refused on a CPU" if s in cpu_fp16
-               else "FAILED: " + s["error"][:120]) for s in card["speed"]]
+    rows = [
+        f"{s['dtype']}{' compiled' if s['compile'] else ''} ({s['case']}): "
+        + (
+            f"{s['tokens_per_s']:,.0f} tokens/s" + (f", MFU {s['mfu']:.1%}" if s.get("mfu") else "")
+            if "tokens_per_s" in s
+            else "skipped, fp16 is refused on a CPU"
+            if s in cpu_fp16
+            else "FAILED: " + s["error"][:120]
+        )
+        for s in card["speed"]
+    ]
     if not _cuda():
         rows.insert(0, "on the CPU at a tiny size (no compile, no matmul peak: GPU only)")
     detail = "; ".join(rows)
@@ -159,13 +188,20 @@ def check_fp16_overflow(ctx: dict) -> dict:
     after = _losses(tr, 3)
     trains = all(math.isfinite(x) for x in after) and _max_diff(weights, _params(tr)) > 0
     ok = skipped and halved and trains
-    return {"status": OK if ok else FAIL, "how": how, "losses_before": before, "overflow_loss": overflow_loss,
-            "scale_pushed_to": big, "scale_after": scale_after, "update_skipped": skipped,
-            "losses_after": after,
-            "detail": f"{how}: scale {big:.3g} -> the update was {'skipped' if skipped else 'NOT skipped'}, "
-                      f"scale {'halved' if halved else 'not halved'} to {scale_after:.3g}; "
-                      f"{'training went on' if trains else 'training did not go on'} "
-                      f"(losses {', '.join(f'{x:.3f}' for x in after)})"}
+    return {
+        "status": OK if ok else FAIL,
+        "how": how,
+        "losses_before": before,
+        "overflow_loss": overflow_loss,
+        "scale_pushed_to": big,
+        "scale_after": scale_after,
+        "update_skipped": skipped,
+        "losses_after": after,
+        "detail": f"{how}: scale {big:.3g} -> the update was {'skipped' if skipped else 'NOT skipped'}, "
+        f"scale {'halved' if halved else 'not halved'} to {scale_after:.3g}; "
+        f"{'training went on' if trains else 'training did not go on'} "
+        f"(losses {', '.join(f'{x:.3f}' for x in after)})",
+    }
 
 
 def _adam_steps(tr: Trainer) -> float:
@@ -186,9 +222,14 @@ def check_fused_adamw(ctx: dict) -> dict:
     b = _losses(other, 4)
     diff, loss_diff = _max_diff(wa, _params(other)), max(abs(x - y) for x, y in zip(a, b, strict=True))
     ok = is_fused and diff < 1e-3 and loss_diff < 1e-2
-    return {"status": OK if ok else FAIL, "fused": is_fused, "max_weight_diff": diff, "max_loss_diff": loss_diff,
-            "detail": f"on {_device()}: AdamW fused={is_fused}; 4 updates beside foreach: weights within "
-                      f"{diff:.2g}, losses within {loss_diff:.2g}"}
+    return {
+        "status": OK if ok else FAIL,
+        "fused": is_fused,
+        "max_weight_diff": diff,
+        "max_loss_diff": loss_diff,
+        "detail": f"on {_device()}: AdamW fused={is_fused}; 4 updates beside foreach: weights within "
+        f"{diff:.2g}, losses within {loss_diff:.2g}",
+    }
 
 
 def check_resume(ctx: dict, steps: int = 6) -> dict:
@@ -207,46 +248,98 @@ def check_resume(ctx: dict, steps: int = 6) -> dict:
         second = Trainer(_small(), data=ctx["small_data"], progress=False)
         restore(second, ckpt)
     resumed = head + _losses(second, steps - half)
-    noise = max(_max_diff(straight[0][1], straight[1][1]),
-                max(abs(x - y) for x, y in zip(straight[0][0], straight[1][0], strict=True)))
-    diff = max(_max_diff(straight[0][1], _params(second)),
-               max(abs(x - y) for x, y in zip(straight[0][0], resumed, strict=True)))
+    noise = max(
+        _max_diff(straight[0][1], straight[1][1]),
+        max(abs(x - y) for x, y in zip(straight[0][0], straight[1][0], strict=True)),
+    )
+    diff = max(
+        _max_diff(straight[0][1], _params(second)),
+        max(abs(x - y) for x, y in zip(straight[0][0], resumed, strict=True)),
+    )
     exact = diff == 0.0
     ok = exact or diff <= noise
-    how = ("bit for bit" if exact else f"within {diff:.2g}, as close as two straight runs ({noise:.2g})" if ok
-           else f"differs by {diff:.2g}, more than two straight runs ({noise:.2g})")
-    return {"status": OK if ok else FAIL, "exact": exact, "max_diff": diff, "straight_runs_diff": noise,
-            "straight": straight[0][0], "resumed": resumed,
-            "detail": f"on {_device()}: {half} updates, a checkpoint written and read back, {steps - half} more "
-                      f"in a new Trainer, beside {steps} straight: {how}"}
+    how = (
+        "bit for bit"
+        if exact
+        else f"within {diff:.2g}, as close as two straight runs ({noise:.2g})"
+        if ok
+        else f"differs by {diff:.2g}, more than two straight runs ({noise:.2g})"
+    )
+    return {
+        "status": OK if ok else FAIL,
+        "exact": exact,
+        "max_diff": diff,
+        "straight_runs_diff": noise,
+        "straight": straight[0][0],
+        "resumed": resumed,
+        "detail": f"on {_device()}: {half} updates, a checkpoint written and read back, {steps - half} more "
+        f"in a new Trainer, beside {steps} straight: {how}",
+    }
 
 
 def check_torchrun(ctx: dict) -> dict:
     """torchrun --nproc_per_node=1: a process group (nccl on CUDA), an all-reduce and a DDP update,
     then `-m slmlab train` under torchrun."""
     backend = "nccl" if _cuda() else "gloo"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                         os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "OMP_NUM_THREADS": "1", "SLMLAB_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]
+        ).rstrip(os.pathsep),
+        "OMP_NUM_THREADS": "1",
+        "SLMLAB_THREADS": "1",
+    }
     base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=1"]
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "worker.json"
         t0 = time.perf_counter()
-        r = subprocess.run([*base, "-m", "slmlab.gpu_check", "--torchrun-worker", str(out)], env=env,
-                           capture_output=True, text=True, timeout=240)
+        r = subprocess.run(
+            [*base, "-m", "slmlab.gpu_check", "--torchrun-worker", str(out)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         worker = json.loads(out.read_text()) if out.exists() else {}
         worker_s = time.perf_counter() - t0
-        r2 = subprocess.run([*base, "-m", "slmlab", "train", "--profile", "smoke", "--set", "max_steps=3",
-                             "--set", "eval_interval=3", "--set", "warmup_steps=1", "--set",
-                             f"device={_device()}", "--out", str(Path(d) / "run"), "--quiet"],
-                            env=env, capture_output=True, text=True, timeout=240)
-    ok_worker = r.returncode == 0 and worker.get("backend") == backend and worker.get("all_reduce") == 1.0 \
+        r2 = subprocess.run(
+            [
+                *base,
+                "-m",
+                "slmlab",
+                "train",
+                "--profile",
+                "smoke",
+                "--set",
+                "max_steps=3",
+                "--set",
+                "eval_interval=3",
+                "--set",
+                "warmup_steps=1",
+                "--set",
+                f"device={_device()}",
+                "--out",
+                str(Path(d) / "run"),
+                "--quiet",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    ok_worker = (
+        r.returncode == 0
+        and worker.get("backend") == backend
+        and worker.get("all_reduce") == 1.0
         and worker.get("ddp_update") is True
+    )
     ok_cli = r2.returncode == 0 and "3 steps in " in r2.stdout
-    detail = (f"torchrun, 1 process: {worker.get('backend', '?')} process group, all-reduce "
-              f"{'ok' if worker.get('all_reduce') == 1.0 else 'FAILED'}, a DDP update "
-              f"{'ok' if worker.get('ddp_update') else 'FAILED'} ({worker_s:.0f} s); `-m slmlab train` under "
-              f"torchrun {'ok' if ok_cli else 'FAILED'}")
+    detail = (
+        f"torchrun, 1 process: {worker.get('backend', '?')} process group, all-reduce "
+        f"{'ok' if worker.get('all_reduce') == 1.0 else 'FAILED'}, a DDP update "
+        f"{'ok' if worker.get('ddp_update') else 'FAILED'} ({worker_s:.0f} s); `-m slmlab train` under "
+        f"torchrun {'ok' if ok_cli else 'FAILED'}"
+    )
     if not _cuda():
         detail += "; nccl skipped (no CUDA: gloo instead)"
     res = {"status": OK if ok_worker and ok_cli else FAIL, "backend": backend, "worker": worker, "detail": detail}
@@ -290,8 +383,11 @@ def torchrun_worker(out: str) -> int:
 def check_presets(ctx: dict) -> dict:
     """tokens/s and MFU of the student and gpu presets on this card (random tokens of their vocabulary)."""
     if not _cuda():
-        return {"status": SKIP, "detail": "no CUDA GPU: the student and gpu presets' speeds need one (an update "
-                                          "of the student's 131,072 tokens takes minutes on a CPU)"}
+        return {
+            "status": SKIP,
+            "detail": "no CUDA GPU: the student and gpu presets' speeds need one (an update "
+            "of the student's 131,072 tokens takes minutes on a CPU)",
+        }
     name = torch.cuda.get_device_name()
     rows, bad = [], []
     for p, data in (("student", ctx["recipe_data"]), ("gpu", random_data(GPU_VOCAB, n_tokens=2_000_000))):
@@ -307,10 +403,16 @@ def check_presets(ctx: dict) -> dict:
             r["mfu"] = r["flops_per_token"] * r["tokens_per_s"] / peak
         r.update(preset=p, auto_dtype=dtype, compile=cfg.train.compile, peak_flops=peak)
         rows.append(r)
-    text = "; ".join(f"{r['preset']} ({r['auto_dtype']}{', compiled' if r['compile'] else ''}): "
-                     + (f"{r['tokens_per_s']:,.0f} tokens/s" + (f", MFU {r['mfu']:.1%}" if r.get("mfu") else
-                                                               ", MFU unknown (card not in GPU_PEAKS)")
-                        if "tokens_per_s" in r else r["error"]) for r in rows)
+    text = "; ".join(
+        f"{r['preset']} ({r['auto_dtype']}{', compiled' if r['compile'] else ''}): "
+        + (
+            f"{r['tokens_per_s']:,.0f} tokens/s"
+            + (f", MFU {r['mfu']:.1%}" if r.get("mfu") else ", MFU unknown (card not in GPU_PEAKS)")
+            if "tokens_per_s" in r
+            else r["error"]
+        )
+        for r in rows
+    )
     return {"status": FAIL if bad else OK, "presets": rows, "detail": text}
 
 
@@ -330,30 +432,44 @@ CHECKS = {  # name -> (what it checks, function)
 
 
 def _environment() -> dict:
-    env = {"torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
-           "cuda": torch.version.cuda, "device": _device()}
+    env = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cuda": torch.version.cuda,
+        "device": _device(),
+    }
     if _cuda():
         p = torch.cuda.get_device_properties(0)
-        env.update(gpu=p.name, capability=list(torch.cuda.get_device_capability()),
-                   memory_gb=round(p.total_memory / 2**30, 1))
+        env.update(
+            gpu=p.name, capability=list(torch.cuda.get_device_capability()), memory_gb=round(p.total_memory / 2**30, 1)
+        )
     return env
 
 
 def run_checks(only: list[str] | None = None, budget: float = 270.0, say=print) -> dict:
     """Run the checks (all, or `only`), skipping one whose estimate no longer fits `budget` seconds."""
     start = time.perf_counter()
-    result = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "environment": _environment(),
-              "budget_s": budget, "checks": {}}
-    ctx = {"recipe_data": random_data(GPT2_VOCAB, n_tokens=2_000_000 if _cuda() else 20_000),
-           "small_data": random_data(GPT2_VOCAB, n_tokens=20_000, seed=1)}
+    result = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "environment": _environment(),
+        "budget_s": budget,
+        "checks": {},
+    }
+    ctx = {
+        "recipe_data": random_data(GPT2_VOCAB, n_tokens=2_000_000 if _cuda() else 20_000),
+        "small_data": random_data(GPT2_VOCAB, n_tokens=20_000, seed=1),
+    }
     for name, (what, fn) in CHECKS.items():
         if only and name not in only:
             continue
         left = budget - (time.perf_counter() - start)
         t0 = time.perf_counter()
         if _cuda() and ESTIMATE_S[name] > left:
-            r = {"status": SKIP, "detail": f"out of time: about {ESTIMATE_S[name]} s, {left:.0f} s of the "
-                                           f"budget left (--budget)"}
+            r = {
+                "status": SKIP,
+                "detail": f"out of time: about {ESTIMATE_S[name]} s, {left:.0f} s of the budget left (--budget)",
+            }
         else:
             try:
                 r = fn(ctx)
@@ -370,13 +486,21 @@ def run_checks(only: list[str] | None = None, budget: float = 270.0, say=print) 
 def report_markdown(result: dict) -> str:
     """The report a person reads: the machine, one row per check, what was skipped and why."""
     env = result["environment"]
-    where = (f"{env['gpu']} (compute capability {'.'.join(map(str, env['capability']))}, {env['memory_gb']} GB)"
-             if "gpu" in env else "no CUDA GPU (the CPU, at a tiny size)")
-    lines = [f"# slmlab gpu-check, {result['started']}", "",
-             f"{where}; torch {env['torch']}, CUDA {env['cuda']}, Python {env['python']}, {env['platform']}.",
-             f"{len(result['checks'])} checks in {result['elapsed_s']:.0f} s: "
-             + ("all ran without a failure." if result["ok"] else "**some FAILED** (below)."), "",
-             "| check | status | seconds | what was measured |", "| --- | --- | --- | --- |"]
+    where = (
+        f"{env['gpu']} (compute capability {'.'.join(map(str, env['capability']))}, {env['memory_gb']} GB)"
+        if "gpu" in env
+        else "no CUDA GPU (the CPU, at a tiny size)"
+    )
+    lines = [
+        f"# slmlab gpu-check, {result['started']}",
+        "",
+        f"{where}; torch {env['torch']}, CUDA {env['cuda']}, Python {env['python']}, {env['platform']}.",
+        f"{len(result['checks'])} checks in {result['elapsed_s']:.0f} s: "
+        + ("all ran without a failure." if result["ok"] else "**some FAILED** (below)."),
+        "",
+        "| check | status | seconds | what was measured |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, r in result["checks"].items():
         detail = r["detail"].replace("|", "/").replace("\n", " ")
         lines.append(f"| {name}: {r['what']} | {r['status']} | {r['seconds']:.1f} | {detail} |")

@@ -52,8 +52,19 @@ from .presets import preset
 from .tokenizers import GPT2_VOCAB, get_tokenizer
 from .train import Trainer
 
-__all__ = ["PUBLISHED_STEPS", "MICRO", "RESULTS", "load", "runs", "history", "val_at", "mean_val", "plan",
-           "recipe_config", "main"]
+__all__ = [
+    "PUBLISHED_STEPS",
+    "MICRO",
+    "RESULTS",
+    "load",
+    "runs",
+    "history",
+    "val_at",
+    "mean_val",
+    "plan",
+    "recipe_config",
+    "main",
+]
 
 ACCUM, THEIR_BATCH, BLOCK = 32, 32, 128  # the recipe: 32 micro-batches of 32 x 128 per update
 SEQS = ACCUM * THEIR_BATCH  # 1,024 sequences per update
@@ -75,16 +86,24 @@ def load(paths=RESULTS) -> dict:
         part = json.loads(Path(p).read_text(encoding="utf-8"))
         for key in ("card", "corpus", "started", "runs_compiled"):
             study.setdefault(key, part.get(key))
-        study["files"].append({"file": Path(p).name, "started": part.get("started"), "elapsed_s": part.get("elapsed_s"),
-                               "speed": part.get("card", {}).get("speed"), "skipped": part.get("skipped", [])})
+        study["files"].append(
+            {
+                "file": Path(p).name,
+                "started": part.get("started"),
+                "elapsed_s": part.get("elapsed_s"),
+                "speed": part.get("card", {}).get("speed"),
+                "skipped": part.get("skipped", []),
+            }
+        )
         study["runs"] += [{**r, "file": Path(p).name} for r in part["runs"] if "error" not in r]
     return study
 
 
 def runs(study: dict, name: str, group: str | None = None) -> list[dict]:
     """The runs called `name` (in `group`), in seed order."""
-    return sorted((r for r in study["runs"] if r["name"] == name and group in (None, r["group"])),
-                  key=lambda r: r["seed"])
+    return sorted(
+        (r for r in study["runs"] if r["name"] == name and group in (None, r["group"])), key=lambda r: r["seed"]
+    )
 
 
 def val_at(run: dict, step: int) -> float:
@@ -111,10 +130,15 @@ def history(run: dict, study: dict | None = None, up_to: int | None = None):
     from .history import History
 
     c = (study or {}).get("corpus") or {}
-    meta = {"label": f"{run['name']}, seed {run['seed']}", "vocab_size": GPT2_VOCAB, "corpus": "tinystories-trigram",
-            "tokenizer": "gpt2", "entropy_floor": c.get("floor_nats"),
-            "val_bytes_per_token": c["val_bytes"] / c["val_tokens"] if c else None,
-            "seconds": run["wall_s"]}
+    meta = {
+        "label": f"{run['name']}, seed {run['seed']}",
+        "vocab_size": GPT2_VOCAB,
+        "corpus": "tinystories-trigram",
+        "tokenizer": "gpt2",
+        "entropy_floor": c.get("floor_nats"),
+        "val_bytes_per_token": c["val_bytes"] / c["val_tokens"] if c else None,
+        "seconds": run["wall_s"],
+    }
     last = up_to if up_to is not None else math.inf
     evals = [{"kind": "eval", **e} for e in run["evals"] if e["step"] <= last]
     steps = [{"kind": "step", **s} for s in run["curve"] if s["step"] <= last]
@@ -130,13 +154,34 @@ def recipe_config(seed: int, max_steps: int, micro: int = MICRO, tiny: bool = Fa
     1,024 x 128 tokens per update), with slmlab's schedule fields (replaced by ReplayLR where the
     recipe's lrs are replayed). tiny: a CPU-sized stand-in for the tests."""
     cfg = preset("student").replace(
-        corpus="file:tinystories-trigram", tokenizer="gpt2", vocab_size=GPT2_VOCAB,
-        micro_batch_size=micro, grad_accum_steps=SEQS // micro, max_steps=max_steps,
-        lr=1e-4, min_lr=1e-5, warmup_steps=0, eval_interval=max_steps, eval_batches=4,
-        log_interval=25, dtype="bfloat16", seed=seed, name="gpu-study")
+        corpus="file:tinystories-trigram",
+        tokenizer="gpt2",
+        vocab_size=GPT2_VOCAB,
+        micro_batch_size=micro,
+        grad_accum_steps=SEQS // micro,
+        max_steps=max_steps,
+        lr=1e-4,
+        min_lr=1e-5,
+        warmup_steps=0,
+        eval_interval=max_steps,
+        eval_batches=4,
+        log_interval=25,
+        dtype="bfloat16",
+        seed=seed,
+        name="gpu-study",
+    )
     if tiny:
-        cfg = cfg.replace(n_layer=1, n_head=2, n_embd=32, block_size=16, micro_batch_size=4,
-                          grad_accum_steps=2, eval_batches=2, dtype="float32", device="cpu")
+        cfg = cfg.replace(
+            n_layer=1,
+            n_head=2,
+            n_embd=32,
+            block_size=16,
+            micro_batch_size=4,
+            grad_accum_steps=2,
+            eval_batches=2,
+            dtype="float32",
+            device="cpu",
+        )
     return cfg.replace(**changes)
 
 
@@ -164,16 +209,22 @@ class Spec:
 def plan(full: int = FULL, short: int = SHORT, full_seed: int = SEEDS[0]) -> list[Spec]:
     """Every run, most important first: full-length runs of `full` updates (seed `full_seed`),
     the others `short`."""
-    specs = [Spec("recipe", "full", full_seed, full),
-             Spec("all of 04's fixes", "full", full_seed, full, dict(ALL_FIXES), None),
-             Spec("recipe", "fix", SEEDS[1], short)]
+    specs = [
+        Spec("recipe", "full", full_seed, full),
+        Spec("all of 04's fixes", "full", full_seed, full, dict(ALL_FIXES), None),
+        Spec("recipe", "fix", SEEDS[1], short),
+    ]
     for seed in SEEDS:
         specs += [Spec(name, "fix", seed, short, {}, kw) for name, kw in FIXES.items()]
     sched = dict(warmup_steps=max(1, short // 10))
-    specs += [Spec(f"lr {lr:g}", "scale", SEEDS[0], short, dict(sched, lr=lr, min_lr=lr / 10), None)
-              for lr in (3e-4, 3e-3, 1e-2, 1e-3)]
-    specs += [Spec(f"dropout {p:g}", "scale", SEEDS[0], short, dict(sched, lr=1e-3, min_lr=1e-4, dropout=p), None)
-              for p in (0.0, 0.2)]
+    specs += [
+        Spec(f"lr {lr:g}", "scale", SEEDS[0], short, dict(sched, lr=lr, min_lr=lr / 10), None)
+        for lr in (3e-4, 3e-3, 1e-2, 1e-3)
+    ]
+    specs += [
+        Spec(f"dropout {p:g}", "scale", SEEDS[0], short, dict(sched, lr=1e-3, min_lr=1e-4, dropout=p), None)
+        for p in (0.0, 0.2)
+    ]
     return specs
 
 
@@ -188,8 +239,13 @@ class EvalAt(Callback):
         if trainer.step not in self.steps:
             return
         t0 = time.perf_counter()
-        rec = {"kind": "eval", "step": trainer.step, **trainer.evaluate(),
-               "tokens": trainer.step * trainer.tokens_per_step, "seconds": trainer.seconds()}
+        rec = {
+            "kind": "eval",
+            "step": trainer.step,
+            **trainer.evaluate(),
+            "tokens": trainer.step * trainer.tokens_per_step,
+            "seconds": trainer.seconds(),
+        }
         trainer.history.evals.append(rec)
         self.seconds += time.perf_counter() - t0
 
@@ -210,16 +266,31 @@ def corpus(sample: Path, n_train: int, n_val: int, device: str, seed: int = 0) -
     val, floor = src.sample(n_val, seed=seed + 2, chains=max(1, n_val // 1000))
     nbytes = np.array([len(enc.encoding.decode_single_token_bytes(i)) for i in range(GPT2_VOCAB)])
     nbytes[enc.eot_id] = 0  # EOTs are tokens, not bytes (as slmlab.data counts them)
-    manifest = {"corpus": "tinystories-trigram", "tokenizer": "gpt2", "entropy_floor": floor,
-                "vocab_size": GPT2_VOCAB, "n_train_tokens": len(train), "n_val_tokens": len(val),
-                "val_bytes": int(nbytes[val].sum())}
-    info = {"sample_tokens": len(ids), "sample_distinct": int(len(np.unique(ids))),
-            "train_tokens": len(train), "val_tokens": len(val), "floor_nats": floor,
-            "train_floor_nats": train_floor, "distinct_train": int((np.bincount(train, minlength=GPT2_VOCAB) > 0).sum()),
-            "val_bytes": manifest["val_bytes"], "seconds": time.perf_counter() - t0,
-            "weights": list(src.weights), "val_text_head": enc.encoding.decode(val[:120].tolist())}
-    data = TokenData(train=train.astype(np.uint16), val=val.astype(np.uint16), tokenizer=enc,
-                     manifest=manifest, dir=Path("."))
+    manifest = {
+        "corpus": "tinystories-trigram",
+        "tokenizer": "gpt2",
+        "entropy_floor": floor,
+        "vocab_size": GPT2_VOCAB,
+        "n_train_tokens": len(train),
+        "n_val_tokens": len(val),
+        "val_bytes": int(nbytes[val].sum()),
+    }
+    info = {
+        "sample_tokens": len(ids),
+        "sample_distinct": int(len(np.unique(ids))),
+        "train_tokens": len(train),
+        "val_tokens": len(val),
+        "floor_nats": floor,
+        "train_floor_nats": train_floor,
+        "distinct_train": int((np.bincount(train, minlength=GPT2_VOCAB) > 0).sum()),
+        "val_bytes": manifest["val_bytes"],
+        "seconds": time.perf_counter() - t0,
+        "weights": list(src.weights),
+        "val_text_head": enc.encoding.decode(val[:120].tolist()),
+    }
+    data = TokenData(
+        train=train.astype(np.uint16), val=val.astype(np.uint16), tokenizer=enc, manifest=manifest, dir=Path(".")
+    )
     return data, info
 
 
@@ -264,9 +335,17 @@ def time_updates(cfg, data: TokenData, updates: int = 5, warm: int = 2) -> dict:
     sec = (time.perf_counter() - t0) / updates
     losses.append(float(r.loss))
     tps = cfg.tokens_per_step / sec
-    out = {"dtype": cfg.train.dtype, "compile": cfg.train.compile, "micro_batch": cfg.train.micro_batch_size,
-           "s_per_update": sec, "tokens_per_s": tps, "warm_s": first, "loss_last": losses[-1],
-           "flops_per_token": tr.model.flops_per_token(), "n_params": tr.model.num_params()}
+    out = {
+        "dtype": cfg.train.dtype,
+        "compile": cfg.train.compile,
+        "micro_batch": cfg.train.micro_batch_size,
+        "s_per_update": sec,
+        "tokens_per_s": tps,
+        "warm_s": first,
+        "loss_last": losses[-1],
+        "flops_per_token": tr.model.flops_per_token(),
+        "n_params": tr.model.num_params(),
+    }
     if tr.scaler.is_enabled():
         out["grad_scale"] = float(tr.scaler.get_scale())
     if torch.cuda.is_available():
@@ -292,8 +371,12 @@ def fp16_tracks_bf16(data: TokenData, tiny: bool, updates: int) -> dict:
             losses.append(tr.train_step().loss)
             scales.append(float(tr.scaler.get_scale()) if tr.scaler.is_enabled() else 1.0)
         skipped = sum(1 for s0, s1 in zip(scales, scales[1:], strict=False) if s1 < s0)
-        out[dtype] = {"losses": [float(x) for x in losses], "scaler": tr.scaler.is_enabled(),
-                      "final_scale": scales[-1], "skipped_updates": skipped}
+        out[dtype] = {
+            "losses": [float(x) for x in losses],
+            "scaler": tr.scaler.is_enabled(),
+            "final_scale": scales[-1],
+            "skipped_updates": skipped,
+        }
     return out
 
 
@@ -302,26 +385,40 @@ def check_card(data: TokenData, tiny: bool = False, quick: bool = False) -> dict
     info = {"torch": torch.__version__, "python": platform.python_version(), "cuda": torch.version.cuda}
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        info.update(gpu=p.name, capability=list(torch.cuda.get_device_capability()),
-                    memory_gb=p.total_memory / 2**30, sms=p.multi_processor_count,
-                    datasheet_bf16_flops=gpu_peak_flops(p.name, "bfloat16"),
-                    datasheet_tf32_flops=gpu_peak_flops(p.name, "float32"))
+        info.update(
+            gpu=p.name,
+            capability=list(torch.cuda.get_device_capability()),
+            memory_gb=p.total_memory / 2**30,
+            sms=p.multi_processor_count,
+            datasheet_bf16_flops=gpu_peak_flops(p.name, "bfloat16"),
+            datasheet_tf32_flops=gpu_peak_flops(p.name, "float32"),
+        )
         try:
-            info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                            capture_output=True, text=True, timeout=20).stdout.strip()
+            info["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
     info["measured_bf16_matmul_flops"] = matmul_flops()
-    cases = [("bfloat16", False, MICRO), ("bfloat16", True, MICRO), ("float16", False, MICRO),
-             ("float32", False, MICRO), ("bfloat16", False, THEIR_BATCH)]  # the last: their micro-batch
+    cases = [
+        ("bfloat16", False, MICRO),
+        ("bfloat16", True, MICRO),
+        ("float16", False, MICRO),
+        ("float32", False, MICRO),
+        ("bfloat16", False, THEIR_BATCH),
+    ]  # the last: their micro-batch
     if tiny:  # no compile on a CPU test (inductor's C++ build takes a minute)
         cases = [c for c in cases if not c[1]]
     if quick:  # a later call: only the runs' own case (it also compiles their graph)
         cases = cases[1:2] if not tiny else [c for c in cases if c[0] == "float32"]
     info["speed"] = []
     for dtype, comp, micro in cases:
-        cfg = recipe_config(SEEDS[0], 100, micro=micro, tiny=tiny, lr=1e-3, min_lr=1e-4, warmup_steps=2,
-                            compile=comp, dtype=dtype)
+        cfg = recipe_config(
+            SEEDS[0], 100, micro=micro, tiny=tiny, lr=1e-3, min_lr=1e-4, warmup_steps=2, compile=comp, dtype=dtype
+        )
         try:
             r = time_updates(cfg, data, updates=2 if tiny else 5, warm=1 if tiny else 2)
         except Exception as e:  # a broken path is a finding, not the end of the study
@@ -331,8 +428,10 @@ def check_card(data: TokenData, tiny: bool = False, quick: bool = False) -> dict
             r["mfu"] = r["flops_per_token"] * r["tokens_per_s"] / peak
         r["case"] = "runs" if micro == MICRO else "their micro-batch"
         info["speed"].append(r)
-        _say(f"speed {dtype} compile={comp} micro={micro}: " +
-             (f"{r['tokens_per_s']:,.0f} tokens/s, warm-up {r['warm_s']:.1f} s" if "tokens_per_s" in r else r["error"]))
+        _say(
+            f"speed {dtype} compile={comp} micro={micro}: "
+            + (f"{r['tokens_per_s']:,.0f} tokens/s, warm-up {r['warm_s']:.1f} s" if "tokens_per_s" in r else r["error"])
+        )
     if not quick:
         info["fp16_vs_bf16"] = fp16_tracks_bf16(data, tiny, updates=3 if tiny else 20)
     return info
@@ -357,13 +456,23 @@ def train_spec(spec: Spec, data: TokenData, compile: bool, tiny: bool) -> dict:
     train_s = h.steps[-1]["seconds"] - ev.seconds  # to the last update, less the evals on the way
     tokens = len(h.steps) * cfg.tokens_per_step
     evals = sorted(h.evals, key=lambda e: e["step"])
-    return {"name": spec.name, "group": spec.group, "seed": spec.seed, "steps": len(h.steps),
-            "config": cfg.flat(), "replay": spec.replay,
-            "evals": [{k: e[k] for k in ("step", "train_loss", "val_loss", "tokens", "seconds")} for e in evals],
-            "curve": [{k: s[k] for k in ("step", "loss", "lr", "grad_norm")} for s in h.steps[::5]],
-            "wall_s": wall, "train_s": train_s, "eval_s": ev.seconds, "tokens": tokens,
-            "tokens_per_s": tokens / train_s, "flops_per_token": h.meta["flops_per_token"],
-            "stop_reason": h.stop_reason}
+    return {
+        "name": spec.name,
+        "group": spec.group,
+        "seed": spec.seed,
+        "steps": len(h.steps),
+        "config": cfg.flat(),
+        "replay": spec.replay,
+        "evals": [{k: e[k] for k in ("step", "train_loss", "val_loss", "tokens", "seconds")} for e in evals],
+        "curve": [{k: s[k] for k in ("step", "loss", "lr", "grad_norm")} for s in h.steps[::5]],
+        "wall_s": wall,
+        "train_s": train_s,
+        "eval_s": ev.seconds,
+        "tokens": tokens,
+        "tokens_per_s": tokens / train_s,
+        "flops_per_token": h.meta["flops_per_token"],
+        "stop_reason": h.stop_reason,
+    }
 
 
 def _say(msg: str) -> None:
@@ -389,8 +498,15 @@ def main(argv: list[str] | None = None) -> int:
     for knob in ("cache_size_limit", "recompile_limit"):  # many runs, each its own compiled graph
         if hasattr(torch._dynamo.config, knob):
             setattr(torch._dynamo.config, knob, 64)
-    result = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "budget_s": args.budget, "tiny": args.tiny,
-              "host_cpus": os.cpu_count(), "argv": sys.argv[1:], "runs": [], "skipped": []}
+    result = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "budget_s": args.budget,
+        "tiny": args.tiny,
+        "host_cpus": os.cpu_count(),
+        "argv": sys.argv[1:],
+        "runs": [],
+        "skipped": [],
+    }
 
     def save():
         result["elapsed_s"] = time.perf_counter() - start
@@ -400,27 +516,30 @@ def main(argv: list[str] | None = None) -> int:
 
     n_val = 200_000 if args.tiny else 2_000_000
     data, result["corpus"] = corpus(Path(args.sample), args.train_tokens, n_val, device)
-    _say(f"corpus: {result['corpus']['train_tokens']:,} train tokens, floor {result['corpus']['floor_nats']:.3f} "
-         f"nats/token, {result['corpus']['seconds']:.1f} s")
+    _say(
+        f"corpus: {result['corpus']['train_tokens']:,} train tokens, floor {result['corpus']['floor_nats']:.3f} "
+        f"nats/token, {result['corpus']['seconds']:.1f} s"
+    )
     save()
     result["card"] = check_card(data, tiny=args.tiny, quick=args.quick_card)
     save()
-    speeds = {(s["dtype"], s["compile"]): s.get("tokens_per_s", 0) for s in result["card"]["speed"]
-              if s["case"] == "runs"}
+    speeds = {
+        (s["dtype"], s["compile"]): s.get("tokens_per_s", 0) for s in result["card"]["speed"] if s["case"] == "runs"
+    }
     dt = "float32" if args.tiny else "bfloat16"
     compiled = speeds.get((dt, True), 0) > 1.1 * speeds.get((dt, False), 0)
     tps = max(speeds.get((dt, compiled), 0), 1.0)
     result["runs_compiled"], result["runs_tokens_per_s_estimate"] = compiled, tps
     _say(f"runs: compile={compiled}, {tps:,.0f} tokens/s")
     groups = args.groups.split(",")
-    specs = [s for s in plan(*((16, 4) if args.tiny else (FULL, SHORT)), full_seed=args.full_seed)
-             if s.group in groups]
+    specs = [s for s in plan(*((16, 4) if args.tiny else (FULL, SHORT)), full_seed=args.full_seed) if s.group in groups]
     for spec in specs:
         cfg = recipe_config(spec.seed, spec.steps, tiny=args.tiny)
         estimate = 1.12 * spec.steps * cfg.tokens_per_step / tps + 4
         if time.perf_counter() + estimate > deadline:
-            result["skipped"].append({"name": spec.name, "seed": spec.seed, "group": spec.group,
-                                      "estimate_s": estimate})
+            result["skipped"].append(
+                {"name": spec.name, "seed": spec.seed, "group": spec.group, "estimate_s": estimate}
+            )
             _say(f"skip {spec.name} seed {spec.seed}: ~{estimate:.0f} s, {deadline - time.perf_counter():.0f} s left")
             continue
         try:
@@ -430,9 +549,15 @@ def main(argv: list[str] | None = None) -> int:
         result["runs"].append(r)
         save()
         last = r["evals"][-1] if r.get("evals") else {}
-        _say(f"{spec.group} {spec.name} seed {spec.seed}: " + (
-            f"val {last.get('val_loss', math.nan):.3f} at {last.get('step')}, {r['wall_s']:.0f} s, "
-            f"{r['tokens_per_s']:,.0f} tokens/s" if "error" not in r else r["error"]))
+        _say(
+            f"{spec.group} {spec.name} seed {spec.seed}: "
+            + (
+                f"val {last.get('val_loss', math.nan):.3f} at {last.get('step')}, {r['wall_s']:.0f} s, "
+                f"{r['tokens_per_s']:,.0f} tokens/s"
+                if "error" not in r
+                else r["error"]
+            )
+        )
     save()
     _say(f"done in {time.perf_counter() - start:.0f} s")
     return 0

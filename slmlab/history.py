@@ -31,8 +31,21 @@ from . import files
 from .config import Config
 from .runfolder import HISTORY
 
-__all__ = ["History", "as_history", "metric", "METRICS", "smooth", "best_text", "run_label",
-           "STOPPED", "TIME", "NAN", "EARLY_STOP", "HEALTH_CHECK", "ENDED_ON_ITS_OWN"]
+__all__ = [
+    "History",
+    "as_history",
+    "metric",
+    "METRICS",
+    "smooth",
+    "best_text",
+    "run_label",
+    "STOPPED",
+    "TIME",
+    "NAN",
+    "EARLY_STOP",
+    "HEALTH_CHECK",
+    "ENDED_ON_ITS_OWN",
+]
 
 # Why a run ended before max_steps (History.stop_reason; None: it ran to max_steps).
 STOPPED = "stopped"  # by hand: the Stop button, Ctrl-C, trainer.request_stop()
@@ -131,8 +144,13 @@ class History:
 
     def state(self) -> dict:
         """Plain lists and dicts (for a checkpoint); History(**state) rebuilds it."""
-        return {"steps": self.steps, "evals": self.evals, "config": self.config,
-                "meta": self.meta, "stop_reason": self.stop_reason}
+        return {
+            "steps": self.steps,
+            "evals": self.evals,
+            "config": self.config,
+            "meta": self.meta,
+            "stop_reason": self.stop_reason,
+        }
 
 
 def as_history(obj: Any) -> History:
@@ -144,8 +162,10 @@ def as_history(obj: Any) -> History:
     inner = getattr(obj, "history", None)
     if isinstance(inner, History):
         return inner
-    raise TypeError(f"expected a History, a Run or a run folder, got {type(obj).__name__}; "
-                    f"pass run.history or the path of a run folder")
+    raise TypeError(
+        f"expected a History, a Run or a run folder, got {type(obj).__name__}; "
+        f"pass run.history or the path of a run folder"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -178,8 +198,9 @@ def metric(h: History, name: str | Callable[[History], float]) -> float:
         return METRICS[name](h)
     _, values = h.series(name)
     if not len(values) and not any(name in r for r in h.evals + h.steps):
-        raise ValueError(f"metric={name!r}: use one of {', '.join(METRICS)}, a record field, "
-                         f"or a callable(history) -> float")
+        raise ValueError(
+            f"metric={name!r}: use one of {', '.join(METRICS)}, a record field, or a callable(history) -> float"
+        )
     return float(values[-1]) if len(values) else math.nan
 
 

@@ -111,8 +111,9 @@ class GPT(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         if not cfg.vocab_size:
-            raise ConfigError("vocab_size is not set; it comes from the tokenizer "
-                              "(train() sets it), or pass vocab_size=... yourself")
+            raise ConfigError(
+                "vocab_size is not set; it comes from the tokenizer (train() sets it), or pass vocab_size=... yourself"
+            )
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)  # token embeddings
         self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)  # position embeddings
@@ -139,8 +140,7 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                last_only: bool = False):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, last_only: bool = False):
         """idx (B, T) token ids -> logits (B, T, V), and the mean loss if targets.
 
         last_only (no targets): logits of the last position only, (B, 1, V). Sampling
@@ -148,8 +148,10 @@ class GPT(nn.Module):
         """
         B, T = idx.shape
         if T > self.cfg.block_size:
-            raise ValueError(f"sequence of {T} tokens is longer than block_size="
-                             f"{self.cfg.block_size}; crop it or build the model with a larger block_size")
+            raise ValueError(
+                f"sequence of {T} tokens is longer than block_size="
+                f"{self.cfg.block_size}; crop it or build the model with a larger block_size"
+            )
         pos = torch.arange(T, device=idx.device)  # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         for block in self.blocks:
@@ -185,15 +187,21 @@ class GPT(nn.Module):
     # --- sampling
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Append max_new_tokens sampled tokens to idx (B, T). temperature 0 = greedy."""
         if temperature < 0:
             raise ValueError(f"temperature={temperature} must be >= 0 (0 = always the top token)")
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
-            ctx = idx[:, -self.cfg.block_size:]  # (B, <=block_size)
+            ctx = idx[:, -self.cfg.block_size :]  # (B, <=block_size)
             logits, _ = self(ctx, last_only=True)  # (B, 1, V)
             logits = logits[:, -1, :].float()  # (B, V)
             if temperature == 0:

@@ -93,14 +93,25 @@ def _first_of_runs(sorted_vals: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 class TrigramSource:
     """An interpolated trigram model of a token stream that samples text and scores it exactly."""
 
-    def __init__(self, orders: tuple[_Order, _Order, _Order], vocab_size: int, start_token: int,
-                 weights: tuple[float, float, float]):
+    def __init__(
+        self,
+        orders: tuple[_Order, _Order, _Order],
+        vocab_size: int,
+        start_token: int,
+        weights: tuple[float, float, float],
+    ):
         self.tri, self.bi, self.uni = orders
         self.V, self.start_token, self.weights = vocab_size, start_token, weights
 
     @classmethod
-    def fit(cls, tokens, vocab_size: int, start_token: int, weights: tuple[float, float, float] = WEIGHTS,
-            device: str | torch.device = "cpu") -> TrigramSource:
+    def fit(
+        cls,
+        tokens,
+        vocab_size: int,
+        start_token: int,
+        weights: tuple[float, float, float] = WEIGHTS,
+        device: str | torch.device = "cpu",
+    ) -> TrigramSource:
         """Count the (a, b, x), (b, x) and (x) of `tokens`; chains start after two `start_token`s
         (the end-of-text token: a story has just ended)."""
         if len(tokens) < 3:
@@ -126,8 +137,11 @@ class TrigramSource:
     def logprob(self, a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """ln p(x | a, b) under the source, each (n,) int64: (n,) float64."""
         (i3, s3), (i2, s2), (i1, s1), w = self._mix(a, b)
-        p = (w[:, 0] * self.tri.prob(i3, s3, x, self.V) + w[:, 1] * self.bi.prob(i2, s2, x, self.V)
-             + w[:, 2] * self.uni.prob(i1, s1, x, self.V))
+        p = (
+            w[:, 0] * self.tri.prob(i3, s3, x, self.V)
+            + w[:, 1] * self.bi.prob(i2, s2, x, self.V)
+            + w[:, 2] * self.uni.prob(i1, s1, x, self.V)
+        )
         return torch.log(p)
 
     @torch.no_grad()
@@ -144,11 +158,15 @@ class TrigramSource:
         nll = torch.zeros((), dtype=torch.float64, device=device)
         for t in range(steps):
             (i3, _), (i2, _), (i1, _), w = self._mix(a, b)
-            order = torch.searchsorted(w.cumsum(1), torch.rand(chains, 1, generator=g, device=device,
-                                                                dtype=torch.float64)).squeeze(1).clamp(max=2)
+            order = (
+                torch.searchsorted(w.cumsum(1), torch.rand(chains, 1, generator=g, device=device, dtype=torch.float64))
+                .squeeze(1)
+                .clamp(max=2)
+            )
             u = torch.rand(chains, generator=g, device=device, dtype=torch.float64)
-            x = torch.where(order == 0, self.tri.draw(i3, u),
-                            torch.where(order == 1, self.bi.draw(i2, u), self.uni.draw(i1, u)))
+            x = torch.where(
+                order == 0, self.tri.draw(i3, u), torch.where(order == 1, self.bi.draw(i2, u), self.uni.draw(i1, u))
+            )
             nll -= self.logprob(a, b, x).sum()
             out[:, t] = x
             a, b = b, x

@@ -48,8 +48,9 @@ def sources(root: Path, only: list[str] | None = None) -> list[Path]:
     paths = _lessons_and_solutions(root, "py")
     orphans = [nb for nb in _lessons_and_solutions(root, "ipynb") if not nb.with_suffix(".py").is_file()]
     if orphans:
-        raise SystemExit(f"{orphans[0]} has no source: create it with "
-                         f"`jupytext --to {SOURCE_FORMAT} {orphans[0]}` and commit it")
+        raise SystemExit(
+            f"{orphans[0]} has no source: create it with `jupytext --to {SOURCE_FORMAT} {orphans[0]}` and commit it"
+        )
     if not paths:
         raise SystemExit(f"no notebook sources (NN_topic.py) under {root}")
     if only:
@@ -103,8 +104,9 @@ def merge(source, old, prefix: str):
     if old is None:
         cells = [_fresh(c, f"{prefix}-{j:02d}") for j, c in enumerate(source.cells)]
         return nbformat.v4.new_notebook(cells=cells), len(cells)
-    matcher = difflib.SequenceMatcher(None, [_key(c) for c in old.cells],
-                                      [_key(c) for c in source.cells], autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        None, [_key(c) for c in old.cells], [_key(c) for c in source.cells], autojunk=False
+    )
     used = {c.id for c in old.cells}
     cells, base, changed = [], f"{prefix}-", 0
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -179,8 +181,10 @@ def sync(source_path: Path):
     old = nbformat.read(path, as_version=4) if path.is_file() else None
     nb, fresh = merge(read_source(source_path), old, prefix=source_path.stem.split("_")[0])
     written = _write(nb, path)
-    print(f"{path}: {'synced' if written else 'in sync'}"
-          + (f", {fresh} new or changed cell(s)" if fresh else ""), flush=True)
+    print(
+        f"{path}: {'synced' if written else 'in sync'}" + (f", {fresh} new or changed cell(s)" if fresh else ""),
+        flush=True,
+    )
     return nb, fresh
 
 
@@ -196,8 +200,9 @@ def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tupl
         path = source_path.with_suffix(".ipynb")
         t0 = time.perf_counter()
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name=KERNEL["name"],
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=timeout, kernel_name=KERNEL["name"], resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
             # keep going: one broken or stuck notebook must not hide the rest
             failed.append(path)
@@ -216,8 +221,11 @@ def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tupl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slmlab.notebooks", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=("sync", "run"),
-                        help="sync: cells from the sources, outputs kept where unchanged; run: sync, then execute")
+    parser.add_argument(
+        "action",
+        choices=("sync", "run"),
+        help="sync: cells from the sources, outputs kept where unchanged; run: sync, then execute",
+    )
     parser.add_argument("notebooks", nargs="*", help="stems or names (default: every lesson and solution)")
     parser.add_argument("--root", type=Path, default=Path("notebooks"), help="the notebooks folder")
     args = parser.parse_intermixed_args(argv)

@@ -49,16 +49,24 @@ class Muon(torch.optim.Optimizer):
     ns_dtype: the Newton-Schulz iterations' dtype (bf16 only where it is native).
     """
 
-    def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, weight_decay: float = 0.0,
-                 ns_dtype: torch.dtype = torch.float32, lr_scale: float = 1.0):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      lr_scale=lr_scale))
+    def __init__(
+        self,
+        params,
+        lr: float = 0.02,
+        momentum: float = 0.95,
+        weight_decay: float = 0.0,
+        ns_dtype: torch.dtype = torch.float32,
+        lr_scale: float = 1.0,
+    ):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, lr_scale=lr_scale))
         self.ns_dtype = ns_dtype
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() != 2:
-                    raise ValueError(f"Muon takes 2-D weights only, not a {tuple(p.shape)} tensor; "
-                                     f"give the others to AdamW (slmlab.optim.muon_split)")
+                    raise ValueError(
+                        f"Muon takes 2-D weights only, not a {tuple(p.shape)} tensor; "
+                        f"give the others to AdamW (slmlab.optim.muon_split)"
+                    )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -105,8 +113,10 @@ class Optimizers:
     def load_state_dict(self, state: dict) -> None:
         parts = state.get("optimizers")
         if parts is None or len(parts) != len(self.optimizers):
-            raise ValueError("this checkpoint's optimizer state is not Muon + AdamW's; resume it with "
-                             "the optimizer it was trained with")
+            raise ValueError(
+                "this checkpoint's optimizer state is not Muon + AdamW's; resume it with "
+                "the optimizer it was trained with"
+            )
         for o, s in zip(self.optimizers, parts, strict=True):
             o.load_state_dict(s)
 

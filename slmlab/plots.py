@@ -37,8 +37,18 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 from .config import Config
 from .history import History, as_history, metric, run_label, smooth
 
-__all__ = ["curves", "overlay", "isolation", "schedule", "stats_over_time", "histograms",
-           "heatmap", "ladder", "sizes", "UPDATE_RATIO_GUIDE"]
+__all__ = [
+    "curves",
+    "overlay",
+    "isolation",
+    "schedule",
+    "stats_over_time",
+    "histograms",
+    "heatmap",
+    "ladder",
+    "sizes",
+    "UPDATE_RATIO_GUIDE",
+]
 
 UPDATE_RATIO_GUIDE = -3.0  # log10(update / weight): about 1e-3 per step is healthy (Karpathy)
 
@@ -142,12 +152,24 @@ def _draw_rungs(ax, ladder: Any, bits_per_byte: bool = False) -> None:
     if not rungs:
         return
     lo, hi = ax.get_ylim()
-    to_frac = (lambda v: (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))) \
-        if ax.get_yscale() == "log" else (lambda v: (v - lo) / (hi - lo))
+    to_frac = (
+        (lambda v: (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)))
+        if ax.get_yscale() == "log"
+        else (lambda v: (v - lo) / (hi - lo))
+    )
     placed = _spread(sorted(to_frac(n) for _, n, _ in rungs), gap=0.045)
     for (name, nats, _), y in zip(sorted(rungs, key=lambda r: r[1]), placed, strict=True):
-        ax.text(1.01, y, f"{name} {nats:.2f}", transform=ax.transAxes, fontsize=7,
-                color="0.3", va="center", ha="left", clip_on=False)
+        ax.text(
+            1.01,
+            y,
+            f"{name} {nats:.2f}",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.3",
+            va="center",
+            ha="left",
+            clip_on=False,
+        )
 
 
 def _spread(ys: list[float], gap: float) -> list[float]:
@@ -162,10 +184,20 @@ def _spread(ys: list[float], gap: float) -> list[float]:
 # Loss curves
 
 
-def curves(history_or_histories: Any, ladder: Any = None, *, x: str = "step", logy: bool = False,
-           beta: float = 0.9, raw: bool = True, eval_train: bool = True,
-           labels: Sequence[str] | None = None, title: str | None = None, ax=None,
-           figsize=(8, 4.5)) -> Figure:
+def curves(
+    history_or_histories: Any,
+    ladder: Any = None,
+    *,
+    x: str = "step",
+    logy: bool = False,
+    beta: float = 0.9,
+    raw: bool = True,
+    eval_train: bool = True,
+    labels: Sequence[str] | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize=(8, 4.5),
+) -> Figure:
     """Train loss (per step, EMA-smoothed) and val loss (eval points) against step or tokens.
 
     ladder: rungs drawn as labelled dotted lines (uniform, unigram, ...).
@@ -200,9 +232,14 @@ def _draw_run(ax, h: History, name: str, color, *, x: str, beta: float, raw: boo
     if eval_train and len(tx):
         ax.plot(tx, tr, "o", mfc="none", color=color, ms=5, label=f"{prefix}train (at eval)")
     if h.stop_reason and len(xs):
-        ax.annotate(f"{h.stop_reason}", (xs[-1], np.nanmax(loss[-1:]) if math.isfinite(loss[-1]) else
-                                         np.nanmax(loss)), fontsize=7, color=color,
-                    xytext=(3, 6), textcoords="offset points")
+        ax.annotate(
+            f"{h.stop_reason}",
+            (xs[-1], np.nanmax(loss[-1:]) if math.isfinite(loss[-1]) else np.nanmax(loss)),
+            fontsize=7,
+            color=color,
+            xytext=(3, 6),
+            textcoords="offset points",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -219,15 +256,24 @@ def _run_label(item: Any, i: int, given: str | None, label_by: Any) -> str:
     cfg = _config_of(item)
     missing = [f for f in fields if f not in cfg]
     if missing:
-        raise KeyError(f"label_by: run {i + 1} has no config field {missing[0]!r}; "
-                       f"use one of {', '.join(sorted(cfg))}")
+        raise KeyError(f"label_by: run {i + 1} has no config field {missing[0]!r}; use one of {', '.join(sorted(cfg))}")
     return run_label({f: cfg[f] for f in fields})
 
 
-def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = "step",
-            ladder: Any = None, logy: bool = False, beta: float | None = None,
-            bits_per_byte: bool = False, title: str | None = None, ax=None,
-            figsize=(8, 4.5)) -> Figure:
+def overlay(
+    runs: Any,
+    key: str = "val_loss",
+    label_by: Any = None,
+    *,
+    x: str = "step",
+    ladder: Any = None,
+    logy: bool = False,
+    beta: float | None = None,
+    bits_per_byte: bool = False,
+    title: str | None = None,
+    ax=None,
+    figsize=(8, 4.5),
+) -> Figure:
     """One metric of several runs on one axis.
 
     runs: Runs / Histories / run folders, a list of them or a dict label -> run.
@@ -245,19 +291,38 @@ def overlay(runs: Any, key: str = "val_loss", label_by: Any = None, *, x: str = 
         if bits_per_byte:
             ys = ys / math.log(2) / h.meta["val_bytes_per_token"]
         b = beta if beta is not None else (0.0 if on_evals else 0.9)
-        ax.plot(xs, smooth(ys, b) if b else ys, "o-" if on_evals else "-", ms=3,
-                color=color, label=_run_label(item, i, names[i], label_by))
+        ax.plot(
+            xs,
+            smooth(ys, b) if b else ys,
+            "o-" if on_evals else "-",
+            ms=3,
+            color=color,
+            label=_run_label(item, i, names[i], label_by),
+        )
     if not items:
         ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color="0.5")
-    _finish(ax, xlabel=_X_LABELS.get(x, x), ylabel=f"{key} (bits per byte)" if bits_per_byte else key,
-            title=title, logy=logy)
+    _finish(
+        ax,
+        xlabel=_X_LABELS.get(x, x),
+        ylabel=f"{key} (bits per byte)" if bits_per_byte else key,
+        title=title,
+        logy=logy,
+    )
     _draw_rungs(ax, ladder, bits_per_byte)
     return fig
 
 
-def isolation(runs: Any, field: str, metric: str | Callable = "best_val", *, ladder: Any = None,
-              logx: bool | None = None, title: str | None = None, ax=None,
-              figsize=(6.5, 4.5)) -> Figure:
+def isolation(
+    runs: Any,
+    field: str,
+    metric: str | Callable = "best_val",
+    *,
+    ladder: Any = None,
+    logx: bool | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize=(6.5, 4.5),
+) -> Figure:
     """One hyperparameter (x) against one result (y); seeds sharing a value give error bars.
 
     metric: 'best_val' | 'final_val' | 'final_train' | 'gap' (final val - train,
@@ -282,7 +347,7 @@ def isolation(runs: Any, field: str, metric: str | Callable = "best_val", *, lad
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
     _finish(ax, xlabel=field, ylabel=name.replace("_", " "), title=title, logx=logx)
     if logx and numeric and xs.max() / xs.min() < 100:  # under 2 decades matplotlib labels minor
-        ax.set_xticks(xs, [f"{k:g}" for k in keys])    # ticks too (4x10^0 6x10^0 ...): label the values
+        ax.set_xticks(xs, [f"{k:g}" for k in keys])  # ticks too (4x10^0 6x10^0 ...): label the values
         ax.xaxis.set_minor_formatter(NullFormatter())
     _draw_rungs(ax, ladder)
     return fig
@@ -294,8 +359,7 @@ _metric = metric  # isolation's parameter is called metric too
 def _field_value(item: Any, field: str, i: int) -> Any:
     cfg = _config_of(item)
     if field not in cfg:
-        raise KeyError(f"isolation: run {i + 1} has no config field {field!r}; "
-                       f"use one of {', '.join(sorted(cfg))}")
+        raise KeyError(f"isolation: run {i + 1} has no config field {field!r}; use one of {', '.join(sorted(cfg))}")
     return cfg[field]
 
 
@@ -305,17 +369,32 @@ def _draw_groups(ax, xs: np.ndarray, values: list[list[float]]) -> None:
     stds = np.array([np.nanstd(v, ddof=1) if np.isfinite(v).sum() > 1 else 0.0 for v in values])
     for x, v in zip(xs, values, strict=True):
         ax.plot([x] * len(v), v, "o", color="C0", alpha=0.35, ms=4)
-    ax.errorbar(xs, means, yerr=stds if stds.any() else None, fmt="o-", color="C0",
-                capsize=4, lw=1.8, label="mean ± std over seeds" if stds.any() else None)
+    ax.errorbar(
+        xs,
+        means,
+        yerr=stds if stds.any() else None,
+        fmt="o-",
+        color="C0",
+        capsize=4,
+        lw=1.8,
+        label="mean ± std over seeds" if stds.any() else None,
+    )
 
 
 # ---------------------------------------------------------------------------
 # Learning-rate schedules
 
 
-def schedule(lrs_by_step: Any, *, marks: Mapping[str, float] | None = None, logy: bool = False,
-             xlabel: str = "optimizer step", title: str | None = None, ax=None,
-             figsize=(8, 4)) -> Figure:
+def schedule(
+    lrs_by_step: Any,
+    *,
+    marks: Mapping[str, float] | None = None,
+    logy: bool = False,
+    xlabel: str = "optimizer step",
+    title: str | None = None,
+    ax=None,
+    figsize=(8, 4),
+) -> Figure:
     """Learning-rate curves, several on one axis.
 
     lrs_by_step: an array (lr per step), a dict name -> array or name -> (x, lrs)
@@ -335,6 +414,7 @@ def schedule(lrs_by_step: Any, *, marks: Mapping[str, float] | None = None, logy
         ax.axhline(value, color=color, ls="--", lw=1, alpha=0.8, label=f"{name} = {value:.3g}")
     _finish(ax, xlabel=xlabel, ylabel="learning rate", title=title, logy=logy)
     return fig
+
 
 def _schedules(obj: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Normalize every accepted input to {name: (x, lr)}."""
@@ -385,8 +465,9 @@ def _group_of(r: dict, keys: tuple[str, ...]) -> Any:
     return ", ".join(f"{k} {r.get(k, '')}" for k in keys)
 
 
-def _grouped(records: Sequence[dict], key: str,
-             by: str | Sequence[str] | None) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+def _grouped(
+    records: Sequence[dict], key: str, by: str | Sequence[str] | None
+) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
     """{group: (steps, values)} from records holding `key`, in first-seen group order."""
     recs = [r for r in records if isinstance(r.get(key), (int, float, np.floating))]
     if not recs:
@@ -411,9 +492,17 @@ def _auto_guide(key: str, values: np.ndarray) -> tuple[float | None, bool]:
     return 10**UPDATE_RATIO_GUIDE, True
 
 
-def stats_over_time(records: Sequence[dict], key: str, *, by: str | Sequence[str] | None = None,
-                    guide: float | str | None = "auto", logy: bool | None = None,
-                    title: str | None = None, ax=None, figsize=(8, 4.5)) -> Figure:
+def stats_over_time(
+    records: Sequence[dict],
+    key: str,
+    *,
+    by: str | Sequence[str] | None = None,
+    guide: float | str | None = "auto",
+    logy: bool | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize=(8, 4.5),
+) -> Figure:
     """One line per layer / parameter: a statistic against the step.
 
     records: a list of dicts (a TrainingStats list) each with a 'step', a group
@@ -435,15 +524,24 @@ def stats_over_time(records: Sequence[dict], key: str, *, by: str | Sequence[str
         ax.plot(steps, vals, color=color, lw=1.2, label=str(name) if name != "" else None)
     if guide is not None:
         ax.axhline(guide, color="crimson", ls="--", lw=1.2, label=f"guide {guide:g}")
-    _finish(ax, xlabel="optimizer step", ylabel=key, title=title,
-            logy=auto_logy if logy is None else logy, legend=False)
+    _finish(
+        ax, xlabel="optimizer step", ylabel=key, title=title, logy=auto_logy if logy is None else logy, legend=False
+    )
     if len(groups) <= 16:
         ax.legend(fontsize=7, loc="best", ncol=1 + len(groups) // 9)
     return fig
 
 
-def histograms(tensors_by_name: Any, *, bins: int = 60, cols: int = 4, logy: bool = False,
-               sharex: bool = False, title: str | None = None, figsize=None) -> Figure:
+def histograms(
+    tensors_by_name: Any,
+    *,
+    bins: int = 60,
+    cols: int = 4,
+    logy: bool = False,
+    sharex: bool = False,
+    title: str | None = None,
+    figsize=None,
+) -> Figure:
     """One small histogram per tensor (activations, gradients, weights), mean and std in the title.
 
     tensors_by_name: a dict name -> tensor / array, or one tensor. Non-finite
@@ -459,7 +557,7 @@ def histograms(tensors_by_name: Any, *, bins: int = 60, cols: int = 4, logy: boo
     axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex).ravel()
     for ax, (name, t) in zip(axes, named.items(), strict=False):
         _histogram(ax, name, _to_numpy(t).ravel(), bins, logy)
-    for ax in axes[len(named):]:
+    for ax in axes[len(named) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
@@ -481,11 +579,24 @@ def _histogram(ax, name: str, v: np.ndarray, bins: int, logy: bool) -> None:
         ax.set_yscale("log")
 
 
-def heatmap(matrix: Any, *, key: str | None = None, by: str | Sequence[str] | None = None,
-            xlabels: Sequence | None = None, ylabels: Sequence | None = None,
-            cmap: str | None = None, center: float | None = None, annot: bool | None = None,
-            vmin: float | None = None, vmax: float | None = None, xlabel: str | None = None,
-            ylabel: str | None = None, title: str | None = None, ax=None, figsize=None) -> Figure:
+def heatmap(
+    matrix: Any,
+    *,
+    key: str | None = None,
+    by: str | Sequence[str] | None = None,
+    xlabels: Sequence | None = None,
+    ylabels: Sequence | None = None,
+    cmap: str | None = None,
+    center: float | None = None,
+    annot: bool | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize=None,
+) -> Figure:
     """A 2-D matrix as a seaborn heatmap (attention probabilities, per-layer statistics).
 
     matrix: a 2-D tensor / array / list of lists; or a list of stats records (see
@@ -501,24 +612,44 @@ def heatmap(matrix: Any, *, key: str | None = None, by: str | Sequence[str] | No
     data = _to_numpy(matrix)
     data = data[None, :] if data.ndim == 1 else data
     if data.ndim != 2:
-        raise ValueError(f"heatmap: expected a 2-D matrix, got shape {tuple(data.shape)}; "
-                         f"pick one slice, e.g. probs[0, head]")
+        raise ValueError(
+            f"heatmap: expected a 2-D matrix, got shape {tuple(data.shape)}; pick one slice, e.g. probs[0, head]"
+        )
     fig, ax = _axes(ax, figsize or (min(12, 2 + 0.5 * data.shape[1]), min(9, 1.5 + 0.4 * data.shape[0])))
     with warnings.catch_warnings():  # seaborn 0.13 calls a colormap method matplotlib retires
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        _sns_heatmap(sns, data, ax, key=key, cmap=cmap, center=center, vmin=vmin, vmax=vmax,
-                     annot=annot, xlabels=xlabels, ylabels=ylabels)
+        _sns_heatmap(
+            sns,
+            data,
+            ax,
+            key=key,
+            cmap=cmap,
+            center=center,
+            vmin=vmin,
+            vmax=vmax,
+            annot=annot,
+            xlabels=xlabels,
+            ylabels=ylabels,
+        )
     _finish(ax, xlabel=xlabel, ylabel=ylabel, title=title, legend=False)
     ax.grid(False)
     return fig
 
 
 def _sns_heatmap(sns, data, ax, *, key, cmap, center, vmin, vmax, annot, xlabels, ylabels) -> None:
-    sns.heatmap(data, ax=ax, cmap=cmap or ("RdBu_r" if center is not None else "viridis"),
-                center=center, vmin=vmin, vmax=vmax, annot=data.size <= 100 if annot is None else annot,
-                fmt=".2g", xticklabels=False if xlabels is not None else "auto",
-                yticklabels=False if ylabels is not None else "auto",
-                cbar_kws={"label": key} if key else None)
+    sns.heatmap(
+        data,
+        ax=ax,
+        cmap=cmap or ("RdBu_r" if center is not None else "viridis"),
+        center=center,
+        vmin=vmin,
+        vmax=vmax,
+        annot=data.size <= 100 if annot is None else annot,
+        fmt=".2g",
+        xticklabels=False if xlabels is not None else "auto",
+        yticklabels=False if ylabels is not None else "auto",
+        cbar_kws={"label": key} if key else None,
+    )
     for labels, set_ticks in ((xlabels, ax.set_xticks), (ylabels, ax.set_yticks)):
         if labels is not None:  # at most ~24 labels per axis, evenly thinned
             labels, k = list(labels), max(1, math.ceil(len(labels) / 24))
@@ -543,8 +674,14 @@ def _pivot(records: Sequence[dict], key: str, by: str | Sequence[str] | None, ce
 # The ladder as its own figure
 
 
-def ladder(ladder: Any, *, marks: Mapping[str, float] | float | None = None,
-           title: str | None = "loss ladder", ax=None, figsize=(8, 3.5)) -> Figure:
+def ladder(
+    ladder: Any,
+    *,
+    marks: Mapping[str, float] | float | None = None,
+    title: str | None = "loss ladder",
+    ax=None,
+    figsize=(8, 3.5),
+) -> Figure:
     """Rungs as horizontal bars in nats (bottom axis) and bits per byte (top axis).
 
     marks: your own losses to place on the ladder, e.g. {"your val": 9.0}
@@ -553,8 +690,9 @@ def ladder(ladder: Any, *, marks: Mapping[str, float] | float | None = None,
     """
     rungs = sorted(_rungs(ladder), key=lambda r: r[1])
     if not rungs:
-        raise ValueError("ladder: no rung with a finite value in nats; pass a ladder from "
-                         "slmlab.diagnostics or a dict name -> nats")
+        raise ValueError(
+            "ladder: no rung with a finite value in nats; pass a ladder from slmlab.diagnostics or a dict name -> nats"
+        )
     fig, ax = _axes(ax, figsize)
     ys = np.arange(len(rungs))
     ax.barh(ys, [r[1] for r in rungs], color=_colors(len(rungs)), alpha=0.8)
@@ -592,10 +730,22 @@ def _bpb_axis(ax, rungs: list) -> None:
 # Model sizes against a result
 
 
-def sizes(points: Sequence[Mapping], x: str, y: str = "val", *, group: str | None = None,
-          law: Any = None, vlines: Mapping[str, float] | None = None, ladder: Any = None,
-          logx: bool = True, xlabel: str | None = None, ylabel: str = "final val loss",
-          title: str | None = None, ax=None, figsize=(6.5, 4.5)) -> Figure:
+def sizes(
+    points: Sequence[Mapping],
+    x: str,
+    y: str = "val",
+    *,
+    group: str | None = None,
+    law: Any = None,
+    vlines: Mapping[str, float] | None = None,
+    ladder: Any = None,
+    logx: bool = True,
+    xlabel: str | None = None,
+    ylabel: str = "final val loss",
+    title: str | None = None,
+    ax=None,
+    figsize=(6.5, 4.5),
+) -> Figure:
     """One dot per run at (point[x], point[y]), a line through the mean per x of each group.
 
     points: dicts, e.g. {"label": "2x128", "n_params": 393856, "val": 0.94, "sweep": "width"};
@@ -632,8 +782,9 @@ def _draw_size_group(ax, ps: list[Mapping], x: str, y: str, name: str | None, co
     by_label: dict[str, list[Mapping]] = {}
     for p in ps:
         by_label.setdefault(str(p.get("label", p[x])), []).append(p)
-    means = sorted((float(np.mean([p[x] for p in v])), float(np.mean([p[y] for p in v])), k)
-                   for k, v in by_label.items())
+    means = sorted(
+        (float(np.mean([p[x] for p in v])), float(np.mean([p[y] for p in v])), k) for k, v in by_label.items()
+    )
     ax.plot([p[x] for p in ps], [p[y] for p in ps], "o", color=color, alpha=0.35, ms=4)
     ax.plot([m[0] for m in means], [m[1] for m in means], "o-", color=color, lw=1.6, ms=6, label=name)
     for mx, my, label in means:

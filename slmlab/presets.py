@@ -36,9 +36,17 @@ def _smoke() -> Config:
         name="smoke",
         model=ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=32),
         data=DataConfig(corpus="synthetic", tokenizer="char", corpus_bytes=100_000),
-        train=TrainConfig(lr=3e-3, min_lr=3e-4, warmup_steps=5, max_steps=40,
-                          micro_batch_size=8, eval_interval=20, eval_batches=4,
-                          log_interval=5, dtype="float32"),
+        train=TrainConfig(
+            lr=3e-3,
+            min_lr=3e-4,
+            warmup_steps=5,
+            max_steps=40,
+            micro_batch_size=8,
+            eval_interval=20,
+            eval_batches=4,
+            log_interval=5,
+            dtype="float32",
+        ),
     )
 
 
@@ -48,8 +56,15 @@ def _cpu() -> Config:
         name="cpu",
         model=ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=128),
         data=DataConfig(corpus="synthetic", tokenizer="bpe-512", corpus_bytes=2_000_000),
-        train=TrainConfig(lr=2e-3, min_lr=2e-4, warmup_steps=50, max_steps=1000,
-                          micro_batch_size=16, eval_interval=100, eval_batches=20),
+        train=TrainConfig(
+            lr=2e-3,
+            min_lr=2e-4,
+            warmup_steps=50,
+            max_steps=1000,
+            micro_batch_size=16,
+            eval_interval=100,
+            eval_batches=20,
+        ),
     )
 
 
@@ -59,9 +74,17 @@ def _gpu() -> Config:
         name="gpu",
         model=ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.1),
         data=DataConfig(corpus="tinystories", tokenizer="bpe-4096", corpus_bytes=500_000_000),
-        train=TrainConfig(lr=1e-3, min_lr=1e-4, warmup_steps=200, max_steps=5000,
-                          micro_batch_size=64, grad_accum_steps=2, eval_interval=250,
-                          eval_batches=50, compile=True),
+        train=TrainConfig(
+            lr=1e-3,
+            min_lr=1e-4,
+            warmup_steps=200,
+            max_steps=5000,
+            micro_batch_size=64,
+            grad_accum_steps=2,
+            eval_interval=250,
+            eval_batches=50,
+            compile=True,
+        ),
     )
 
 
@@ -76,9 +99,17 @@ def _student() -> Config:
         name="student",
         model=ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=128, dropout=0.1),
         data=DataConfig(corpus="tinystories", tokenizer="gpt2", corpus_bytes=500_000_000),
-        train=TrainConfig(lr=5e-4, min_lr=1e-4, warmup_steps=31, max_steps=625,
-                          micro_batch_size=32, grad_accum_steps=32, eval_interval=25,
-                          eval_batches=50, grad_clip=0.5),
+        train=TrainConfig(
+            lr=5e-4,
+            min_lr=1e-4,
+            warmup_steps=31,
+            max_steps=625,
+            micro_batch_size=32,
+            grad_accum_steps=32,
+            eval_interval=25,
+            eval_batches=50,
+            grad_clip=0.5,
+        ),
     )
 
 
@@ -99,9 +130,19 @@ def _speedrun() -> Config:
         name="speedrun",
         model=ModelConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0),
         data=DataConfig(corpus="shakespeare", tokenizer="char"),
-        train=TrainConfig(lr=6e-3, min_lr=6e-4, warmup_steps=50, max_steps=340,
-                          micro_batch_size=24, eval_interval=340, eval_batches=50,
-                          beta2=0.99, log_interval=50, optimizer="muon", muon_lr=0.03),
+        train=TrainConfig(
+            lr=6e-3,
+            min_lr=6e-4,
+            warmup_steps=50,
+            max_steps=340,
+            micro_batch_size=24,
+            eval_interval=340,
+            eval_batches=50,
+            beta2=0.99,
+            log_interval=50,
+            optimizer="muon",
+            muon_lr=0.03,
+        ),
     )
 
 
@@ -122,14 +163,28 @@ def _tinystories_cpu() -> Config:
         name="tinystories-cpu",
         model=ModelConfig(n_layer=2, n_head=6, n_embd=384, block_size=128, dropout=0.1),
         data=DataConfig(corpus="tinystories", tokenizer="bpe-4096", corpus_bytes=500_000_000),
-        train=TrainConfig(lr=2e-3, min_lr=2e-4, warmup_steps=100, max_steps=100_000,
-                          micro_batch_size=16, eval_interval=250, eval_batches=40,
-                          log_interval=50, time_budget=600.0),
+        train=TrainConfig(
+            lr=2e-3,
+            min_lr=2e-4,
+            warmup_steps=100,
+            max_steps=100_000,
+            micro_batch_size=16,
+            eval_interval=250,
+            eval_batches=40,
+            log_interval=50,
+            time_budget=600.0,
+        ),
     )
 
 
-PRESETS = {"smoke": _smoke, "cpu": _cpu, "gpu": _gpu, "student": _student,
-           "speedrun": _speedrun, "tinystories-cpu": _tinystories_cpu}
+PRESETS = {
+    "smoke": _smoke,
+    "cpu": _cpu,
+    "gpu": _gpu,
+    "student": _student,
+    "speedrun": _speedrun,
+    "tinystories-cpu": _tinystories_cpu,
+}
 
 
 def preset(name: str, **changes: Any) -> Config:
@@ -150,9 +205,20 @@ def preset(name: str, **changes: Any) -> Config:
 # slower on a CPU even where it is native, and every laptop then gets the same numbers (the
 # seconds and val of each choice: RESULTS.md, "The cpu lesson setup", entry 2026-12-02).
 # Identical configs share cached runs, so 08's lr=3e-3 run is 05's full-data run.
-_LESSON_CPU = dict(n_layer=2, n_head=4, n_embd=128, block_size=64,  # micro-batch: the preset's 16
-                   max_steps=300, warmup_steps=20, lr=3e-3, min_lr=3e-4, eval_interval=25,
-                   eval_batches=10, log_interval=5, dtype="float32")
+_LESSON_CPU = dict(
+    n_layer=2,
+    n_head=4,
+    n_embd=128,
+    block_size=64,  # micro-batch: the preset's 16
+    max_steps=300,
+    warmup_steps=20,
+    lr=3e-3,
+    min_lr=3e-4,
+    eval_interval=25,
+    eval_batches=10,
+    log_interval=5,
+    dtype="float32",
+)
 
 LESSON_SETUPS: dict[str, dict[str, dict[str, Any]]] = {
     # 05 data size, 06 dropout, 07 weight decay
@@ -188,8 +254,9 @@ def lesson_setup(name: str, profile_name: str) -> dict[str, Any]:
     if name not in LESSON_SETUPS:
         raise ConfigError(f"lesson setup {name!r} is unknown; use one of {', '.join(LESSON_SETUPS)}")
     if profile_name not in LESSON_SETUPS[name]:
-        raise ConfigError(f"lesson setup {name!r} has no {profile_name!r} profile; "
-                          f"use one of {', '.join(LESSON_SETUPS[name])}")
+        raise ConfigError(
+            f"lesson setup {name!r} has no {profile_name!r} profile; use one of {', '.join(LESSON_SETUPS[name])}"
+        )
     return dict(LESSON_SETUPS[name][profile_name])
 
 

@@ -27,14 +27,16 @@ __all__ = ["THEIRS", "CHAT", "CLAIM", "lesson_scale", "here", "translated_run"]
 
 THEIRS = dict(lr=1e-4, min_lr=5e-4, max_iters=20_000, warmup=1000, eval_iters=500, batch=32, block=128, accum=32)
 CHAT = dict(lr=6e-4, max_iters=50_000, warmup=5000, min_lr=1e-5, eval_iters=200, batch=64, block=256, accum=16)
-CLAIM = dict(lr="C17", max_iters="C18", warmup="C19", min_lr="C20", eval_iters="C21", batch="C22", block="C23",
-             accum="C24")
+CLAIM = dict(
+    lr="C17", max_iters="C18", warmup="C19", min_lr="C20", eval_iters="C21", batch="C22", block="C23", accum="C24"
+)
 
 
 def lesson_scale(micro: int) -> dict[str, float]:
     """Each setting's factor: `micro` of their micro-steps make one here (100: 20,000 -> 200)."""
-    return dict(lr=1, min_lr=1, max_iters=1 / micro, warmup=1 / micro, eval_iters=1 / 25, batch=1 / 4,
-                block=1 / 2, accum=1 / 16)  # eval_iters -> eval batches here, of the recipe's 8 x 64 tokens
+    return dict(
+        lr=1, min_lr=1, max_iters=1 / micro, warmup=1 / micro, eval_iters=1 / 25, batch=1 / 4, block=1 / 2, accum=1 / 16
+    )  # eval_iters -> eval batches here, of the recipe's 8 x 64 tokens
 
 
 def here(settings: Mapping[str, float], scale: Mapping[str, float]) -> dict:
@@ -46,12 +48,23 @@ def translated_run(cfg: Config, settings: Mapping[str, float], seed: int, scale:
     """`settings` trained on `cfg` at `scale`, their schedule (min_lr > lr included) replayed at every
     update; every run reads as many val tokens as the recipe's eval_iters batches."""
     h, r = here(settings, scale), here(THEIRS, scale)
-    lrs = student_schedule(lr=h["lr"], min_lr=h["min_lr"], warmup=h["warmup"], max_iters=h["max_iters"],
-                           grad_accum_steps=h["accum"]).lr  # their LinearLR + cosine, stepped per micro-step
+    lrs = student_schedule(
+        lr=h["lr"], min_lr=h["min_lr"], warmup=h["warmup"], max_iters=h["max_iters"], grad_accum_steps=h["accum"]
+    ).lr  # their LinearLR + cosine, stepped per micro-step
     eval_tokens = r["eval_iters"] * r["batch"] * r["block"]
-    c = cfg.replace(name="recipe-12", lr=h["lr"], min_lr=min(h["lr"], h["min_lr"]), max_steps=len(lrs),
-                    warmup_steps=max(1, h["warmup"] // h["accum"]), micro_batch_size=h["batch"],
-                    block_size=h["block"], grad_accum_steps=h["accum"], dropout=0.1, grad_clip=0.5,
-                    eval_interval=max(1, len(lrs) // 10), eval_batches=eval_tokens // (h["batch"] * h["block"]),
-                    seed=seed)
+    c = cfg.replace(
+        name="recipe-12",
+        lr=h["lr"],
+        min_lr=min(h["lr"], h["min_lr"]),
+        max_steps=len(lrs),
+        warmup_steps=max(1, h["warmup"] // h["accum"]),
+        micro_batch_size=h["batch"],
+        block_size=h["block"],
+        grad_accum_steps=h["accum"],
+        dropout=0.1,
+        grad_clip=0.5,
+        eval_interval=max(1, len(lrs) // 10),
+        eval_batches=eval_tokens // (h["batch"] * h["block"]),
+        seed=seed,
+    )
     return run(c, label=f"seed {seed}", callbacks=[ReplayLR(lrs)], progress=False)

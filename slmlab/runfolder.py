@@ -27,8 +27,22 @@ from pathlib import Path
 
 from .config import ConfigError
 
-__all__ = ["CONFIG", "ENV", "HISTORY", "CKPT", "BEST", "RECORDS", "LOCK", "weights", "is_run_folder",
-           "records_dir", "record_file", "remove", "lock", "Busy"]
+__all__ = [
+    "CONFIG",
+    "ENV",
+    "HISTORY",
+    "CKPT",
+    "BEST",
+    "RECORDS",
+    "LOCK",
+    "weights",
+    "is_run_folder",
+    "records_dir",
+    "record_file",
+    "remove",
+    "lock",
+    "Busy",
+]
 
 CONFIG, ENV, HISTORY, CKPT, BEST = "config.json", "env.json", "history.jsonl", "ckpt.pt", "best.pt"
 RECORDS, LOCK = "callbacks", "train.lock"
@@ -108,11 +122,12 @@ def _acquire(folder: Path, key: Path, wait: bool) -> None:
             time.sleep(0.05)
             continue
         if not wait:
-            raise Busy(f"run folder {folder} is being trained by process {holder['pid']} on "
-                       f"{holder['host']} (since {holder['started']}); wait for it, or give another folder")
+            raise Busy(
+                f"run folder {folder} is being trained by process {holder['pid']} on "
+                f"{holder['host']} (since {holder['started']}); wait for it, or give another folder"
+            )
         if not said:
-            print(f"run {folder} is being trained by process {holder['pid']} on {holder['host']}; waiting",
-                  flush=True)
+            print(f"run {folder} is being trained by process {holder['pid']} on {holder['host']}; waiting", flush=True)
             said = True
         time.sleep(POLL_S)
 
@@ -134,8 +149,9 @@ def _try(key: Path) -> dict | None:
                 _break(path, holder)
             continue
         with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(),
-                       "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f)
+            json.dump(
+                {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}, f
+            )
         _held[key] = [threading.get_ident(), 1]
         return None
     return _read(path) or _UNKNOWN

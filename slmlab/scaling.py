@@ -28,9 +28,19 @@ import numpy as np
 
 from .config import Config, ConfigError, ModelConfig
 
-__all__ = ["Params", "param_counts", "flops_per_token", "run_flops", "steps_for_flops",
-           "tokens_per_param", "CHINCHILLA_TOKENS_PER_PARAM", "fit_budget", "PowerLaw",
-           "fit_power_law", "local_exponents"]
+__all__ = [
+    "Params",
+    "param_counts",
+    "flops_per_token",
+    "run_flops",
+    "steps_for_flops",
+    "tokens_per_param",
+    "CHINCHILLA_TOKENS_PER_PARAM",
+    "fit_budget",
+    "PowerLaw",
+    "fit_power_law",
+    "local_exponents",
+]
 
 # Hoffmann et al. 2022 ("Chinchilla"): compute-optimal training uses about 20 tokens per
 # parameter. Fitted on 70M-16B parameter models, one dataset, one tokenizer, at convergence
@@ -73,8 +83,10 @@ def _model(cfg: ModelConfig | Config, vocab_size: int | None) -> ModelConfig:
     m = cfg.model if isinstance(cfg, Config) else cfg
     vocab = vocab_size or m.vocab_size
     if not vocab:
-        raise ConfigError("vocab_size is not set: pass vocab_size=... (769 for bpe-512, 4353 for "
-                          "bpe-4096, 50257 for gpt2; slmlab.tokenizers.vocab_size_of gives it)")
+        raise ConfigError(
+            "vocab_size is not set: pass vocab_size=... (769 for bpe-512, 4353 for "
+            "bpe-4096, 50257 for gpt2; slmlab.tokenizers.vocab_size_of gives it)"
+        )
     return replace(m, vocab_size=vocab)
 
 
@@ -85,8 +97,12 @@ def param_counts(cfg: ModelConfig | Config, vocab_size: int | None = None) -> Pa
     norm = C * (1 + b)  # LayerNorm gain (+ bias)
     attn = 3 * C * C + 3 * C * b + C * C + C * b  # c_attn (q, k, v) and c_proj
     mlp = 4 * C * C + 4 * C * b + 4 * C * C + C * b  # c_fc and c_proj
-    return Params(token_embedding=m.vocab_size * C, position_embedding=m.block_size * C,
-                  blocks=m.n_layer * (2 * norm + attn + mlp), final_norm=norm)
+    return Params(
+        token_embedding=m.vocab_size * C,
+        position_embedding=m.block_size * C,
+        blocks=m.n_layer * (2 * norm + attn + mlp),
+        final_norm=norm,
+    )
 
 
 def flops_per_token(cfg: ModelConfig | Config, vocab_size: int | None = None) -> float:
@@ -116,8 +132,16 @@ def tokens_per_param(cfg: Config, vocab_size: int | None = None, non_embedding: 
     return cfg.total_tokens / (p.non_embedding if non_embedding else p.total)
 
 
-def fit_budget(total: int, vocab_size: int, block_size: int, *, n_layer: int | None = None,
-               n_embd: int | None = None, n_head: int = 6, multiple: int = 64) -> ModelConfig:
+def fit_budget(
+    total: int,
+    vocab_size: int,
+    block_size: int,
+    *,
+    n_layer: int | None = None,
+    n_embd: int | None = None,
+    n_head: int = 6,
+    multiple: int = 64,
+) -> ModelConfig:
     """The largest model with at most `total` parameters: give n_embd to get the most layers,
     or n_layer to get the widest n_embd (a multiple of `multiple`, divisible by n_head)."""
     if (n_layer is None) == (n_embd is None):
@@ -139,8 +163,10 @@ def fit_budget(total: int, vocab_size: int, block_size: int, *, n_layer: int | N
             width += step
         best = ModelConfig(n_layer=n_layer, n_embd=width, **shape)
     if best.n_layer < 1 or best.n_embd < 1:
-        raise ValueError(f"no model of this shape fits {total:,} parameters with vocab {vocab_size:,}: "
-                         f"the token table alone needs {vocab_size:,} x n_embd")
+        raise ValueError(
+            f"no model of this shape fits {total:,} parameters with vocab {vocab_size:,}: "
+            f"the token table alone needs {vocab_size:,} x n_embd"
+        )
     return best
 
 
@@ -165,9 +191,11 @@ class PowerLaw:
         return self.floor + self.a * np.asarray(x, dtype=float) ** -self.alpha
 
     def __str__(self) -> str:
-        return (f"loss = {self.floor:.3g} + {self.a:.3g} * N^-{self.alpha:.3f} "
-                f"(alpha {self.level:.0%} range {self.low:.3f} .. {self.high:.3f}, "
-                f"{self.n_points} sizes, {self.resamples} bootstrap fits)")
+        return (
+            f"loss = {self.floor:.3g} + {self.a:.3g} * N^-{self.alpha:.3f} "
+            f"(alpha {self.level:.0%} range {self.low:.3f} .. {self.high:.3f}, "
+            f"{self.n_points} sizes, {self.resamples} bootstrap fits)"
+        )
 
 
 def _slope(x: np.ndarray, y: np.ndarray, floor: float) -> tuple[float, float]:
@@ -185,13 +213,22 @@ def _checked(x: Sequence[float], y: Sequence[float], floor: float) -> tuple[np.n
     if (x <= 0).any() or not np.isfinite(y).all():
         raise ValueError("sizes must be positive and losses finite (drop diverged runs first)")
     if (y <= floor).any():
-        raise ValueError(f"a loss of {y.min():.3f} is at or below floor={floor:.3f}: the law fits "
-                         f"loss - floor in log space; lower the floor or drop that point")
+        raise ValueError(
+            f"a loss of {y.min():.3f} is at or below floor={floor:.3f}: the law fits "
+            f"loss - floor in log space; lower the floor or drop that point"
+        )
     return x, y
 
 
-def fit_power_law(x: Sequence[float], y: Sequence[float], *, floor: float = 0.0,
-                  resamples: int = 2000, level: float = 0.9, seed: int = 0) -> PowerLaw:
+def fit_power_law(
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    floor: float = 0.0,
+    resamples: int = 2000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> PowerLaw:
     """Fit y = floor + a * x^-alpha; runs that share an x (seeds) are kept apart.
 
     The range: refit on `resamples` bootstrap draws, each taking the distinct x values with
@@ -214,12 +251,13 @@ def fit_power_law(x: Sequence[float], y: Sequence[float], *, floor: float = 0.0,
     return PowerLaw(alpha, a, floor, float(lo), float(hi), level, len(sizes), len(fits))
 
 
-def local_exponents(x: Sequence[float], y: Sequence[float], *,
-                    floor: float = 0.0) -> list[tuple[float, float, float]]:
+def local_exponents(x: Sequence[float], y: Sequence[float], *, floor: float = 0.0) -> list[tuple[float, float, float]]:
     """[(x_lo, x_hi, alpha)] between neighbouring sizes (runs sharing an x averaged first):
     a clean power law has the same alpha everywhere; where it changes, the law breaks."""
     x, y = _checked(x, y, floor)
     sizes = np.unique(x)
     means = np.array([y[x == s].mean() for s in sizes])
-    return [(float(sizes[i]), float(sizes[i + 1]),
-             _slope(sizes[i:i + 2], means[i:i + 2], floor)[0]) for i in range(len(sizes) - 1)]
+    return [
+        (float(sizes[i]), float(sizes[i + 1]), _slope(sizes[i : i + 2], means[i : i + 2], floor)[0])
+        for i in range(len(sizes) - 1)
+    ]

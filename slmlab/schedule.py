@@ -45,8 +45,7 @@ class Schedule:
     eval_seconds: how long the last eval took; the budget keeps that much for the final one.
     """
 
-    def __init__(self, tcfg: TrainConfig, clock: Callable[[], float],
-                 shared_clock: Callable[[], float] | None = None):
+    def __init__(self, tcfg: TrainConfig, clock: Callable[[], float], shared_clock: Callable[[], float] | None = None):
         self.tcfg, self.clock, self.shared_clock = tcfg, clock, shared_clock or clock
         self.eval_seconds = 0.0
 

@@ -14,8 +14,9 @@ unfinished, so a later call for the same config without pruning trains it on fro
 where it stopped instead of from scratch.
 
 A trial that sets lr and not min_lr keeps the base config's min_lr / lr ratio (a
-cosine to a tenth of the peak stays a tenth). The search space is a dict of flat config field names to `LogUniform`, `Uniform`,
-`IntRange` or `Choice`; `GridSampler` needs a finite grid, which `grid(space, k)`
+cosine to a tenth of the peak stays a tenth). The search space is a dict of flat config
+field names to `LogUniform`, `Uniform`, `IntRange` or `Choice`; `GridSampler` needs a finite
+grid, which `grid(space, k)`
 makes: the centres of k equal bins of each range (on a log scale for LogUniform), so
 a coarse grid never spends its trials on a range's two extremes. Optuna stays visible: the
 study returned is Optuna's own, for its plots (`plot` hides their experimental
@@ -40,8 +41,20 @@ from .experiments import run as run_cached
 from .history import STOPPED
 from .paths import runs_dir
 
-__all__ = ["LogUniform", "Uniform", "IntRange", "Choice", "grid", "search", "objective", "trial_config",
-           "updates_trained", "plot", "study_name_for", "SAMPLERS"]
+__all__ = [
+    "LogUniform",
+    "Uniform",
+    "IntRange",
+    "Choice",
+    "grid",
+    "search",
+    "objective",
+    "trial_config",
+    "updates_trained",
+    "plot",
+    "study_name_for",
+    "SAMPLERS",
+]
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -138,13 +151,16 @@ def _check_space(cfg: Config, space: Mapping[str, Any]) -> None:
         raise ConfigError("the search space is empty; give at least one field, e.g. {'lr': LogUniform(1e-4, 1e-2)}")
     for name, dim in space.items():
         if not isinstance(dim, LogUniform | Uniform | IntRange | Choice):
-            raise ConfigError(f"search space {name!r}: {dim!r} is not a range; use LogUniform, Uniform, "
-                              f"IntRange or Choice")
+            raise ConfigError(
+                f"search space {name!r}: {dim!r} is not a range; use LogUniform, Uniform, IntRange or Choice"
+            )
         try:
             cfg.get(name)
         except (KeyError, AttributeError, ConfigError):
-            raise ConfigError(f"search space names {name!r}, which is not a config field; use a flat "
-                              f"field name such as lr, warmup_steps, weight_decay, dropout") from None
+            raise ConfigError(
+                f"search space names {name!r}, which is not a config field; use a flat "
+                f"field name such as lr, warmup_steps, weight_decay, dropout"
+            ) from None
 
 
 # ---------------------------------------------------------------------------
@@ -197,8 +213,7 @@ def objective(cfg: Config, space: Mapping[str, Dimension], *, progress: bool = F
     def trial_fn(trial) -> float:
         params = {name: dim.suggest(trial, name) for name, dim in space.items()}
         reporter = _ReportToTrial(trial)
-        r = run_cached(trial_config(cfg, params), label=_label(params), callbacks=[reporter],
-                       progress=progress)
+        r = run_cached(trial_config(cfg, params), label=_label(params), callbacks=[reporter], progress=progress)
         trial.set_user_attr("run_dir", r.dir.name)
         if reporter.pruned_at is None:  # a cached run: its callback saw nothing, so replay its evals
             for e in r.history.evals:
@@ -231,8 +246,7 @@ def _label(params: Mapping[str, Any]) -> str:
 # A study: stored in the runs folder, resumed on a second call
 
 
-def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_points: int,
-             startup_trials: int):
+def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_points: int, startup_trials: int):
     if name == "grid":
         return optuna.samplers.GridSampler(grid(space, grid_points), seed=seed)
     if name == "random":
@@ -240,12 +254,17 @@ def _sampler(optuna, name: str, space: Mapping[str, Dimension], seed: int, grid_
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)  # "tpe": search() checked the name
 
 
-def study_name_for(cfg: Config, space: Mapping[str, Dimension], sampler: str, seed: int,
-                   grid_points: int = 3) -> str:
+def study_name_for(cfg: Config, space: Mapping[str, Dimension], sampler: str, seed: int, grid_points: int = 3) -> str:
     """A study's default name: the sampler, its seed and a hash of the config and the space,
     so that another profile, config or space never resumes (or pollutes) this study."""
-    what = json.dumps({"config": config_key(cfg), "space": {k: repr(v) for k, v in space.items()},
-                       "grid": grid(space, grid_points) if sampler == "grid" else None}, sort_keys=True)
+    what = json.dumps(
+        {
+            "config": config_key(cfg),
+            "space": {k: repr(v) for k, v in space.items()},
+            "grid": grid(space, grid_points) if sampler == "grid" else None,
+        },
+        sort_keys=True,
+    )
     return f"{cfg.name}-{sampler}-seed{seed}-{hashlib.sha256(what.encode()).hexdigest()[:8]}"
 
 
@@ -264,10 +283,21 @@ def _retry_interrupted(optuna, study) -> None:
         study.enqueue_trial(t.params, skip_if_exists=False)
 
 
-def search(cfg: Config, space: Mapping[str, Dimension], *, sampler: str = "tpe", n_trials: int = 12,
-           seed: int = 0, prune: bool = True, study_name: str | None = None, grid_points: int = 3,
-           startup_trials: int = 3, pruner_warmup_steps: int | None = None,
-           enqueue: Sequence[Mapping[str, Any]] = (), progress: bool = False):
+def search(
+    cfg: Config,
+    space: Mapping[str, Dimension],
+    *,
+    sampler: str = "tpe",
+    n_trials: int = 12,
+    seed: int = 0,
+    prune: bool = True,
+    study_name: str | None = None,
+    grid_points: int = 3,
+    startup_trials: int = 3,
+    pruner_warmup_steps: int | None = None,
+    enqueue: Sequence[Mapping[str, Any]] = (),
+    progress: bool = False,
+):
     """Run (or resume) an Optuna study over `space`; returns the optuna Study.
 
     n_trials counts finished trials (complete or pruned) in the stored study, so a
@@ -283,15 +313,23 @@ def search(cfg: Config, space: Mapping[str, Dimension], *, sampler: str = "tpe",
         raise ConfigError(f"sampler {sampler!r} is unknown; use one of {', '.join(SAMPLERS)}")
     if n_trials < 1:
         raise ConfigError(f"n_trials={n_trials}: use at least 1")
-    pruner = (optuna.pruners.MedianPruner(
-        n_startup_trials=startup_trials,
-        n_warmup_steps=cfg.train.max_steps // 4 if pruner_warmup_steps is None else pruner_warmup_steps)
-        if prune else optuna.pruners.NopPruner())
+    pruner = (
+        optuna.pruners.MedianPruner(
+            n_startup_trials=startup_trials,
+            n_warmup_steps=cfg.train.max_steps // 4 if pruner_warmup_steps is None else pruner_warmup_steps,
+        )
+        if prune
+        else optuna.pruners.NopPruner()
+    )
     name = study_name or study_name_for(cfg, space, sampler, seed, grid_points)
-    study = optuna.create_study(study_name=name, storage=_storage(optuna, name), direction="minimize",
-                                sampler=_sampler(optuna, sampler, space, seed, grid_points,
-                                                 startup_trials),
-                                pruner=pruner, load_if_exists=True)
+    study = optuna.create_study(
+        study_name=name,
+        storage=_storage(optuna, name),
+        direction="minimize",
+        sampler=_sampler(optuna, sampler, space, seed, grid_points, startup_trials),
+        pruner=pruner,
+        load_if_exists=True,
+    )
     _retry_interrupted(optuna, study)
     for params in enqueue:
         study.enqueue_trial(dict(params), skip_if_exists=True)
@@ -308,9 +346,13 @@ def plot(kind: str, study, **kw):
     optuna = _optuna()
     import optuna.visualization.matplotlib as ovm
 
-    fns = {"history": ovm.plot_optimization_history, "importances": ovm.plot_param_importances,
-           "contour": ovm.plot_contour, "slice": ovm.plot_slice,
-           "intermediate": ovm.plot_intermediate_values}
+    fns = {
+        "history": ovm.plot_optimization_history,
+        "importances": ovm.plot_param_importances,
+        "contour": ovm.plot_contour,
+        "slice": ovm.plot_slice,
+        "intermediate": ovm.plot_intermediate_values,
+    }
     if kind not in fns:
         raise ValueError(f"plot kind {kind!r} is unknown; use one of {', '.join(fns)}")
     with warnings.catch_warnings():

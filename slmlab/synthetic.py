@@ -37,8 +37,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
-    "Story", "generate", "generate_story", "parse", "AmbiguityError",
-    "ParseError", "entropy_nats_per_byte", "entropy_bits_per_byte", "VERSION",
+    "Story",
+    "generate",
+    "generate_story",
+    "parse",
+    "AmbiguityError",
+    "ParseError",
+    "entropy_nats_per_byte",
+    "entropy_bits_per_byte",
+    "VERSION",
     "templates",
 ]
 
@@ -76,18 +83,62 @@ class Story:
 _HE = {"f": ("she", "her", "her"), "m": ("he", "him", "his")}
 
 # kind, weight, gender
-_KINDS = [("girl", 30, "f"), ("boy", 26, "m"), ("puppy", 8, "m"), ("kitten", 8, "f"),
-          ("bunny", 7, "f"), ("mouse", 6, "m"), ("bear", 5, "m"), ("duck", 5, "f"),
-          ("frog", 5, "m")]
+_KINDS = [
+    ("girl", 30, "f"),
+    ("boy", 26, "m"),
+    ("puppy", 8, "m"),
+    ("kitten", 8, "f"),
+    ("bunny", 7, "f"),
+    ("mouse", 6, "m"),
+    ("bear", 5, "m"),
+    ("duck", 5, "f"),
+    ("frog", 5, "m"),
+]
 _NAMES = {
-    "f": [("Lily", 16), ("Mia", 11), ("Sue", 8), ("Anna", 7), ("Emma", 7), ("Zoe", 6),
-          ("Lucy", 6), ("Ella", 5), ("Ruby", 5), ("Rose", 4), ("Amy", 4), ("Kim", 4),
-          ("Molly", 3), ("Daisy", 3), ("Nina", 3), ("Sara", 3), ("Jill", 2), ("Kate", 2),
-          ("Pam", 1), ("Beth", 1)],
-    "m": [("Tom", 15), ("Max", 11), ("Ben", 9), ("Sam", 8), ("Leo", 7), ("Jack", 6),
-          ("Tim", 6), ("Finn", 5), ("Jake", 4), ("Bob", 4), ("Dan", 3), ("Joe", 3),
-          ("Ned", 3), ("Ray", 3), ("Zack", 2), ("Rex", 2), ("Gus", 2), ("Ted", 2),
-          ("Will", 1), ("Carl", 1)],
+    "f": [
+        ("Lily", 16),
+        ("Mia", 11),
+        ("Sue", 8),
+        ("Anna", 7),
+        ("Emma", 7),
+        ("Zoe", 6),
+        ("Lucy", 6),
+        ("Ella", 5),
+        ("Ruby", 5),
+        ("Rose", 4),
+        ("Amy", 4),
+        ("Kim", 4),
+        ("Molly", 3),
+        ("Daisy", 3),
+        ("Nina", 3),
+        ("Sara", 3),
+        ("Jill", 2),
+        ("Kate", 2),
+        ("Pam", 1),
+        ("Beth", 1),
+    ],
+    "m": [
+        ("Tom", 15),
+        ("Max", 11),
+        ("Ben", 9),
+        ("Sam", 8),
+        ("Leo", 7),
+        ("Jack", 6),
+        ("Tim", 6),
+        ("Finn", 5),
+        ("Jake", 4),
+        ("Bob", 4),
+        ("Dan", 3),
+        ("Joe", 3),
+        ("Ned", 3),
+        ("Ray", 3),
+        ("Zack", 2),
+        ("Rex", 2),
+        ("Gus", 2),
+        ("Ted", 2),
+        ("Will", 1),
+        ("Carl", 1),
+    ],
 }
 _GENDER_WEIGHT = {g: sum(w for _, w, kg in _KINDS if kg == g) for g in "fm"}
 
@@ -99,14 +150,17 @@ def _pronouns(prefix: str, g: str) -> dict:
 
 def _kind_slot(prefix: str) -> Callable[[dict], list]:
     """Kinds of creature; filtered to the gender of the name when the name came first."""
+
     def options(st: dict) -> list:
         g = st.get(prefix + "g")
         return [(k, w, _pronouns(prefix, kg)) for k, w, kg in _KINDS if g in (None, kg)]
+
     return options
 
 
 def _name_slot(prefix: str, exclude: str | None) -> Callable[[dict], list]:
     """Names; of the kind's gender when the kind came first, never `exclude`'s name."""
+
     def options(st: dict) -> list:
         g, taken = st.get(prefix + "g"), st.get(exclude) if exclude else None
         out = []
@@ -117,6 +171,7 @@ def _name_slot(prefix: str, exclude: str | None) -> Callable[[dict], list]:
             scale = 1.0 if g else _GENDER_WEIGHT[ng] / total
             out += [(n, w * scale, _pronouns(prefix, ng)) for n, w in _NAMES[ng] if n != taken]
         return out
+
     return options
 
 
@@ -125,41 +180,89 @@ def _plain(*pairs) -> list:
 
 
 _SLOTS: dict[str, list | Callable[[dict], list]] = {
-    "HKIND": _kind_slot(""), "HNAME": _name_slot("", None),
-    "FKIND": _kind_slot("f"), "FNAME": _name_slot("f", "hero"),
-    "ADULT": [("mom", 30, _pronouns("a", "f")), ("dad", 25, _pronouns("a", "m")),
-              ("grandma", 15, _pronouns("a", "f")), ("grandpa", 10, _pronouns("a", "m"))],
-    "PLACE": _plain(("park", 25), ("garden", 18), ("beach", 12), ("forest", 10), ("farm", 9),
-                    ("lake", 8), ("playground", 8), ("big field", 5), ("zoo", 5)),
-    "TOY": _plain(("red ball", 12), ("blue kite", 10), ("teddy bear", 10), ("toy car", 9),
-                  ("doll", 8), ("toy train", 7), ("yellow boat", 6), ("little drum", 5),
-                  ("green hat", 5), ("paper plane", 5), ("puppet", 4), ("shiny whistle", 4),
-                  ("jump rope", 4)),
-    "ACT": _plain(("run and jump", 20), ("sing songs", 15), ("draw pictures", 14),
-                  ("play in the sun", 12), ("look at the clouds", 8), ("dance", 8),
-                  ("read books", 7), ("build with blocks", 6)),
-    "COLOR": _plain(("red", 20), ("blue", 18), ("green", 12), ("yellow", 12), ("pink", 12),
-                    ("purple", 8), ("orange", 6)),
-    "TRAIT": _plain(("happy", 25), ("curious", 15), ("brave", 12), ("funny", 12),
-                    ("polite", 8), ("gentle", 8)),
-    "FOOD": _plain(("an apple", 15), ("a big bowl of oats", 10), ("warm toast", 10),
-                   ("a banana", 8), ("some berries", 8), ("pancakes", 6)),
-    "SIGHT": _plain(("a pretty butterfly", 15), ("a big red flower", 10),
-                    ("some ducks in a pond", 8), ("a tall green tree", 6),
-                    ("a little bird singing", 8), ("a fluffy white cloud", 5)),
+    "HKIND": _kind_slot(""),
+    "HNAME": _name_slot("", None),
+    "FKIND": _kind_slot("f"),
+    "FNAME": _name_slot("f", "hero"),
+    "ADULT": [
+        ("mom", 30, _pronouns("a", "f")),
+        ("dad", 25, _pronouns("a", "m")),
+        ("grandma", 15, _pronouns("a", "f")),
+        ("grandpa", 10, _pronouns("a", "m")),
+    ],
+    "PLACE": _plain(
+        ("park", 25),
+        ("garden", 18),
+        ("beach", 12),
+        ("forest", 10),
+        ("farm", 9),
+        ("lake", 8),
+        ("playground", 8),
+        ("big field", 5),
+        ("zoo", 5),
+    ),
+    "TOY": _plain(
+        ("red ball", 12),
+        ("blue kite", 10),
+        ("teddy bear", 10),
+        ("toy car", 9),
+        ("doll", 8),
+        ("toy train", 7),
+        ("yellow boat", 6),
+        ("little drum", 5),
+        ("green hat", 5),
+        ("paper plane", 5),
+        ("puppet", 4),
+        ("shiny whistle", 4),
+        ("jump rope", 4),
+    ),
+    "ACT": _plain(
+        ("run and jump", 20),
+        ("sing songs", 15),
+        ("draw pictures", 14),
+        ("play in the sun", 12),
+        ("look at the clouds", 8),
+        ("dance", 8),
+        ("read books", 7),
+        ("build with blocks", 6),
+    ),
+    "COLOR": _plain(
+        ("red", 20), ("blue", 18), ("green", 12), ("yellow", 12), ("pink", 12), ("purple", 8), ("orange", 6)
+    ),
+    "TRAIT": _plain(("happy", 25), ("curious", 15), ("brave", 12), ("funny", 12), ("polite", 8), ("gentle", 8)),
+    "FOOD": _plain(
+        ("an apple", 15),
+        ("a big bowl of oats", 10),
+        ("warm toast", 10),
+        ("a banana", 8),
+        ("some berries", 8),
+        ("pancakes", 6),
+    ),
+    "SIGHT": _plain(
+        ("a pretty butterfly", 15),
+        ("a big red flower", 10),
+        ("some ducks in a pond", 8),
+        ("a tall green tree", 6),
+        ("a little bird singing", 8),
+        ("a fluffy white cloud", 5),
+    ),
     "SKY": _plain(("blue", 20), ("bright blue", 8), ("clear", 6)),
-    "FIND": _plain(("a smooth stone", 10), ("a pretty leaf", 10), ("a tiny shell", 6),
-                   ("a yellow flower", 8)),
+    "FIND": _plain(("a smooth stone", 10), ("a pretty leaf", 10), ("a tiny shell", 6), ("a yellow flower", 8)),
     "GAME": _plain(("tag", 15), ("hide and seek", 15), ("catch", 8)),
     "TREE": _plain(("tree", 20), ("oak tree", 8), ("apple tree", 6), ("pine tree", 5)),
     "NOISE": _plain(("boom", 12), ("bang", 8), ("roar", 6), ("crash", 6), ("growl", 5)),
-    "CAUSE": _plain(("the wind", 15), ("a little cat", 10), ("the old door", 8),
-                    ("the rain on the roof", 6)),
-    "SPOT": _plain(("under a big rock", 10), ("behind a tree", 12), ("in the tall grass", 9),
-                   ("under the slide", 6), ("near the water", 6), ("inside a hollow log", 4),
-                   ("by the old fence", 5), ("under a bench", 6)),
-    "JUNK": _plain(("some old leaves", 10), ("a little bug", 8), ("a lost sock", 5),
-                   ("a shiny stone", 5)),
+    "CAUSE": _plain(("the wind", 15), ("a little cat", 10), ("the old door", 8), ("the rain on the roof", 6)),
+    "SPOT": _plain(
+        ("under a big rock", 10),
+        ("behind a tree", 12),
+        ("in the tall grass", 9),
+        ("under the slide", 6),
+        ("near the water", 6),
+        ("inside a hollow log", 4),
+        ("by the old fence", 5),
+        ("under a bench", 6),
+    ),
+    "JUNK": _plain(("some old leaves", 10), ("a little bug", 8), ("a lost sock", 5), ("a shiny stone", 5)),
     "STICK": _plain(("stick", 10), ("small stone", 6), ("pine cone", 5)),
     "FIX": _plain(("tape", 12), ("glue", 10), ("string", 5)),
     "NUM": _plain(("ten", 12), ("five", 6), ("twenty", 4), ("three", 4)),
@@ -167,23 +270,25 @@ _SLOTS: dict[str, list | Callable[[dict], list]] = {
     "ANIMAL": _plain(("dog", 10), ("bird", 6), ("squirrel", 5), ("cat", 5), ("goat", 2)),
     "HOW": _plain(("quickly", 10), ("slowly", 6), ("carefully", 6), ("then", 8)),
     "MOOD": _plain(("sad", 30), ("upset", 20), ("worried", 20), ("unhappy", 15)),
-    "RLINE": _plain(("Do not give up!", 12), ("Let us try again.", 10), ("We can do it!", 8),
-                    ("Maybe there is another way.", 6)),
-    "HLINE": _plain(("What can I do now?", 10), ("This is so hard.", 8),
-                    ("I will not give up.", 8), ("Please, I need help.", 5)),
+    "RLINE": _plain(
+        ("Do not give up!", 12), ("Let us try again.", 10), ("We can do it!", 8), ("Maybe there is another way.", 6)
+    ),
+    "HLINE": _plain(
+        ("What can I do now?", 10), ("This is so hard.", 8), ("I will not give up.", 8), ("Please, I need help.", 5)
+    ),
 }
 
 _LINES = {  # what the one with the problem says; {toy} etc. are filled from the story
-    "lost": _plain(("Where is my {toy}?", 12), ("I lost my {toy}!", 8),
-                   ("I want my {toy} back.", 6), ("Oh no, my {toy} is gone!", 6)),
-    "stuck": _plain(("My {toy} is stuck!", 12), ("How will I get it down?", 8),
-                    ("I can not reach my {toy}!", 6)),
-    "broken": _plain(("My {toy} is broken!", 12), ("Can it be fixed?", 8),
-                     ("Now I can not play with it.", 6)),
-    "scared": _plain(("What was that?", 12), ("I want to go home!", 8),
-                     ("I am scared of the {noise}.", 6)),
-    "share": _plain(("I just want to play too.", 10), ("Why will you not share?", 8),
-                    ("That is not fair!", 6)),
+    "lost": _plain(
+        ("Where is my {toy}?", 12),
+        ("I lost my {toy}!", 8),
+        ("I want my {toy} back.", 6),
+        ("Oh no, my {toy} is gone!", 6),
+    ),
+    "stuck": _plain(("My {toy} is stuck!", 12), ("How will I get it down?", 8), ("I can not reach my {toy}!", 6)),
+    "broken": _plain(("My {toy} is broken!", 12), ("Can it be fixed?", 8), ("Now I can not play with it.", 6)),
+    "scared": _plain(("What was that?", 12), ("I want to go home!", 8), ("I am scared of the {noise}.", 6)),
+    "share": _plain(("I just want to play too.", 10), ("Why will you not share?", 8), ("That is not fair!", 6)),
 }
 _SLOTS["LINE"] = lambda st: _LINES[st["ptype"]]
 
@@ -205,8 +310,7 @@ _OPENINGS = [
 _FRIENDS = [
     ("{he^} had a best friend named {friend=FNAME}, a {fkind=FKIND}.", 12),
     ("{hero}'s best friend was a {fkind=FKIND} called {friend=FNAME}.", 8),
-    ("{he^} liked to play with {his} friend {friend=FNAME}, who was a kind little "
-     "{fkind=FKIND}.", 6),
+    ("{he^} liked to play with {his} friend {friend=FNAME}, who was a kind little {fkind=FKIND}.", 6),
     ("Every day, {hero} played with a {fkind=FKIND} named {friend=FNAME}.", 5),
 ]
 _DESCRIPTIONS = [
@@ -221,8 +325,7 @@ _DESCRIPTIONS = [
 ]
 _DAYS = [
     ("One day, {hero} went to the {place=?PLACE} with {his} {toy=?TOY}.", 20),
-    ("One sunny day, {hero} and {friend} went to play at the {place=?PLACE}. {hero} "
-     "brought {his} {toy=?TOY}.", 10),
+    ("One sunny day, {hero} and {friend} went to play at the {place=?PLACE}. {hero} brought {his} {toy=?TOY}.", 10),
     ("One morning, {hero} took {his} {toy=?TOY} to the {place=?PLACE}.", 8),
     ("The next day, {hero} and {his} {toy=?TOY} went to the {place=?PLACE}.", 5),
     ("On a windy afternoon, {hero} walked to the {place=?PLACE} with {his} {toy=?TOY}.", 4),
@@ -238,32 +341,34 @@ _PLAYS = [
 _PTYPES = [("lost", 28), ("stuck", 22), ("broken", 18), ("scared", 14), ("share", 18)]
 _PROBLEMS = {
     "lost": [
-        ("{hero} played with {his} {toy} all morning. But when {he} looked around, the "
-         "{toy} was gone!", 10),
-        ("After a while, {hero} put {his} {toy} down to pick a flower. When {he} came back, "
-         "the {toy} was not there.", 7),
-        ("{hero} threw {his} {toy} high in the air. It flew far away, and {he} could not "
-         "see it anymore.", 5)],
+        ("{hero} played with {his} {toy} all morning. But when {he} looked around, the {toy} was gone!", 10),
+        (
+            "After a while, {hero} put {his} {toy} down to pick a flower. When {he} came back, "
+            "the {toy} was not there.",
+            7,
+        ),
+        ("{hero} threw {his} {toy} high in the air. It flew far away, and {he} could not see it anymore.", 5),
+    ],
     "stuck": [
         ("{hero} threw {his} {toy} up high, and it got stuck in a tall {tree=TREE}.", 10),
         ("A big gust of wind took {his} {toy} and put it on top of a tall {tree=TREE}.", 6),
-        ("{hero}'s {toy} bounced off a rock and landed high up in a {tree=TREE}.", 4)],
+        ("{hero}'s {toy} bounced off a rock and landed high up in a {tree=TREE}.", 4),
+    ],
     "broken": [
         ("{hero} played with {his} {toy} too hard, and it broke into two pieces.", 10),
         ("{hero} dropped {his} {toy} on the hard ground. Oh no! It was broken.", 8),
-        ("{friend} wanted to see the {toy}, but it fell from {fhis} hands and broke.", 5)],
+        ("{friend} wanted to see the {toy}, but it fell from {fhis} hands and broke.", 5),
+    ],
     "scared": [
         ("Then {hero} heard a loud {noise=NOISE}. {he^} was very scared.", 10),
-        ("Suddenly, there was a loud {noise=NOISE} behind the trees, and {hero} felt "
-         "scared.", 7),
-        ("When it got late, {hero} heard a strange {noise=NOISE} and hid behind {his} "
-         "{toy}.", 4)],
+        ("Suddenly, there was a loud {noise=NOISE} behind the trees, and {hero} felt scared.", 7),
+        ("When it got late, {hero} heard a strange {noise=NOISE} and hid behind {his} {toy}.", 4),
+    ],
     "share": [
-        ("{friend} saw the {toy} and asked, \"Can I play with it too?\" But {hero} did not "
-         "want to share.", 10),
-        ("{friend} wanted to play with {hero}'s {toy}, but {hero} held it tight and said, "
-         "\"No, it is mine!\"", 7),
-        ("{friend} asked to hold the {toy}, but {hero} said no and turned away.", 5)],
+        ('{friend} saw the {toy} and asked, "Can I play with it too?" But {hero} did not want to share.', 10),
+        ('{friend} wanted to play with {hero}\'s {toy}, but {hero} held it tight and said, "No, it is mine!"', 7),
+        ("{friend} asked to hold the {toy}, but {hero} said no and turned away.", 5),
+    ],
 }
 _FEELS = [  # {who} is the one with the problem: the hero, or the friend in "share"
     ("{whe^} felt very {mood=MOOD}.", 12),
@@ -272,76 +377,77 @@ _FEELS = [  # {who} is the one with the problem: the hero, or the friend in "sha
     ("{whe^} did not know what to do.", 8),
 ]
 _DIALOGS = [
-    ("{who} said, \"{line=LINE}\"", 10),
-    ("{who} said sadly, \"{line=LINE}\"", 6),
-    ("{who} cried, \"{line=LINE}\"", 5),
+    ('{who} said, "{line=LINE}"', 10),
+    ('{who} said sadly, "{line=LINE}"', 6),
+    ('{who} cried, "{line=LINE}"', 5),
 ]
 _ATTEMPTS = {
     "lost": [
         ("{hero} {how=HOW} looked {spot=SPOT}. But the {toy} was not there.", 12),
-        ("{hero} and {friend} looked {spot=SPOT} together. They found {junk=JUNK}, but no "
-         "{toy}.", 8),
-        ("{hero} asked {his} {adult=?ADULT}, \"Have you seen my {toy}?\" {his^} {adult} "
-         "shook {ahis} head and said, \"No, I am sorry.\"", 6),
-        ("{hero} called out, \"{toy^}, where are you?\" But nobody answered.", 5)],
+        ("{hero} and {friend} looked {spot=SPOT} together. They found {junk=JUNK}, but no {toy}.", 8),
+        (
+            '{hero} asked {his} {adult=?ADULT}, "Have you seen my {toy}?" {his^} {adult} '
+            'shook {ahis} head and said, "No, I am sorry."',
+            6,
+        ),
+        ('{hero} called out, "{toy^}, where are you?" But nobody answered.', 5),
+    ],
     "stuck": [
         ("{hero} jumped as high as {he} could, but {he} could not reach the {toy}.", 12),
         ("{hero} threw a {stick=STICK} at the {tree}, but the {toy} did not move.", 8),
         ("{friend} tried to climb the {tree}, but the branches were too high.", 7),
-        ("{hero} shook the {tree} with all {his} might. The {toy} stayed up there.", 5)],
+        ("{hero} shook the {tree} with all {his} might. The {toy} stayed up there.", 5),
+    ],
     "broken": [
         ("{hero} {how=HOW} tried to fix the {toy} with some {fix=FIX}, but it did not hold.", 12),
-        ("{hero} and {friend} tried to put the pieces back together, but they did not "
-         "fit.", 8),
-        ("{hero} showed the broken {toy} to {his} {adult=?ADULT}, but {ahe} was too busy "
-         "to help right then.", 6)],
+        ("{hero} and {friend} tried to put the pieces back together, but they did not fit.", 8),
+        ("{hero} showed the broken {toy} to {his} {adult=?ADULT}, but {ahe} was too busy to help right then.", 6),
+    ],
     "scared": [
         ("{hero} hid under {his} blanket, but {he} could still hear the {noise}.", 10),
         ("{hero} tried to sing a happy song, but {his} voice was shaking.", 7),
-        ("{hero} held {friend}'s hand tight. \"I do not like that {noise},\" {he} said.", 6),
-        ("{hero} closed {his} eyes and counted to {num=NUM}, but {he} was still afraid.", 5)],
+        ('{hero} held {friend}\'s hand tight. "I do not like that {noise}," {he} said.', 6),
+        ("{hero} closed {his} eyes and counted to {num=NUM}, but {he} was still afraid.", 5),
+    ],
     "share": [
         ("{friend} asked again, but {hero} put the {toy} behind {his} back.", 10),
         ("{friend} offered {hero} {gift=GIFT} for the {toy}, but {hero} still said no.", 7),
         ("{hero} played with the {toy} alone, but it was not much fun without {friend}.", 7),
-        ("{friend} went to sit all by {fhim}self, and {hero} felt a little bad.", 5)],
+        ("{friend} went to sit all by {fhim}self, and {hero} felt a little bad.", 5),
+    ],
 }
 _REACTS = [
-    ("{friend} said, \"{rline=RLINE}\"", 10),
-    ("{hero} sighed. \"{hline=HLINE}\"", 8),
+    ('{friend} said, "{rline=RLINE}"', 10),
+    ('{hero} sighed. "{hline=HLINE}"', 8),
     ("{friend} gave {hero} a big hug.", 5),
     ("{hero} felt {mood=MOOD} and sat down for a while.", 4),
 ]
 _RESOLVES = {
     "lost": [
-        ("Then {friend} shouted, \"Look!\" The {toy} was {spot=SPOT}, right where they did "
-         "not look before.", 10),
+        ('Then {friend} shouted, "Look!" The {toy} was {spot=SPOT}, right where they did not look before.', 10),
         ("At last, {hero} saw something {spot=SPOT}. It was {his} {toy}!", 8),
-        ("A friendly {animal=ANIMAL} came by with the {toy} in its mouth. It had found it "
-         "{spot=SPOT}.", 5)],
+        ("A friendly {animal=ANIMAL} came by with the {toy} in its mouth. It had found it {spot=SPOT}.", 5),
+    ],
     "stuck": [
         ("Then {his} {adult=?ADULT} came with a long ladder and got the {toy} down.", 10),
         ("Just then, the wind blew hard, and the {toy} fell right into {hero}'s arms.", 6),
-        ("{friend} had an idea. {fhe^} found a long stick, and together they poked the "
-         "{toy} until it fell down.", 7)],
+        ("{friend} had an idea. {fhe^} found a long stick, and together they poked the {toy} until it fell down.", 7),
+    ],
     "broken": [
-        ("{his^} {adult=?ADULT} sat down with {him} and fixed the {toy} with a little glue "
-         "and a lot of care.", 10),
-        ("{friend} knew just what to do. {fhe^} helped {hero} fix the {toy}, and soon it "
-         "was as good as new.", 8),
-        ("{hero} did not give up. {he^} worked slowly and carefully, and at last the {toy} "
-         "was fixed.", 5)],
+        ("{his^} {adult=?ADULT} sat down with {him} and fixed the {toy} with a little glue and a lot of care.", 10),
+        ("{friend} knew just what to do. {fhe^} helped {hero} fix the {toy}, and soon it was as good as new.", 8),
+        ("{hero} did not give up. {he^} worked slowly and carefully, and at last the {toy} was fixed.", 5),
+    ],
     "scared": [
-        ("Then {his} {adult=?ADULT} came and turned on the light. The {noise} was only "
-         "{cause=CAUSE}!", 10),
+        ("Then {his} {adult=?ADULT} came and turned on the light. The {noise} was only {cause=CAUSE}!", 10),
         ("{friend} took a look and laughed. The {noise} came from {cause=CAUSE}!", 7),
-        ("{hero} took a deep breath and looked. It was only {cause=CAUSE}. There was "
-         "nothing to be scared of.", 6)],
+        ("{hero} took a deep breath and looked. It was only {cause=CAUSE}. There was nothing to be scared of.", 6),
+    ],
     "share": [
-        ("At last, {hero} gave the {toy} to {friend} and said, \"Here, you can play with it "
-         "too.\"", 10),
+        ('At last, {hero} gave the {toy} to {friend} and said, "Here, you can play with it too."', 10),
         ("{hero} saw how sad {friend} was. {he^} walked over and shared the {toy}.", 8),
-        ("Then {hero} had an idea. \"Let us play with the {toy} together!\" {he} said.", 6)],
+        ('Then {hero} had an idea. "Let us play with the {toy} together!" {he} said.', 6),
+    ],
 }
 _JOYS = [
     ("{hero} was so happy.", 12),
@@ -351,9 +457,9 @@ _JOYS = [
     ("{hero} felt warm and happy inside.", 4),
 ]
 _THANKS = [
-    ("\"Thank you, {friend}!\" said {hero}.", 10),
-    ("{hero} hugged {friend} and said, \"You are the best friend ever!\"", 6),
-    ("\"Thank you for helping me,\" {hero} said with a smile.", 5),
+    ('"Thank you, {friend}!" said {hero}.', 10),
+    ('{hero} hugged {friend} and said, "You are the best friend ever!"', 6),
+    ('"Thank you for helping me," {hero} said with a smile.', 5),
 ]
 _CLOSES = [
     ("They played at the {place} until the sun went down.", 10),
@@ -369,28 +475,34 @@ _EVENINGS = [
 ]
 _MORALS = {
     "lost": [
-        ("From that day on, {hero} always kept {his} {toy} close. {he^} learned to take "
-         "good care of the things {he} loved.", 10),
+        (
+            "From that day on, {hero} always kept {his} {toy} close. {he^} learned to take "
+            "good care of the things {he} loved.",
+            10,
+        ),
         ("{hero} learned that good friends help you find what you have lost.", 7),
-        ("Now {hero} knew that if you look carefully and do not give up, you can find what "
-         "you lost.", 5)],
+        ("Now {hero} knew that if you look carefully and do not give up, you can find what you lost.", 5),
+    ],
     "stuck": [
         ("{hero} learned that when something is hard, it helps to ask for help.", 10),
         ("From then on, {hero} never threw {his} {toy} too high again.", 7),
-        ("{hero} learned that friends can do hard things together.", 5)],
+        ("{hero} learned that friends can do hard things together.", 5),
+    ],
     "broken": [
         ("{hero} learned to be gentle with {his} toys.", 10),
         ("From that day, {hero} played with the {toy} very carefully.", 7),
-        ("{hero} learned that broken things can often be fixed with patience.", 5)],
+        ("{hero} learned that broken things can often be fixed with patience.", 5),
+    ],
     "scared": [
-        ("{hero} learned that many scary things are not scary at all when you look "
-         "closely.", 10),
+        ("{hero} learned that many scary things are not scary at all when you look closely.", 10),
         ("From then on, {hero} was not afraid of the {noise} anymore.", 7),
-        ("{hero} learned that being brave means trying even when you are afraid.", 5)],
+        ("{hero} learned that being brave means trying even when you are afraid.", 5),
+    ],
     "share": [
         ("{hero} learned that sharing makes everyone happy.", 10),
         ("From that day on, {hero} and {friend} always shared their toys.", 7),
-        ("{hero} learned that playing together is more fun than playing alone.", 5)],
+        ("{hero} learned that playing together is more fun than playing alone.", 5),
+    ],
 }
 
 # Chance to stop adding sentences of a kind, by how many there are already.
@@ -402,8 +514,20 @@ _DIALOG_P, _REACT_P, _THANK_P, _EVENING_P = 0.6, 0.6, 0.5, 0.45
 
 def templates() -> list[str]:
     """Every sentence template of the grammar (for counting and for the tests)."""
-    groups = [_OPENINGS, _FRIENDS, _DESCRIPTIONS, _DAYS, _PLAYS, _FEELS, _DIALOGS, _REACTS,
-              _JOYS, _THANKS, _CLOSES, _EVENINGS]
+    groups = [
+        _OPENINGS,
+        _FRIENDS,
+        _DESCRIPTIONS,
+        _DAYS,
+        _PLAYS,
+        _FEELS,
+        _DIALOGS,
+        _REACTS,
+        _JOYS,
+        _THANKS,
+        _CLOSES,
+        _EVENINGS,
+    ]
     for table in (_PROBLEMS, _ATTEMPTS, _RESOLVES, _MORALS):
         groups += list(table.values())
     return [t for g in groups for t, _ in g]
@@ -421,7 +545,7 @@ def _compile(tpl: str) -> tuple:
     parts, pos = [], 0
     for m in _FIELD.finditer(tpl):
         if m.start() > pos:
-            parts.append(("lit", tpl[pos:m.start()]))
+            parts.append(("lit", tpl[pos : m.start()]))
         body = m.group(1)
         cap = body.endswith("^")
         body = body.rstrip("^")
@@ -498,7 +622,7 @@ class _Engine:
         elif self.text.startswith(s, self.pos):
             self.pos += len(s)
         else:
-            raise ParseError(f"expected {s!r} at char {self.pos}: {self.text[self.pos:self.pos + 40]!r}")
+            raise ParseError(f"expected {s!r} at char {self.pos}: {self.text[self.pos : self.pos + 40]!r}")
 
     def unit(self, label: str, options: list[tuple]) -> int:
         """Draw one of (template, weight[, sets]) and write or read it; return its index.
@@ -548,11 +672,14 @@ class _Engine:
             for end, st2, draws in self._matches(_compile(option[0]), 0, self.pos, st, (), label):
                 found.append((i, end, st2, draws))
                 if len(found) > 1:
-                    raise AmbiguityError(f"{label}: options {found[0][0]} and {i} both fit the "
-                                         f"text at char {self.pos}: {self.text[self.pos:self.pos + 60]!r}")
+                    raise AmbiguityError(
+                        f"{label}: options {found[0][0]} and {i} both fit the "
+                        f"text at char {self.pos}: {self.text[self.pos : self.pos + 60]!r}"
+                    )
         if not found:
-            raise ParseError(f"{label}: no option fits the text at char {self.pos}: "
-                             f"{self.text[self.pos:self.pos + 60]!r}")
+            raise ParseError(
+                f"{label}: no option fits the text at char {self.pos}: {self.text[self.pos : self.pos + 60]!r}"
+            )
         i, end, st2, draws = found[0]
         self._record(label, i, probs[i])
         for lab, j, p in draws:
@@ -579,8 +706,9 @@ class _Engine:
             s = _cap(value, cap)
             if text.startswith(s, pos):
                 st2 = {**st, var: value, **extra}
-                yield from self._matches(parts, k + 1, pos + len(s), st2,
-                                         draws + ((f"{label}.{var}", j, probs[j]),), label)
+                yield from self._matches(
+                    parts, k + 1, pos + len(s), st2, draws + ((f"{label}.{var}", j, probs[j]),), label
+                )
 
 
 # ---------------------------------------------------------------------------
@@ -612,8 +740,9 @@ def _story(e: _Engine) -> None:
     e.lit("\n")
     morals = _MORALS[e.state["ptype"]]
     evenings = [(t, w * _EVENING_P) for t, w in _normalized(_EVENINGS)]
-    if e.unit("evening_or_moral", evenings + [(t, w * (1 - _EVENING_P))
-                                              for t, w in _normalized(morals)]) < len(evenings):
+    if e.unit("evening_or_moral", evenings + [(t, w * (1 - _EVENING_P)) for t, w in _normalized(morals)]) < len(
+        evenings
+    ):
         e.lit("\n")
         e.unit("moral", morals)
 
@@ -637,9 +766,9 @@ def _descriptions(e: _Engine) -> None:
 def _play_then_problem(e: _Engine) -> None:
     """0-4 play sentences, then the problem; 'stop playing' and the problem are one draw."""
     used: set[str] = set()
-    problems = [(t, pw * w, _problem_sets(kind))
-                for kind, pw in _normalized(_PTYPES)
-                for t, w in _normalized(_PROBLEMS[kind])]
+    problems = [
+        (t, pw * w, _problem_sets(kind)) for kind, pw in _normalized(_PTYPES) for t, w in _normalized(_PROBLEMS[kind])
+    ]
     for p_stop in _PLAY_STOP:
         e.lit(" ")
         plays = [(t, w * (1 - p_stop)) for t, w in _normalized(_PLAYS) if t not in used]
@@ -710,8 +839,7 @@ def parse(text: str) -> Story:
     e = _Engine(text=text)
     _story(e)
     if e.pos != len(text):
-        raise ParseError(f"the story ends at char {e.pos} but the text goes on: "
-                         f"{text[e.pos:e.pos + 40]!r}")
+        raise ParseError(f"the story ends at char {e.pos} but the text goes on: {text[e.pos : e.pos + 40]!r}")
     return Story(text, e.logprob, tuple(e.choices))
 
 

@@ -43,8 +43,19 @@ from .config import Config
 from .device import native_dtypes, pick_device
 from .presets import preset
 
-__all__ = ["TARGETS", "Target", "target_configs", "parse_targets", "run_target_case", "run_targets",
-           "held_out_bpb", "race_nanogpt", "NANOGPT_CPU_ARGS", "target_rows", "TARGET_HEAD"]
+__all__ = [
+    "TARGETS",
+    "Target",
+    "target_configs",
+    "parse_targets",
+    "run_target_case",
+    "run_targets",
+    "held_out_bpb",
+    "race_nanogpt",
+    "NANOGPT_CPU_ARGS",
+    "target_rows",
+    "TARGET_HEAD",
+]
 
 HELD_OUT_BYTES = 200_000  # TinyStories text held out of every bench run: ~230 stories
 
@@ -62,24 +73,49 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {
-    "speedrun": Target("speedrun", "val_loss", 1.8857,
-                       "Tiny Shakespeare chars: wall time from launch to val <= 1.8857 (nanoGPT's "
-                       "2000-step figure) on 50 val batches; baselines nanoGPT's CPU recipe in our "
-                       "Trainer and, given a checkout, nanoGPT's own train.py"),
-    "tinystories": Target("tinystories-cpu", "held_out_bpb", 1.00,
-                          "TinyStories: bits per byte on held-out stories after the time budget; "
-                          "baseline nanoGPT's CPU-sized model on GPT-2 tokens, same trainer and "
-                          "minutes", dtypes=("float32",)),
+    "speedrun": Target(
+        "speedrun",
+        "val_loss",
+        1.8857,
+        "Tiny Shakespeare chars: wall time from launch to val <= 1.8857 (nanoGPT's "
+        "2000-step figure) on 50 val batches; baselines nanoGPT's CPU recipe in our "
+        "Trainer and, given a checkout, nanoGPT's own train.py",
+    ),
+    "tinystories": Target(
+        "tinystories-cpu",
+        "held_out_bpb",
+        1.00,
+        "TinyStories: bits per byte on held-out stories after the time budget; "
+        "baseline nanoGPT's CPU-sized model on GPT-2 tokens, same trainer and "
+        "minutes",
+        dtypes=("float32",),
+    ),
     "smoke": Target("smoke", "val_loss", 10.0, "seconds: for tests", dtypes=("float32",)),
 }
 
 # nanoGPT README's "I only have a macbook" run of config/train_shakespeare_char.py
-NANOGPT_CPU_ARGS = ("config/train_shakespeare_char.py", "--device=cpu", "--compile=False",
-                    "--eval_iters=20", "--log_interval=1", "--block_size=64", "--batch_size=12",
-                    "--n_layer=4", "--n_head=4", "--n_embd=128", "--max_iters=2000",
-                    "--lr_decay_iters=2000", "--dropout=0.0")
-_NANOGPT_FILES = ("train.py", "model.py", "configurator.py", "config/train_shakespeare_char.py",
-                  "data/shakespeare_char/prepare.py")
+NANOGPT_CPU_ARGS = (
+    "config/train_shakespeare_char.py",
+    "--device=cpu",
+    "--compile=False",
+    "--eval_iters=20",
+    "--log_interval=1",
+    "--block_size=64",
+    "--batch_size=12",
+    "--n_layer=4",
+    "--n_head=4",
+    "--n_embd=128",
+    "--max_iters=2000",
+    "--lr_decay_iters=2000",
+    "--dropout=0.0",
+)
+_NANOGPT_FILES = (
+    "train.py",
+    "model.py",
+    "configurator.py",
+    "config/train_shakespeare_char.py",
+    "data/shakespeare_char/prepare.py",
+)
 
 
 def parse_targets(spec: str | None, quick: bool) -> list[str]:
@@ -99,14 +135,39 @@ def target_configs(name: str) -> tuple[Config, Config]:
         raise ValueError(f"bench target {name!r} is unknown; use one of {', '.join(TARGETS)}")
     ours = preset(TARGETS[name].ours)
     if name == "speedrun":  # nanoGPT config/train_shakespeare_char.py with its CPU overrides
-        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0,
-                            lr=1e-3, min_lr=1e-4, warmup_steps=100, max_steps=2000,
-                            micro_batch_size=12, beta2=0.99, weight_decay=0.1, dtype="float32", optimizer="adamw",
-                            eval_interval=250, eval_batches=50)
+        base = ours.replace(
+            n_layer=4,
+            n_head=4,
+            n_embd=128,
+            block_size=64,
+            dropout=0.0,
+            lr=1e-3,
+            min_lr=1e-4,
+            warmup_steps=100,
+            max_steps=2000,
+            micro_batch_size=12,
+            beta2=0.99,
+            weight_decay=0.1,
+            dtype="float32",
+            optimizer="adamw",
+            eval_interval=250,
+            eval_batches=50,
+        )
     elif name == "tinystories":  # nanoGPT-sized for a CPU, GPT-2's tokenizer, the same minutes
-        base = ours.replace(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0,
-                            tokenizer="gpt2", lr=1e-3, min_lr=1e-4, warmup_steps=100,
-                            micro_batch_size=16, dtype="float32", optimizer="adamw")
+        base = ours.replace(
+            n_layer=4,
+            n_head=4,
+            n_embd=128,
+            block_size=128,
+            dropout=0.0,
+            tokenizer="gpt2",
+            lr=1e-3,
+            min_lr=1e-4,
+            warmup_steps=100,
+            micro_batch_size=16,
+            dtype="float32",
+            optimizer="adamw",
+        )
     else:
         base = ours.replace(lr=ours.train.lr / 3, min_lr=ours.train.min_lr / 3)
     return ours.replace(name=f"{name}: ours"), base.replace(name=f"{name}: baseline")
@@ -125,8 +186,7 @@ class _LoopStart(Callback):
         self.unix = time.time()
 
 
-def run_target_case(config: dict, metric: str, bar: float, launched: float,
-                    held_out: dict | None = None) -> dict:
+def run_target_case(config: dict, metric: str, bar: float, launched: float, held_out: dict | None = None) -> dict:
     """Train `config` in this process (launched at unix time `launched`): when did it first reach
     `bar`, counted from launch, and where did it end? held_out: {"docs": [...]} to score."""
     from .diagnostics import bits_per_byte  # targets sit above train in the import flow
@@ -140,29 +200,51 @@ def run_target_case(config: dict, metric: str, bar: float, launched: float,
     n_tokens, n_bytes = hist.meta["n_val_tokens"], hist.meta["val_bytes"]
     val_bpb = [bits_per_byte(e["val_loss"], n_tokens, n_bytes) for e in hist.evals]
     last = hist.evals[-1]
-    out = {"name": cfg.name, "metric": metric, "bar": bar, "steps": hist.steps[-1]["step"],
-           "startup_s": startup, "seconds": hist.meta["seconds"], "final_val_loss": last["val_loss"],
-           "final_train_loss": last["train_loss"], "final_val_bpb": val_bpb[-1],
-           "dtype": hist.meta["dtype"], "threads": hist.meta["threads"],
-           "n_params": hist.meta["n_params"], "time_budget": cfg.train.time_budget,
-           "evals": [[e["step"], round(startup + e["seconds"], 2), round(e["val_loss"], 4), round(b, 4)]
-                     for e, b in zip(hist.evals, val_bpb, strict=True)]}
+    out = {
+        "name": cfg.name,
+        "metric": metric,
+        "bar": bar,
+        "steps": hist.steps[-1]["step"],
+        "startup_s": startup,
+        "seconds": hist.meta["seconds"],
+        "final_val_loss": last["val_loss"],
+        "final_train_loss": last["train_loss"],
+        "final_val_bpb": val_bpb[-1],
+        "dtype": hist.meta["dtype"],
+        "threads": hist.meta["threads"],
+        "n_params": hist.meta["n_params"],
+        "time_budget": cfg.train.time_budget,
+        "evals": [
+            [e["step"], round(startup + e["seconds"], 2), round(e["val_loss"], 4), round(b, 4)]
+            for e, b in zip(hist.evals, val_bpb, strict=True)
+        ],
+    }
     if metric == "val_loss":
         hit = next((e for e in hist.evals if e["val_loss"] <= bar), None)
-        out.update(final_score=last["val_loss"], reached=hit is not None,
-                   seconds_to_bar=startup + hit["seconds"] if hit else None,
-                   step_to_bar=hit["step"] if hit else None)
+        out.update(
+            final_score=last["val_loss"],
+            reached=hit is not None,
+            seconds_to_bar=startup + hit["seconds"] if hit else None,
+            step_to_bar=hit["step"] if hit else None,
+        )
     else:
-        score = held_out_bpb(trainer.model, trainer.data.tokenizer, held_out["docs"],
-                             cfg.model.block_size, trainer.device)
-        out.update(final_score=score, reached=score <= bar, seconds_to_bar=None, step_to_bar=None,
-                   held_out_stories=len(held_out["docs"]))
+        score = held_out_bpb(
+            trainer.model, trainer.data.tokenizer, held_out["docs"], cfg.model.block_size, trainer.device
+        )
+        out.update(
+            final_score=score,
+            reached=score <= bar,
+            seconds_to_bar=None,
+            step_to_bar=None,
+            held_out_stories=len(held_out["docs"]),
+        )
     return out
 
 
 @torch.no_grad()
-def held_out_bpb(model: torch.nn.Module, tokenizer, docs: list[str], block_size: int, device,
-                 batch_size: int = 32) -> float:
+def held_out_bpb(
+    model: torch.nn.Module, tokenizer, docs: list[str], block_size: int, device, batch_size: int = 32
+) -> float:
     """Bits per byte of `model` on `docs`, tokenized as training text is (EOT after each story):
     every token after the first predicted once, in windows of block_size, in the model's
     autocast; bytes are the stories' UTF-8 bytes, without EOTs (the val split's convention)."""
@@ -174,8 +256,10 @@ def held_out_bpb(model: torch.nn.Module, tokenizer, docs: list[str], block_size:
     was_training = model.training
     model.eval()
     on = next(model.parameters()).device
-    nats = sum(_nats(model, torch.stack([ids[s:s + block_size + 1] for s in full[i:i + batch_size]]),
-                     on, device) for i in range(0, len(full), batch_size))
+    nats = sum(
+        _nats(model, torch.stack([ids[s : s + block_size + 1] for s in full[i : i + batch_size]]), on, device)
+        for i in range(0, len(full), batch_size)
+    )
     nats += sum(_nats(model, ids[s:].unsqueeze(0), on, device) for s in rest)
     model.train(was_training)
     return nats / (math.log(2) * n_bytes)
@@ -186,8 +270,7 @@ def _nats(model, win: torch.Tensor, on, device) -> float:
     win = win.to(on)
     with device.autocast():
         logits, _ = model(win[:, :-1])  # (B, T, V)
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), win[:, 1:].reshape(-1),
-                           reduction="sum").item()
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), win[:, 1:].reshape(-1), reduction="sum").item()
 
 
 def _in_subprocess(case: dict) -> dict:
@@ -208,22 +291,30 @@ def race_nanogpt(repo: str | Path, bar: float, text: Path, log=print) -> dict:
     repo = Path(repo)
     missing = [f for f in _NANOGPT_FILES if not (repo / f).is_file()]
     if missing:
-        raise ValueError(f"--nanogpt {repo}: no {', '.join(missing)} there; give a checkout of "
-                         f"karpathy/nanoGPT (git clone https://github.com/karpathy/nanoGPT)")
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+        raise ValueError(
+            f"--nanogpt {repo}: no {', '.join(missing)} there; give a checkout of "
+            f"karpathy/nanoGPT (git clone https://github.com/karpathy/nanoGPT)"
+        )
+    commit = (
+        subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        or "unknown"
+    )
     with tempfile.TemporaryDirectory(prefix="slmlab-nanogpt-") as tmp:
         work = Path(tmp)
         for f in _NANOGPT_FILES:
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(repo / f, work / f)
         shutil.copy(text, work / "data/shakespeare_char/input.txt")  # so prepare.py downloads nothing
-        subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=work, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "data/shakespeare_char/prepare.py"], cwd=work, check=True, capture_output=True)
         log(f"nanoGPT {commit[:7]}: python train.py {' '.join(NANOGPT_CPU_ARGS)}")
         evals, t0 = [], time.time()
-        proc = subprocess.Popen([sys.executable, "train.py", *NANOGPT_CPU_ARGS], cwd=work, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "train.py", *NANOGPT_CPU_ARGS],
+            cwd=work,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         tail = []
         for line in proc.stdout:
             tail = (tail + [line.rstrip()])[-5:]
@@ -235,20 +326,33 @@ def race_nanogpt(repo: str | Path, bar: float, text: Path, log=print) -> dict:
     if proc.returncode or not evals:
         return {"name": "nanoGPT train.py", "error": f"exit {proc.returncode}: {' | '.join(tail)}"}
     hit = next((e for e in evals if e[2] <= bar), None)
-    return {"name": "nanoGPT train.py", "commit": commit, "metric": "val_loss", "bar": bar,
-            "dtype": "float32", "threads": torch.get_num_threads(), "steps": evals[-1][0],
-            "startup_s": None, "seconds": seconds, "final_score": evals[-1][2],
-            "final_val_loss": evals[-1][2], "reached": hit is not None,
-            "seconds_to_bar": hit[1] if hit else None, "step_to_bar": hit[0] if hit else None,
-            "evals": evals, "args": list(NANOGPT_CPU_ARGS)}
+    return {
+        "name": "nanoGPT train.py",
+        "commit": commit,
+        "metric": "val_loss",
+        "bar": bar,
+        "dtype": "float32",
+        "threads": torch.get_num_threads(),
+        "steps": evals[-1][0],
+        "startup_s": None,
+        "seconds": seconds,
+        "final_score": evals[-1][2],
+        "final_val_loss": evals[-1][2],
+        "reached": hit is not None,
+        "seconds_to_bar": hit[1] if hit else None,
+        "step_to_bar": hit[0] if hit else None,
+        "evals": evals,
+        "args": list(NANOGPT_CPU_ARGS),
+    }
 
 
 # ---------------------------------------------------------------------------
 # All of a target's runs, and the ratios
 
 
-def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
-                subprocess_fn=_in_subprocess) -> list[dict]:
+def run_targets(
+    names: list[str], nanogpt: str | Path | None = None, log=print, subprocess_fn=_in_subprocess
+) -> list[dict]:
     """Each target's runs one after the other, each in its own process; a row per target."""
     from .corpora import DataMissingError, source, tinystories_held_out  # only when a target trains
 
@@ -262,8 +366,9 @@ def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
             try:
                 h = tinystories_held_out(ours.data.corpus_bytes, HELD_OUT_BYTES)
             except DataMissingError as e:  # no TinyStories here: say so, race the rest
-                out.append({"target": name, "note": t.note, "runs": [], "ratios": [],
-                            "skipped": [f"{name} skipped: {e}"]})
+                out.append(
+                    {"target": name, "note": t.note, "runs": [], "ratios": [], "skipped": [f"{name} skipped: {e}"]}
+                )
                 log(target_rows(out[-1]))
                 continue
             ours, base = (c.replace(corpus_bytes=h.run_corpus_bytes) for c in (ours, base))
@@ -271,13 +376,20 @@ def run_targets(names: list[str], nanogpt: str | Path | None = None, log=print,
             log(f"held out: {h.source}")
         dtypes, skipped = native_dtypes(t.dtypes, device)
         case = {"metric": t.metric, "bar": t.bar, "held_out": held}
-        runs = [subprocess_fn({**case, "config": ours.replace(dtype=d, name=f"{ours.name} ({d})").to_dict()})
-                for d in dtypes]
+        runs = [
+            subprocess_fn({**case, "config": ours.replace(dtype=d, name=f"{ours.name} ({d})").to_dict()})
+            for d in dtypes
+        ]
         runs.append(subprocess_fn({**case, "config": base.to_dict()}))
         if name == "speedrun" and nanogpt:
             runs.append(race_nanogpt(nanogpt, t.bar, source("shakespeare").files(0)[0][0], log=log))
-        row = {"target": name, "note": t.note, "runs": runs, "skipped": skipped,
-               "ratios": _ratios(runs[:len(dtypes)], runs[len(dtypes):], t.metric)}
+        row = {
+            "target": name,
+            "note": t.note,
+            "runs": runs,
+            "skipped": skipped,
+            "ratios": _ratios(runs[: len(dtypes)], runs[len(dtypes) :], t.metric),
+        }
         out.append(row)
         log(target_rows(row))
     return out
@@ -300,9 +412,11 @@ def _ratios(ours: list[dict], baselines: list[dict], metric: str) -> list[dict]:
     return out
 
 
-TARGET_HEAD = ("| target | run | dtype | steps | startup s | seconds | final (metric) | bar "
-               "| reached at s from launch (step) |\n"
-               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+TARGET_HEAD = (
+    "| target | run | dtype | steps | startup s | seconds | final (metric) | bar "
+    "| reached at s from launch (step) |\n"
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
 
 
 def target_rows(row: dict) -> str:
@@ -312,17 +426,24 @@ def target_rows(row: dict) -> str:
         if "error" in r:
             lines.append(f"| {row['target']} | {r['name']} | | error: {r['error']} | | | | | |")
             continue
-        at = f"{r['seconds_to_bar']:.1f} ({r['step_to_bar']})" if r["seconds_to_bar"] else (
-            "yes (end)" if r["reached"] else "not reached")
+        at = (
+            f"{r['seconds_to_bar']:.1f} ({r['step_to_bar']})"
+            if r["seconds_to_bar"]
+            else ("yes (end)" if r["reached"] else "not reached")
+        )
         start = f"{r['startup_s']:.1f}" if r["startup_s"] is not None else "in seconds"
-        lines.append(f"| {row['target']} | {r['name']} | {r['dtype']} | {r['steps']} | {start} "
-                     f"| {r['seconds']:.1f} | {r['final_score']:.4f} ({r['metric']}) | {r['bar']} | {at} |")
+        lines.append(
+            f"| {row['target']} | {r['name']} | {r['dtype']} | {r['steps']} | {start} "
+            f"| {r['seconds']:.1f} | {r['final_score']:.4f} ({r['metric']}) | {r['bar']} | {at} |"
+        )
     notes = list(row["skipped"])
     for q in row["ratios"]:
         if "time_ratio" in q:
             notes.append(f"{q['ours']}: {q['time_ratio']:.3f}x the time of {q['baseline']} to the bar")
         elif "time_ratio_at_most" in q:
-            notes.append(f"{q['ours']}: at most {q['time_ratio_at_most']:.3f}x the time of "
-                         f"{q['baseline']} (which never reached the bar)")
+            notes.append(
+                f"{q['ours']}: at most {q['time_ratio_at_most']:.3f}x the time of "
+                f"{q['baseline']} (which never reached the bar)"
+            )
         notes.append(f"{q['ours']}: final score {q['score_ratio']:.3f}x {q['baseline']}'s")
     return "\n".join(lines) + ("\n\n" + "\n".join(f"- {n}" for n in notes) if notes else "")

@@ -46,9 +46,20 @@ from .config import ConfigError, is_known_tokenizer
 from .files import sha256_file, write_json
 
 __all__ = [
-    "GPT2_PAT", "Tokenizer", "CharTokenizer", "BPETokenizer", "GPT2Tokenizer",
-    "get_tokenizer", "load_tokenizer", "train_bpe", "pretokenize", "TOKENIZER_FILE",
-    "token_dtype", "vocab_size_of", "BPE_TRAIN_CHARS", "EOT",
+    "GPT2_PAT",
+    "Tokenizer",
+    "CharTokenizer",
+    "BPETokenizer",
+    "GPT2Tokenizer",
+    "get_tokenizer",
+    "load_tokenizer",
+    "train_bpe",
+    "pretokenize",
+    "TOKENIZER_FILE",
+    "token_dtype",
+    "vocab_size_of",
+    "BPE_TRAIN_CHARS",
+    "EOT",
 ]
 
 EOT = "<|endoftext|>"  # the document separator in corpus files, and the tokenizers' EOT text
@@ -143,9 +154,11 @@ class CharTokenizer(Tokenizer):
         if not ok.all():
             bad = sorted(self.unknown_chars(text))
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in bad[:10])
-            raise ValueError(f"char tokenizer: {len(bad)} character(s) not in its vocabulary "
-                             f"(built from the training docs): {shown}; drop them first "
-                             f"(see unknown_chars) or use a byte-level tokenizer (bpe-N, gpt2)")
+            raise ValueError(
+                f"char tokenizer: {len(bad)} character(s) not in its vocabulary "
+                f"(built from the training docs): {shown}; drop them first "
+                f"(see unknown_chars) or use a byte-level tokenizer (bpe-N, gpt2)"
+            )
         return ids
 
     def _encode_many(self, docs: Sequence[str]) -> list:
@@ -309,24 +322,29 @@ class BPETokenizer(_TiktokenTokenizer):
         self.pat = pat
         n = len(self.merges)
         enc = tiktoken.Encoding(
-            name=f"slmlab-bpe-{n}", pat_str=pat, mergeable_ranks=merges_to_ranks(self.merges),
-            special_tokens={EOT: 256 + n}, explicit_n_vocab=bpe_vocab_size(n))
+            name=f"slmlab-bpe-{n}",
+            pat_str=pat,
+            mergeable_ranks=merges_to_ranks(self.merges),
+            special_tokens={EOT: 256 + n},
+            explicit_n_vocab=bpe_vocab_size(n),
+        )
         super().__init__(f"bpe-{n}", enc)
 
     @classmethod
     def train(cls, docs: Iterable[str], n_merges: int) -> BPETokenizer:
         merges = train_bpe(docs, n_merges)
         if len(merges) < n_merges:
-            raise ValueError(f"bpe-{n_merges}: the training text allows only {len(merges)} "
-                             f"merges; use bpe-{len(merges)} or fewer, or more text")
+            raise ValueError(
+                f"bpe-{n_merges}: the training text allows only {len(merges)} "
+                f"merges; use bpe-{len(merges)} or fewer, or more text"
+            )
         return cls(merges)
 
     def token_bytes(self, i: int) -> bytes:
         return self.encoding.decode_single_token_bytes(i)
 
     def _state(self) -> dict:
-        return {"kind": "bpe", "name": self.name, "pat_str": self.pat,
-                "merges": [list(m) for m in self.merges]}
+        return {"kind": "bpe", "name": self.name, "pat_str": self.pat, "merges": [list(m) for m in self.merges]}
 
 
 def bpe_vocab_size(n_merges: int) -> int:
@@ -372,7 +390,8 @@ def _gpt2_encoding() -> tiktoken.Encoding:
         raise RuntimeError(
             f"gpt2 tokenizer: tiktoken could not load it ({type(e).__name__}: {e}) and "
             f"SLMLAB_DATA_DIR={where} has no gpt2/vocab.bpe + gpt2/encoder.json; download "
-            f"those two files from {GPT2_URL} into $SLMLAB_DATA_DIR/gpt2/") from None
+            f"those two files from {GPT2_URL} into $SLMLAB_DATA_DIR/gpt2/"
+        ) from None
 
 
 def _gpt2_from_files(d: Path) -> tiktoken.Encoding:
@@ -383,13 +402,23 @@ def _gpt2_from_files(d: Path) -> tiktoken.Encoding:
     for fname, want in GPT2_FILES.items():
         got = sha256_file(d / fname)
         if got != want:
-            raise RuntimeError(f"gpt2 tokenizer: {d / fname} has sha256 {got}, expected {want}; "
-                               f"replace it with the original file from {GPT2_URL}{fname}")
+            raise RuntimeError(
+                f"gpt2 tokenizer: {d / fname} has sha256 {got}, expected {want}; "
+                f"replace it with the original file from {GPT2_URL}{fname}"
+            )
     ranks = data_gym_to_mergeable_bpe_ranks(
-        vocab_bpe_file=str(d / "vocab.bpe"), encoder_json_file=str(d / "encoder.json"),
-        vocab_bpe_hash=GPT2_FILES["vocab.bpe"], encoder_json_hash=GPT2_FILES["encoder.json"])
-    return tiktoken.Encoding(name="gpt2", explicit_n_vocab=GPT2_VOCAB, pat_str=GPT2_PAT,
-                             mergeable_ranks=ranks, special_tokens={EOT: GPT2_VOCAB - 1})
+        vocab_bpe_file=str(d / "vocab.bpe"),
+        encoder_json_file=str(d / "encoder.json"),
+        vocab_bpe_hash=GPT2_FILES["vocab.bpe"],
+        encoder_json_hash=GPT2_FILES["encoder.json"],
+    )
+    return tiktoken.Encoding(
+        name="gpt2",
+        explicit_n_vocab=GPT2_VOCAB,
+        pat_str=GPT2_PAT,
+        mergeable_ranks=ranks,
+        special_tokens={EOT: GPT2_VOCAB - 1},
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -419,12 +448,13 @@ def _head(docs: Sequence[str], max_chars: int) -> Sequence[str]:
     for i, d in enumerate(docs):
         total += len(d)
         if total > max_chars:
-            return docs[:max(1, i)]
+            return docs[: max(1, i)]
     return docs
 
 
-def get_tokenizer(name: str, train_docs: Sequence[str] | None = None, *,
-                  max_train_chars: int = BPE_TRAIN_CHARS) -> Tokenizer:
+def get_tokenizer(
+    name: str, train_docs: Sequence[str] | None = None, *, max_train_chars: int = BPE_TRAIN_CHARS
+) -> Tokenizer:
     """'char' and 'bpe-N' are trained on `train_docs`; 'gpt2' needs none.
 
     A BPE learns from the leading documents holding at most max_train_chars characters
@@ -432,8 +462,7 @@ def get_tokenizer(name: str, train_docs: Sequence[str] | None = None, *,
     would take minutes).
     """
     if not is_known_tokenizer(name):
-        raise ConfigError(f"tokenizer={name!r} is unknown; use char, gpt2 or bpe-N "
-                          f"(N merges, e.g. bpe-4096)")
+        raise ConfigError(f"tokenizer={name!r} is unknown; use char, gpt2 or bpe-N (N merges, e.g. bpe-4096)")
     if name == "gpt2":
         return GPT2Tokenizer()
     if train_docs is None:
@@ -450,8 +479,9 @@ def load_tokenizer(dir: Path) -> Tokenizer:
         state = json.loads(path.read_text(encoding="utf-8"))
         kind = state["kind"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: not a readable slmlab tokenizer ({e}); delete the "
-                         f"folder {dir} so it is prepared again") from None
+        raise ValueError(
+            f"{path}: not a readable slmlab tokenizer ({e}); delete the folder {dir} so it is prepared again"
+        ) from None
     if kind == "char":
         return CharTokenizer(state["chars"])
     if kind == "bpe":

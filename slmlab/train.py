@@ -45,9 +45,21 @@ from .history import NAN, STOPPED, History
 from .model import GPT
 from .schedule import Schedule, lr_at
 
-__all__ = ["Trainer", "train", "StepResult", "lr_at", "decay_groups", "configure_optimizer",
-           "compile_model", "optimizer_update", "evaluate_loss", "eval_batch_losses", "EVAL_SEED"]
+__all__ = [
+    "Trainer",
+    "train",
+    "StepResult",
+    "lr_at",
+    "decay_groups",
+    "configure_optimizer",
+    "compile_model",
+    "optimizer_update",
+    "evaluate_loss",
+    "eval_batch_losses",
+    "EVAL_SEED",
+]
 
+PathLike = str | Path | None  # a folder given as text or a Path; None: none
 EVAL_SEED = 12345  # every eval draws the same batches, so two evals differ only by the model
 
 
@@ -74,19 +86,21 @@ def configure_optimizer(model: torch.nn.Module, tcfg: TrainConfig, device: Devic
     if tcfg.optimizer == "muon":
         hidden, rest = optim.muon_split(model)
         if not hidden:
-            raise ConfigError("optimizer='muon' found no 2-D weights inside model.blocks to give "
-                              "Muon; use optimizer='adamw' for this model")
+            raise ConfigError(
+                "optimizer='muon' found no 2-D weights inside model.blocks to give "
+                "Muon; use optimizer='adamw' for this model"
+            )
         ns_dtype = torch.bfloat16 if bf16_native(kind) else torch.float32
-        muon = optim.Muon(hidden, lr=tcfg.muon_lr, weight_decay=tcfg.weight_decay, ns_dtype=ns_dtype,
-                          lr_scale=tcfg.muon_lr / tcfg.lr)
+        muon = optim.Muon(
+            hidden, lr=tcfg.muon_lr, weight_decay=tcfg.weight_decay, ns_dtype=ns_dtype, lr_scale=tcfg.muon_lr / tcfg.lr
+        )
         return optim.Optimizers(_adamw(rest, tcfg, kind), muon)
     return _adamw([p for p in model.parameters() if p.requires_grad], tcfg, kind)
 
 
 def _adamw(params: list, tcfg: TrainConfig, kind: str) -> torch.optim.AdamW:
     decay, no_decay = decay_groups(params)
-    groups = [{"params": decay, "weight_decay": tcfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": tcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     kw = {"lr": tcfg.lr, "betas": (tcfg.beta1, tcfg.beta2)}
     if kind in ("cuda", "cpu"):
         try:
@@ -109,8 +123,7 @@ def compile_model(model: torch.nn.Module, device: Device) -> torch.nn.Module:
     missing = None
     if device.type == "cuda" and importlib.util.find_spec("triton") is None:
         missing = "triton is not installed"
-    elif device.type == "cpu" and not (shutil.which("g++") or shutil.which("c++")
-                                       or shutil.which("clang++")):
+    elif device.type == "cpu" and not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
         missing = "no C++ compiler (g++/clang++) is on PATH"
     elif device.type == "mps" or sys.platform == "win32":
         missing = f"torch.compile is not reliable on {device.type}/{sys.platform}"
@@ -124,11 +137,17 @@ def compile_model(model: torch.nn.Module, device: Device) -> torch.nn.Module:
 # One optimizer update, one evaluation
 
 
-def optimizer_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                     next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], *, accum_steps: int = 1,
-                     autocast: Callable = contextlib.nullcontext, scaler: torch.amp.GradScaler | None = None,
-                     grad_clip: float = 0.0, after_backward: Callable[[], None] | None = None,
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def optimizer_update(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    *,
+    accum_steps: int = 1,
+    autocast: Callable = contextlib.nullcontext,
+    scaler: torch.amp.GradScaler | None = None,
+    grad_clip: float = 0.0,
+    after_backward: Callable[[], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward/backward of accum_steps micro-batches from next_batch(), unscale, clip, step.
 
     Returns (loss, grad_norm) as device tensors, no host sync: loss is the mean over
@@ -169,8 +188,16 @@ def _no_sync_unless(model: torch.nn.Module, sync: bool):
 
 
 @torch.no_grad()
-def eval_batch_losses(model: torch.nn.Module, tokens, block_size: int, batch_size: int, n_batches: int,
-                      device: Device | None = None, seed: int = EVAL_SEED, **shard: int) -> torch.Tensor:
+def eval_batch_losses(
+    model: torch.nn.Module,
+    tokens,
+    block_size: int,
+    batch_size: int,
+    n_batches: int,
+    device: Device | None = None,
+    seed: int = EVAL_SEED,
+    **shard: int,
+) -> torch.Tensor:
     """The loss of each of n_batches batches drawn with `seed` (the same batches every call): (n_batches,).
 
     device: a Device, whose autocast the forward runs in; None: the model's device, float32.
@@ -193,8 +220,15 @@ def eval_batch_losses(model: torch.nn.Module, tokens, block_size: int, batch_siz
     return losses
 
 
-def evaluate_loss(model: torch.nn.Module, tokens, block_size: int, batch_size: int, n_batches: int,
-                  device: Device | None = None, seed: int = EVAL_SEED) -> float:
+def evaluate_loss(
+    model: torch.nn.Module,
+    tokens,
+    block_size: int,
+    batch_size: int,
+    n_batches: int,
+    device: Device | None = None,
+    seed: int = EVAL_SEED,
+) -> float:
     """Mean loss on n_batches fixed batches of `tokens`: what the Trainer records as train/val loss."""
     return eval_batch_losses(model, tokens, block_size, batch_size, n_batches, device, seed).mean().item()
 
@@ -212,15 +246,11 @@ class StepResult(NamedTuple):
 
 
 class Trainer:
-    """Owns model, optimizer, data and the loop for one run; everything else plugs in as a callback.
+    """Owns model, optimizer, data and the loop of one run; the rest plugs in as callbacks (the config adds
+    EarlyStopping, KeepBest, ProgressBar and TimeBudget after the given ones). `data`: prepared TokenData, else
+    prepare(cfg.data). Alone or under torchrun (self.dist) the loop is the same; there rank 0 writes and prints."""
 
-    The config adds EarlyStopping (early_stop_patience > 0), KeepBest (out_dir), ProgressBar (progress)
-    and TimeBudget (time_budget > 0) after the given callbacks. self.dist (slmlab.distributed.init):
-    alone, Alone(), whose collectives are no-ops; under torchrun each rank trains a DDP copy on its
-    slice of every global batch, and only rank 0 writes the run folder and prints."""
-
-    def __init__(self, cfg: Config, *, data: TokenData | None = None, callbacks=(),
-                 out_dir: str | Path | None = None, progress: bool = True, label: str | None = None):
+    def __init__(self, cfg: Config, *, data=None, callbacks=(), out_dir: PathLike = None, progress=True, label=None):
         cfg, self.data = _fitted(cfg, data)  # validated; vocab_size the tokenizer's unless set
         self.cfg = cfg
         self.dist = d = distributed.init(pick_device(cfg.train.device))
@@ -233,11 +263,13 @@ class Trainer:
         self.step, self.label, self.seconds_before = 0, label, 0.0  # seconds_before: a resumed run's past
         self.use_model(model)  # self.model, eval_model (compiled), step_model (DDP), optimizer
         self.scaler = self.device.grad_scaler()
-        self.sampler = BatchSampler(self.data.train, cfg.model.block_size, cfg.train.micro_batch_size,
-                                    cfg.train.seed, str(self.device.torch_device), **d.shard())
+        t, where = cfg.train, str(self.device.torch_device)
+        self.sampler = BatchSampler(
+            self.data.train, cfg.model.block_size, t.micro_batch_size, t.seed, where, **d.shard()
+        )
         self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress and main)]
-        self.history = History(config=cfg.to_dict(), meta=_meta(cfg, self.data, self.model, self.device)
-                               | d.meta(cfg))  # under torchrun: world_size, the global batch and its tokens
+        meta = _meta(cfg, self.data, self.model, self.device) | d.meta(cfg)  # torchrun: world_size, global batch
+        self.history = History(config=cfg.to_dict(), meta=meta)
         self.tokens_per_step = self.history.meta["tokens_per_step"]  # over all ranks
         self.schedule = Schedule(cfg.train, self.seconds, d.mean_clock(self.seconds))
         self._stop = distributed.StopRequest(d)  # alone it holds at once; torchrun: once agreed
@@ -246,10 +278,6 @@ class Trainer:
     def request_stop(self, reason: str = STOPPED, *, final_eval: bool = False) -> None:
         """End the loop after this update (thread-safe; the first reason wins); final_eval: eval there."""
         self._stop.request(reason, final_eval)
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.asked is not None
 
     def seconds(self) -> float:
         """Wall time of this run so far, earlier sessions of a resumed run included."""
@@ -276,10 +304,13 @@ class Trainer:
         optim.set_lr(self.optimizer, self.schedule.lr(self.step, self.history.meta))
         self._emit("on_step_start")  # may change the lr: the one used is recorded
         lr = self.optimizer.param_groups[0]["lr"]
+        kw = dict(
+            accum_steps=t.grad_accum_steps, autocast=self.device.autocast, scaler=self.scaler, grad_clip=t.grad_clip
+        )
+        after = lambda: self._emit("on_after_backward")  # noqa: E731
         loss, grad_norm = optimizer_update(
-            self.step_model, self.optimizer, self.sampler.next, accum_steps=t.grad_accum_steps,
-            autocast=self.device.autocast, scaler=self.scaler, grad_clip=t.grad_clip,
-            after_backward=lambda: self._emit("on_after_backward"))
+            self.step_model, self.optimizer, self.sampler.next, after_backward=after, **kw
+        )
         self.step += 1
         self._emit("on_update")
         return StepResult(loss, grad_norm, lr)
@@ -288,10 +319,14 @@ class Trainer:
         """train_loss and val_loss: the mean loss on eval_batches fixed batches of each split
         (evaluate_loss's); under torchrun each rank takes its slice, and the ranks average them."""
         t, T = self.cfg.train, self.cfg.model.block_size
-        return {f"{split}_loss": self.dist.mean(eval_batch_losses(
-                    self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches, self.device,
-                    **self.dist.shard())).mean().item()
-                for split, tokens in (("train", self.data.train), ("val", self.data.val))}
+
+        def mean_loss(tokens) -> float:
+            losses = eval_batch_losses(
+                self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches, self.device, **self.dist.shard()
+            )
+            return self.dist.mean(losses).mean().item()
+
+        return {"train_loss": mean_loss(self.data.train), "val_loss": mean_loss(self.data.val)}
 
     def run(self) -> History:
         """Train to max_steps or a stop; a peer lost under torchrun ends it with PeerLost."""
@@ -333,8 +368,8 @@ class Trainer:
 
     def _eval_and_record(self) -> None:
         t0 = time.perf_counter()
-        rec = {"kind": "eval", "step": self.step, **self.evaluate(),
-               "tokens": self.step * self.tokens_per_step, "seconds": self.seconds()}
+        losses, tokens = self.evaluate(), self.step * self.tokens_per_step
+        rec = {"kind": "eval", "step": self.step, **losses, "tokens": tokens, "seconds": self.seconds()}
         self.schedule.eval_seconds = time.perf_counter() - t0
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
@@ -342,8 +377,7 @@ class Trainer:
         self._save()
 
     def _save(self, weights: bool = True) -> None:
-        """ckpt.pt (unless weights=False) and history.jsonl, by the rank with the out_dir; every rank
-        sends it its RNG state first (under torchrun each has its own dropout stream)."""
+        """ckpt.pt (unless weights=False) and history.jsonl, by rank 0; each rank's RNG state (dropout) first."""
         rngs = self.dist.gather_rng() if weights else None
         if self.out_dir is not None:
             checkpoint.save(self, weights=weights, ranks=rngs)
@@ -377,17 +411,28 @@ def _step_records(pending: list, mean: Callable, tokens_per_step: int) -> list[d
     mean over ranks (the identity alone); grad norms are the same on every rank already (DDP)."""
     losses = mean(torch.stack([r.loss for _, r, _ in pending]).float()).cpu().tolist()  # (n,)
     norms = torch.stack([r.grad_norm for _, r, _ in pending]).float().cpu().tolist()  # (n,)
-    return [{"kind": "step", "step": step, "loss": loss, "lr": r.lr, "grad_norm": gn,
-             "tokens": step * tokens_per_step, "seconds": secs}
-            for (step, r, secs), loss, gn in zip(pending, losses, norms, strict=True)]
+    return [
+        {
+            "kind": "step",
+            "step": step,
+            "loss": loss,
+            "lr": r.lr,
+            "grad_norm": gn,
+            "tokens": step * tokens_per_step,
+            "seconds": secs,
+        }
+        for (step, r, secs), loss, gn in zip(pending, losses, norms, strict=True)
+    ]
 
 
 def _with_vocab(cfg: Config, vocab_size: int) -> Config:
     if cfg.model.vocab_size is None:
         return cfg.replace(vocab_size=vocab_size)
     if cfg.model.vocab_size < vocab_size:
-        raise ConfigError(f"vocab_size={cfg.model.vocab_size} is smaller than the tokenizer's "
-                          f"{vocab_size}; leave vocab_size unset (None) to take it from the tokenizer")
+        raise ConfigError(
+            f"vocab_size={cfg.model.vocab_size} is smaller than the tokenizer's "
+            f"{vocab_size}; leave vocab_size unset (None) to take it from the tokenizer"
+        )
     return cfg
 
 
@@ -401,28 +446,45 @@ def _stock_callbacks(cfg: Config, out_dir: Path | None, progress: bool) -> list:
 def _meta(cfg: Config, data: TokenData, model: GPT, device: Device) -> dict:
     m = data.manifest
     return {
-        "vocab_size": cfg.model.vocab_size, "corpus": m.get("corpus"), "tokenizer": m.get("tokenizer"),
-        "entropy_floor": m.get("entropy_floor"), "val_bytes": m.get("val_bytes"),
+        "vocab_size": cfg.model.vocab_size,
+        "corpus": m.get("corpus"),
+        "tokenizer": m.get("tokenizer"),
+        "entropy_floor": m.get("entropy_floor"),
+        "val_bytes": m.get("val_bytes"),
         "val_bytes_per_token": data.val_bytes_per_token,
-        "n_train_tokens": int(len(data.train)), "n_val_tokens": int(len(data.val)),
-        "n_params": model.num_params(), "n_params_non_embedding": model.num_params(non_embedding=True),
-        "flops_per_token": model.flops_per_token(), "tokens_per_step": cfg.tokens_per_step,
-        "device": device.type, "dtype": device.dtype_name, "threads": device.threads,
+        "n_train_tokens": int(len(data.train)),
+        "n_val_tokens": int(len(data.val)),
+        "n_params": model.num_params(),
+        "n_params_non_embedding": model.num_params(non_embedding=True),
+        "flops_per_token": model.flops_per_token(),
+        "tokens_per_step": cfg.tokens_per_step,
+        "device": device.type,
+        "dtype": device.dtype_name,
+        "threads": device.threads,
     }
 
 
 def _nan_message(h: History) -> str:
     bad = next(r for r in h.steps if not math.isfinite(r["loss"]))
-    return (f"loss became {bad['loss']} at step {bad['step']} (lr {bad['lr']:.2e}, grad norm "
-            f"{bad['grad_norm']:.3g}): lower lr, keep grad_clip on, or use a longer warmup")
+    return (
+        f"loss became {bad['loss']} at step {bad['step']} (lr {bad['lr']:.2e}, grad norm "
+        f"{bad['grad_norm']:.3g}): lower lr, keep grad_clip on, or use a longer warmup"
+    )
 
 
 # ---------------------------------------------------------------------------
 
 
-def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None = None,
-          resume: str | Path | None = None, data: TokenData | None = None,
-          progress: bool = True, label: str | None = None) -> History:
+def train(
+    cfg: Config | None = None,
+    *,
+    callbacks=(),
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    data: TokenData | None = None,
+    progress: bool = True,
+    label: str | None = None,
+) -> History:
     """Train a GPT; return its History. resume=DIR continues the run saved in DIR.
     label: the run's name in its history (meta["label"]), for plots and overlays.
     The run folder (out_dir, else resume) is locked while it trains: another live process
@@ -433,23 +495,29 @@ def train(cfg: Config | None = None, *, callbacks=(), out_dir: str | Path | None
         return _train(cfg, callbacks, out_dir, resume, data, progress, label)
 
 
-def _train(cfg: Config | None, callbacks, out_dir: str | Path | None, resume: str | Path | None,
-           data: TokenData | None, progress: bool, label: str | None) -> History:
+def _train(
+    cfg: Config | None,
+    callbacks,
+    out_dir: str | Path | None,
+    resume: str | Path | None,
+    data: TokenData | None,
+    progress: bool,
+    label: str | None,
+) -> History:
     if resume is None:
         if cfg is None:
             raise ConfigError("train() needs a config (e.g. slmlab.presets.preset('smoke')) or resume=DIR")
-        return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress,
-                       label=label).run()
+        return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress, label=label).run()
     ckpt = checkpoint.load_checkpoint(Path(resume) / runfolder.CKPT)
     distributed.check_world_size(ckpt.get("world_size", 1), resume)
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
         given, was = {"name": cfg.name, **cfg.flat()}, {"name": saved.name, **saved.flat()}
         diff = [k for k, v in given.items() if k != "vocab_size" and was[k] != v]
-        raise ConfigError(f"resume={resume}: the given config differs from the saved one in "
-                          f"{', '.join(diff)}; pass cfg=None to resume as saved, or start a new run")
-    trainer = Trainer(saved, data=data, callbacks=callbacks, out_dir=out_dir or resume, progress=progress,
-                      label=label)
+        raise ConfigError(
+            f"resume={resume}: the given config differs from the saved one in "
+            f"{', '.join(diff)}; pass cfg=None to resume as saved, or start a new run"
+        )
+    trainer = Trainer(saved, data=data, callbacks=callbacks, out_dir=out_dir or resume, progress=progress, label=label)
     checkpoint.restore(trainer, ckpt)
     return trainer.run()
-

@@ -50,9 +50,11 @@ from .presets import profile
 
 __all__ = ["BackgroundRun", "Dashboard", "LivePlot", "slider_for", "colab_widgets"]
 
-COLAB_FALLBACK = ("note: this Colab runtime cannot show the Dashboard's widgets (its custom widget manager "
-                  "did not start): drive it with dash.set(lr=...), dash.start(block=True), then "
-                  "display(dash.figure())")
+COLAB_FALLBACK = (
+    "note: this Colab runtime cannot show the Dashboard's widgets (its custom widget manager "
+    "did not start): drive it with dash.set(lr=...), dash.start(block=True), then "
+    "display(dash.figure())"
+)
 
 
 def colab_widgets() -> bool:
@@ -95,16 +97,33 @@ def slider_for(field: str, spec: Any, current: Any) -> w.ValueWidget:
     if isinstance(spec, list) and spec:
         options = _with_value(spec, current)
         kind = w.SelectionSlider if all(_is_number(v) for v in options) else w.Dropdown
-        return kind(options=[(_option_text(v), v) for v in options], value=current, description=field,
-                    style=style, layout=layout, continuous_update=False)
+        return kind(
+            options=[(_option_text(v), v) for v in options],
+            value=current,
+            description=field,
+            style=style,
+            layout=layout,
+            continuous_update=False,
+        )
     if isinstance(spec, tuple) and len(spec) == 3 and all(_is_number(v) for v in spec):
         lo, hi, step = spec
         kind = w.IntSlider if all(isinstance(v, int) for v in (*spec, current)) else w.FloatSlider
         extra = {} if kind is w.IntSlider else {"readout_format": ".3g"}
-        return kind(min=min(lo, current), max=max(hi, current), step=step, value=current,
-                    description=field, style=style, layout=layout, continuous_update=False, **extra)
-    raise ConfigError(f"sliders[{field!r}]={spec!r}: give a list of values, e.g. [1e-4, 3e-4, 1e-3], "
-                      f"or a (min, max, step) tuple, e.g. (0.0, 0.5, 0.1)")
+        return kind(
+            min=min(lo, current),
+            max=max(hi, current),
+            step=step,
+            value=current,
+            description=field,
+            style=style,
+            layout=layout,
+            continuous_update=False,
+            **extra,
+        )
+    raise ConfigError(
+        f"sliders[{field!r}]={spec!r}: give a list of values, e.g. [1e-4, 3e-4, 1e-3], "
+        f"or a (min, max, step) tuple, e.g. (0.0, 0.5, 0.1)"
+    )
 
 
 def _with_value(options: Sequence, value: Any) -> list:
@@ -184,8 +203,9 @@ class BackgroundRun:
         if self.running:
             return False
         self.label, self._stop_asked, self.error, self.trainer = label, False, None, None
-        self._thread = threading.Thread(target=self._work, args=(cfg, label, callbacks, on_end),
-                                        daemon=True, name="slmlab-dashboard")
+        self._thread = threading.Thread(
+            target=self._work, args=(cfg, label, callbacks, on_end), daemon=True, name="slmlab-dashboard"
+        )
         self._thread.start()
         return True
 
@@ -244,10 +264,19 @@ class Dashboard:
     slmlab.experiments.run (cached by config).
     """
 
-    def __init__(self, base_cfg: Config, sliders: Mapping[str, Any] | None = None, *,
-                 ladder: Any = None, runs: Sequence = (), x: str = "step", logy: bool = False,
-                 redraw_every: float = 2.0, runner: Callable | None = None,
-                 title: str | None = None):
+    def __init__(
+        self,
+        base_cfg: Config,
+        sliders: Mapping[str, Any] | None = None,
+        *,
+        ladder: Any = None,
+        runs: Sequence = (),
+        x: str = "step",
+        logy: bool = False,
+        redraw_every: float = 2.0,
+        runner: Callable | None = None,
+        title: str | None = None,
+    ):
         self.base_cfg = validate(base_cfg)
         self.ladder, self.x, self.logy = ladder, x, logy
         self.runs: list = list(runs)  # finished runs, oldest first; the overlay draws them all
@@ -264,20 +293,24 @@ class Dashboard:
 
     def _build(self, title: str) -> None:
         self._train_btn = w.Button(description="Train", button_style="success", icon="play")
-        self._stop_btn = w.Button(description="Stop", button_style="danger", icon="stop",
-                                  disabled=True)
+        self._stop_btn = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self._train_btn.on_click(lambda _: self._click_train())
         self._stop_btn.on_click(lambda _: self.stop())
-        self._progress = w.IntProgress(min=0, max=self.base_cfg.train.max_steps, value=0,
-                                       layout=w.Layout(width="260px"))
+        self._progress = w.IntProgress(
+            min=0, max=self.base_cfg.train.max_steps, value=0, layout=w.Layout(width="260px")
+        )
         self._progress_text = w.Label("")
         self._status_label = w.HTML()
         self._image = w.Image(format="png", layout=w.Layout(max_width="100%"))
-        self.widget = w.VBox([
-            w.HTML(f"<b>{title}</b>"), *self.sliders.values(),
-            w.HBox([self._train_btn, self._stop_btn, self._progress, self._progress_text]),
-            self._status_label, self._image,
-        ])
+        self.widget = w.VBox(
+            [
+                w.HTML(f"<b>{title}</b>"),
+                *self.sliders.values(),
+                w.HBox([self._train_btn, self._stop_btn, self._progress, self._progress_text]),
+                self._status_label,
+                self._image,
+            ]
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -357,8 +390,9 @@ class Dashboard:
         """
         with self._lock:
             if self.running:
-                self._set_status(f"a run is already going ({self.control.label}): wait for it "
-                                 f"to end, or press Stop first")
+                self._set_status(
+                    f"a run is already going ({self.control.label}): wait for it to end, or press Stop first"
+                )
                 return False
             cfg, label, feed = self.config(), self.label(), _Feed(self)
             self._buttons(running=True)
@@ -411,8 +445,9 @@ class Dashboard:
     def _on_step(self, trainer, rec: dict) -> None:
         self._progress.value = rec["step"]
         speed = rec["tokens"] / rec["seconds"] if rec.get("seconds") else 0.0
-        self._progress_text.value = (f"step {rec['step']}/{trainer.cfg.train.max_steps} · "
-                                     f"loss {rec['loss']:.3f} · {speed:,.0f} tok/s")
+        self._progress_text.value = (
+            f"step {rec['step']}/{trainer.cfg.train.max_steps} · loss {rec['loss']:.3f} · {speed:,.0f} tok/s"
+        )
         self._live.update()
 
     def _buttons(self, running: bool) -> None:
@@ -437,9 +472,16 @@ class Dashboard:
         wrap = lambda text: textwrap.fill(text, 45)  # noqa: E731  a run's label lists every setting it changed
         plots.curves(shown, self.ladder, ax=left, x=self.x, logy=self.logy, title=wrap(name) if name else None)
         runs = list(self.runs) + ([live] if live is not None else [])
-        plots.overlay(runs, "val_loss", ax=right, x=self.x, logy=self.logy, ladder=self.ladder,
-                      label_by=lambda r: wrap(f"now: {self.control.label}" if r is live else r.label),
-                      title="val loss, every run")
+        plots.overlay(
+            runs,
+            "val_loss",
+            ax=right,
+            x=self.x,
+            logy=self.logy,
+            ladder=self.ladder,
+            label_by=lambda r: wrap(f"now: {self.control.label}" if r is live else r.label),
+            title="val loss, every run",
+        )
 
 
 def _summary(run, trained: bool) -> str:
@@ -470,8 +512,15 @@ class LivePlot:
     warns once (kept in `last_error`) instead of ending the run.
     """
 
-    def __init__(self, draw: Callable[[Figure], Any], target: Any = None, *,
-                 min_interval: float = 2.0, figsize=(11, 4), dpi: int = 80):
+    def __init__(
+        self,
+        draw: Callable[[Figure], Any],
+        target: Any = None,
+        *,
+        min_interval: float = 2.0,
+        figsize=(11, 4),
+        dpi: int = 80,
+    ):
         self.draw, self.target = draw, target
         self.min_interval, self.figsize, self.dpi = min_interval, figsize, dpi
         self.skip_redraws = profile() == "smoke"

@@ -49,6 +49,8 @@ def files_reads(monkeypatch):
             if str(p).endswith(suffix):
                 reads.append(p)
             return real_open(p, *args, **kwargs)
+
         monkeypatch.setattr(files, "open", spy, raising=False)
         return reads
+
     return spy_on

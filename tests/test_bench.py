@@ -16,15 +16,25 @@ from slmlab import bench, device, targets
 
 @pytest.mark.slow
 def test_quick_bench_writes_json_and_table(tmp_path):
-    args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="tiny:float32:eager",
-                                 steps=2, quick=True)
+    args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="tiny:float32:eager", steps=2, quick=True)
     assert bench.main(args) == 0
     report = json.loads((tmp_path / "b" / "bench.json").read_text())
     assert {"device", "threads", "peak_flops", "results", "torch"} <= set(report)
     (r,) = report["results"]
-    for key in ("config", "dtype", "compile", "ms_per_step", "ms_per_step_min", "cpu_ms_per_step",
-                "tokens_per_s", "mfu", "peak_memory_mb", "compile_s", "first_step_s",
-                "flops_per_token"):
+    for key in (
+        "config",
+        "dtype",
+        "compile",
+        "ms_per_step",
+        "ms_per_step_min",
+        "cpu_ms_per_step",
+        "tokens_per_s",
+        "mfu",
+        "peak_memory_mb",
+        "compile_s",
+        "first_step_s",
+        "flops_per_token",
+    ):
         assert key in r, key
     assert r["config"] == "tiny" and r["dtype"] == "float32" and r["compile"] is False
     assert r["tokens_per_s"] > 0 and r["peak_memory_mb"] > 0 and 0 < r["mfu"] < 1
@@ -58,12 +68,13 @@ def test_gpu_peaks_by_name_and_dtype():
 def test_case_names_expand_and_unknown_ones_are_refused(monkeypatch):
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # a CPU with native bf16
     assert bench.parse_cases("tiny", "cpu", quick=False) == [
-        ("tiny", "float32", False), ("tiny", "float32", True),
-        ("tiny", "bfloat16", False), ("tiny", "bfloat16", True)]
-    assert bench.parse_cases("student:bfloat16:eager", "cpu", quick=False) == [
-        ("student", "bfloat16", False)]
-    assert bench.parse_cases(None, "cpu", quick=True) == [
-        ("tiny", "float32", False), ("tiny", "bfloat16", False)]
+        ("tiny", "float32", False),
+        ("tiny", "float32", True),
+        ("tiny", "bfloat16", False),
+        ("tiny", "bfloat16", True),
+    ]
+    assert bench.parse_cases("student:bfloat16:eager", "cpu", quick=False) == [("student", "bfloat16", False)]
+    assert bench.parse_cases(None, "cpu", quick=True) == [("tiny", "float32", False), ("tiny", "bfloat16", False)]
     with pytest.raises(ValueError, match="unknown"):
         bench.parse_cases("nanogpt-huge", "cpu", quick=False)
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)  # without: no bf16 case to grind through
@@ -72,12 +83,22 @@ def test_case_names_expand_and_unknown_ones_are_refused(monkeypatch):
 
 def test_bench_configs_match_the_recipes():
     baby = bench.bench_config("nanogpt-baby")
-    assert (baby.model.n_layer, baby.model.n_embd, baby.model.block_size,
-            baby.train.micro_batch_size, baby.model.vocab_size) == (4, 128, 64, 12, 65)
+    assert (
+        baby.model.n_layer,
+        baby.model.n_embd,
+        baby.model.block_size,
+        baby.train.micro_batch_size,
+        baby.model.vocab_size,
+    ) == (4, 128, 64, 12, 65)
     student = bench.bench_config("student")
-    assert (student.model.n_layer, student.model.n_head, student.model.n_embd,
-            student.model.block_size, student.train.micro_batch_size,
-            student.model.vocab_size) == (6, 6, 384, 128, 32, 50257)
+    assert (
+        student.model.n_layer,
+        student.model.n_head,
+        student.model.n_embd,
+        student.model.block_size,
+        student.train.micro_batch_size,
+        student.model.vocab_size,
+    ) == (6, 6, 384, 128, 32, 50257)
     assert bench.random_data(70, n_tokens=1000).vocab_size == 70
 
 
@@ -142,9 +163,16 @@ def test_targets_parse_and_their_configs_are_the_recipes():
         targets.parse_targets("marathon", quick=False)
     ours, base = targets.target_configs("speedrun")
     assert ours.data == base.data and ours.train.eval_batches == base.train.eval_batches == 50
-    assert (base.model.n_layer, base.model.n_embd, base.model.block_size, base.train.micro_batch_size,
-            base.train.lr, base.train.max_steps, base.train.dtype, base.train.optimizer) == (
-                4, 128, 64, 12, 1e-3, 2000, "float32", "adamw")
+    assert (
+        base.model.n_layer,
+        base.model.n_embd,
+        base.model.block_size,
+        base.train.micro_batch_size,
+        base.train.lr,
+        base.train.max_steps,
+        base.train.dtype,
+        base.train.optimizer,
+    ) == (4, 128, 64, 12, 1e-3, 2000, "float32", "adamw")
     ours, base = targets.target_configs("tinystories")
     assert base.data.tokenizer == "gpt2" and ours.data.corpus == base.data.corpus == "tinystories"
     assert base.train.time_budget == ours.train.time_budget  # the same minutes
@@ -153,10 +181,10 @@ def test_targets_parse_and_their_configs_are_the_recipes():
 @pytest.mark.slow
 def test_smoke_target_runs_every_side_and_reports(tmp_path, monkeypatch):
     # in this process: the subprocess protocol is the nanoGPT race's test; here, the report
-    monkeypatch.setattr(targets, "_in_subprocess",
-                        lambda case: targets.run_target_case(**case, launched=time.time()))
-    args = types.SimpleNamespace(out=str(tmp_path / "b"), configs="none", steps=0, quick=True,
-                                 targets="smoke", nanogpt=None)
+    monkeypatch.setattr(targets, "_in_subprocess", lambda case: targets.run_target_case(**case, launched=time.time()))
+    args = types.SimpleNamespace(
+        out=str(tmp_path / "b"), configs="none", steps=0, quick=True, targets="smoke", nanogpt=None
+    )
     assert bench.main(args) == 0
     report = json.loads((tmp_path / "b" / "bench.json").read_text())
     (row,) = report["targets"]
@@ -223,12 +251,14 @@ def test_nanogpt_race_runs_its_train_py_and_times_the_first_val_under_the_bar(tm
         (repo / f).write_text("")
     (repo / "data/shakespeare_char").mkdir(parents=True)
     (repo / "data/shakespeare_char/prepare.py").write_text(  # a stand-in: checks its input is there
-        "import os; assert os.path.exists(os.path.join(os.path.dirname(__file__), 'input.txt'))")
+        "import os; assert os.path.exists(os.path.join(os.path.dirname(__file__), 'input.txt'))"
+    )
     (repo / "train.py").write_text(
         "import sys\nassert '--device=cpu' in sys.argv\n"
         "print('step 0: train loss 4.1000, val loss 4.2000')\n"
         "print('step 250: train loss 1.9000, val loss 1.8800')\n"
-        "print('step 500: train loss 1.7000, val loss 1.8000')\n")
+        "print('step 500: train loss 1.7000, val loss 1.8000')\n"
+    )
     r = targets.race_nanogpt(repo, 1.8857, text, log=lambda s: None)
     assert r["reached"] and r["step_to_bar"] == 250 and r["final_score"] == 1.8
     assert 0 <= r["seconds_to_bar"] <= r["seconds"]

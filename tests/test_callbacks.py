@@ -27,15 +27,16 @@ def _callback_uses(tree: ast.Module):
         if not isinstance(cls, ast.ClassDef) or not any(b.endswith("Callback") for b in bases):
             continue
         for node in ast.walk(cls):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id == "trainer"):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "trainer":
                 yield node.lineno, node.attr
 
 
 def test_slmlab_callbacks_use_only_what_the_view_names():
     """A callback that needs more of the Trainer widens TrainerView first, on purpose."""
-    outside = [f"{path.relative_to(PACKAGE.parent)}:{line} trainer.{attr}"
-               for path in sorted(PACKAGE.rglob("*.py"))
-               for line, attr in _callback_uses(ast.parse(path.read_text()))
-               if attr not in VIEW]
+    outside = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} trainer.{attr}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line, attr in _callback_uses(ast.parse(path.read_text()))
+        if attr not in VIEW
+    ]
     assert not outside, "callbacks reach past TrainerView: " + ", ".join(outside)

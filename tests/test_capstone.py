@@ -37,8 +37,7 @@ def test_budget_config_keeps_smoke_falls_back_with_the_profiles_size_and_sets_a_
     budget = want.train.time_budget or capstone.BUDGET_SECONDS["cpu"]  # the preset's own first
     assert (got.model, got.train) == (want.model, want.replace(time_budget=budget).train) and budget > 0
     assert (got.data.corpus, got.data.corpus_bytes, got.data.tokenizer) == ("synthetic", 2_000_000, "bpe-4096")
-    on_disk = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu",
-                                                     cfg=cpu.replace(corpus="tinystories")))
+    on_disk = capstone.budget_config(SimpleNamespace(smoke=False, profile="cpu", cfg=cpu.replace(corpus="tinystories")))
     assert on_disk.data == want.data
     assert (capstone.budget_tokenizer("cpu"), capstone.budget_tokenizer("smoke")) == ("bpe-4096", "char")
 
@@ -118,8 +117,16 @@ def test_a_cached_run_gives_the_recorded_samples_back(data):
 
 
 def row(name, config, bpb, **more):
-    return {"name": name, "config": config, "bits_per_byte": bpb, "val": bpb * 2.77, "updates": 100,
-            "seconds": 600.0, "verdict": "worse", **more}
+    return {
+        "name": name,
+        "config": config,
+        "bits_per_byte": bpb,
+        "val": bpb * 2.77,
+        "updates": 100,
+        "seconds": 600.0,
+        "verdict": "worse",
+        **more,
+    }
 
 
 def test_a_rerun_replaces_its_row_and_leaves_no_temporary_file(tmp_path):
@@ -166,9 +173,15 @@ def test_python_m_slmlab_leaderboard_prints_the_merged_table(tmp_path, capsys):
 
 
 def test_the_checklist_links_every_lesson_it_names():
-    text = capstone.checklist([("Keep the best.", "Best val 1.2.", "05_data_size.ipynb, §4; 06_dropout.ipynb"),
-                               ("Lint.", "", "04_val_loss_9_clinic.ipynb, §2")])
+    text = capstone.checklist(
+        [
+            ("Keep the best.", "Best val 1.2.", "05_data_size.ipynb, §4; 06_dropout.ipynb"),
+            ("Lint.", "", "04_val_loss_9_clinic.ipynb, §2"),
+        ]
+    )
     first, second = text.splitlines()
-    assert first == ("- [ ] **Keep the best.** Best val 1.2. ([05_data_size.ipynb](05_data_size.ipynb), §4; "
-                     "[06_dropout.ipynb](06_dropout.ipynb))")
+    assert first == (
+        "- [ ] **Keep the best.** Best val 1.2. ([05_data_size.ipynb](05_data_size.ipynb), §4; "
+        "[06_dropout.ipynb](06_dropout.ipynb))"
+    )
     assert second.endswith("([04_val_loss_9_clinic.ipynb](04_val_loss_9_clinic.ipynb), §2)")

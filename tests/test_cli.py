@@ -14,9 +14,13 @@ def book(tmp_path, monkeypatch):
     monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SLMLAB_RUNS_DIR", str(tmp_path / "runs"))
     f = tmp_path / "book.txt"
-    f.write_text("".join(f"Paragraph {i:04d} of the book, about a cat and a dog and a hat.\n"
-                         f"It goes on for a second line of about thirty more.\n\n"
-                         for i in range(1500)))
+    f.write_text(
+        "".join(
+            f"Paragraph {i:04d} of the book, about a cat and a dog and a hat.\n"
+            f"It goes on for a second line of about thirty more.\n\n"
+            for i in range(1500)
+        )
+    )
     assert f.stat().st_size > 150_000
     return f
 
@@ -37,8 +41,10 @@ def test_a_cut_corpus_says_how_much_it_read(book, capsys):
     assert cli.main(["prepare", "--corpus", f"file:{book}", "--set", "corpus_bytes=50000"]) == 0
     out, err = capsys.readouterr()
     size = book.stat().st_size
-    assert err.strip() == (f"note: file:{book} holds {size:,} bytes; this run reads the first "
-                           f"50,000 (corpus_bytes; change it with --set corpus_bytes=N)")
+    assert err.strip() == (
+        f"note: file:{book} holds {size:,} bytes; this run reads the first "
+        f"50,000 (corpus_bytes; change it with --set corpus_bytes=N)"
+    )
     assert _manifest(out)["n_train_docs"] < 1500
 
 

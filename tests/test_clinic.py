@@ -43,8 +43,9 @@ def test_uploaded_bytes_and_names_go_to_the_right_reader():
     assert r.lr_sum is None and "uniform guess over 4,096 tokens scores 8.32" in r.answer
 
 
-@pytest.mark.parametrize("junk, says", [("", "nothing to read"), ("hello\nworld", "no line of it"),
-                                        (b"\xff\xfe\x00", "not UTF-8")])
+@pytest.mark.parametrize(
+    "junk, says", [("", "nothing to read"), ("hello\nworld", "no line of it"), (b"\xff\xfe\x00", "not UTF-8")]
+)
 def test_junk_gets_one_line(junk, says):
     with pytest.raises(ValueError, match=says) as e:
         read_your_run(junk)
@@ -69,8 +70,14 @@ def test_the_widget_reads_what_was_pasted_or_uploaded_without_a_restart():
     assert r is not None and r.history.evals[-1]["step"] == 31
     assert any("barely_trained" in o.get("text", "") for o in clinic.out.outputs)
     clinic.log.value = ""
-    clinic.log_file.value = ({"name": "log.txt", "type": "text/plain", "size": len(LOG),
-                              "content": memoryview(LOG.encode()),
-                              "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    clinic.log_file.value = (
+        {
+            "name": "log.txt",
+            "type": "text/plain",
+            "size": len(LOG),
+            "content": memoryview(LOG.encode()),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc),
+        },
+    )
     assert clinic.read().history.evals[0]["val_loss"] == pytest.approx(9.4478)
     assert math.isfinite(clinic.result.lr_sum)

@@ -18,6 +18,7 @@ def _no_network(monkeypatch):
     def fail(url, max_bytes, *args, **kwargs):
         attempts.append(url)
         raise ConnectionError("offline (test)")
+
     monkeypatch.setattr(downloads, "http_get", fail)
     return attempts
 
@@ -211,7 +212,8 @@ def fake_server(monkeypatch, served):
         body = next(b for name, b in served.items() if url.endswith(name))
         body = body if max_bytes is None else body[:max_bytes]
         for i in range(0, len(body), 1000):
-            yield body[i:i + 1000]
+            yield body[i : i + 1000]
+
     monkeypatch.setattr(downloads, "http_get", get)
     return asked
 
@@ -348,7 +350,7 @@ def test_http_get_asks_for_a_range_and_reads_no_further():
             data = body
             if rng and self.path == "/ranged":
                 end = int(rng.split("-")[1])
-                data = body[:end + 1]
+                data = body[: end + 1]
             self.send_response(206 if data is not body else 200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -358,8 +360,7 @@ def test_http_get_asks_for_a_range_and_reads_no_further():
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                     daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_port}"
         assert b"".join(downloads.http_get(f"{base}/ranged", 3000)) == body[:3000]

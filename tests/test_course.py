@@ -14,8 +14,9 @@ def test_start_applies_the_lesson_setup_on_the_preset_and_changes_on_top(monkeyp
     setup = lesson_setup("small-sweep", "cpu")
     assert lesson.profile == "cpu" and lesson.setup == "small-sweep" and lesson.cfg.name == "cpu"
     assert lesson.cfg.train.max_steps == 70 != setup["max_steps"]  # the notebook's change wins
-    assert {k: lesson.cfg.get(k) for k in setup if k != "max_steps"} == \
-        {k: v for k, v in setup.items() if k != "max_steps"}
+    assert {k: lesson.cfg.get(k) for k in setup if k != "max_steps"} == {
+        k: v for k, v in setup.items() if k != "max_steps"
+    }
     untouched = preset("cpu").get("micro_batch_size")
     assert "micro_batch_size" not in setup and lesson.cfg.train.micro_batch_size == untouched
     assert "05_data_size: profile cpu | setup small-sweep | corpus" in capsys.readouterr().out

@@ -40,8 +40,7 @@ def fake(monkeypatch, tmp_path):
 
     def corpus(seed):
         val = [d + state.val_extra for d in fake_docs(20, seed + 1)]
-        return Corpus("fake", fake_docs(200, seed), val, f"fake (seed {seed})",
-                      val_logprobs=[-10.0] * len(val))
+        return Corpus("fake", fake_docs(200, seed), val, f"fake (seed {seed})", val_logprobs=[-10.0] * len(val))
 
     def load_corpus(name, *, corpus_bytes, val_fraction, data_seed):
         if state.fail:
@@ -203,6 +202,7 @@ def test_prepare_with_only_the_tinystories_train_file_stays_offline(monkeypatch,
     def network(url, *args, **kwargs):
         attempts.append(url)
         raise AssertionError(f"prepare tried the network: {url}")
+
     monkeypatch.setattr(downloads, "http_get", network)
     monkeypatch.setenv("SLMLAB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SLMLAB_DATA_DIR", str(tmp_path / "data"))
@@ -245,9 +245,11 @@ def test_batch_sampler_shapes_and_shift():
     assert x.shape == y.shape == (8, 16) and x.dtype == y.dtype == torch.int64
     assert torch.equal(x[:, 1:], y[:, :-1])
     for row in range(8):  # every row is a real window of the token array
-        start = int(np.flatnonzero(np.all(
-            np.lib.stride_tricks.sliding_window_view(tokens, 17) == np.r_[x[row], y[row, -1:]],
-            axis=1))[0])
+        start = int(
+            np.flatnonzero(
+                np.all(np.lib.stride_tricks.sliding_window_view(tokens, 17) == np.r_[x[row], y[row, -1:]], axis=1)
+            )[0]
+        )
         assert start + 16 < len(tokens)
 
 

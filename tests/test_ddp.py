@@ -32,8 +32,7 @@ from slmlab.presets import preset
 from slmlab.train import Trainer, train
 
 if not (dist.is_available() and dist.is_gloo_available()):
-    pytest.skip("this torch has no gloo backend, so data-parallel training on CPU cannot run",
-                allow_module_level=True)
+    pytest.skip("this torch has no gloo backend, so data-parallel training on CPU cannot run", allow_module_level=True)
 
 B = 4  # micro-batch per rank; the one-process reference trains on 2 * B
 WORLD = 2
@@ -43,8 +42,17 @@ LOOPBACK = "lo0" if sys.platform == "darwin" else "lo"  # GLOO_SOCKET_IFNAME: ne
 
 def cfg_for(micro_batch_size: int):
     """6 updates of 2 micro-steps (so no_sync matters), evals at 3 and 6, no dropout."""
-    return preset("smoke", dropout=0.0, micro_batch_size=micro_batch_size, grad_accum_steps=2,
-                  max_steps=6, warmup_steps=2, eval_interval=3, eval_batches=2, log_interval=3)
+    return preset(
+        "smoke",
+        dropout=0.0,
+        micro_batch_size=micro_batch_size,
+        grad_accum_steps=2,
+        max_steps=6,
+        warmup_steps=2,
+        eval_interval=3,
+        eval_batches=2,
+        log_interval=3,
+    )
 
 
 def free_port() -> int:
@@ -72,6 +80,7 @@ def test_on_cuda_each_rank_takes_the_gpu_of_its_local_rank_with_nccl(monkeypatch
 
     def init_process_group(backend=None, timeout=None, device_id=None):  # the real one's keywords
         calls["init"] = {"backend": backend, "timeout": timeout, "device_id": device_id}
+
     monkeypatch.setattr(dist, "init_process_group", init_process_group)
     monkeypatch.setattr(distributed, "_current", lambda: "joined")
     assert distributed.init("cuda") == "joined"
@@ -109,6 +118,7 @@ class CountAllReduces(Callback):
         def hook(state, bucket):
             self.calls += 1
             return default_hooks.allreduce_hook(None, bucket)
+
         trainer.step_model.register_comm_hook(None, hook)
 
     def on_update(self, trainer):
@@ -134,21 +144,39 @@ class DieOnRank1(Callback):
 
 
 def _rank(rank: int, port: int, out: str) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD),
-                      LOCAL_WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                      GLOO_SOCKET_IFNAME=LOOPBACK, SLMLAB_THREADS="1", SLMLAB_DDP_TIMEOUT=str(TIMEOUT_S))
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(WORLD),
+        LOCAL_WORLD_SIZE=str(WORLD),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        GLOO_SOCKET_IFNAME=LOOPBACK,
+        SLMLAB_THREADS="1",
+        SLMLAB_DDP_TIMEOUT=str(TIMEOUT_S),
+    )
     torch.set_num_threads(1)
     out, cfg = Path(out), cfg_for(B)
     counter = CountAllReduces()
     trainer = Trainer(cfg, out_dir=out / f"whole-rank{rank}", progress=False, callbacks=[counter])
     h = trainer.run()
-    torch.save({"params": trainer.model.state_dict(), "steps": h.steps, "evals": h.evals,
-                "meta": h.meta, "all_reduces": counter.per_update}, out / f"whole-{rank}.pt")
+    torch.save(
+        {
+            "params": trainer.model.state_dict(),
+            "steps": h.steps,
+            "evals": h.evals,
+            "meta": h.meta,
+            "all_reduces": counter.per_update,
+        },
+        out / f"whole-{rank}.pt",
+    )
 
     first = train(cfg, out_dir=out / "resumed", progress=False, callbacks=[StopOnRank1(3)])
     resumed = train(resume=out / "resumed", progress=False)
-    torch.save({"first": (first.stop_reason, first.steps[-1]["step"]), "steps": resumed.steps,
-                "evals": resumed.evals}, out / f"resumed-{rank}.pt")
+    torch.save(
+        {"first": (first.stop_reason, first.steps[-1]["step"]), "steps": resumed.steps, "evals": resumed.evals},
+        out / f"resumed-{rank}.pt",
+    )
 
     timed = Trainer(cfg.replace(time_budget=1.5, max_steps=100_000, eval_interval=1000), progress=False)
     th = timed.run()  # a time_budget's lr from each rank's own clock would part the replicas
@@ -242,7 +270,12 @@ def test_only_rank_0_writes_the_run_folder(ranks):
     out, _ = ranks
     assert not (out / "whole-rank1").exists()
     assert {p.name for p in (out / "whole-rank0").iterdir()} == {
-        "config.json", "env.json", "history.jsonl", "ckpt.pt", "best.pt"}
+        "config.json",
+        "env.json",
+        "history.jsonl",
+        "ckpt.pt",
+        "best.pt",
+    }
     ckpt = load_checkpoint(out / "whole-rank0" / "ckpt.pt")
     assert ckpt["world_size"] == 2 and len(ckpt["rng_by_rank"]) == 2
 
@@ -279,16 +312,46 @@ def test_a_killed_rank_ends_the_run_with_a_clear_error_not_a_hang(ranks):
 
 @pytest.mark.slow
 def test_torchrun_runs_the_cli_with_two_processes(tmp_path):
-    env = {**os.environ, "GLOO_SOCKET_IFNAME": LOOPBACK, "OMP_NUM_THREADS": "1", "SLMLAB_THREADS": "1",
-           "SLMLAB_DDP_TIMEOUT": str(TIMEOUT_S), "PYTHONPATH": str(Path(__file__).parents[1])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-           "--rdzv-backend=c10d", "--rdzv-endpoint=localhost:0", "-m", "slmlab", "train",
-           "--profile", "smoke", "--set", "max_steps=4", "--set", "eval_interval=2",
-           "--set", "warmup_steps=1", "--out", str(tmp_path / "run"), "--quiet"]
+    env = {
+        **os.environ,
+        "GLOO_SOCKET_IFNAME": LOOPBACK,
+        "OMP_NUM_THREADS": "1",
+        "SLMLAB_THREADS": "1",
+        "SLMLAB_DDP_TIMEOUT": str(TIMEOUT_S),
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=localhost:0",
+        "-m",
+        "slmlab",
+        "train",
+        "--profile",
+        "smoke",
+        "--set",
+        "max_steps=4",
+        "--set",
+        "eval_interval=2",
+        "--set",
+        "warmup_steps=1",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    ]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
-    assert lines.count("ddp: 2 processes (gloo); global batch = 8 micro_batch_size x 1 "
-                       "grad_accum_steps x 2 processes = 16 sequences = 512 tokens per update") == 1
+    assert (
+        lines.count(
+            "ddp: 2 processes (gloo); global batch = 8 micro_batch_size x 1 "
+            "grad_accum_steps x 2 processes = 16 sequences = 512 tokens per update"
+        )
+        == 1
+    )
     assert sum(line.startswith("4 steps in ") for line in lines) == 1  # rank 0's summary only
     assert load_checkpoint(tmp_path / "run" / "ckpt.pt")["world_size"] == 2

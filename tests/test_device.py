@@ -80,4 +80,3 @@ def test_threads_default_to_slmlab_threads(monkeypatch, restore_threads):
     assert dev.setup("cpu", "float32").threads == 3 and torch.get_num_threads() == 3
     monkeypatch.delenv("SLMLAB_THREADS")
     assert 1 <= dev.default_threads() <= (os.cpu_count() or 1)
-

@@ -31,22 +31,51 @@ def one_thread():
     else:
         os.environ["SLMLAB_THREADS"] = old_env
 
+
 # ---------------------------------------------------------------------------
 # Lint
 
-STUDENT_CODES = {"min_lr_above_lr", "scheduler_per_micro_step", "eval_iters_as_interval",
-                 "clip_before_unscale", "block_size_mismatch", "decay_on_norms_and_biases",
-                 "no_eot_between_documents", "vocab_dominates_params", "warmup_starts_high",
-                 "no_resume", "budget", "eval_overhead", "adam_eps_damps_updates"}
+STUDENT_CODES = {
+    "min_lr_above_lr",
+    "scheduler_per_micro_step",
+    "eval_iters_as_interval",
+    "clip_before_unscale",
+    "block_size_mismatch",
+    "decay_on_norms_and_biases",
+    "no_eot_between_documents",
+    "vocab_dominates_params",
+    "warmup_starts_high",
+    "no_resume",
+    "budget",
+    "eval_overhead",
+    "adam_eps_damps_updates",
+}
 
 # the student's notebook with every bug fixed and a small vocabulary: nothing to say but the budget
-CLEAN_NOTEBOOK = {"learning_rate": 1e-3, "max_iters": 4000, "warmup_steps": 100, "min_lr": 1e-4,
-                  "eval_interval": 100, "eval_batches": 20, "batch_size": 16, "block_size": 128,
-                  "gradient_accumulation_steps": 1, "weight_decay": 0.1, "grad_clip": 1.0,
-                  "n_layer": 4, "n_head": 4, "n_embd": 128, "vocab_size": 512,
-                  "scheduler_steps_per": "update", "weight_decay_on_all_params": False,
-                  "amp_dtype": "float16", "clip_before_unscale": False,
-                  "eot_between_documents": True, "warmup_start_factor": 0.0, "resume": True}
+CLEAN_NOTEBOOK = {
+    "learning_rate": 1e-3,
+    "max_iters": 4000,
+    "warmup_steps": 100,
+    "min_lr": 1e-4,
+    "eval_interval": 100,
+    "eval_batches": 20,
+    "batch_size": 16,
+    "block_size": 128,
+    "gradient_accumulation_steps": 1,
+    "weight_decay": 0.1,
+    "grad_clip": 1.0,
+    "n_layer": 4,
+    "n_head": 4,
+    "n_embd": 128,
+    "vocab_size": 512,
+    "scheduler_steps_per": "update",
+    "weight_decay_on_all_params": False,
+    "amp_dtype": "float16",
+    "clip_before_unscale": False,
+    "eot_between_documents": True,
+    "warmup_start_factor": 0.0,
+    "resume": True,
+}
 
 ONE_BUG = {
     "min_lr_above_lr": {"min_lr": 5e-3},
@@ -76,8 +105,7 @@ def test_student_config_raises_every_code_it_deserves():
     assert d.has_errors(found) and found[0].severity == "error"  # ranked: errors first
     assert all(f.message and f.notebook for f in found)
     budget = next(f for f in found if f.code == "budget").data
-    assert budget == {"tokens_per_update": 32 * 32 * 128, "optimizer_updates": 625,
-                      "total_tokens": 32 * 32 * 128 * 625}
+    assert budget == {"tokens_per_update": 32 * 32 * 128, "optimizer_updates": 625, "total_tokens": 32 * 32 * 128 * 625}
 
 
 def test_chat_config_crashes_on_block_size_and_keeps_the_scheduler_bug():
@@ -130,12 +158,13 @@ def test_student_schedule_shows_the_bug():
 
 def test_slmlab_schedule_is_lr_at_per_update():
     from slmlab.train import lr_at
+
     cfg = preset("cpu")
     s = d.schedule(cfg)
     assert len(s.lr) == cfg.train.max_steps
     assert s.lr[10] == lr_at(10, cfg.train)
     assert s.lr.max() == pytest.approx(cfg.train.lr) and s.lr[-1] >= cfg.train.min_lr
-    assert np.all(np.diff(s.lr[cfg.train.warmup_steps:]) <= 0)
+    assert np.all(np.diff(s.lr[cfg.train.warmup_steps :]) <= 0)
 
 
 # ---------------------------------------------------------------------------
@@ -154,8 +183,9 @@ def plain_counts(train, val, V, k):
 
 
 def fake_data(train, val, V, **manifest):
-    return types.SimpleNamespace(train=train, val=val, vocab_size=V,
-                                 manifest={"corpus": "fake", "tokenizer": "char", **manifest})
+    return types.SimpleNamespace(
+        train=train, val=val, vocab_size=V, manifest={"corpus": "fake", "tokenizer": "char", **manifest}
+    )
 
 
 def test_ladder_numbers_match_dict_counting():
@@ -197,11 +227,16 @@ def test_ladder_auto_k_large_vocab_and_student_rung():
 
 def curve(val, train=None, steps=None, every=100, config=None, vocab=65, step_losses=None):
     steps = steps or [every * (i + 1) for i in range(len(val))]
-    h = d.history_from_evals(dict(zip(steps, val)), train_by_step=dict(zip(steps, train)) if train else None,
-                             vocab_size=vocab, config=config or preset("smoke").to_dict())
+    h = d.history_from_evals(
+        dict(zip(steps, val)),
+        train_by_step=dict(zip(steps, train)) if train else None,
+        vocab_size=vocab,
+        config=config or preset("smoke").to_dict(),
+    )
     if step_losses is not None:
-        h.steps = [{"kind": "step", "step": i + 1, "loss": float(x), "grad_norm": 1.0}
-                   for i, x in enumerate(step_losses)]
+        h.steps = [
+            {"kind": "step", "step": i + 1, "loss": float(x), "grad_norm": 1.0} for i, x in enumerate(step_losses)
+        ]
     return h
 
 
@@ -245,8 +280,7 @@ def test_made_up_overfitting_noise_and_val_below_train():
     assert f["val_below_train"].severity == "warning" and f["val_below_train"].data["compared_with"] == "eval"
     steps = 1.4 + np.exp(-np.arange(1, 301) / 100)  # training-step loss, with dropout on: 1.77, 1.54, 1.45
     cfg = preset("smoke", dropout=0.2).to_dict()
-    f = {x.code: x for x in d.diagnose(curve([1.6, 1.4, 1.3], steps=[100, 200, 300], config=cfg,
-                                             step_losses=steps))}
+    f = {x.code: x for x in d.diagnose(curve([1.6, 1.4, 1.3], steps=[100, 200, 300], config=cfg, step_losses=steps))}
     assert f["val_below_train"].notebook == "06_dropout" and f["val_below_train"].severity == "info"
 
 
@@ -270,11 +304,13 @@ def test_made_up_spiky_and_slow_curves():
 @pytest.fixture(scope="module")
 def data():
     from slmlab.data import prepare
+
     return prepare(preset("smoke").data)
 
 
 def run(data, callbacks=(), **changes):
     from slmlab.train import train
+
     base = dict(max_steps=25, warmup_steps=0, eval_interval=5, eval_batches=4, log_interval=1)
     return train(preset("smoke", **{**base, **changes}), data=data, callbacks=callbacks, progress=False)
 
@@ -301,16 +337,36 @@ def test_doctor_on_real_crawling_run(data, ladder):
 def random_token_data(V=16, n_train=300, n_val=5000):
     """Uniform random tokens: nothing to learn, so all a model learns of train is memorized."""
     from slmlab.data import TokenData
+
     rng = np.random.default_rng(0)
-    manifest = {"corpus": "random", "tokenizer": "random", "val_bytes": n_val, "n_val_tokens": n_val,
-                "entropy_floor": math.log(V)}
-    return TokenData(rng.integers(0, V, n_train).astype(np.uint16), rng.integers(0, V, n_val).astype(np.uint16),
-                     types.SimpleNamespace(vocab_size=V, name="random"), manifest, None)
+    manifest = {
+        "corpus": "random",
+        "tokenizer": "random",
+        "val_bytes": n_val,
+        "n_val_tokens": n_val,
+        "entropy_floor": math.log(V),
+    }
+    return TokenData(
+        rng.integers(0, V, n_train).astype(np.uint16),
+        rng.integers(0, V, n_val).astype(np.uint16),
+        types.SimpleNamespace(vocab_size=V, name="random"),
+        manifest,
+        None,
+    )
 
 
 def test_doctor_on_real_overfitting_run():
-    h = run(random_token_data(), max_steps=60, lr=1e-2, min_lr=1e-2, eval_interval=6, eval_batches=8,
-            block_size=16, micro_batch_size=16, log_interval=6)
+    h = run(
+        random_token_data(),
+        max_steps=60,
+        lr=1e-2,
+        min_lr=1e-2,
+        eval_interval=6,
+        eval_batches=8,
+        block_size=16,
+        micro_batch_size=16,
+        log_interval=6,
+    )
     found = {f.code: f for f in d.diagnose(h)}
     assert "overfitting" in found and found["overfitting"].data["gap_final"] > found["overfitting"].data["gap_at_best"]
     assert not {"lr_too_low", "still_improving", "diverged"} & set(found), list(found)
@@ -320,10 +376,20 @@ def test_doctor_on_real_overfitting_run_on_synthetic_text():
     """900 training characters (0.3% of the smoke corpus) and 200 updates (160 and fewer show
     no overfitting yet): val turns up after step ~120."""
     from slmlab.data import prepare
+
     cfg = preset("smoke", data_fraction=0.003, micro_batch_size=16)
     small = prepare(cfg.data)
-    h = run(small, max_steps=200, lr=1e-2, min_lr=1e-2, eval_interval=20, eval_batches=8, log_interval=20,
-            data_fraction=0.003, micro_batch_size=16)
+    h = run(
+        small,
+        max_steps=200,
+        lr=1e-2,
+        min_lr=1e-2,
+        eval_interval=20,
+        eval_batches=8,
+        log_interval=20,
+        data_fraction=0.003,
+        micro_batch_size=16,
+    )
     found = {f.code: f for f in d.diagnose(h, d.ladder(small))}
     assert "overfitting" in found, list(found)
     assert found["overfitting"].data["best_step"] < 200
@@ -349,18 +415,32 @@ def easier_val_data(V=16, n=6000):
     """Train: half a repeating 0..V-1 pattern, half uniform noise; val: the pattern alone.
     A model learns the pattern, so its val loss ends far below its train loss."""
     from slmlab.data import TokenData
+
     rng = np.random.default_rng(1)
     pattern = np.arange(n) % V
     train = np.concatenate([pattern[: n // 2], rng.integers(0, V, n // 2)]).astype(np.uint16)
     val = pattern[:2000].astype(np.uint16)
-    manifest = {"corpus": "pattern", "tokenizer": "random", "val_bytes": len(val),
-                "n_val_tokens": len(val), "entropy_floor": None}
+    manifest = {
+        "corpus": "pattern",
+        "tokenizer": "random",
+        "val_bytes": len(val),
+        "n_val_tokens": len(val),
+        "entropy_floor": None,
+    }
     return TokenData(train, val, types.SimpleNamespace(vocab_size=V, name="random"), manifest, None)
 
 
 def test_doctor_on_real_run_whose_val_is_easier_than_train():
-    h = run(easier_val_data(), max_steps=60, lr=1e-2, min_lr=1e-3, block_size=16, eval_interval=10,
-            eval_batches=8, log_interval=10)
+    h = run(
+        easier_val_data(),
+        max_steps=60,
+        lr=1e-2,
+        min_lr=1e-3,
+        block_size=16,
+        eval_interval=10,
+        eval_batches=8,
+        log_interval=10,
+    )
     assert h.evals[-1]["val_loss"] < h.evals[-1]["train_loss"] - 0.5
     found = {f.code: f for f in d.diagnose(h)}
     assert "val_below_train" in found and found["val_below_train"].severity == "warning", list(found)
@@ -368,8 +448,9 @@ def test_doctor_on_real_run_whose_val_is_easier_than_train():
 
 
 def test_doctor_on_real_run_with_one_eval_batch(data, ladder):
-    h = run(data, max_steps=30, lr=3e-3, min_lr=3e-3, eval_interval=3, eval_batches=1, micro_batch_size=2,
-            log_interval=3)
+    h = run(
+        data, max_steps=30, lr=3e-3, min_lr=3e-3, eval_interval=3, eval_batches=1, micro_batch_size=2, log_interval=3
+    )
     f = {x.code: x for x in d.diagnose(h, ladder)}
     assert "eval_too_noisy" in f and f["eval_too_noisy"].data["suggested"] > 10
 
@@ -533,11 +614,14 @@ def test_a_loss_that_climbs_above_its_start_and_sticks_is_lr_too_high_not_too_lo
 
     # the shape of a real lr=0.1 run: 6.66 -> 7.78 in the first steps, then stuck near unigram
     loss = [6.66, 7.2, 7.78, 7.3, 6.9, 6.4, 6.0] + [5.5 - 0.002 * i for i in range(90)]
-    h = History(steps=[{"kind": "step", "step": i + 1, "loss": v, "lr": 0.1, "grad_norm": 0.3}
-                       for i, v in enumerate(loss)],
-                evals=[{"kind": "eval", "step": s, "train_loss": loss[s - 1], "val_loss": loss[s - 1]}
-                       for s in (25, 50, 75, 97)],
-                config={"train": {"lr": 0.1, "warmup_steps": 10}}, meta={"vocab_size": 769})
+    h = History(
+        steps=[{"kind": "step", "step": i + 1, "loss": v, "lr": 0.1, "grad_norm": 0.3} for i, v in enumerate(loss)],
+        evals=[
+            {"kind": "eval", "step": s, "train_loss": loss[s - 1], "val_loss": loss[s - 1]} for s in (25, 50, 75, 97)
+        ],
+        config={"train": {"lr": 0.1, "warmup_steps": 10}},
+        meta={"vocab_size": 769},
+    )
     codes = [f.code for f in diagnose(h, {"uniform": 6.645, "unigram": 5.46, "bigram": 2.12})]
     assert "lr_too_high" in codes and "lr_too_low" not in codes
 
@@ -545,8 +629,11 @@ def test_a_loss_that_climbs_above_its_start_and_sticks_is_lr_too_high_not_too_lo
 def test_the_doctor_of_a_run_folder_reads_its_training_statistics():
     from slmlab import experiments, files
 
-    r = experiments.run(preset("smoke", max_steps=10, eval_interval=5, warmup_steps=1),
-                        callbacks=[d.TrainingStats(every=5)], progress=False)
+    r = experiments.run(
+        preset("smoke", max_steps=10, eval_interval=5, warmup_steps=1),
+        callbacks=[d.TrainingStats(every=5)],
+        progress=False,
+    )
     (recorded,) = (r.dir / "callbacks").glob("training_stats-*.json")
     assert "vanishing_gradients" not in codes(d.checkup(r.dir).findings)
     rec = files.read_json(recorded)

@@ -52,15 +52,19 @@ def _stubs(source: str) -> set[str]:
 
 def _defs(source: str) -> dict[str, str]:
     """Each function or method of `source`, by name, as source text."""
-    return {node.name: ast.get_source_segment(source, node)
-            for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return {
+        node.name: ast.get_source_segment(source, node)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
 
 
 def test_every_lesson_and_no_solution_notebook(student):
     assert sorted(_edition(student)) == sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     files = [p.relative_to(student).as_posix() for p in student.rglob("*") if p.is_file()]
-    assert not [f for f in files if "solution" in f.lower() and f.endswith((".ipynb", ".py"))
-                and not f.startswith("slmlab/")]
+    assert not [
+        f for f in files if "solution" in f.lower() and f.endswith((".ipynb", ".py")) and not f.startswith("slmlab/")
+    ]
     assert not [f for f in files if f.startswith("notebooks/") and not f.endswith(".ipynb")]  # no sources
     assert {"README.md", "AGENTS.md", "Makefile", "pyproject.toml", "slmlab/__init__.py"} <= set(files)
 
@@ -119,11 +123,25 @@ def test_archive_holds_the_folder(student):
 
 @pytest.mark.slow
 def test_student_edition_runs_under_nbval(student, tmp_path):
-    env = {**os.environ, "SLMLAB_PROFILE": "smoke", "SLMLAB_THREADS": "1", "MPLBACKEND": "Agg",
-           "SLMLAB_RUNS_DIR": str(tmp_path / "runs")}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-           "--sanitize-with", str(REPO / "tests" / "nbval_sanitize.cfg"),
-           *[f"notebooks/{stem}.ipynb" for stem in NBVAL_HERE]]
+    env = {
+        **os.environ,
+        "SLMLAB_PROFILE": "smoke",
+        "SLMLAB_THREADS": "1",
+        "MPLBACKEND": "Agg",
+        "SLMLAB_RUNS_DIR": str(tmp_path / "runs"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--sanitize-with",
+        str(REPO / "tests" / "nbval_sanitize.cfg"),
+        *[f"notebooks/{stem}.ipynb" for stem in NBVAL_HERE],
+    ]
     done = subprocess.run(cmd, cwd=student, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
 
@@ -140,7 +158,7 @@ def test_book_folds_answers_and_shows_dashboards(tmp_path):
         solutions = sum(editions.SOLUTION in c.metadata.get("tags", []) for c in teacher.cells)
         assert page.count('<details class="slmlab-fold slmlab-answer">') == answers
         assert page.count('<details class="slmlab-fold slmlab-solution">') == solutions
-        assert "src=\"http" not in page and "<script src=" not in page  # nothing loads from the network
+        assert 'src="http' not in page and "<script src=" not in page  # nothing loads from the network
         assert 'href="index.html"' in page
     dash_page = (tmp_path / f"{stems[0]}.html").read_text(encoding="utf-8")
     assert "VBox(children=" not in dash_page and "Live dashboard." in dash_page

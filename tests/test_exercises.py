@@ -123,12 +123,15 @@ CASES = [
     (ex.check_pair_counts, pair_counts, lambda ids: Counter(ids), "expected"),  # counts ids, not pairs
     (ex.check_causal_attention, attention, lambda q, k, v: attention(q, k, v, causal=False), "later positions"),
     (ex.check_lr_schedule, hand_lr, lambda s, lr, m, w, n: lr, "at step 0"),
-    (ex.check_updates_and_tokens, hand_updates,
-     lambda c: (c["max_iters"], c["batch_size"] * c["block_size"]), "expected"),
+    (
+        ex.check_updates_and_tokens,
+        hand_updates,
+        lambda c: (c["max_iters"], c["batch_size"] * c["block_size"]),
+        "expected",
+    ),
     (ex.check_best_step, hand_best_step, lambda vals, p: vals.index(min(vals)), "expected"),
     (ex.check_dropout, dropout, lambda x, p, t: x * (torch.rand_like(x) >= p) if t else x, "scale"),
-    (ex.check_decay_split, split_by_name, lambda m: ([n for n, _ in m.named_parameters()], []),
-     "should not decay"),
+    (ex.check_decay_split, split_by_name, lambda m: ([n for n, _ in m.named_parameters()], []), "should not decay"),
     (ex.check_accumulated_loss, accumulate, lambda m, x, y, k: accumulate(m, x, y, k, scale=False), "divide"),
 ]
 
@@ -163,7 +166,7 @@ class Head(nn.Module):
         T = x.shape[1]
         wei = self.query(x) @ self.key(x).transpose(-2, -1)
         if self.scale:
-            wei = wei * self.key.out_features ** -0.5
+            wei = wei * self.key.out_features**-0.5
         if self.causal:
             wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))
         return F.softmax(wei, dim=-1) @ self.value(x)
@@ -180,8 +183,7 @@ class Attention(nn.Module):
         B, T, C = x.shape
         H = self.n_head if self.split else 1
         q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal,
-                                           scale=None if self.scale else 1.0)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal, scale=None if self.scale else 1.0)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -275,17 +277,32 @@ class LeakyBlock(PreLN):
 
 PIECES = [
     (ex.check_head, Head, [(with_(Head, causal=False), "-inf"), (with_(Head, scale=False), "sqrt(head_size)")]),
-    (ex.check_attention, Attention, [(with_(Attention, causal=False), "later positions"),
-                                     (with_(Attention, scale=False), "not scaled"),
-                                     (with_(Attention, split=False), "one head"),
-                                     (LeakyAttention, "not 0")]),
+    (
+        ex.check_attention,
+        Attention,
+        [
+            (with_(Attention, causal=False), "later positions"),
+            (with_(Attention, scale=False), "not scaled"),
+            (with_(Attention, split=False), "one head"),
+            (LeakyAttention, "not 0"),
+        ],
+    ),
     (ex.check_mlp, Mlp, [(with_(Mlp, act=nn.ReLU()), "ReLU"), (with_(Mlp, act=nn.GELU("tanh")), "tanh")]),
-    (ex.check_block, PreLN, [(with_(PreLN, order="post"), "post-LN"),
-                             (with_(PreLN, order="no residual"), "no residual")]),
-    (ex.check_gpt, Gpt, [(with_(Gpt, tied=False), "tie the output layer"),
-                         (with_(Gpt, positions=False), "position embeddings"),
-                         (with_(Gpt, block=LeakyBlock), "later tokens"),
-                         (with_(Gpt, block=with_(PreLN, order="post")), "your blocks")]),
+    (
+        ex.check_block,
+        PreLN,
+        [(with_(PreLN, order="post"), "post-LN"), (with_(PreLN, order="no residual"), "no residual")],
+    ),
+    (
+        ex.check_gpt,
+        Gpt,
+        [
+            (with_(Gpt, tied=False), "tie the output layer"),
+            (with_(Gpt, positions=False), "position embeddings"),
+            (with_(Gpt, block=LeakyBlock), "later tokens"),
+            (with_(Gpt, block=with_(PreLN, order="post")), "your blocks"),
+        ],
+    ),
 ]
 
 
@@ -333,12 +350,18 @@ def test_check_prediction_accepts_guesses_within_the_tolerance(capsys):
     assert "0.0002      5.400      5.800" in out and "(baseline)      3.600" in out
 
 
-@pytest.mark.parametrize("guess,hint", [
-    ({2e-4: 3.00, 2e-2: 3.10}, "you predicted 3.000, below the baseline's 3.600; it measured 5.800, above it"),
-    ({2e-4: 4.50, 2e-2: 3.10}, "the direction is right (above the baseline's 3.600), but it measured 5.800, "
-                               "not 4.500: off by 1.30, more than the 0.5 allowed"),
-    ({2e-4: 5.80, 2e-2: float("inf")}, "lr=0.02: you predicted it would diverge; it did not: 3.100"),
-])
+@pytest.mark.parametrize(
+    "guess,hint",
+    [
+        ({2e-4: 3.00, 2e-2: 3.10}, "you predicted 3.000, below the baseline's 3.600; it measured 5.800, above it"),
+        (
+            {2e-4: 4.50, 2e-2: 3.10},
+            "the direction is right (above the baseline's 3.600), but it measured 5.800, "
+            "not 4.500: off by 1.30, more than the 0.5 allowed",
+        ),
+        ({2e-4: 5.80, 2e-2: float("inf")}, "lr=0.02: you predicted it would diverge; it did not: 3.100"),
+    ],
+)
 def test_check_prediction_says_which_side_and_how_far(capsys, guess, hint):
     assert ex.check_prediction(guess, MEASURED.get, baseline=BASELINE, setting="lr") is False
     out = capsys.readouterr().out.strip().splitlines()[-1]
@@ -359,14 +382,17 @@ def unigram_np(train, val, V, *, add=1.0, counted=None, total=None, log=np.log):
         return float(-log(p[np.asarray(val)]).mean())
 
 
-@pytest.mark.parametrize("wrong,hint", [
-    (lambda t, v, V: unigram_np(t, v, V, add=0.0), "probability 0"),
-    (lambda t, v, V: unigram_np(t, v, V, log=np.log2), "in bits"),
-    (lambda t, v, V: unigram_np(t, v, V, counted=v), "you counted val_ids"),
-    (lambda t, v, V: unigram_np(t, v, V, total=len(t)), "do not sum to 1"),
-    (lambda t, v, V: -unigram_np(t, v, V), "must be positive"),
-    (lambda t, v, V: unigram_np(t, v, V, add=0.5), "expected"),
-])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (lambda t, v, V: unigram_np(t, v, V, add=0.0), "probability 0"),
+        (lambda t, v, V: unigram_np(t, v, V, log=np.log2), "in bits"),
+        (lambda t, v, V: unigram_np(t, v, V, counted=v), "you counted val_ids"),
+        (lambda t, v, V: unigram_np(t, v, V, total=len(t)), "do not sum to 1"),
+        (lambda t, v, V: -unigram_np(t, v, V), "must be positive"),
+        (lambda t, v, V: unigram_np(t, v, V, add=0.5), "expected"),
+    ],
+)
 def test_check_unigram_loss_names_each_mistake(capsys, wrong, hint):
     assert ex.check_unigram_loss(stub) is False
     assert capsys.readouterr().out.strip() == "not attempted yet"
@@ -386,8 +412,11 @@ def test_the_unigram_check_is_the_ladder_rung_with_add_one():
 
 # check_diagnosis: name a broken run from its statistics. The "statistics" here are small
 # dicts written by hand; the notebook passes real TrainingStats of held-out runs.
-RUNS = {"healthy": {"saturated": 0.0, "update": -3.0}, "init std 1.0": {"saturated": 0.4, "update": -3.0},
-        "lr x30": {"saturated": 0.0, "update": -1.5}}
+RUNS = {
+    "healthy": {"saturated": 0.0, "update": -3.0},
+    "init std 1.0": {"saturated": 0.4, "update": -3.0},
+    "lr x30": {"saturated": 0.0, "update": -1.5},
+}
 
 
 def by_rule(s):
@@ -411,24 +440,29 @@ def size_run(updates, vals, train):
     """A stand-in Run: evals at each quarter of `updates` with these val losses."""
     from types import SimpleNamespace
 
-    evals = [{"step": updates * (i + 1) // len(vals), "val_loss": v, "train_loss": train}
-             for i, v in enumerate(vals)]
-    return SimpleNamespace(history=SimpleNamespace(evals=evals),
-                           config=SimpleNamespace(train=SimpleNamespace(max_steps=updates)))
+    evals = [{"step": updates * (i + 1) // len(vals), "val_loss": v, "train_loss": train} for i, v in enumerate(vals)]
+    return SimpleNamespace(
+        history=SimpleNamespace(evals=evals), config=SimpleNamespace(train=SimpleNamespace(max_steps=updates))
+    )
 
 
-SIZE_RUNS = {"2x64": size_run(960, [2.0, 1.6, 1.45, 1.40], 1.39),  # small: flat, train as high as val
-             "2x128": size_run(300, [2.5, 1.5, 1.1, 0.94], 0.93),
-             "2x256": size_run(86, [4.0, 3.0, 2.4, 1.97], 1.96)}  # big: still falling fast
+SIZE_RUNS = {
+    "2x64": size_run(960, [2.0, 1.6, 1.45, 1.40], 1.39),  # small: flat, train as high as val
+    "2x128": size_run(300, [2.5, 1.5, 1.1, 0.94], 0.93),
+    "2x256": size_run(86, [4.0, 3.0, 2.4, 1.97], 1.96),
+}  # big: still falling fast
 
 
-@pytest.mark.parametrize("pick,ok,hint", [
-    (None, False, "not attempted yet"),
-    ("3x128", False, "is not one of the choices"),
-    ("2x128", True, "correct: 2x128"),
-    ("2x256", False, "2x256 ended at val 1.970, 1.030 nats above 2x128's 0.940: bigger, it got only 86 updates"),
-    ("2x64", False, "yet its train loss 1.390 is as high as its val and fell only 0.050"),
-])
+@pytest.mark.parametrize(
+    "pick,ok,hint",
+    [
+        (None, False, "not attempted yet"),
+        ("3x128", False, "is not one of the choices"),
+        ("2x128", True, "correct: 2x128"),
+        ("2x256", False, "2x256 ended at val 1.970, 1.030 nats above 2x128's 0.940: bigger, it got only 86 updates"),
+        ("2x64", False, "yet its train loss 1.390 is as high as its val and fell only 0.050"),
+    ],
+)
 def test_check_size_winner_says_why_a_pick_lost(capsys, pick, ok, hint):
     assert ex.check_size_winner(pick, SIZE_RUNS.get, list(SIZE_RUNS), tolerance=0.05) is ok
     out = capsys.readouterr().out
@@ -464,15 +498,21 @@ def test_check_grid_size_multiplies_and_names_a_sum(capsys):
 AB_VERDICTS = {"C17": "helps", "C20": "hurts", "C21": "nothing"}
 
 
-@pytest.mark.parametrize("prediction,ok,hint", [
-    ({"C17": None, "C20": None, "C21": None}, False, "not attempted yet"),
-    ({"C17": "helps", "C20": None, "C21": "nothing"}, False, "no prediction for C20"),
-    ({"C17": "better", "C20": "hurts", "C21": "nothing"}, False, "'better' for C17 is not one of"),
-    ({"C17": "helps", "C20": "hurts", "C21": "nothing", "C99": "helps"}, False, "'C99' is not a change measured"),
-    ({"C17": "helps", "C20": "hurts", "C21": "nothing"}, True, "correct: all 3 verdicts"),
-    ({"C17": "helps", "C20": "helps", "C21": "hurts"}, False, "C20: you said helps, it hurts (val +1.347 against a "
-                                                              "margin of 0.079)\nC21: you said hurts, it did nothing"),
-])
+@pytest.mark.parametrize(
+    "prediction,ok,hint",
+    [
+        ({"C17": None, "C20": None, "C21": None}, False, "not attempted yet"),
+        ({"C17": "helps", "C20": None, "C21": "nothing"}, False, "no prediction for C20"),
+        ({"C17": "better", "C20": "hurts", "C21": "nothing"}, False, "'better' for C17 is not one of"),
+        ({"C17": "helps", "C20": "hurts", "C21": "nothing", "C99": "helps"}, False, "'C99' is not a change measured"),
+        ({"C17": "helps", "C20": "hurts", "C21": "nothing"}, True, "correct: all 3 verdicts"),
+        (
+            {"C17": "helps", "C20": "helps", "C21": "hurts"},
+            False,
+            "C20: you said helps, it hurts (val +1.347 against a margin of 0.079)\nC21: you said hurts, it did nothing",
+        ),
+    ],
+)
 def test_check_verdicts_names_each_miss(capsys, prediction, ok, hint):
     assert ex.check_verdicts(prediction, AB_VERDICTS, deltas={"C20": 1.347}, margin=0.079) is ok
     out = capsys.readouterr().out
@@ -491,8 +531,11 @@ def challenge_run(folder, val, seconds=600.0, updates=1000, val_bytes=4000):
 
     from slmlab.history import History
 
-    h = History(steps=[{"step": updates, "seconds": seconds}], evals=[{"step": updates, "val_loss": val}],
-                meta={"n_val_tokens": 1000, "val_bytes": val_bytes, "corpus": "tinystories", "tokenizer": "bpe-4096"})
+    h = History(
+        steps=[{"step": updates, "seconds": seconds}],
+        evals=[{"step": updates, "val_loss": val}],
+        meta={"n_val_tokens": 1000, "val_bytes": val_bytes, "corpus": "tinystories", "tokenizer": "bpe-4096"},
+    )
     return SimpleNamespace(history=h, dir=Path(folder), label=folder)
 
 
@@ -500,26 +543,45 @@ CHALLENGE_BASE = Config.from_dict({"name": "tinystories-cpu", "train": {"time_bu
 CHALLENGE_REF = challenge_run("ref", 3.0)  # 3.0 nats x 1000 tokens / (ln 2 x 4000 bytes) = 1.0820 bits per byte
 
 
-@pytest.mark.parametrize("fn, runs, verdict, said", [
-    (stub, {}, False, "not attempted yet"),
-    (lambda c: None, {}, False, "returned NoneType, not a Config"),
-    (lambda c: c, {}, False, "returns the notebook's own config"),
-    (lambda c: c.replace(val_fraction=0.2), {}, False, "you changed val_fraction"),
-    (lambda c: c.replace(eval_interval=1, eval_batches=2), {}, False, "you changed eval_interval, eval_batches"),
-    (lambda c: c.replace(time_budget=1200.0), {}, False, "over budget: your config's time_budget is 1200 s"),
-    (lambda c: c.replace(time_budget=0.0), {}, False, "time_budget is 0 s (0: no limit), the challenge's 600 s"),
-    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("fast", 2.9)}, True, "better: 1.0460 bits per byte"),
-    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("slow", 3.2)}, False, "worse: 1.1542"),
-    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("tie", 3.01)}, False, "a tie: +0.0036"),
-    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("long", 2.5, seconds=900)}, False,
-     "over budget: your run trained for 900 s, the budget is 600 s"),
-    (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("other", 2.5, val_bytes=5000)}, False,
-     "your val text has 5,000 bytes"),
-])
+@pytest.mark.parametrize(
+    "fn, runs, verdict, said",
+    [
+        (stub, {}, False, "not attempted yet"),
+        (lambda c: None, {}, False, "returned NoneType, not a Config"),
+        (lambda c: c, {}, False, "returns the notebook's own config"),
+        (lambda c: c.replace(val_fraction=0.2), {}, False, "you changed val_fraction"),
+        (lambda c: c.replace(eval_interval=1, eval_batches=2), {}, False, "you changed eval_interval, eval_batches"),
+        (lambda c: c.replace(time_budget=1200.0), {}, False, "over budget: your config's time_budget is 1200 s"),
+        (lambda c: c.replace(time_budget=0.0), {}, False, "time_budget is 0 s (0: no limit), the challenge's 600 s"),
+        (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("fast", 2.9)}, True, "better: 1.0460 bits per byte"),
+        (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("slow", 3.2)}, False, "worse: 1.1542"),
+        (lambda c: c.replace(lr=3e-3), {3e-3: challenge_run("tie", 3.01)}, False, "a tie: +0.0036"),
+        (
+            lambda c: c.replace(lr=3e-3),
+            {3e-3: challenge_run("long", 2.5, seconds=900)},
+            False,
+            "over budget: your run trained for 900 s, the budget is 600 s",
+        ),
+        (
+            lambda c: c.replace(lr=3e-3),
+            {3e-3: challenge_run("other", 2.5, val_bytes=5000)},
+            False,
+            "your val text has 5,000 bytes",
+        ),
+    ],
+)
 def test_check_capstone_says_how_the_run_compares(tmp_path, capsys, fn, runs, verdict, said):
     board = tmp_path / "board.jsonl"
-    got = ex.check_capstone(fn, base=CHALLENGE_BASE, reference=CHALLENGE_REF, train=lambda c: runs[c.train.lr],
-                            budget=600, name="ada", board=board, tolerance=0.01)
+    got = ex.check_capstone(
+        fn,
+        base=CHALLENGE_BASE,
+        reference=CHALLENGE_REF,
+        train=lambda c: runs[c.train.lr],
+        budget=600,
+        name="ada",
+        board=board,
+        tolerance=0.01,
+    )
     out = capsys.readouterr().out
     assert got is verdict and said in out, out
     assert board.is_file() == bool(runs)
@@ -532,16 +594,33 @@ def test_check_capstone_keeps_one_row_per_name_and_config(tmp_path, capsys):
     runs = {3e-3: challenge_run("fast", 2.9), 1e-2: challenge_run("slow", 3.2)}
 
     def check(lr, name="ada"):
-        return ex.check_capstone(lambda c: c.replace(lr=lr), base=CHALLENGE_BASE, reference=CHALLENGE_REF,
-                                 train=lambda c: runs[c.train.lr], budget=600, name=name, board=board)
+        return ex.check_capstone(
+            lambda c: c.replace(lr=lr),
+            base=CHALLENGE_BASE,
+            reference=CHALLENGE_REF,
+            train=lambda c: runs[c.train.lr],
+            budget=600,
+            name=name,
+            board=board,
+        )
 
     for lr, name in ((3e-3, "ada"), (3e-3, "ada"), (1e-2, "ada"), (3e-3, "bob")):
         check(lr, name)
     rows = capstone.read_leaderboards([board])
     assert [(r["name"], r["config"], r["verdict"]) for r in rows] == [
-        ("ada", "fast", "better"), ("bob", "fast", "better"), ("(notebook)", "ref", "reference"),
-        ("ada", "slow", "worse")]
+        ("ada", "fast", "better"),
+        ("bob", "fast", "better"),
+        ("(notebook)", "ref", "reference"),
+        ("ada", "slow", "worse"),
+    ]
     assert rows[0]["changes"] == {"lr": 3e-3} and "yours is #1" in capsys.readouterr().out.splitlines()[-2]
-    assert not ex.check_capstone(lambda c: c.replace(lr=3e-3), base=CHALLENGE_BASE, reference=CHALLENGE_REF,
-                                 train=runs.get, budget=600, name=" ", board=board)
+    assert not ex.check_capstone(
+        lambda c: c.replace(lr=3e-3),
+        base=CHALLENGE_BASE,
+        reference=CHALLENGE_REF,
+        train=runs.get,
+        budget=600,
+        name=" ",
+        board=board,
+    )
     assert "give your name" in capsys.readouterr().out

@@ -98,8 +98,12 @@ def test_effect_means_spread_and_verdict():
 def test_sweep_labels_and_seeds():
     cfg = preset("smoke", max_steps=6, eval_interval=3, warmup_steps=2)
     runs = ex.sweep(cfg, "dropout", [0.0, 0.2], seeds=(1, 2))
-    assert [r.label for r in runs] == ["dropout=0 (seed 1)", "dropout=0 (seed 2)",
-                                       "dropout=0.2 (seed 1)", "dropout=0.2 (seed 2)"]
+    assert [r.label for r in runs] == [
+        "dropout=0 (seed 1)",
+        "dropout=0 (seed 2)",
+        "dropout=0.2 (seed 1)",
+        "dropout=0.2 (seed 2)",
+    ]
     assert runs[0].history.steps != runs[1].history.steps  # seeds differ
     assert runs[2].config.model.dropout == 0.2
     assert "best val" in repr(runs[0])
@@ -109,8 +113,23 @@ def test_sweep_labels_and_seeds():
 
 def test_cli_train_then_sample(tmp_path, capsys):
     out = tmp_path / "cli-run"
-    assert cli.main(["train", "--profile", "smoke", "--set", "max_steps=8", "--set", "eval_interval=4",
-                     "--out", str(out), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--profile",
+                "smoke",
+                "--set",
+                "max_steps=8",
+                "--set",
+                "eval_interval=4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "best val" in capsys.readouterr().out
     assert (out / "ckpt.pt").is_file()
     assert cli.main(["sample", str(out), "--tokens", "20", "--prompt", "the"]) == 0
@@ -143,8 +162,7 @@ def test_cli_prepare_and_lint_of_a_json_list(tmp_path, capsys):
     bad = tmp_path / "list.json"
     bad.write_text("[1, 2]")
     good = tmp_path / "student.json"
-    good.write_text('{"batch_size": 32, "block_size": 128, "gradient_accumulation_steps": 32, '
-                    '"max_iters": 20000}')
+    good.write_text('{"batch_size": 32, "block_size": 128, "gradient_accumulation_steps": 32, "max_iters": 20000}')
     cli.main(["lint", str(good), "--train-tokens", "500000"])
     assert "epochs over" in capsys.readouterr().out
     assert cli.main(["lint", str(bad)]) == 2
@@ -152,13 +170,16 @@ def test_cli_prepare_and_lint_of_a_json_list(tmp_path, capsys):
     assert "not an object" in err and "\n" not in err
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["train", "--set", "min_lr=1", "--set", "lr=0.1"], "min_lr"),
-    (["train", "--set", "learning_rate=1"], "unknown config field"),
-    (["train", "--corpus", "wikipedia"], "corpus"),
-    (["train", "--tokenizer", "words"], "tokenizer"),
-    (["sample", "/nonexistent/run"], "no checkpoint"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["train", "--set", "min_lr=1", "--set", "lr=0.1"], "min_lr"),
+        (["train", "--set", "learning_rate=1"], "unknown config field"),
+        (["train", "--corpus", "wikipedia"], "corpus"),
+        (["train", "--tokenizer", "words"], "tokenizer"),
+        (["sample", "/nonexistent/run"], "no checkpoint"),
+    ],
+)
 def test_cli_bad_values_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, argv, match):
     out = tmp_path / "never"
     extra = ["--out", str(out)] if argv[0] == "train" else []
@@ -188,8 +209,23 @@ def test_cli_ladder_lint_and_doctor(tmp_path, capsys):
     capsys.readouterr()
 
     run_dir = tmp_path / "doc-run"
-    assert cli.main(["train", "--profile", "smoke", "--set", "max_steps=10", "--set", "eval_interval=5",
-                     "--out", str(run_dir), "--quiet"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                "--profile",
+                "smoke",
+                "--set",
+                "max_steps=10",
+                "--set",
+                "eval_interval=5",
+                "--out",
+                str(run_dir),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert cli.main(["doctor", str(run_dir)]) == 0
     assert "see 0" in capsys.readouterr().out  # every finding names the notebook that teaches it
@@ -229,4 +265,5 @@ def test_the_defaults_of_fields_added_after_the_key_version():
     later = {k: v for k, v in Config().flat().items() if k not in ex._KEYED_FIELDS}
     assert later == {"time_budget": 0.0, "optimizer": "adamw", "muon_lr": 0.02}, (
         "a field was added after KEY_VERSION (add its default here; nothing else to do), or the "
-        "default of one of these changed (bump KEY_VERSION and list every field in _KEYED_FIELDS)")
+        "default of one of these changed (bump KEY_VERSION and list every field in _KEYED_FIELDS)"
+    )

@@ -25,7 +25,7 @@ def test_sha256_of_a_prefix_and_a_remembered_file(tmp_path):
     data = os.urandom(3 * files.BLOCK + 17)
     f.write_bytes(data)
     assert files.sha256_file(f) == hashlib.sha256(data).hexdigest()
-    assert files.sha256_file(f, files.BLOCK + 5) == hashlib.sha256(data[:files.BLOCK + 5]).hexdigest()
+    assert files.sha256_file(f, files.BLOCK + 5) == hashlib.sha256(data[: files.BLOCK + 5]).hexdigest()
     memo = tmp_path / "memo.json"
     files.sha256_file(f, memo=memo)
     assert not memo.exists()  # changed just now: not remembered (a second edit could keep the mtime)

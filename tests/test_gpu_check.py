@@ -28,8 +28,14 @@ def result():
 
 def test_on_a_cpu_it_runs_what_it_can_and_says_what_it_skipped(result):
     st = {n: c["status"] for n, c in result["checks"].items()}
-    assert st == {"dtype": "skipped", "card": "ok", "fp16_overflow": "ok", "fused_adamw": "ok",
-                  "resume": "ok", "presets": "skipped"}
+    assert st == {
+        "dtype": "skipped",
+        "card": "ok",
+        "fp16_overflow": "ok",
+        "fused_adamw": "ok",
+        "resume": "ok",
+        "presets": "skipped",
+    }
     assert result["ok"] and result["environment"]["device"] == "cpu"
     assert "no CUDA GPU" in result["checks"]["dtype"]["detail"]
     assert "need one" in result["checks"]["presets"]["detail"]
@@ -91,8 +97,18 @@ def test_torchrun_with_one_process_on_gloo():
 
 
 # Only torch, numpy, tiktoken and matplotlib: everything else the course installs is blocked.
-BLOCKED = ("tqdm", "ipywidgets", "IPython", "optuna", "seaborn", "pandas", "jupyterlab", "huggingface_hub",
-           "nbformat", "pytest")
+BLOCKED = (
+    "tqdm",
+    "ipywidgets",
+    "IPython",
+    "optuna",
+    "seaborn",
+    "pandas",
+    "jupyterlab",
+    "huggingface_hub",
+    "nbformat",
+    "pytest",
+)
 
 
 @pytest.mark.slow
@@ -102,8 +118,13 @@ def test_it_runs_from_the_source_tree_with_only_torch_numpy_tiktoken_matplotlib(
     # None in sys.modules: `import X` raises ModuleNotFoundError, importlib.util.find_spec says None
     (site / "sitecustomize.py").write_text(f"import sys\nsys.modules.update(dict.fromkeys({BLOCKED!r}))\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "slmlab", "gpu-check", "--out", str(tmp_path / "r"),
-                        "--only", "dtype,resume,presets"], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "slmlab", "gpu-check", "--out", str(tmp_path / "r"), "--only", "dtype,resume,presets"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[     ok] resume:" in r.stdout and (tmp_path / "r" / "gpu_check.md").exists()

@@ -23,7 +23,10 @@ def test_the_recipe_at_its_own_scale():
 
 def test_the_plan_runs_the_full_recipe_and_its_fixes_first():
     specs = g.plan()
-    assert [(s.name, s.group, s.steps) for s in specs[:2]] == [("recipe", "full", 625), ("all of 04's fixes", "full", 625)]
+    assert [(s.name, s.group, s.steps) for s in specs[:2]] == [
+        ("recipe", "full", 625),
+        ("all of 04's fixes", "full", 625),
+    ]
     assert specs[1].replay is None and specs[0].replay == {}  # slmlab's schedule vs theirs replayed
     fixes = [(s.name, s.seed) for s in specs if s.group == "fix"]
     assert {n for n, _ in fixes} == {"recipe", *g.FIXES} and len(fixes) == 1 + 2 * len(g.FIXES)
@@ -65,8 +68,25 @@ def test_the_committed_h200_results_hold_what_notebook_04_says():
 def test_main_on_the_cpu_writes_its_json_as_it_goes(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("SLMLAB_DATA_DIR", shared_data)
     sample = os.path.join(shared_data, "tinystories_sample.txt")
-    assert g.main(["--out", str(tmp_path), "--budget", "30", "--sample", sample, "--train-tokens", "20000",
-                   "--tiny", "--groups", "full", "--quick-card"]) == 0
+    assert (
+        g.main(
+            [
+                "--out",
+                str(tmp_path),
+                "--budget",
+                "30",
+                "--sample",
+                sample,
+                "--train-tokens",
+                "20000",
+                "--tiny",
+                "--groups",
+                "full",
+                "--quick-card",
+            ]
+        )
+        == 0
+    )
     out = json.loads((tmp_path / "gpu_study.json").read_text())
     assert out["corpus"]["train_tokens"] == 20_000 and 0 < out["corpus"]["floor_nats"] < math.log(50257)
     assert [r["name"] for r in out["runs"]] + [r["name"] for r in out["skipped"]] == ["recipe", "all of 04's fixes"]

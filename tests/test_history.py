@@ -9,12 +9,23 @@ from slmlab.history import History, as_history, best_text, metric, run_label, sm
 
 
 def made_up():
-    steps = [{"kind": "step", "step": s, "loss": 5.0 - 0.1 * s, "lr": 1e-3, "grad_norm": 1.0,
-              "tokens": 100 * s, "seconds": 0.5 * s} for s in range(1, 11)]
-    evals = [{"kind": "eval", "step": 5, "train_loss": 4.4, "val_loss": 4.6, "wnorm": 3.0},
-             {"kind": "eval", "step": 10, "train_loss": 3.9, "val_loss": 4.7, "wnorm": 2.0}]
-    return History(steps, evals, {"name": "cfg-name", "train": {"micro_batch_size": 2}},
-                   {"label": "lr=0.001"}, None)
+    steps = [
+        {
+            "kind": "step",
+            "step": s,
+            "loss": 5.0 - 0.1 * s,
+            "lr": 1e-3,
+            "grad_norm": 1.0,
+            "tokens": 100 * s,
+            "seconds": 0.5 * s,
+        }
+        for s in range(1, 11)
+    ]
+    evals = [
+        {"kind": "eval", "step": 5, "train_loss": 4.4, "val_loss": 4.6, "wnorm": 3.0},
+        {"kind": "eval", "step": 10, "train_loss": 3.9, "val_loss": 4.7, "wnorm": 2.0},
+    ]
+    return History(steps, evals, {"name": "cfg-name", "train": {"micro_batch_size": 2}}, {"label": "lr=0.001"}, None)
 
 
 def test_series_metrics_and_texts():

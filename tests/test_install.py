@@ -37,7 +37,7 @@ def _split(req: str) -> tuple[str, str]:
 def _env_yml() -> tuple[dict, str]:
     deps, python = {}, None
     text = (ROOT / "environment.yml").read_text(encoding="utf-8")
-    for line in text[text.index("\ndependencies:"):].splitlines():
+    for line in text[text.index("\ndependencies:") :].splitlines():
         m = re.match(r"^\s+- ([^:#]+?)\s*$", line)
         if not m or m.group(1) in ("pip", "-e ."):
             continue
@@ -95,8 +95,11 @@ def test_the_torch_floor_covers_every_version_gated_call():
     for path, call, needs in GATED:
         assert call in (ROOT / path).read_text(encoding="utf-8"), f"{path} no longer calls {call}: update GATED"
         assert needs <= floor, f"{path} calls {call} (torch {needs}), above the floor {floor}"
-    said = [(p.name, tuple(map(int, m))) for p in (ROOT / "slmlab").rglob("*.py")
-            for m in re.findall(r"torch >= ?(\d+)\.(\d+)", p.read_text(encoding="utf-8"))]
+    said = [
+        (p.name, tuple(map(int, m)))
+        for p in (ROOT / "slmlab").rglob("*.py")
+        for m in re.findall(r"torch >= ?(\d+)\.(\d+)", p.read_text(encoding="utf-8"))
+    ]
     assert said and all(v <= floor for _, v in said), f"the code names torch versions above {floor}: {said}"
     deps, _ = _env_yml()
     assert _floor(deps["torch"]) == floor
@@ -135,9 +138,14 @@ def test_make_setup_takes_torch_from_pypi_only_by_default(tmp_path):
     assert '-m pip install --quiet -c constraints.txt -e ".[dev,lab]" "torch==2.13.0"' in out
 
 
-@pytest.mark.parametrize("index, url", [("cpu", "https://download.pytorch.org/whl/cpu"),
-                                        ("cu126", "https://download.pytorch.org/whl/cu126"),
-                                        ("https://mirror.example/torch", "https://mirror.example/torch")])
+@pytest.mark.parametrize(
+    "index, url",
+    [
+        ("cpu", "https://download.pytorch.org/whl/cpu"),
+        ("cu126", "https://download.pytorch.org/whl/cu126"),
+        ("https://mirror.example/torch", "https://mirror.example/torch"),
+    ],
+)
 def test_torch_index_chooses_pytorch_s_wheel_index_for_torch_only(tmp_path, index, url):
     out = _setup_commands(tmp_path, TORCH_INDEX=index)
     lines = [line for line in out.splitlines() if "--index-url" in line]
@@ -160,13 +168,14 @@ def test_every_module_imports_without_posix_only_modules(tmp_path):
     site = tmp_path / "block"
     site.mkdir()
     (site / "sitecustomize.py").write_text(f"import sys\nsys.modules.update(dict.fromkeys({POSIX_ONLY!r}))\n")
-    code = ("import importlib, pkgutil, slmlab\n"
-            "names = [m.name for m in pkgutil.walk_packages(slmlab.__path__, 'slmlab.') if m.name != 'slmlab.__main__']\n"
-            "for n in names: importlib.import_module(n)\n"
-            "import resource\n")  # the block holds: this last import must fail
+    code = (
+        "import importlib, pkgutil, slmlab\n"
+        "names = [m.name for m in pkgutil.walk_packages(slmlab.__path__, 'slmlab.') if m.name != 'slmlab.__main__']\n"
+        "for n in names: importlib.import_module(n)\n"
+        "import resource\n"
+    )  # the block holds: this last import must fail
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "MPLBACKEND": "Agg"}
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert "ModuleNotFoundError: import of resource halted" in r.stderr, r.stderr[-2000:]
     assert r.stderr.count("Traceback") == 1 and "line 4" in r.stderr
 
@@ -179,11 +188,13 @@ def test_a_token_folder_windows_will_not_move_is_one_clear_line(tmp_path, monkey
     tmp.mkdir()
 
     def refuse(src, dst):
-        raise PermissionError(13, "The process cannot access the file because it is being used by another "
-                                  "process")
+        raise PermissionError(13, "The process cannot access the file because it is being used by another process")
 
     monkeypatch.setattr(data.os, "replace", refuse)
-    with pytest.raises(RuntimeError, match=r"cannot rebuild the token folder .*tokens: a file in it is open .*"
-                                           r"restart it"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"cannot rebuild the token folder .*tokens: a file in it is open .*"
+        r"restart it",
+    ):
         data._move_into_place(tmp, folder, replace_old=True)
     assert folder.exists()  # nothing half-moved

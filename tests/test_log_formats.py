@@ -30,16 +30,19 @@ def doctor(text, **kw):
 # Formats: one known answer each
 
 
-@pytest.mark.parametrize("name, fmt, n_steps, n_evals, first, last_val, unit", [
-    ("llms_from_scratch.txt", "llms_from_scratch", 0, 18, ("eval", 0, 9.933), 6.452, "step"),
-    ("litgpt.txt", "litgpt", 11, 3, ("step", 0, (10.9463 + 10.9512 + 10.9390) / 3), 6.3511, "update"),
-    ("lightning_metrics.csv", "lightning_csv", 12, 3, ("step", 49, 4.512), 2.998, "update"),
-    ("lightning_bar.txt", "progress_bar", 21, 1, ("step", 0, 4.5), 2.7, "iter"),
-    ("tqdm.txt", "progress_bar", 11, 0, ("step", 0, 4.5), None, "iter"),
-    ("mlx.txt", "mlx", 6, 3, ("eval", 1, 2.87), 1.702, "iter"),
-    ("handwritten.txt", "handwritten", 0, 4, ("eval", 500, 1.49), 1.22, "iter"),
-    ("trainer_state_no_eval.json", "trainer_state", 5, 0, ("step", 30, 2.41), None, "step"),
-])
+@pytest.mark.parametrize(
+    "name, fmt, n_steps, n_evals, first, last_val, unit",
+    [
+        ("llms_from_scratch.txt", "llms_from_scratch", 0, 18, ("eval", 0, 9.933), 6.452, "step"),
+        ("litgpt.txt", "litgpt", 11, 3, ("step", 0, (10.9463 + 10.9512 + 10.9390) / 3), 6.3511, "update"),
+        ("lightning_metrics.csv", "lightning_csv", 12, 3, ("step", 49, 4.512), 2.998, "update"),
+        ("lightning_bar.txt", "progress_bar", 21, 1, ("step", 0, 4.5), 2.7, "iter"),
+        ("tqdm.txt", "progress_bar", 11, 0, ("step", 0, 4.5), None, "iter"),
+        ("mlx.txt", "mlx", 6, 3, ("eval", 1, 2.87), 1.702, "iter"),
+        ("handwritten.txt", "handwritten", 0, 4, ("eval", 500, 1.49), 1.22, "iter"),
+        ("trainer_state_no_eval.json", "trainer_state", 5, 0, ("step", 30, 2.41), None, "step"),
+    ],
+)
 def test_each_format_is_read_by_content(name, fmt, n_steps, n_evals, first, last_val, unit, tmp_path):
     text = (LOGS / name).read_text()
     h, rep = d.read_log(LOGS / name)
@@ -54,8 +57,19 @@ def test_each_format_is_read_by_content(name, fmt, n_steps, n_evals, first, last
 
 
 def test_every_registered_reader_has_a_fixture_or_a_test():
-    tested = {"llms_from_scratch", "litgpt", "lightning_csv", "progress_bar", "mlx", "handwritten",
-              "trainer_state", "vizuara", "nanogpt", "table", "jsonl"}  # vizuara ... jsonl: test_readers.py
+    tested = {
+        "llms_from_scratch",
+        "litgpt",
+        "lightning_csv",
+        "progress_bar",
+        "mlx",
+        "handwritten",
+        "trainer_state",
+        "vizuara",
+        "nanogpt",
+        "table",
+        "jsonl",
+    }  # vizuara ... jsonl: test_readers.py
     assert {r.name for r in READERS} == tested
     assert set(d.FORMATS) == tested | {"ipynb", "slmlab"}
 
@@ -77,12 +91,25 @@ def test_format_details():
     assert h.meta["epochs"] == 20.0
 
 
-VIZ = "Epoch 500: train loss 9.4434, val loss 9.4478\nThe current learning rate: 0.00007\n" \
-      "Epoch 1000: train loss 8.4843, val loss 8.4880\nThe current learning rate: 0.00010\n"
+VIZ = (
+    "Epoch 500: train loss 9.4434, val loss 9.4478\nThe current learning rate: 0.00007\n"
+    "Epoch 1000: train loss 8.4843, val loss 8.4880\nThe current learning rate: 0.00010\n"
+)
 
 
-@pytest.mark.parametrize("prefix", ["> ", ">> ", "[rank0]: ", "> [rank0]: ", "2024-05-01 12:00:01,123 INFO ",
-                                    "[2024-05-01 12:00:01] ", "12:00:01 - ", "INFO:__main__:"])
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "> ",
+        ">> ",
+        "[rank0]: ",
+        "> [rank0]: ",
+        "2024-05-01 12:00:01,123 INFO ",
+        "[2024-05-01 12:00:01] ",
+        "12:00:01 - ",
+        "INFO:__main__:",
+    ],
+)
 def test_pasted_prefixes_are_read_through(prefix):
     text = "".join(prefix + line + "\n" for line in VIZ.splitlines())
     h, rep = read_text(text)
@@ -110,8 +137,10 @@ def test_read_any_takes_text_bytes_and_paths(tmp_path):
     assert c3.text().startswith(f"read {p} as the Vizuara")
 
 
-@pytest.mark.parametrize("junk", ["hello, my model does not learn", "", b"\x00\x01\x02" * 50,
-                                  '{"learning_rate": 1e-4}', "loss went down then up"])
+@pytest.mark.parametrize(
+    "junk",
+    ["hello, my model does not learn", "", b"\x00\x01\x02" * 50, '{"learning_rate": 1e-4}', "loss went down then up"],
+)
 def test_junk_is_one_line_saying_what_was_expected(junk):
     with pytest.raises(ValueError) as e:
         d.read_any(junk)
@@ -152,8 +181,13 @@ def test_llms_from_scratch_run_is_overfitting_at_its_best_step():
     assert f["overfitting"].data["best_step"] == 55 and "step 55" in f["overfitting"].message
 
 
-@pytest.mark.parametrize("event, words", [("saving checkpoint to out", "right after a checkpoint save"),
-                                          ("Resuming training from out/ckpt.pt", "right after a resume")])
+@pytest.mark.parametrize(
+    "event, words",
+    [
+        ("saving checkpoint to out", "right after a checkpoint save"),
+        ("Resuming training from out/ckpt.pt", "right after a resume"),
+    ],
+)
 def test_nan_is_named_with_its_step_and_the_save_or_resume_before_it(event, words):
     losses = [4.0, 3.6, 3.3, 3.1, 3.0, 2.9, "nan", "nan"]
     f = doctor(nano(losses, extra={6: event}), vocab_size=V)
@@ -222,7 +256,9 @@ def test_a_spike_after_resume():
     f = doctor(nano(losses, extra={60: "Resuming training from out/ckpt.pt"}))
     assert f["spike_after_resume"].data["step"] == 600 and f["spike_after_resume"].data["shape"] == "slow-recovering"
     assert "optimizer" in f["spike_after_resume"].message
-    assert "spike_after_resume" not in doctor(nano(spiky({})), )
+    assert "spike_after_resume" not in doctor(
+        nano(spiky({})),
+    )
 
 
 def test_the_vizuara_judgement_stays(shared_data):
@@ -230,6 +266,8 @@ def test_the_vizuara_judgement_stays(shared_data):
     h, c = d.read_any(log, vocab_size=V, grad_accum_steps=32)
     f = codes(c.findings)
     assert set(f) == {"lr_rising", "still_improving", "ladder_position"}
-    assert f["still_improving"].message.startswith("far from trained") and "this is not overfitting" in \
-        f["still_improving"].message
+    assert (
+        f["still_improving"].message.startswith("far from trained")
+        and "this is not overfitting" in f["still_improving"].message
+    )
     assert "7e-05 at update 15" in f["lr_rising"].message and "0.0005 at update 609" in f["lr_rising"].message

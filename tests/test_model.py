@@ -46,7 +46,7 @@ def slow_attention(attn, x):
     out = torch.zeros(B, T, C)
     for h in range(H):
         rows = slice(h * hs, (h + 1) * hs)
-        Wq, Wk, Wv = W[rows], W[C:][rows], W[2 * C:][rows]  # each (hs, C)
+        Wq, Wk, Wv = W[rows], W[C:][rows], W[2 * C :][rows]  # each (hs, C)
         for b in range(B):
             q, k, v = x[b] @ Wq.T, x[b] @ Wk.T, x[b] @ Wv.T  # each (T, hs)
             for t in range(T):
@@ -76,7 +76,7 @@ def test_causality_gradient_of_position_t_reaches_no_later_position():
     t = 5
     x[0, t].sum().backward()
     grad_per_pos = emb.grad[0].abs().sum(-1)  # (T,)
-    assert torch.all(grad_per_pos[t + 1:] == 0)
+    assert torch.all(grad_per_pos[t + 1 :] == 0)
     assert torch.all(grad_per_pos[: t + 1] > 0)
 
 
@@ -148,8 +148,9 @@ def test_generate_with_last_position_logits_draws_the_same_tokens(monkeypatch):
     idx = torch.randint(0, 50, (2, 3), generator=torch.Generator().manual_seed(0))
     fast = model.generate(idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(7))
     assert model(idx, last_only=True)[0].shape == (2, 1, 50)
-    monkeypatch.setattr(model, "forward", lambda i, targets=None, last_only=False:
-                        GPT.forward(model, i, targets))  # ignore last_only: full logits
+    monkeypatch.setattr(
+        model, "forward", lambda i, targets=None, last_only=False: GPT.forward(model, i, targets)
+    )  # ignore last_only: full logits
     assert model(idx)[0].shape == (2, 3, 50)
     slow = model.generate(idx, 30, temperature=1.0, generator=torch.Generator().manual_seed(7))
     assert torch.equal(fast, slow)

@@ -41,8 +41,9 @@ def test_samples_are_seeded_use_seen_tokens_and_report_their_own_loss():
     # the floor is the mean -ln p of the sampled tokens under their true contexts
     chains = x.reshape(50, 100)
     a = np.concatenate([np.full((50, 2), EOT), chains], 1)
-    lp = src.logprob(torch.as_tensor(a[:, :-2].ravel()), torch.as_tensor(a[:, 1:-1].ravel()),
-                     torch.as_tensor(chains.ravel()))
+    lp = src.logprob(
+        torch.as_tensor(a[:, :-2].ravel()), torch.as_tensor(a[:, 1:-1].ravel()), torch.as_tensor(chains.ravel())
+    )
     assert floor == pytest.approx(-lp.mean().item(), rel=1e-9)
     assert 0 < floor < math.log(V)
 

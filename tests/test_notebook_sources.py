@@ -37,8 +37,12 @@ def cells_of_source(path: Path) -> list[tuple]:
 def disagreements(notebook: Path) -> list[str]:
     """One line per cell where the notebook and its source differ (type, source, tags)."""
     ours, theirs = cells_of_notebook(notebook), cells_of_source(notebook.with_suffix(".py"))
-    lines = [f"cell {i}: {what} differs" for i, (a, b) in enumerate(zip(ours, theirs))
-             for what, x, y in zip(("type", "source", "tags"), a, b) if x != y]
+    lines = [
+        f"cell {i}: {what} differs"
+        for i, (a, b) in enumerate(zip(ours, theirs))
+        for what, x, y in zip(("type", "source", "tags"), a, b)
+        if x != y
+    ]
     if len(ours) != len(theirs):
         lines.append(f"{len(ours)} cells in the notebook, {len(theirs)} in the source")
     return lines
@@ -73,8 +77,9 @@ def test_committed_notebooks_are_what_sync_writes(tmp_path):
         shutil.copy(source.with_suffix(".ipynb"), copy.with_suffix(".ipynb"))
         _, fresh = notebooks.sync(copy)
         assert fresh == 0
-        assert copy.with_suffix(".ipynb").read_bytes() == source.with_suffix(".ipynb").read_bytes(), \
+        assert copy.with_suffix(".ipynb").read_bytes() == source.with_suffix(".ipynb").read_bytes(), (
             f"{source.with_suffix('.ipynb').name} is not normalized (run `make sync`)"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -104,10 +109,13 @@ def test_every_notebook_opens_with_the_same_guard():
 
 def run_in_ipython(code: str, block_slmlab: bool) -> subprocess.CompletedProcess:
     """`code` as one cell in IPython's shell in a fresh interpreter (slmlab blocked or not)."""
-    script = ("import sys\n" + ("sys.modules['slmlab'] = None\n" if block_slmlab else "")
-              + "from IPython.core.interactiveshell import InteractiveShell\n"
-              + f"result = InteractiveShell.instance().run_cell({code!r})\n"
-              + "print('error:', type(result.error_in_exec).__name__)\n")
+    script = (
+        "import sys\n"
+        + ("sys.modules['slmlab'] = None\n" if block_slmlab else "")
+        + "from IPython.core.interactiveshell import InteractiveShell\n"
+        + f"result = InteractiveShell.instance().run_cell({code!r})\n"
+        + "print('error:', type(result.error_in_exec).__name__)\n"
+    )
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
 
 
@@ -118,7 +126,8 @@ def test_the_guard_says_what_to_run_in_one_line_and_stops_the_cell():
     assert [line for line in shown if line != "error: UsageError"] == [
         "UsageError: slmlab is not installed in this kernel. Colab or a fresh kernel: clone "
         "the slmlab repository, run `%pip install -e <the clone>`, restart the kernel. "
-        "A local checkout: run `make lab` (or `make setup`, then pick the .venv kernel)."], shown  # no traceback
+        "A local checkout: run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ], shown  # no traceback
 
 
 def test_the_guard_is_silent_where_slmlab_is_installed():
@@ -152,8 +161,11 @@ def test_sync_keeps_outputs_of_unchanged_cells_only(tmp_path):
     source = copy_pair("05_data_size", tmp_path)
     before = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     edit(source, "SEEDS = (1337, 2024)", "SEEDS = (1337, 7)")  # cell 1, the profile cell
-    edit(source, "# %% [markdown]\n# ## 1. How much",
-         '# %%\nprint("a new cell")\n\n# %%\nprint("another")\n\n# %% [markdown]\n# ## 1. How much')
+    edit(
+        source,
+        "# %% [markdown]\n# ## 1. How much",
+        '# %%\nprint("a new cell")\n\n# %%\nprint("another")\n\n# %% [markdown]\n# ## 1. How much',
+    )
     nb, fresh = notebooks.sync(source)
     assert fresh == 3 and disagreements(source.with_suffix(".ipynb")) == []
     edited, new1, new2 = nb.cells[1:4]
@@ -171,8 +183,7 @@ def test_sync_keeps_outputs_of_cells_only_laid_out_anew(tmp_path):
     its outputs and takes the new text; dropping the ';' that hides a cell's value does not."""
     source = copy_pair("00_start_here", tmp_path)
     before = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
-    edit(source, 'for name in ("synthetic"',
-         '# a comment, and the loop laid out anew\nfor name in (\n    "synthetic"')
+    edit(source, 'for name in ("synthetic"', '# a comment, and the loop laid out anew\nfor name in (\n    "synthetic"')
     edit(source, "check_unigram_loss(unigram_loss);", "check_unigram_loss(unigram_loss)")
     nb, fresh = notebooks.sync(source)
     assert fresh == 1 and disagreements(source.with_suffix(".ipynb")) == []
@@ -183,8 +194,7 @@ def test_sync_keeps_outputs_of_cells_only_laid_out_anew(tmp_path):
 
 def test_sync_builds_a_notebook_from_a_source_alone(tmp_path):
     source = tmp_path / "10_new_lesson.py"
-    source.write_text('# %% [markdown]\n# # 10 · New\n\n# %% tags=["NBVAL_SKIP"]\nx = 1\n\n# %%\nx\n',
-                      encoding="utf-8")
+    source.write_text('# %% [markdown]\n# # 10 · New\n\n# %% tags=["NBVAL_SKIP"]\nx = 1\n\n# %%\nx\n', encoding="utf-8")
     nb, fresh = notebooks.sync(source)
     on_disk = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
     nbformat.validate(on_disk)
@@ -219,8 +229,14 @@ def test_a_stuck_notebook_is_reported_and_the_next_one_still_runs(tmp_path, caps
 def test_a_saved_widget_keeps_its_text_not_its_view():
     # the widget state is not saved, so a trusted notebook would show "model not found"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("dash")])
-    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
-        "text/plain": "VBox(children=(...))",
-        notebooks.WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0}})]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/plain": "VBox(children=(...))",
+                notebooks.WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            },
+        )
+    ]
     notebooks.normalize(nb)
     assert nb.cells[0].outputs[0]["data"] == {"text/plain": "VBox(children=(...))"}

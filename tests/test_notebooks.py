@@ -24,8 +24,9 @@ def code_cells(path):
 def _is_exercise(cell: str) -> bool:
     """A check_* call on code the student writes (a stub that raises NotImplementedError) or on
     a prediction they write before running (left None in the notebook)."""
-    return "check_" in cell and ("NotImplementedError" in cell or
-                                 re.search(r"^prediction = (None|\{\s*.*None)", cell, re.M) is not None)
+    return "check_" in cell and (
+        "NotImplementedError" in cell or re.search(r"^prediction = (None|\{\s*.*None)", cell, re.M) is not None
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -34,13 +35,15 @@ def test_notebook_shape(path):
     first = PROFILE_CELL.get(path.stem, 0)
     starts = [i for i, c in enumerate(cells) if "from slmlab.course import start" in c]
     assert starts == [first], f"code cell {first}, and only it, picks the profile; found {starts}"
-    assert re.search(rf'^\w+ = start\(\s*"{path.stem}"', cells[first], re.M), \
+    assert re.search(rf'^\w+ = start\(\s*"{path.stem}"', cells[first], re.M), (
         f'the profile cell calls start("{path.stem}", ...)'
+    )
     if first:
         assert re.search(r"^setup_check\(", cells[0], re.M), "00 opens with setup_check()"
     assert any(_is_exercise(c) for c in cells), "an exercise with a check"
     solution = path.parent / "solutions" / f"{path.stem}_solution.ipynb"
     assert solution.is_file(), f"worked solution {solution.name} is missing"
-    silenced = [c.splitlines()[0][:60] for c in cells
-                if re.search(r"^plots\.\w+\((.|\n)*\);\s*$", c.split("\n\n")[-1], re.M)]
+    silenced = [
+        c.splitlines()[0][:60] for c in cells if re.search(r"^plots\.\w+\((.|\n)*\);\s*$", c.split("\n\n")[-1], re.M)
+    ]
     assert not silenced, f"figures silenced with ';' (use display(...)): {silenced}"

@@ -34,8 +34,9 @@ def test_newton_schulz_makes_every_direction_move_alike():
 def test_muon_takes_the_blocks_matrices_and_adamw_the_rest():
     model = GPT(preset("smoke", vocab_size=70).model)
     hidden, rest = optim.muon_split(model)
-    assert {id(p) for p in hidden} == {id(p) for n, p in model.named_parameters()
-                                       if n.startswith("blocks.") and p.dim() == 2}
+    assert {id(p) for p in hidden} == {
+        id(p) for n, p in model.named_parameters() if n.startswith("blocks.") and p.dim() == 2
+    }
     assert any(p is model.wte.weight for p in rest)  # the tied embedding / output layer
     opt = configure_optimizer(model, muon_smoke().train, "cpu")
     assert isinstance(opt, optim.Optimizers) and "lr_scale" not in opt.param_groups[0]  # AdamW: the lr as it is

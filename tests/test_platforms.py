@@ -24,17 +24,21 @@ def _guard() -> str:
 
 
 def test_the_guard_gives_colab_its_own_lines_without_a_second_jupyter():
-    script = ("import sys, types\nsys.modules['slmlab'] = None\n"
-              "sys.modules['google'] = types.ModuleType('google')\n"
-              "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
-              "from IPython.core.interactiveshell import InteractiveShell\n"
-              f"r = InteractiveShell.instance().run_cell({_guard() + 'print(1)'!r})\n"
-              "print('error:', type(r.error_in_exec).__name__)\n")
+    script = (
+        "import sys, types\nsys.modules['slmlab'] = None\n"
+        "sys.modules['google'] = types.ModuleType('google')\n"
+        "sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        f"r = InteractiveShell.instance().run_cell({_guard() + 'print(1)'!r})\n"
+        "print('error:', type(r.error_in_exec).__name__)\n"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     shown = [line for line in (out.stdout + out.stderr).splitlines() if line != "error: UsageError"]
-    assert shown == ["UsageError: slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                     "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e /content/slmlab`, "
-                     "then Runtime > Restart session, and run this cell again."], shown
+    assert shown == [
+        "UsageError: slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+        "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e /content/slmlab`, "
+        "then Runtime > Restart session, and run this cell again."
+    ], shown
     assert "[lab]" not in shown[0] and "jupyter" not in shown[0].lower()  # Colab's own Jupyter stays
 
 
@@ -120,7 +124,7 @@ def test_every_lesson_on_mps_says_where_to_look_when_a_loss_looks_impossible(mac
 
 def test_the_readme_names_the_mps_pitfalls():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    mac = readme[readme.index("## On a Mac"):]
+    mac = readme[readme.index("## On a Mac") :]
     mac = mac[: mac.index("\n## ", 1)]
     for words in ("fp32", "bf16", "differ", "device='cpu'", "not measured"):
         assert words.lower() in mac.lower(), words

@@ -33,15 +33,37 @@ def fake_history(lr=1e-3, seed=0, n=60, dropout=0.0, nan_at=None):
     """A made-up History: loss falls like exp(-lr * step), seeds add noise."""
     rng = np.random.default_rng(seed)
     curve = lambda s: 8 * math.exp(-s * lr * 30) + 2 + 0.05 * seed
-    steps = [{"kind": "step", "step": s, "loss": curve(s) + 0.1 * rng.standard_normal(), "lr": lr,
-              "grad_norm": 1.0, "tokens": s * 256, "seconds": 0.1 * s} for s in range(1, n + 1)]
+    steps = [
+        {
+            "kind": "step",
+            "step": s,
+            "loss": curve(s) + 0.1 * rng.standard_normal(),
+            "lr": lr,
+            "grad_norm": 1.0,
+            "tokens": s * 256,
+            "seconds": 0.1 * s,
+        }
+        for s in range(1, n + 1)
+    ]
     if nan_at:
         steps[nan_at]["loss"] = float("nan")
-    evals = [{"kind": "eval", "step": s, "train_loss": curve(s), "val_loss": curve(s) + 0.3,
-              "tokens": s * 256, "seconds": 0.1 * s} for s in range(0, n + 1, 10)]
-    cfg = {"name": "fake", "model": {"block_size": 32, "dropout": dropout},
-           "train": {"lr": lr, "seed": seed, "micro_batch_size": 8, "grad_accum_steps": 1},
-           "data": {"tokenizer": "char"}}
+    evals = [
+        {
+            "kind": "eval",
+            "step": s,
+            "train_loss": curve(s),
+            "val_loss": curve(s) + 0.3,
+            "tokens": s * 256,
+            "seconds": 0.1 * s,
+        }
+        for s in range(0, n + 1, 10)
+    ]
+    cfg = {
+        "name": "fake",
+        "model": {"block_size": 32, "dropout": dropout},
+        "train": {"lr": lr, "seed": seed, "micro_batch_size": 8, "grad_accum_steps": 1},
+        "data": {"tokenizer": "char"},
+    }
     return History(steps, evals, cfg, {}, "nan" if nan_at else None)
 
 
@@ -54,8 +76,7 @@ def real_runs():
     from slmlab import experiments
 
     base = presets.preset("smoke", max_steps=20, eval_interval=10, log_interval=5)
-    return [experiments.run(base.replace(lr=lr), label=f"lr={lr:g}", progress=False)
-            for lr in (3e-3, 1e-3)]
+    return [experiments.run(base.replace(lr=lr), label=f"lr={lr:g}", progress=False) for lr in (3e-3, 1e-3)]
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +116,9 @@ def test_schedule_from_config_and_diagnostics():
     from slmlab import diagnostics
 
     render(plots.schedule(diagnostics.schedule(presets.preset("smoke"))))
-    fig = plots.schedule({"student": diagnostics.student_schedule(max_iters=640, warmup=64)},
-                         marks={"lr": 1e-4, "min_lr": 5e-4})
+    fig = plots.schedule(
+        {"student": diagnostics.student_schedule(max_iters=640, warmup=64)}, marks={"lr": 1e-4, "min_lr": 5e-4}
+    )
     assert "per micro-step" in texts(fig)
     render(fig)
 
@@ -105,11 +127,9 @@ def test_training_stats_plots_from_a_real_run():
     from slmlab import diagnostics, train
 
     stats = diagnostics.TrainingStats(every=5)
-    train.train(presets.preset("smoke", max_steps=10, eval_interval=10), callbacks=[stats],
-                progress=False)
+    train.train(presets.preset("smoke", max_steps=10, eval_interval=10), callbacks=[stats], progress=False)
     fig = plots.stats_over_time(stats.updates, "log10_ratio")
-    assert any(np.allclose(line.get_ydata(), plots.UPDATE_RATIO_GUIDE)
-               for line in fig.axes[0].get_lines())
+    assert any(np.allclose(line.get_ydata(), plots.UPDATE_RATIO_GUIDE) for line in fig.axes[0].get_lines())
     render(fig)
     render(plots.stats_over_time(stats.attention, "entropy"))  # one line per layer and head
     render(plots.heatmap(stats.activations, key="std"))
@@ -166,16 +186,19 @@ def test_isolation_seeds_become_error_bars_and_log_x():
 
 def test_schedule_arrays_and_pairs():
     micro = np.linspace(1e-4, 5e-4, 64)
-    fig = plots.schedule({"per micro-step": (np.arange(64) / 32, micro), "fixed": [1e-3, 5e-4]},
-                         logy=True)
+    fig = plots.schedule({"per micro-step": (np.arange(64) / 32, micro), "fixed": [1e-3, 5e-4]}, logy=True)
     assert fig.axes[0].get_yscale() == "log"
     render(fig)
     render(plots.schedule(torch.linspace(0, 1e-3, 10)))
 
 
 def test_stats_histograms_heatmap_synthetic():
-    recs = [{"step": s, "layer": layer, "head": h, "entropy": 1.0 + 0.1 * h}
-            for s in (0, 10) for layer in range(2) for h in range(2)]
+    recs = [
+        {"step": s, "layer": layer, "head": h, "entropy": 1.0 + 0.1 * h}
+        for s in (0, 10)
+        for layer in range(2)
+        for h in range(2)
+    ]
     fig = plots.stats_over_time(recs, "entropy")
     assert len(fig.axes[0].get_lines()) == 4  # one per (layer, head)
     render(fig)

@@ -16,8 +16,10 @@ from slmlab.diagnostics.readers import read_log, role
 from slmlab.history import History
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-WARNING = ("/usr/lib/python3/torch/optim/lr_scheduler.py:227: UserWarning: Detected call of "
-           "`lr_scheduler.step()` before `optimizer.step()`.\n  warnings.warn(")
+WARNING = (
+    "/usr/lib/python3/torch/optim/lr_scheduler.py:227: UserWarning: Detected call of "
+    "`lr_scheduler.step()` before `optimizer.step()`.\n  warnings.warn("
+)
 
 
 def write(tmp_path, name: str, text: str) -> Path:
@@ -90,18 +92,30 @@ def test_nanogpt_stdout(tmp_path):
     assert all("lr" not in s for s in h.steps)  # the config echo's learning_rate set no record's lr
 
 
-@pytest.mark.parametrize("line, kind, want", [
-    ("Step 100 | Train Loss: 2.31 | Val Loss: 2.45 | Val PPL: 11.6 | bpb 1.10", "eval",
-     {"step": 100, "train_loss": 2.31, "val_loss": 2.45}),
-    ("# step 100: train loss 2.31, val loss 2.45, perplexity 11.6", "eval", {"step": 100, "val_loss": 2.45}),
-    ("> iter 100: loss 2.31, time 30.5ms, mfu 12.3%", "step", {"step": 100, "loss": 2.31}),
-    ("[2024-05-01 12:00:01] step 100: train_loss=2.31 val_loss=2.45 lr=3e-4", "eval",
-     {"step": 100, "val_loss": 2.45, "lr": 3e-4}),
-    ("2024-05-01 12:00:01,123 INFO Iter 100/5000 | loss 2.31 | lr 6.0e-04 | 30.1 ms/iter", "step",
-     {"step": 100, "loss": 2.31, "lr": 6e-4}),
-    ("step 100 train 2.31 val 2.45", "eval", {"step": 100, "train_loss": 2.31, "val_loss": 2.45}),
-    ("iteration 100: loss nan, grad norm 1e+05", "step", {"step": 100, "grad_norm": 1e5}),
-])
+@pytest.mark.parametrize(
+    "line, kind, want",
+    [
+        (
+            "Step 100 | Train Loss: 2.31 | Val Loss: 2.45 | Val PPL: 11.6 | bpb 1.10",
+            "eval",
+            {"step": 100, "train_loss": 2.31, "val_loss": 2.45},
+        ),
+        ("# step 100: train loss 2.31, val loss 2.45, perplexity 11.6", "eval", {"step": 100, "val_loss": 2.45}),
+        ("> iter 100: loss 2.31, time 30.5ms, mfu 12.3%", "step", {"step": 100, "loss": 2.31}),
+        (
+            "[2024-05-01 12:00:01] step 100: train_loss=2.31 val_loss=2.45 lr=3e-4",
+            "eval",
+            {"step": 100, "val_loss": 2.45, "lr": 3e-4},
+        ),
+        (
+            "2024-05-01 12:00:01,123 INFO Iter 100/5000 | loss 2.31 | lr 6.0e-04 | 30.1 ms/iter",
+            "step",
+            {"step": 100, "loss": 2.31, "lr": 6e-4},
+        ),
+        ("step 100 train 2.31 val 2.45", "eval", {"step": 100, "train_loss": 2.31, "val_loss": 2.45}),
+        ("iteration 100: loss nan, grad norm 1e+05", "step", {"step": 100, "grad_norm": 1e5}),
+    ],
+)
 def test_nanogpt_variants(tmp_path, line, kind, want):
     h, rep = read_log(write(tmp_path, "log.txt", line + "\n"))
     rec = (h.evals if kind == "eval" else h.steps)[0]
@@ -111,17 +125,22 @@ def test_nanogpt_variants(tmp_path, line, kind, want):
         assert math.isnan(rec["loss"])
 
 
-@pytest.mark.parametrize("header, delim, cols", [
-    ("step,train_loss,val_loss,lr", ",", ("step", "train_loss", "val_loss")),
-    ("iteration\tloss\teval_loss", "\t", ("iteration", "loss", "eval_loss")),
-    ("Epoch,Train Loss,Validation Loss,Learning Rate", ",", ("Epoch", "Train Loss", "Validation Loss")),
-    ("global_step;train/loss;val/loss;epoch", ";", ("global_step", "train/loss", "val/loss")),
-    ("iter,train,val", ",", ("iter", "train", "val")),
-    ("step   train_loss   val_loss", "   ", ("step", "train_loss", "val_loss")),  # spaces
-])
+@pytest.mark.parametrize(
+    "header, delim, cols",
+    [
+        ("step,train_loss,val_loss,lr", ",", ("step", "train_loss", "val_loss")),
+        ("iteration\tloss\teval_loss", "\t", ("iteration", "loss", "eval_loss")),
+        ("Epoch,Train Loss,Validation Loss,Learning Rate", ",", ("Epoch", "Train Loss", "Validation Loss")),
+        ("global_step;train/loss;val/loss;epoch", ";", ("global_step", "train/loss", "val/loss")),
+        ("iter,train,val", ",", ("iter", "train", "val")),
+        ("step   train_loss   val_loss", "   ", ("step", "train_loss", "val_loss")),  # spaces
+    ],
+)
 def test_csv_header_variants(tmp_path, header, delim, cols):
-    rows = [delim.join(["100", "3.0", "3.1", "1e-3"][: header.count(delim) + 1]),
-            delim.join(["200", "2.5", "2.6", "9e-4"][: header.count(delim) + 1])]
+    rows = [
+        delim.join(["100", "3.0", "3.1", "1e-3"][: header.count(delim) + 1]),
+        delim.join(["200", "2.5", "2.6", "9e-4"][: header.count(delim) + 1]),
+    ]
     h, rep = read_log(write(tmp_path, "metrics.log", "\n".join([header, *rows]) + "\n"))  # by content
     assert rep.format == "table" and rep.n_evals == 2 and rep.skipped == 0
     assert [e["val_loss"] for e in h.evals] == [3.1, 2.6] and [e["train_loss"] for e in h.evals] == [3.0, 2.5]
@@ -144,15 +163,20 @@ def test_csv_with_train_only_rows_and_damaged_rows(tmp_path):
 
 
 def trainer_state(tmp_path) -> Path:
-    state = {"global_step": 300, "max_steps": 300, "best_metric": 2.9, "log_history": [
-        {"epoch": 0.1, "grad_norm": 1.5, "learning_rate": 5e-5, "loss": 4.1, "step": 100},
-        {"epoch": 0.1, "eval_loss": 3.6, "eval_runtime": 1.2, "step": 100},
-        {"epoch": 0.2, "grad_norm": 1.1, "learning_rate": 3e-5, "loss": 3.4, "step": 200},
-        {"epoch": 0.2, "eval_loss": 3.1, "step": 200},
-        {"epoch": 0.3, "learning_rate": 1e-5, "loss": 3.0, "step": 300},
-        {"epoch": 0.3, "eval_loss": 2.9, "step": 300},
-        {"epoch": 0.3, "step": 300, "train_loss": 3.5, "train_runtime": 60.0},
-    ]}
+    state = {
+        "global_step": 300,
+        "max_steps": 300,
+        "best_metric": 2.9,
+        "log_history": [
+            {"epoch": 0.1, "grad_norm": 1.5, "learning_rate": 5e-5, "loss": 4.1, "step": 100},
+            {"epoch": 0.1, "eval_loss": 3.6, "eval_runtime": 1.2, "step": 100},
+            {"epoch": 0.2, "grad_norm": 1.1, "learning_rate": 3e-5, "loss": 3.4, "step": 200},
+            {"epoch": 0.2, "eval_loss": 3.1, "step": 200},
+            {"epoch": 0.3, "learning_rate": 1e-5, "loss": 3.0, "step": 300},
+            {"epoch": 0.3, "eval_loss": 2.9, "step": 300},
+            {"epoch": 0.3, "step": 300, "train_loss": 3.5, "train_runtime": 60.0},
+        ],
+    }
     folder = tmp_path / "checkpoint-300"
     folder.mkdir()
     (folder / "trainer_state.json").write_text(json.dumps(state, indent=2))
@@ -176,8 +200,12 @@ def test_json_lines_and_slmlab_history(tmp_path):
     p = write(tmp_path, "log.jsonl", "\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
     h, rep = read_log(p)
     assert rep.format == "jsonl" and (rep.n_steps, rep.n_evals) == (1, 1) and rep.skipped_at == [3]
-    ours = History([{"kind": "step", "step": 1, "loss": 3.0}],
-                   [{"kind": "eval", "step": 1, "val_loss": 3.1, "train_loss": 3.0}], {}, {"vocab_size": 65})
+    ours = History(
+        [{"kind": "step", "step": 1, "loss": 3.0}],
+        [{"kind": "eval", "step": 1, "val_loss": 3.1, "train_loss": 3.0}],
+        {},
+        {"vocab_size": 65},
+    )
     ours.save(tmp_path / "run" / "history.jsonl")
     for path in (tmp_path / "run", tmp_path / "run" / "history.jsonl"):
         h, rep = read_log(path)
@@ -186,11 +214,21 @@ def test_json_lines_and_slmlab_history(tmp_path):
 
 def test_a_notebook_is_read_from_its_printed_outputs(tmp_path):
     printed = vizuara_log([9.45, 8.49, 7.53], [7e-5, 1e-4, 1e-4]).splitlines(keepends=True)
-    nb = {"nbformat": 4, "metadata": {}, "cells": [
-        {"cell_type": "markdown", "source": ["# Epoch 1: train loss 1, val loss 1"]},
-        {"cell_type": "code", "source": ["for epoch in range(max_iters): ..."], "outputs": [
-            {"output_type": "stream", "name": "stderr", "text": ["  3%|3         | 500/20000\n"]},
-            {"output_type": "stream", "name": "stdout", "text": printed}]}]}
+    nb = {
+        "nbformat": 4,
+        "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "source": ["# Epoch 1: train loss 1, val loss 1"]},
+            {
+                "cell_type": "code",
+                "source": ["for epoch in range(max_iters): ..."],
+                "outputs": [
+                    {"output_type": "stream", "name": "stderr", "text": ["  3%|3         | 500/20000\n"]},
+                    {"output_type": "stream", "name": "stdout", "text": printed},
+                ],
+            },
+        ],
+    }
     h, rep = read_log(write(tmp_path, "slm.ipynb", json.dumps(nb, indent=1)), grad_accum_steps=32)
     assert rep.format == "ipynb" and rep.n_evals == 3 and [e["step"] for e in h.evals] == [15, 31, 46]
     assert h.evals[0]["lr"] == pytest.approx(7e-5) and rep.skipped == 3  # the progress bar, the warning
@@ -231,8 +269,11 @@ def test_a_python_script_is_read_never_run(tmp_path):
 
 def test_half_readable_log_says_which_lines_it_skipped(tmp_path):
     good = [f"step {100 * i}: train loss {3 - 0.1 * i:.2f}, val loss {3.05 - 0.1 * i:.2f}" for i in range(1, 9)]
-    junk = ["Traceback (most recent call last):", '  File "train.py", line 42, in <module>',
-            "RuntimeError: CUDA out of memory"]
+    junk = [
+        "Traceback (most recent call last):",
+        '  File "train.py", line 42, in <module>',
+        "RuntimeError: CUDA out of memory",
+    ]
     h, rep = read_log(write(tmp_path, "log.txt", "\n".join(good[:4] + junk + good[4:]) + "\n"))
     assert rep.n_evals == 8 and rep.skipped == 3 and rep.skipped_at == [5, 6, 7]
     assert "skipped 3 lines" in rep.summary() and "lines 5, 6, 7" in rep.summary()
@@ -339,8 +380,13 @@ def test_cli_doctor_errors_are_one_line(argv, words, tmp_path, capsys, monkeypat
     (tmp_path / "junk.bin").write_bytes(b"\x00\x01PK\x03\x04" * 100)
     write(tmp_path, "notes.txt", "nothing to see\n")
     write(tmp_path, "log.txt", "step 500: val loss 9.45\n")
-    names = {"missing": tmp_path / "nope.txt", "empty": tmp_path / "empty", "junk": tmp_path / "junk.bin",
-             "notes": tmp_path / "notes.txt", "log": tmp_path / "log.txt"}
+    names = {
+        "missing": tmp_path / "nope.txt",
+        "empty": tmp_path / "empty",
+        "junk": tmp_path / "junk.bin",
+        "notes": tmp_path / "notes.txt",
+        "log": tmp_path / "log.txt",
+    }
     assert cli.main([a.format(**names) for a in argv.split()]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: ") and err.count("\n") == 1 and words in err, err

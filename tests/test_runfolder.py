@@ -63,8 +63,16 @@ CHILD = textwrap.dedent("""
 def test_two_processes_asking_for_one_run_train_it_once_and_both_get_it(tmp_path):
     prepare(preset("smoke").data)  # the token files exist: the children only train
     env = {**os.environ, "SLMLAB_RUNS_DIR": str(tmp_path / "runs")}
-    kids = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    kids = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     while len(list(tmp_path.glob("ready-*"))) < 2 and all(k.poll() is None for k in kids):
         time.sleep(0.01)
     (tmp_path / "go").touch()
@@ -84,8 +92,9 @@ def test_two_processes_asking_for_one_run_train_it_once_and_both_get_it(tmp_path
 
 def _lock_of(folder, pid):
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / runfolder.LOCK).write_text(json.dumps(
-        {"pid": pid, "host": socket.gethostname(), "started": "2024-01-01 00:00:00"}))
+    (folder / runfolder.LOCK).write_text(
+        json.dumps({"pid": pid, "host": socket.gethostname(), "started": "2024-01-01 00:00:00"})
+    )
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
@@ -132,6 +141,7 @@ def test_another_thread_of_this_process_is_refused_too(tmp_path):
         with runfolder.lock(tmp_path / "run"):
             held.set()
             done.wait(5)
+
     t = threading.Thread(target=hold)
     t.start()
     held.wait(5)

@@ -12,9 +12,14 @@ from slmlab.model import GPT
 from slmlab.presets import preset
 
 
-@pytest.mark.parametrize("shape", [dict(n_layer=2, n_head=4, n_embd=128, block_size=64, vocab_size=769),
-                                   dict(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=65, bias=True),
-                                   dict(n_layer=6, n_head=6, n_embd=384, block_size=128, vocab_size=50257)])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        dict(n_layer=2, n_head=4, n_embd=128, block_size=64, vocab_size=769),
+        dict(n_layer=1, n_head=2, n_embd=32, block_size=16, vocab_size=65, bias=True),
+        dict(n_layer=6, n_head=6, n_embd=384, block_size=128, vocab_size=50257),
+    ],
+)
 def test_counts_and_flops_match_the_model(shape):
     cfg = ModelConfig(**shape)
     with torch.device("meta"):
@@ -77,11 +82,11 @@ def replace_layers(cfg, n):
 def test_power_law_recovers_a_known_exponent_and_floor():
     x = np.array([1e4, 1e4, 1e5, 1e5, 1e6, 1e6])
     noise = np.array([1.02, 0.98, 1.01, 0.99, 1.02, 0.98])
-    y = 0.2 + 30 * x ** -0.3 * noise
+    y = 0.2 + 30 * x**-0.3 * noise
     law = scaling.fit_power_law(x, y, floor=0.2, resamples=300)
     assert law.alpha == pytest.approx(0.3, abs=0.01) and law.n_points == 3
     assert law.low <= law.alpha <= law.high and law.high - law.low < 0.05
-    assert law.predict(1e5) == pytest.approx(0.2 + 30 * 1e5 ** -0.3, rel=0.03)
+    assert law.predict(1e5) == pytest.approx(0.2 + 30 * 1e5**-0.3, rel=0.03)
     assert "range" in str(law)
 
 
@@ -106,10 +111,12 @@ def test_power_law_refuses_what_it_cannot_fit():
 def test_sizes_plot_averages_seeds_and_draws_the_law():
     from slmlab import plots
 
-    pts = [{"label": "2x64", "n": 1e5, "val": 1.5, "sweep": "width"},
-           {"label": "2x64", "n": 1e5, "val": 1.7, "sweep": "width"},
-           {"label": "2x128", "n": 4e5, "val": 1.0, "sweep": "width"},
-           {"label": "4x128", "n": 8e5, "val": 1.9, "sweep": "depth"}]
+    pts = [
+        {"label": "2x64", "n": 1e5, "val": 1.5, "sweep": "width"},
+        {"label": "2x64", "n": 1e5, "val": 1.7, "sweep": "width"},
+        {"label": "2x128", "n": 4e5, "val": 1.0, "sweep": "width"},
+        {"label": "4x128", "n": 8e5, "val": 1.9, "sweep": "depth"},
+    ]
     law = scaling.fit_power_law([1e5, 1e5, 4e5], [1.5, 1.7, 1.0], resamples=50)
     fig = plots.sizes(pts, "n", group="sweep", law=law, vlines={"20 tokens/param": 2e5})
     ax = fig.axes[0]

@@ -12,7 +12,7 @@ from slmlab.diagnostics import format_findings, lint_file, lint_script, read_scr
 
 # A correct script: parameter groups, warmup from ~0, eta_min below lr, the scheduler
 # stepped with the optimizer, unscale_ before clipping, eval interval != eval batches.
-CLEAN = '''\
+CLEAN = """\
 import torch
 from torch.optim.lr_scheduler import LinearLR, SequentialLR, CosineAnnealingLR
 
@@ -64,13 +64,15 @@ for it in range(max_iters * gradient_accumulation_steps):
         scheduler.step()
     if it % 1000 == 0:
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, "ckpt.pt")
-'''
+"""
 
 ONE_BUG = {  # code: (old text, new text, text on the line the finding must name)
     "min_lr_above_lr": ("min_lr = learning_rate / 10", "min_lr = 5 * learning_rate", "min_lr = 5"),
-    "scheduler_per_micro_step": ("        optimizer.zero_grad(set_to_none=True)\n        scheduler.step()",
-                                 "        optimizer.zero_grad(set_to_none=True)\n    scheduler.step()",
-                                 "scheduler.step()"),
+    "scheduler_per_micro_step": (
+        "        optimizer.zero_grad(set_to_none=True)\n        scheduler.step()",
+        "        optimizer.zero_grad(set_to_none=True)\n    scheduler.step()",
+        "scheduler.step()",
+    ),
     "decay_on_norms_and_biases": ("AdamW(groups,", "AdamW(model.parameters(), weight_decay=0.1,", "AdamW("),
     "clip_before_unscale": ("        scaler.unscale_(optimizer)\n", "", "clip_grad_norm_"),
     "eval_iters_as_interval": ("it % eval_interval == 0", "it % eval_iters == 0", "% eval_iters =="),
@@ -78,8 +80,11 @@ ONE_BUG = {  # code: (old text, new text, text on the line the finding must name
     "warmup_too_long": ("warmup_steps = 100", "warmup_steps = 3000", "warmup_steps = 3000"),
     "vocab_dominates_params": ("vocab_size = 512", "vocab_size = 50257", "vocab_size = 50257"),
     "warmup_starts_high": ("start_factor=0.01, ", "", "LinearLR(optimizer"),  # info
-    "no_resume": ('if resume:\n    optimizer.load_state_dict(torch.load("ckpt.pt")["optimizer"])\n',
-                  "", "torch.save"),  # info
+    "no_resume": (
+        'if resume:\n    optimizer.load_state_dict(torch.load("ckpt.pt")["optimizer"])\n',
+        "",
+        "torch.save",
+    ),  # info
 }
 INFOS = {"warmup_starts_high", "no_resume"}
 
@@ -151,11 +156,13 @@ def test_the_students_script(shared_data, capsys):
 
 def test_a_notebook_names_cell_and_line_and_skips_cells_that_do_not_parse(tmp_path):
     head, loop = CLEAN.replace("min_lr = learning_rate / 10", "min_lr = 5e-3").split("\n\n\ndef ")
-    cells = [{"cell_type": "markdown", "source": ["# my run\n"]},
-             {"cell_type": "code", "source": ["!pip install tiktoken\n", "%matplotlib inline"]},
-             {"cell_type": "code", "source": head.splitlines(keepends=True)},
-             {"cell_type": "code", "source": "def broken(:\n"},
-             {"cell_type": "code", "source": "def " + loop}]
+    cells = [
+        {"cell_type": "markdown", "source": ["# my run\n"]},
+        {"cell_type": "code", "source": ["!pip install tiktoken\n", "%matplotlib inline"]},
+        {"cell_type": "code", "source": head.splitlines(keepends=True)},
+        {"cell_type": "code", "source": "def broken(:\n"},
+        {"cell_type": "code", "source": "def " + loop},
+    ]
     path = write(tmp_path, json.dumps({"cells": cells, "nbformat": 4}), "run.ipynb")
     found = {f.code: f for f in lint_file(path)}
     assert set(found) >= {"min_lr_above_lr", "budget", "script_read"}
@@ -168,7 +175,7 @@ def test_a_notebook_names_cell_and_line_and_skips_cells_that_do_not_parse(tmp_pa
 
 def test_an_update_loop_with_inner_micro_steps(tmp_path):
     """nanoGPT's shape: each iteration accumulates in an inner loop, then steps once."""
-    text = '''\
+    text = """\
 learning_rate, min_lr = 6e-4, 6e-5
 max_iters = 5 * 1000
 gradient_accumulation_steps = 8
@@ -182,7 +189,7 @@ for it in range(max_iters):
         SCHED
     optimizer.step()
     optimizer.zero_grad()
-'''
+"""
     good = text.replace("SCHED", "pass") + "    scheduler.step()\n"
     found = lint_script(write(tmp_path, good))
     assert codes(found) == set()
@@ -192,7 +199,7 @@ for it in range(max_iters):
 
 
 def test_settings_fold_constants_and_read_dataclasses_and_dicts(tmp_path):
-    text = '''\
+    text = """\
 from dataclasses import dataclass
 
 @dataclass
@@ -206,7 +213,7 @@ huge = 10**10**10
 cfg = TrainConfig()
 opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
 sched = CosineAnnealingLR(opt, T_max=cfg.max_iters, eta_min=cfg.min_lr)
-'''
+"""
     facts = read_script(write(tmp_path, text))
     c = facts.config
     assert (c["learning_rate"], c["min_lr"], c["max_iters"]) == (3e-4, 6e-4, 5000)
@@ -219,9 +226,11 @@ sched = CosineAnnealingLR(opt, T_max=cfg.max_iters, eta_min=cfg.min_lr)
 
 def test_the_schedulers_own_numbers_win_over_the_names(tmp_path):
     """eta_min is what the cosine phase reaches, whatever a min_lr variable says."""
-    text = ("learning_rate = 1e-3\nmin_lr = 5e-3  # unused\n"
-            "opt = torch.optim.AdamW(groups, lr=learning_rate)\n"
-            "sched = CosineAnnealingLR(opt, T_max=1000, eta_min=ETA)\n")
+    text = (
+        "learning_rate = 1e-3\nmin_lr = 5e-3  # unused\n"
+        "opt = torch.optim.AdamW(groups, lr=learning_rate)\n"
+        "sched = CosineAnnealingLR(opt, T_max=1000, eta_min=ETA)\n"
+    )
     assert "min_lr_above_lr" not in codes(lint_script(write(tmp_path, text.replace("ETA", "1e-5"))))
     found = {f.code: f for f in lint_script(write(tmp_path, text.replace("ETA", "2e-3")))}
     assert found["min_lr_above_lr"].data["min_lr"] == 2e-3 and found["min_lr_above_lr"].line == 4
@@ -240,19 +249,22 @@ def test_eot_is_checked_where_the_script_tokenizes(tmp_path):
 
 def test_nothing_in_the_file_runs(tmp_path):
     marker = tmp_path / "ran.txt"
-    text = (f"import no_such_module_anywhere\nopen({str(marker)!r}, 'w').write('ran')\n"
-            "raise SystemExit(3)\nlearning_rate = 1e-4\nmin_lr = 1e-3\n"
-            "while True:\n    pass\n")
+    text = (
+        f"import no_such_module_anywhere\nopen({str(marker)!r}, 'w').write('ran')\n"
+        "raise SystemExit(3)\nlearning_rate = 1e-4\nmin_lr = 1e-3\n"
+        "while True:\n    pass\n"
+    )
     found = lint_script(write(tmp_path, text))
     assert "min_lr_above_lr" in codes(found) and not marker.exists()
 
 
 def test_unreadable_files_are_one_line(tmp_path, capsys):
-    cases = {"syntax.py": ("def f(:\n    pass\n", "cannot parse syntax.py as Python"),
-             "empty.py": ("import torch\n", "no training settings found"),
-             "bad.ipynb": ("{not json", "cannot read bad.ipynb as a notebook"),
-             "text.ipynb": (json.dumps({"cells": [{"cell_type": "code", "source": "def (:"}]}),
-                            "no code cell that parses")}
+    cases = {
+        "syntax.py": ("def f(:\n    pass\n", "cannot parse syntax.py as Python"),
+        "empty.py": ("import torch\n", "no training settings found"),
+        "bad.ipynb": ("{not json", "cannot read bad.ipynb as a notebook"),
+        "text.ipynb": (json.dumps({"cells": [{"cell_type": "code", "source": "def (:"}]}), "no code cell that parses"),
+    }
     for name, (text, words) in cases.items():
         assert cli.main(["lint", str(write(tmp_path, text, name))]) == 2
         out, err = capsys.readouterr()
@@ -287,9 +299,17 @@ def test_the_students_scheduler_is_a_warning_that_names_the_625_updates(shared_d
 
 def test_scheduler_per_micro_step_is_an_error_when_the_schedule_counts_updates():
     from slmlab.diagnostics import lint
-    base = {"learning_rate": 1e-3, "max_iters": 4000, "warmup_steps": 100, "min_lr": 1e-4,
-            "gradient_accumulation_steps": 8, "batch_size": 16, "block_size": 128,
-            "scheduler_steps_per": "micro_step"}
+
+    base = {
+        "learning_rate": 1e-3,
+        "max_iters": 4000,
+        "warmup_steps": 100,
+        "min_lr": 1e-4,
+        "gradient_accumulation_steps": 8,
+        "batch_size": 16,
+        "block_size": 128,
+        "scheduler_steps_per": "micro_step",
+    }
     f = {x.code: x for x in lint(base)}["scheduler_per_micro_step"]
     assert f.severity == "warning" and f.data["max_steps"] == 500
     f = {x.code: x for x in lint({**base, "loop_counts": "update"})}["scheduler_per_micro_step"]
@@ -300,6 +320,7 @@ def test_eval_overhead_is_computed_from_the_config():
     from slmlab.diagnostics import lint
     from slmlab.diagnostics.config_lint import eval_overhead, normalize_config
     from slmlab.presets import preset
+
     c = normalize_config(preset("cpu").replace(eval_interval=10, eval_batches=30))
     assert eval_overhead(c) == pytest.approx(2 * 30 / 3 / 10)
     assert {f.code: f for f in lint(c)}["eval_overhead"].data["eval_cost_fraction"] == pytest.approx(2.0)
@@ -308,6 +329,7 @@ def test_eval_overhead_is_computed_from_the_config():
 
 def test_adam_eps_is_flagged_only_where_a_clipped_scaled_gradient_is_its_size():
     from slmlab.diagnostics import STUDENT_CONFIG, lint
+
     f = {x.code: x for x in lint(STUDENT_CONFIG)}["adam_eps_damps_updates"]
     assert f.data["update_kept"] == pytest.approx(0.58, abs=0.01) and "30.0M weights" in f.message
     assert "adam_eps_damps_updates" not in {x.code for x in lint({**STUDENT_CONFIG, "adam_eps": 1e-12})}

@@ -57,9 +57,11 @@ def test_a_trial_that_asks_for_a_trained_config_loads_it(runs):
 def test_an_interrupted_trial_is_asked_again_with_its_params(runs):
     search(CFG, SPACE, sampler="random", n_trials=1, prune=False, study_name="i")
     storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(runs / "studies" / "i.log")))
-    stale = optuna.load_study(study_name="i", storage=storage).ask({"lr": optuna.distributions.FloatDistribution(
-        1e-4, 3e-2, log=True)})  # a kernel died here: the trial stays RUNNING in the file
+        optuna.storages.journal.JournalFileBackend(str(runs / "studies" / "i.log"))
+    )
+    stale = optuna.load_study(study_name="i", storage=storage).ask(
+        {"lr": optuna.distributions.FloatDistribution(1e-4, 3e-2, log=True)}
+    )  # a kernel died here: the trial stays RUNNING in the file
     lr = stale.params["lr"]
     study = search(CFG, SPACE, sampler="random", n_trials=2, prune=False, study_name="i")
     assert _states(study) == ["COMPLETE", "FAIL", "COMPLETE"]
@@ -70,8 +72,7 @@ def test_pruned_trials_stop_early_and_their_runs_resume_later(runs):
     # lr 1e-4 learns far slower than 1e-2: once three good trials are in, the slow one
     # is below the median at its first eval after the pruner's warm-up and stops there
     first = [{"lr": lr} for lr in (1e-2, 1.1e-2, 1.2e-2, 1e-4)]
-    study = search(CFG, SPACE, sampler="random", n_trials=4, study_name="p", pruner_warmup_steps=3,
-                   enqueue=first)
+    study = search(CFG, SPACE, sampler="random", n_trials=4, study_name="p", pruner_warmup_steps=3, enqueue=first)
     assert [t.params for t in study.trials] == first
     pruned = [t for t in study.trials if t.state.name == "PRUNED"]
     assert [t.params["lr"] for t in pruned] == [1e-4]
@@ -79,16 +80,21 @@ def test_pruned_trials_stop_early_and_their_runs_resume_later(runs):
     slow = experiments.run(trial_config(CFG, {"lr": 1e-4}), progress=False)  # no pruning: trained on
     assert slow.complete and slow.dir.name == pruned[0].user_attrs["run_dir"]
     assert slow.history.evals[0]["step"] == 3 and slow.history.steps[-1]["step"] == 12
-    again = search(CFG, SPACE, sampler="random", n_trials=4, study_name="p2", pruner_warmup_steps=3,
-                   enqueue=first)  # a new study over the same, now cached, runs
+    again = search(
+        CFG, SPACE, sampler="random", n_trials=4, study_name="p2", pruner_warmup_steps=3, enqueue=first
+    )  # a new study over the same, now cached, runs
     (replayed,) = [t for t in again.trials if t.state.name == "PRUNED"]
     assert replayed.user_attrs["updates"] == pruned[0].user_attrs["updates"]  # its cost, not the cached 12
 
 
 def test_the_default_study_is_one_per_config_space_sampler_and_seed(runs):
-    names = {study_name_for(CFG, SPACE, "tpe", 0), study_name_for(CFG.replace(lr=1e-3), SPACE, "tpe", 0),
-             study_name_for(CFG, {"lr": LogUniform(1e-4, 1e-2)}, "tpe", 0),
-             study_name_for(CFG, SPACE, "random", 0), study_name_for(CFG, SPACE, "tpe", 1)}
+    names = {
+        study_name_for(CFG, SPACE, "tpe", 0),
+        study_name_for(CFG.replace(lr=1e-3), SPACE, "tpe", 0),
+        study_name_for(CFG, {"lr": LogUniform(1e-4, 1e-2)}, "tpe", 0),
+        study_name_for(CFG, SPACE, "random", 0),
+        study_name_for(CFG, SPACE, "tpe", 1),
+    }
     assert len(names) == 5
     study = search(CFG, SPACE, sampler="tpe", n_trials=1, prune=False)
     assert study.study_name == study_name_for(CFG, SPACE, "tpe", 0)
@@ -96,10 +102,21 @@ def test_the_default_study_is_one_per_config_space_sampler_and_seed(runs):
 
 
 def test_grid_points_and_bad_spaces():
-    g = grid({"lr": LogUniform(1e-4, 1e-1), "dropout": Uniform(0.0, 0.3), "warmup_steps": IntRange(0, 100, 50),
-              "micro_batch_size": Choice([8, 16])}, k=3)
-    assert g == {"lr": [3.16e-4, 3.16e-3, 3.16e-2], "dropout": [0.05, 0.15, 0.25], "warmup_steps": [0, 50, 100],
-                 "micro_batch_size": [8, 16]}
+    g = grid(
+        {
+            "lr": LogUniform(1e-4, 1e-1),
+            "dropout": Uniform(0.0, 0.3),
+            "warmup_steps": IntRange(0, 100, 50),
+            "micro_batch_size": Choice([8, 16]),
+        },
+        k=3,
+    )
+    assert g == {
+        "lr": [3.16e-4, 3.16e-3, 3.16e-2],
+        "dropout": [0.05, 0.15, 0.25],
+        "warmup_steps": [0, 50, 100],
+        "micro_batch_size": [8, 16],
+    }
     with pytest.raises(ConfigError, match="'lrate', which is not a config field"):
         search(CFG, {"lrate": LogUniform(1e-4, 1e-2)})
     with pytest.raises(ConfigError, match="is not a range"):

@@ -64,7 +64,7 @@ def test_dead_units_are_off_at_every_position(data):
     hidden = 4 * model.cfg.n_embd
     pre = torch.zeros(2, 8, hidden)  # (B, T, 4C)
     pre[..., : hidden // 4] = -5.0
-    pre[:, :4, hidden // 4: hidden // 2] = -5.0
+    pre[:, :4, hidden // 4 : hidden // 2] = -5.0
     model.blocks[0].mlp.act(pre.requires_grad_())  # the hook sees it as the trainer's forward would
     stats.on_train_end(trainer)
     (a,) = stats.activations
@@ -81,11 +81,11 @@ def healthy_records(steps=(1, 10, 20, 30, 40, 50)):
     rec = {"activations": [], "residual": [], "attention": [], "grads": [], "updates": []}
     for s in steps:
         for layer in (0, 1):
-            rec["activations"].append({"step": s, "layer": layer, "mean": 0.1, "std": 0.3, "pre_std": 0.5,
-                                       "saturated": 0.001, "dead": 0.0})
+            rec["activations"].append(
+                {"step": s, "layer": layer, "mean": 0.1, "std": 0.3, "pre_std": 0.5, "saturated": 0.001, "dead": 0.0}
+            )
             rec["residual"].append({"step": s, "layer": layer, "rms": 0.5})
-            rec["attention"] += [{"step": s, "layer": layer, "head": h, "entropy": 2.5, "uniform": 3.2}
-                                 for h in (0, 1)]
+            rec["attention"] += [{"step": s, "layer": layer, "head": h, "entropy": 2.5, "uniform": 3.2} for h in (0, 1)]
             rec["grads"].append({"step": s, "name": f"block {layer}", "grad_norm": 0.8})
         rec["grads"].append({"step": s, "name": "embedding", "grad_norm": 0.7})
         rec["updates"] += [{"step": s, "name": f"blocks.{i}.weight", "log10_ratio": -1.6} for i in range(3)]
@@ -105,13 +105,16 @@ def test_a_healthy_run_has_no_symptom():
     assert d.diagnose_stats(healthy_records()) == []
 
 
-@pytest.mark.parametrize("kind, values, code", [
-    ("attention", {"entropy": 0.05}, "attention_collapsed"),
-    ("activations", {"saturated": 0.4, "pre_std": 11.0}, "gelu_saturated"),
-    ("grads", {"grad_norm": 0.001}, "vanishing_gradients"),
-    ("updates", {"log10_ratio": -0.5}, "update_ratio_high"),
-    ("residual", {"rms": 5.0}, "residual_high"),
-])
+@pytest.mark.parametrize(
+    "kind, values, code",
+    [
+        ("attention", {"entropy": 0.05}, "attention_collapsed"),
+        ("activations", {"saturated": 0.4, "pre_std": 11.0}, "gelu_saturated"),
+        ("grads", {"grad_norm": 0.001}, "vanishing_gradients"),
+        ("updates", {"log10_ratio": -0.5}, "update_ratio_high"),
+        ("residual", {"rms": 5.0}, "residual_high"),
+    ],
+)
 def test_each_rule_names_its_symptom_and_the_step_it_showed_at(kind, values, code):
     found = d.diagnose_stats(with_change(kind, 20, **values))
     assert [f.code for f in found] == [code], d.format_findings(found)
@@ -129,8 +132,10 @@ def test_symptoms_come_earliest_first_and_ties_in_rule_order():
 
 
 def test_exploding_gradients_read_every_logged_step_and_say_if_clipping_was_off():
-    steps = [{"kind": "step", "step": s, "loss": 3.0, "lr": 1e-3, "grad_norm": 40.0 if s == 17 else 1.0}
-             for s in range(1, 51)]
+    steps = [
+        {"kind": "step", "step": s, "loss": 3.0, "lr": 1e-3, "grad_norm": 40.0 if s == 17 else 1.0}
+        for s in range(1, 51)
+    ]
     for clip, says in ((0.0, "clipping was off"), (1.0, "clipping at 1 cut them down")):
         h = History(steps, [], {"train": {"grad_clip": clip}}, {})
         found = d.diagnose_stats(healthy_records(), h)

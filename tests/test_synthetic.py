@@ -23,7 +23,7 @@ def test_same_seed_same_stories_other_seed_other_stories(stories):
 
 def test_smaller_budget_gives_a_prefix(stories):
     fewer = S.generate(20_000, seed=3)
-    assert [s.text for s in fewer] == [s.text for s in stories[:len(fewer)]]
+    assert [s.text for s in fewer] == [s.text for s in stories[: len(fewer)]]
 
 
 def test_byte_budget_is_met_with_at_most_one_story_over(stories):
@@ -52,8 +52,11 @@ def test_the_hero_comes_back(stories):
     """Long-range structure: the hero named in sentence one is named again at the end."""
     for s in stories[:20]:
         first, last = s.text.split("\n")[0], s.text.split("\n")[-1]
-        hero = next(w.strip(".,") for w in first.split() if w.strip(".,") in
-                    {n for names in S._NAMES.values() for n, _ in names})
+        hero = next(
+            w.strip(".,")
+            for w in first.split()
+            if w.strip(".,") in {n for names in S._NAMES.values() for n, _ in names}
+        )
         assert hero in last or hero in s.text.split("\n")[-2]
 
 

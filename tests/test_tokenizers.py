@@ -202,8 +202,7 @@ def test_gpt2_ids_from_the_committed_ranks(monkeypatch):
     """Runs on a fresh clone: slmlab's gpt2 tokenizer (its pre-tokenizer pattern, EOT, encode_docs)
     over the 307 GPT-2 ranks these texts use gives the ids OpenAI's full files give."""
     ranks, texts = _gpt2_mini()
-    enc = tiktoken.Encoding(name="gpt2-mini", pat_str=GPT2_PAT, mergeable_ranks=ranks,
-                            special_tokens={EOT: 50256})
+    enc = tiktoken.Encoding(name="gpt2-mini", pat_str=GPT2_PAT, mergeable_ranks=ranks, special_tokens={EOT: 50256})
     monkeypatch.setattr(tokenizers, "_gpt2_encoding", lambda: enc)
     tok = get_tokenizer("gpt2")
     for text, ids in texts.items():

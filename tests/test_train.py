@@ -129,8 +129,7 @@ def test_accumulation_4_by_quarter_equals_one_full_batch(data):
     x = torch.randint(0, data.vocab_size, (8, 32), generator=g)
     y = torch.randint(0, data.vocab_size, (8, 32), generator=g)
     full, loss_full, _ = _one_update_grads(smoke(micro_batch_size=8, grad_clip=0.0), data, (x, y))
-    acc, loss_acc, _ = _one_update_grads(smoke(micro_batch_size=2, grad_accum_steps=4, grad_clip=0.0),
-                                         data, (x, y))
+    acc, loss_acc, _ = _one_update_grads(smoke(micro_batch_size=2, grad_accum_steps=4, grad_clip=0.0), data, (x, y))
     assert loss_acc == pytest.approx(loss_full, rel=1e-5)
     for a, b in zip(full.grads, acc.grads):
         assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)
@@ -138,12 +137,13 @@ def test_accumulation_4_by_quarter_equals_one_full_batch(data):
 
 def test_clipping_sees_the_unscaled_gradient(data):
     g = torch.Generator().manual_seed(1)
-    batch = (torch.randint(0, data.vocab_size, (8, 32), generator=g),
-             torch.randint(0, data.vocab_size, (8, 32), generator=g))
+    batch = (
+        torch.randint(0, data.vocab_size, (8, 32), generator=g),
+        torch.randint(0, data.vocab_size, (8, 32), generator=g),
+    )
     cfg = smoke(micro_batch_size=8, grad_clip=1e9)
     plain, _, norm_plain = _one_update_grads(cfg, data, batch)
-    scaled, _, norm_scaled = _one_update_grads(cfg, data, batch,
-                                               scaler=torch.amp.GradScaler("cpu", init_scale=2.0**12))
+    scaled, _, norm_scaled = _one_update_grads(cfg, data, batch, scaler=torch.amp.GradScaler("cpu", init_scale=2.0**12))
     assert norm_scaled == pytest.approx(norm_plain, rel=1e-4)  # not 4096x
     assert scaled.norm == pytest.approx(plain.norm, rel=1e-4)
 
@@ -291,7 +291,8 @@ def test_use_model_trains_and_evaluates_the_given_model(data):
     assert any(not torch.equal(v, mine.state_dict()[k]) for k, v in start.items())  # mine trained
     # the history's val is mine's (before use_model existed, a swapped model trained unevaluated)
     assert h.evals[-1]["val_loss"] == pytest.approx(
-        evaluate_loss(mine, data.val, T, t.micro_batch_size, t.eval_batches), abs=1e-5)
+        evaluate_loss(mine, data.val, T, t.micro_batch_size, t.eval_batches), abs=1e-5
+    )
     with pytest.raises(RuntimeError, match="before the first update"):
         trainer.use_model(GPT(trainer.cfg.model))
 
@@ -307,7 +308,12 @@ def test_alone_has_the_methods_of_dist_as_no_ops(monkeypatch):
     alone = distributed.init("cpu")
     assert isinstance(alone, distributed.Alone)
     public = {n for n in vars(distributed.Dist) if not n.startswith("_")} - {
-        "local_rank", "local_world_size", "backend", "device_index", "threads"}  # torchrun's own
+        "local_rank",
+        "local_world_size",
+        "backend",
+        "device_index",
+        "threads",
+    }  # torchrun's own
     assert public <= set(dir(alone))  # the loop may call any of them without asking which
     assert (alone.rank, alone.world_size, alone.is_main) == (0, 1, True)
     t, model = torch.arange(3.0), torch.nn.Linear(2, 2)
@@ -326,8 +332,7 @@ def test_alone_has_the_methods_of_dist_as_no_ops(monkeypatch):
     with alone.interruptible(stop=lambda: asked.append(1), keep=lambda: kept.append(1)):
         raise KeyboardInterrupt  # Ctrl-C alone: a stop, and the run goes on to its end
     assert asked == [1] and kept == []
-    with pytest.raises(RuntimeError), alone.interruptible(stop=lambda: asked.append(1),
-                                                          keep=lambda: kept.append(1)):
+    with pytest.raises(RuntimeError), alone.interruptible(stop=lambda: asked.append(1), keep=lambda: kept.append(1)):
         raise RuntimeError("boom")  # any other error: the records so far are kept, then it rises
     assert asked == [1] and kept == [1]
 

@@ -49,8 +49,9 @@ def test_start_refuses_a_second_run_and_stop_ends_with_a_checkpoint():
 
 def test_sliders_set_the_next_config_and_the_overlay_grows():
     earlier = History(evals=[{"kind": "eval", "step": 5, "val_loss": 3.5, "train_loss": 3.4}])
-    dash = Dashboard(smoke(), sliders={"lr": [1e-3, 3e-3], "dropout": (0.0, 0.5, 0.1)},
-                     runs=[earlier])  # earlier runs seed the overlay
+    dash = Dashboard(
+        smoke(), sliders={"lr": [1e-3, 3e-3], "dropout": (0.0, 0.5, 0.1)}, runs=[earlier]
+    )  # earlier runs seed the overlay
     assert isinstance(dash.sliders["lr"], w.SelectionSlider)
     assert isinstance(dash.sliders["dropout"], w.FloatSlider)
     assert dash.values() == {"lr": 3e-3, "dropout": 0.0}

@@ -19,12 +19,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 import math
 
@@ -177,8 +181,12 @@ from slmlab.train import Trainer
 lesson = start("02_build_a_gpt")
 data = prepare(lesson.cfg.data)
 steps = lesson.cfg.train.max_steps if lesson.smoke else 60
-run_cfg = lesson.cfg.replace(max_steps=steps, warmup_steps=max(1, steps // 10), eval_interval=steps // 4,
-                             eval_batches=min(lesson.cfg.train.eval_batches, 5))
+run_cfg = lesson.cfg.replace(
+    max_steps=steps,
+    warmup_steps=max(1, steps // 10),
+    eval_interval=steps // 4,
+    eval_batches=min(lesson.cfg.train.eval_batches, 5),
+)
 trainer = Trainer(run_cfg, data=data, progress=False)
 mine = GPT(trainer.cfg.model).to(trainer.device.torch_device)
 mine.load_state_dict(trainer.model.state_dict())  # slmlab's GPT-2 init; no extra buffers here
@@ -187,11 +195,14 @@ lad = ladder(data)
 before = trainer.evaluate()
 history = trainer.run()
 after = history.evals[-1]
-print(f"{len(history.steps)} updates in {history.meta['seconds']:.0f} s: val loss {before['val_loss']:.3f} "
-      f"({lad.where(before['val_loss'])}) -> {after['val_loss']:.3f} ({lad.where(after['val_loss'])})")
+print(
+    f"{len(history.steps)} updates in {history.meta['seconds']:.0f} s: val loss {before['val_loss']:.3f} "
+    f"({lad.where(before['val_loss'])}) -> {after['val_loss']:.3f} ({lad.where(after['val_loss'])})"
+)
 twin = slm.GPT(trainer.cfg.model)
 twin.load_state_dict(mine.state_dict())  # slmlab's generate on these weights
-out = twin.generate(torch.tensor([[data.tokenizer.eot_id]]), 60, temperature=0.8,
-                    generator=torch.Generator().manual_seed(0))
+out = twin.generate(
+    torch.tensor([[data.tokenizer.eot_id]]), 60, temperature=0.8, generator=torch.Generator().manual_seed(0)
+)
 print("sample:", data.tokenizer.decode(out[0, 1:].tolist()).replace("\n", " ")[:240])
 display(plots.curves(history, ladder=lad, title=f"this GPT, {len(history.steps)} updates"))

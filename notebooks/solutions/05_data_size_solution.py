@@ -12,12 +12,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.exercises import check_best_step
 

@@ -12,12 +12,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 import torch
 
@@ -43,8 +47,10 @@ torch.manual_seed(0)
 ours = my_dropout(x, 0.2, True)
 torch.manual_seed(0)
 theirs = torch.nn.functional.dropout(x, 0.2, training=True)
-print(f"zeros: ours {(ours == 0).float().mean():.3f}, torch {(theirs == 0).float().mean():.3f}; "
-      f"mean: ours {ours.mean():.3f}, torch {theirs.mean():.3f}")
+print(
+    f"zeros: ours {(ours == 0).float().mean():.3f}, torch {(theirs == 0).float().mean():.3f}; "
+    f"mean: ours {ours.mean():.3f}, torch {theirs.mean():.3f}"
+)
 
 # %% [markdown]
 # ## Predict, then run: dropout 0.2, with scarce and with plenty of text
@@ -72,8 +78,13 @@ def best_val(frac, dropout):
 
 prediction = {"scarce": 2.0, "plenty": 1.4}  # best val at dropout 0.2
 for name, frac in (("scarce", SCARCE), ("plenty", PLENTY)):
-    check_prediction({0.2: prediction[name]}, lambda p, f=frac: best_val(f, p), baseline=(0.0, best_val(frac, 0.0)),
-                     setting=f"dropout ({name})", quantity="best val")
+    check_prediction(
+        {0.2: prediction[name]},
+        lambda p, f=frac: best_val(f, p),
+        baseline=(0.0, best_val(frac, 0.0)),
+        setting=f"dropout ({name})",
+        quantity="best val",
+    )
 
 # %% [markdown]
 # Both guesses are within the check's tolerance (0.5 nats), and both are on the right side

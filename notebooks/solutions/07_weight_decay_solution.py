@@ -13,12 +13,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.exercises import check_decay_split
 
@@ -57,8 +61,10 @@ for wd in (0.1, 1.0):
     keep = 1.0
     for step in range(cfg.train.max_steps):
         keep *= 1 - lr_at(step, cfg.train) * wd
-    print(f"weight_decay {wd:g}: decay alone would leave {keep:.0%} of each decayed weight after "
-          f"{cfg.train.max_steps} updates")
+    print(
+        f"weight_decay {wd:g}: decay alone would leave {keep:.0%} of each decayed weight after "
+        f"{cfg.train.max_steps} updates"
+    )
 
 
 def final_val(wd):  # the notebook's runs (cached); no recorder needed to read them

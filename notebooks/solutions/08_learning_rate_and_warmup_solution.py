@@ -17,12 +17,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab import experiments
 from slmlab.course import start
@@ -39,8 +43,12 @@ def val_with_warmup(w):
 
 
 prediction = {0: 4.4, 3 * cfg.train.warmup_steps: 1.3}
-check_prediction(prediction, val_with_warmup, baseline=(cfg.train.warmup_steps, val_with_warmup(cfg.train.warmup_steps)),
-                 setting="warmup");
+check_prediction(
+    prediction,
+    val_with_warmup,
+    baseline=(cfg.train.warmup_steps, val_with_warmup(cfg.train.warmup_steps)),
+    setting="warmup",
+);
 
 # %% [markdown]
 # In the cpu run: 4.258 with no warmup and 1.082 with warmup 60, around the baseline's 4.017.

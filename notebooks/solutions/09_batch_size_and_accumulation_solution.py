@@ -12,12 +12,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab.exercises import check_accumulated_loss
 
@@ -51,9 +55,12 @@ def at_batch(B):
     """The notebook's equal-token config at micro-batch B (same warmup and eval rules)."""
     c = cfg.replace(micro_batch_size=B)
     n = max(4, cfg.total_tokens // c.tokens_per_step)
-    return c.replace(max_steps=n, warmup_steps=min(t.warmup_steps, max(1, n // 4)),
-                     eval_interval=max(1, round(t.eval_interval * n / t.max_steps)),
-                     eval_batches=max(1, t.micro_batch_size * t.eval_batches // B))
+    return c.replace(
+        max_steps=n,
+        warmup_steps=min(t.warmup_steps, max(1, n // 4)),
+        eval_interval=max(1, round(t.eval_interval * n / t.max_steps)),
+        eval_batches=max(1, t.micro_batch_size * t.eval_batches // B),
+    )
 
 
 def val_at_batch(B):

@@ -24,12 +24,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 import numpy as np
 import torch
@@ -74,8 +78,12 @@ class ScaleInit(Callback):
                         p.mul_(self.std / INIT_STD)
 
 
-HELD_OUT = {"healthy": (cfg, []), "no LayerNorm": (cfg, [NoLayerNorm()]), "init std 1.0": (cfg, [ScaleInit(1.0)]),
-            "lr x30": (cfg.replace(lr=30 * cfg.train.lr), [])}
+HELD_OUT = {
+    "healthy": (cfg, []),
+    "no LayerNorm": (cfg, [NoLayerNorm()]),
+    "init std 1.0": (cfg, [ScaleInit(1.0)]),
+    "lr x30": (cfg.replace(lr=30 * cfg.train.lr), []),
+}
 stats = {}
 for name, (c, callbacks) in HELD_OUT.items():
     stats[name] = TrainingStats(every=EVERY)
@@ -99,11 +107,13 @@ def name_the_run(stats):
     return "healthy"
 
 
-HINTS = {"healthy": "nothing in it crosses an alarm level",
-         "no LayerNorm": "look at the block gradient norms at step 1",
-         "init std 1.0": "look at the attention entropy or the GELU saturation at step 1",
-         "lr x30": "look at the update:data ratio after warmup"}
-check_diagnosis(name_the_run, stats, hints=HINTS);
+HINTS = {
+    "healthy": "nothing in it crosses an alarm level",
+    "no LayerNorm": "look at the block gradient norms at step 1",
+    "init std 1.0": "look at the attention entropy or the GELU saturation at step 1",
+    "lr x30": "look at the update:data ratio after warmup",
+}
+check_diagnosis(name_the_run, stats, hints=HINTS)
 for name, st in stats.items():
     ent = min(a["entropy"] for a in st.attention if a["step"] == 1)
     block = min(g["grad_norm"] for g in st.grads if g["step"] == 1 and g["name"].startswith("block"))

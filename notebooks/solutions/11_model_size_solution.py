@@ -14,12 +14,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab import experiments, scaling
 from slmlab.course import start
@@ -38,8 +42,9 @@ def at_budget(choice):
     """The config of `choice` that spends BUDGET (as in the notebook)."""
     c = cfg.replace(n_embd=WIDE[choice])
     steps = scaling.steps_for_flops(c, BUDGET, V)
-    return c.replace(max_steps=steps, eval_interval=max(1, steps // 12),
-                     warmup_steps=min(cfg.train.warmup_steps, steps // 4))
+    return c.replace(
+        max_steps=steps, eval_interval=max(1, steps // 12), warmup_steps=min(cfg.train.warmup_steps, steps // 4)
+    )
 
 
 def run_at_budget(choice):
@@ -47,17 +52,23 @@ def run_at_budget(choice):
 
 
 lesson_run = experiments.run(cfg, progress=False)
-print("the lesson model's val during its run: " + ", ".join(
-    f"{e['step']}: {e['val_loss']:.2f}" for e in lesson_run.history.evals[-5:]))
+print(
+    "the lesson model's val during its run: "
+    + ", ".join(f"{e['step']}: {e['val_loss']:.2f}" for e in lesson_run.history.evals[-5:])
+)
 for choice, d in WIDE.items():
     c = at_budget(choice)
-    line = (f"{choice}: {scaling.param_counts(c, V).non_embedding:>9,} non-embedding parameters, "
-            f"{c.train.max_steps:>5} updates at this budget")
+    line = (
+        f"{choice}: {scaling.param_counts(c, V).non_embedding:>9,} non-embedding parameters, "
+        f"{c.train.max_steps:>5} updates at this budget"
+    )
     if d < 2 * D0:  # the fixed-data runs of the notebook (cached)
         line += f"; after {cfg.train.max_steps} updates: val {experiments.run(cfg.replace(n_embd=d), progress=False).history.final_val():.3f}"
     print(line)
-print(f"Chinchilla's optimum for this budget (C = 6 N D with D = 20 N): "
-      f"{(BUDGET / (6 * scaling.CHINCHILLA_TOKENS_PER_PARAM)) ** 0.5:,.0f} parameters")
+print(
+    f"Chinchilla's optimum for this budget (C = 6 N D with D = 20 N): "
+    f"{(BUDGET / (6 * scaling.CHINCHILLA_TOKENS_PER_PARAM)) ** 0.5:,.0f} parameters"
+)
 
 # %% [markdown]
 # How to reason before running (numbers printed above):

@@ -13,12 +13,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 import math
 
@@ -51,10 +55,13 @@ from slmlab.search import Choice, IntRange, LogUniform, Uniform, search, trial_c
 
 lesson = start("12_hyperparameter_search", setup="search")
 cfg = lesson.cfg
-SPACE = {"lr": LogUniform(1e-3, 3e-2),
-         "warmup_steps": IntRange(0, cfg.train.max_steps // 5, cfg.train.max_steps // 15),
-         "weight_decay": Uniform(0.0, 0.3), "dropout": Uniform(0.0, 0.2),
-         "micro_batch_size": Choice([8, 16])}
+SPACE = {
+    "lr": LogUniform(1e-3, 3e-2),
+    "warmup_steps": IntRange(0, cfg.train.max_steps // 5, cfg.train.max_steps // 15),
+    "weight_decay": Uniform(0.0, 0.3),
+    "dropout": Uniform(0.0, 0.2),
+    "micro_batch_size": Choice([8, 16]),
+}
 N_TRIALS, STUDY_SEEDS = (3, (0,)) if lesson.smoke else (6, (0, 1))
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # no INFO line for the study made here
 pooled = optuna.create_study(direction="minimize")
@@ -72,13 +79,15 @@ print(f"best trial: val {pooled.best_value:.3f}, dropout {best_params['dropout']
 
 # %%
 def best_val_with_dropout(p):
-    return experiments.run(trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}",
-                           progress=False).history.best_val()[1]
+    return experiments.run(
+        trial_config(cfg, {**best_params, "dropout": p}), label=f"dropout {p}", progress=False
+    ).history.best_val()[1]
 
 
 prediction = {0.2: pooled.best_value + 0.25}
-check_prediction(prediction, best_val_with_dropout, setting="dropout",
-                 baseline=(round(best_params["dropout"], 3), pooled.best_value));
+check_prediction(
+    prediction, best_val_with_dropout, setting="dropout", baseline=(round(best_params["dropout"], 3), pooled.best_value)
+);
 
 # %% [markdown]
 # In the cpu run dropout 0.2 reached a best val of 1.096, 0.367 above the best trial's 0.729:
@@ -132,10 +141,22 @@ vals = {name: np.array([translated(s, seed).history.best_val()[1] for seed in AB
 table = experiments.Effect("change", "best_val", vals)
 WORD = {"better": "helps", "worse": "hurts"}
 measured = {c: WORD.get(table.verdict(c, "recipe"), "nothing") for c in vals if c != "recipe"}
-prediction = {"C17": "helps", "C18": "helps", "C19": "hurts", "C20": "hurts",
-              "C21": "nothing", "C22": "helps", "C23": "helps", "C24": "helps"}
-check_verdicts(prediction, {**measured, "C21": "nothing"},
-               deltas={c: table.diff(c, "recipe") for c in measured}, margin=2 * table.spread);
+prediction = {
+    "C17": "helps",
+    "C18": "helps",
+    "C19": "hurts",
+    "C20": "hurts",
+    "C21": "nothing",
+    "C22": "helps",
+    "C23": "helps",
+    "C24": "helps",
+}
+check_verdicts(
+    prediction,
+    {**measured, "C21": "nothing"},
+    deltas={c: table.diff(c, "recipe") for c in measured},
+    margin=2 * table.spread,
+);
 
 # %% [markdown]
 # In the cpu run all eight predictions held (the check's last line above). The reasoning

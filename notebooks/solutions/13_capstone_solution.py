@@ -15,12 +15,16 @@ except ModuleNotFoundError:
     from IPython.core.error import UsageError  # IPython shows it as one line, no traceback
 
     if "google.colab" in sys.modules:  # Colab keeps its own Jupyter: the course's packages only
-        raise UsageError("slmlab is not installed in this Colab runtime. In a cell run `!git clone "
-                         "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
-                         "/content/slmlab`, then Runtime > Restart session, and run this cell again.") from None
-    raise UsageError("slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
-                     "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
-                     "run `make lab` (or `make setup`, then pick the .venv kernel).") from None
+        raise UsageError(
+            "slmlab is not installed in this Colab runtime. In a cell run `!git clone "
+            "<the slmlab repository's URL> /content/slmlab` and `%pip install -q -e "
+            "/content/slmlab`, then Runtime > Restart session, and run this cell again."
+        ) from None
+    raise UsageError(
+        "slmlab is not installed in this kernel. Colab or a fresh kernel: clone the slmlab "
+        "repository, run `%pip install -e <the clone>`, restart the kernel. A local checkout: "
+        "run `make lab` (or `make setup`, then pick the .venv kernel)."
+    ) from None
 
 from slmlab import capstone, experiments
 from slmlab.course import start
@@ -35,9 +39,11 @@ run = experiments.run(cfg, callbacks=[recorder], label="capstone", progress=Fals
 h = run.history
 last = h.evals[-1]
 epochs = h.steps[-1]["tokens"] / h.meta["n_train_tokens"]
-print(f"the notebook's run: {h.steps[-1]['step']} updates, {epochs:.1f} passes over its train tokens; best val "
-      f"{h.best_val()[1]:.3f}; at the end train {last['train_loss']:.3f}, val {last['val_loss']:.3f} "
-      f"(gap {last['val_loss'] - last['train_loss']:+.3f}); weight decay {cfg.train.weight_decay:g}")
+print(
+    f"the notebook's run: {h.steps[-1]['step']} updates, {epochs:.1f} passes over its train tokens; best val "
+    f"{h.best_val()[1]:.3f}; at the end train {last['train_loss']:.3f}, val {last['val_loss']:.3f} "
+    f"(gap {last['val_loss'] - last['train_loss']:+.3f}); weight decay {cfg.train.weight_decay:g}"
+)
 
 # %% [markdown]
 # The choice: **weight decay 1.0** instead of 0.1, nothing else. The reason is notebook 07:
@@ -66,11 +72,21 @@ def train_in_budget(c):
     return experiments.run(c, label=NAME, progress=False)
 
 
-check_capstone(my_config, base=cfg, reference=run, train=train_in_budget, budget=BUDGET, name=NAME,
-               board=BOARD, tolerance=noise_bpb)
+check_capstone(
+    my_config,
+    base=cfg,
+    reference=run,
+    train=train_in_budget,
+    budget=BUDGET,
+    name=NAME,
+    board=BOARD,
+    tolerance=noise_bpb,
+)
 mine = train_in_budget(my_config(cfg)).history
-print(f"gap at the end: {mine.evals[-1]['val_loss'] - mine.evals[-1]['train_loss']:+.3f} with decay 1.0, "
-      f"{last['val_loss'] - last['train_loss']:+.3f} with {cfg.train.weight_decay:g}")
+print(
+    f"gap at the end: {mine.evals[-1]['val_loss'] - mine.evals[-1]['train_loss']:+.3f} with decay 1.0, "
+    f"{last['val_loss'] - last['train_loss']:+.3f} with {cfg.train.weight_decay:g}"
+)
 
 # %% [markdown]
 # The verdict above is the measurement: better, a tie or worse, in bits per byte against the

@@ -41,12 +41,24 @@ class Checkup:
     findings: list[Finding]  # ranked
 
     def text(self) -> str:
-        return "\n".join([self.read.summary(), f"ladder: {self.ladder_note}",
-                          "findings, most important first:", format_findings(self.findings)])
+        return "\n".join(
+            [
+                self.read.summary(),
+                f"ladder: {self.ladder_note}",
+                "findings, most important first:",
+                format_findings(self.findings),
+            ]
+        )
 
 
-def checkup(path, *, vocab_size: int | None = None, tokenizer: str | None = None,
-            grad_accum_steps: int | None = None, data_ladder: bool = True) -> Checkup:
+def checkup(
+    path,
+    *,
+    vocab_size: int | None = None,
+    tokenizer: str | None = None,
+    grad_accum_steps: int | None = None,
+    data_ladder: bool = True,
+) -> Checkup:
     """Read a training log or run folder (readers.read_log), place it on the ladder, diagnose it.
 
     vocab_size or tokenizer ('gpt2', 'bpe-N') draws the uniform rung ln V; an slmlab run
@@ -66,8 +78,14 @@ def _checkup(history, report, path, vocab_size, tokenizer, data_ladder) -> Check
 MAX_PATH_CHARS = 4096  # a str longer than this, or with a line break, is a log's text, not a path
 
 
-def read_any(text_or_path, *, vocab_size: int | None = None, grad_accum_steps: int | None = None,
-             tokenizer: str | None = None, name: str = "pasted text") -> tuple[History, Checkup]:
+def read_any(
+    text_or_path,
+    *,
+    vocab_size: int | None = None,
+    grad_accum_steps: int | None = None,
+    tokenizer: str | None = None,
+    name: str = "pasted text",
+) -> tuple[History, Checkup]:
     """The doctor on anything a "your run" cell holds: (History, Checkup).
 
     text_or_path: a path (str or Path) to a log file or run folder; the text of a log
@@ -82,15 +100,23 @@ def read_any(text_or_path, *, vocab_size: int | None = None, grad_accum_steps: i
         history, report = read_text(bytes(text_or_path), grad_accum_steps, name=name)
         return history, _checkup(history, report, None, vocab_size, tokenizer, False)
     if isinstance(text_or_path, os.PathLike) or (
-            isinstance(text_or_path, str) and "\n" not in text_or_path and len(text_or_path) < MAX_PATH_CHARS
-            and text_or_path.strip() and Path(text_or_path.strip()).exists()):
-        c = checkup(Path(text_or_path).expanduser() if isinstance(text_or_path, os.PathLike)
-                    else text_or_path.strip(), vocab_size=vocab_size, tokenizer=tokenizer,
-                    grad_accum_steps=grad_accum_steps)
+        isinstance(text_or_path, str)
+        and "\n" not in text_or_path
+        and len(text_or_path) < MAX_PATH_CHARS
+        and text_or_path.strip()
+        and Path(text_or_path.strip()).exists()
+    ):
+        c = checkup(
+            Path(text_or_path).expanduser() if isinstance(text_or_path, os.PathLike) else text_or_path.strip(),
+            vocab_size=vocab_size,
+            tokenizer=tokenizer,
+            grad_accum_steps=grad_accum_steps,
+        )
         return c.history, c
     if not isinstance(text_or_path, str):
-        raise TypeError(f"read_any takes a path, the text of a log or an upload's bytes, "
-                        f"not {type(text_or_path).__name__}")
+        raise TypeError(
+            f"read_any takes a path, the text of a log or an upload's bytes, not {type(text_or_path).__name__}"
+        )
     history, report = read_text(text_or_path, grad_accum_steps, name=name)
     return history, _checkup(history, report, None, vocab_size, tokenizer, False)
 
@@ -108,8 +134,10 @@ def _vocab(vocab_size, tokenizer, meta: dict) -> tuple[int | None, str]:
         raise ValueError("give --vocab-size or --tokenizer, not both")
     if vocab_size is not None:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 2:
-            raise ValueError(f"--vocab-size {vocab_size!r}: give the tokenizer's vocabulary size, a whole "
-                             f"number >= 2 (50257 for GPT-2)")
+            raise ValueError(
+                f"--vocab-size {vocab_size!r}: give the tokenizer's vocabulary size, a whole "
+                f"number >= 2 (50257 for GPT-2)"
+            )
         return vocab_size, "--vocab-size"
     if tokenizer is not None:
         v = vocab_size_of(tokenizer)
@@ -134,12 +162,16 @@ def _rungs(history: History, report: ReadReport, vocab_size, tokenizer, data_lad
         err = None
     V, where = _vocab(vocab_size, tokenizer, history.meta or {})
     if V is None:
-        return {}, ("no rung drawn: the uniform rung (ln V) needs the vocabulary size (--vocab-size V, or "
-                    "--tokenizer gpt2 | bpe-N), the unigram and bigram rungs need the tokenized data; the "
-                    "findings that place a loss on the ladder (barely_trained, ladder_position) are left out")
+        return {}, (
+            "no rung drawn: the uniform rung (ln V) needs the vocabulary size (--vocab-size V, or "
+            "--tokenizer gpt2 | bpe-N), the unigram and bigram rungs need the tokenized data; the "
+            "findings that place a loss on the ladder (barely_trained, ladder_position) are left out"
+        )
     u = math.log(V)
-    note = (f"uniform ln V = {u:.3f} (V = {V:,}, from {where}); the unigram and bigram rungs need the "
-            f"tokenized data (a run folder, or `python -m slmlab ladder --corpus ... --tokenizer ...`)")
+    note = (
+        f"uniform ln V = {u:.3f} (V = {V:,}, from {where}); the unigram and bigram rungs need the "
+        f"tokenized data (a run folder, or `python -m slmlab ladder --corpus ... --tokenizer ...`)"
+    )
     if err:
         note += f"; the run's data gave no ladder ({err})"
     _, val = history.series("val_loss")
@@ -158,5 +190,3 @@ def _run_ladder(history: History):
         return ladder(prepare(Config.from_dict(history.config).data)), None
     except (ValueError, OSError, RuntimeError, KeyError, TypeError) as e:
         return None, str(e).split("\n")[0]
-
-

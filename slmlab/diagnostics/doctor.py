@@ -64,9 +64,22 @@ def curves(history, ladder: Ladder | dict | None = None) -> Curves:
     ex, val = h.series("val_loss")
     tx, train = h.series("train_loss")
     lx, lr = h.series("lr")
-    return Curves(x, loss, gn, ex, val, train, lx, lr, normalized_config(h), ladder_dict(ladder, meta),
-                  h.stop_reason, str(meta.get("step_unit") or "step").split()[0], meta,
-                  tuple(meta.get("events") or ()))
+    return Curves(
+        x,
+        loss,
+        gn,
+        ex,
+        val,
+        train,
+        lx,
+        lr,
+        normalized_config(h),
+        ladder_dict(ladder, meta),
+        h.stop_reason,
+        str(meta.get("step_unit") or "step").split()[0],
+        meta,
+        tuple(meta.get("events") or ()),
+    )
 
 
 def normalized_config(h: History) -> dict:
@@ -141,11 +154,17 @@ def _event_before(c: Curves, step: float, kinds=("save", "resume")) -> dict | No
 
 
 _AFTER_EVENT = {
-    "save": ("a checkpoint save", "saving should not change training: look at what the save code does besides "
-             "saving (model.eval() left on, the model moved to CPU or to another dtype, a reloaded "
-             "checkpoint that is corrupt)"),
-    "resume": ("a resume", "what came back with the weights is the suspect: the optimizer's moments, the "
-               "GradScaler's scale, the lr schedule's position (save and load them together with the step)"),
+    "save": (
+        "a checkpoint save",
+        "saving should not change training: look at what the save code does besides "
+        "saving (model.eval() left on, the model moved to CPU or to another dtype, a reloaded "
+        "checkpoint that is corrupt)",
+    ),
+    "resume": (
+        "a resume",
+        "what came back with the weights is the suspect: the optimizer's moments, the "
+        "GradScaler's scale, the lr schedule's position (save and load them together with the step)",
+    ),
 }
 
 
@@ -171,15 +190,23 @@ def _dr_diverged(c: Curves) -> Finding | None:
         rise = float(s[i] - low[i])
         if rise > max(1.0, 0.25 * low[i]):
             back = " and came back down" if s[-1] < low[i] + 1.0 else ""
-            notes.append(f"the smoothed train loss blew up to {s[i]:.4g} at {c.unit} {int(x[i])}, "
-                         f"{rise:.3g} nats above its best so far ({low[i]:.3f}){back}; it ends at {s[-1]:.3f}")
+            notes.append(
+                f"the smoothed train loss blew up to {s[i]:.4g} at {c.unit} {int(x[i])}, "
+                f"{rise:.3g} nats above its best so far ({low[i]:.3f}){back}; it ends at {s[-1]:.3f}"
+            )
     if not notes:
         return None
     lr = c.cfg.get("lr")
-    return Finding("diverged", "error", "; ".join(notes) + ". The updates are too large: lower lr"
-                   + (f" (it was {fmt_number(lr)})" if lr else "") + ", keep gradient clipping on, or warm up longer.",
-                   {"rise": rise, "nonfinite_steps": int(bad.sum()), "lr": lr, **data},
-                   "08_learning_rate_and_warmup")
+    return Finding(
+        "diverged",
+        "error",
+        "; ".join(notes)
+        + ". The updates are too large: lower lr"
+        + (f" (it was {fmt_number(lr)})" if lr else "")
+        + ", keep gradient clipping on, or warm up longer.",
+        {"rise": rise, "nonfinite_steps": int(bad.sum()), "lr": lr, **data},
+        "08_learning_rate_and_warmup",
+    )
 
 
 def _first_losses(c: Curves) -> tuple[np.ndarray, np.ndarray, str]:
@@ -207,13 +234,18 @@ def _dr_above_uniform(c: Curves) -> Finding | None:
     if start <= u + above_uniform_margin(u):
         return None
     V = math.exp(u)
-    return Finding("above_uniform", "error",
-                   f"the {what} starts at {start:.3f}, {start - u:.2f} nats above ln V = {u:.3f} (a uniform guess "
-                   f"over {V:,.0f} tokens), where a freshly initialized softmax sits: no healthy model starts "
-                   f"there. Check the vocabulary size the doctor was given (--vocab-size), the loss (summed "
-                   f"over tokens instead of averaged, or logits scaled up at init), and the device (some "
-                   f"PyTorch versions compute wrong results on Apple's MPS: run a few steps on CPU and "
-                   f"compare; README, On a Mac).", {"start": start, "uniform": u, "step": int(x[0])}, "02_build_a_gpt")
+    return Finding(
+        "above_uniform",
+        "error",
+        f"the {what} starts at {start:.3f}, {start - u:.2f} nats above ln V = {u:.3f} (a uniform guess "
+        f"over {V:,.0f} tokens), where a freshly initialized softmax sits: no healthy model starts "
+        f"there. Check the vocabulary size the doctor was given (--vocab-size), the loss (summed "
+        f"over tokens instead of averaged, or logits scaled up at init), and the device (some "
+        f"PyTorch versions compute wrong results on Apple's MPS: run a few steps on CPU and "
+        f"compare; README, On a Mac).",
+        {"start": start, "uniform": u, "step": int(x[0])},
+        "02_build_a_gpt",
+    )
 
 
 PINNED_NATS = 0.01  # a loss this close to ln V is a uniform guess
@@ -237,14 +269,17 @@ def _dr_not_learning(c: Curves) -> Finding | None:
     a, b = int(x[end - longest + 1]), int(x[end])
     lr_zero = bool(len(c.lr) and (c.lr[(c.lr_steps >= a) & (c.lr_steps <= b)] <= 0).any())
     lr_txt = " The printed lr is 0 there: see lr_zero." if lr_zero else ""
-    return Finding("not_learning", "error",
-                   f"the {what} stays within {PINNED_NATS} of ln V = {u:.3f} (a uniform guess) for {longest} "
-                   f"records in a row ({c.unit}s {a:,} to {b:,}): nothing is learning. Check, in order: the lr "
-                   f"actually applied (print optimizer.param_groups[0]['lr']), that the parameters are in the "
-                   f"optimizer and require grad (not frozen), that optimizer.step() runs, and the labels (the "
-                   f"inputs shifted by one, not all ignore_index).{lr_txt}",
-                   {"records": longest, "from_step": a, "to_step": b, "uniform": u, "lr_zero": lr_zero},
-                   "03_train_and_sample")
+    return Finding(
+        "not_learning",
+        "error",
+        f"the {what} stays within {PINNED_NATS} of ln V = {u:.3f} (a uniform guess) for {longest} "
+        f"records in a row ({c.unit}s {a:,} to {b:,}): nothing is learning. Check, in order: the lr "
+        f"actually applied (print optimizer.param_groups[0]['lr']), that the parameters are in the "
+        f"optimizer and require grad (not frozen), that optimizer.step() runs, and the labels (the "
+        f"inputs shifted by one, not all ignore_index).{lr_txt}",
+        {"records": longest, "from_step": a, "to_step": b, "uniform": u, "lr_zero": lr_zero},
+        "03_train_and_sample",
+    )
 
 
 def _dr_lr_zero(c: Curves) -> Finding | None:
@@ -256,19 +291,30 @@ def _dr_lr_zero(c: Curves) -> Finding | None:
         return None
     n, where = int(zero.sum()), ", ".join(f"{int(s):,}" for s in x[zero][:3]) + (" ..." if zero.sum() > 3 else "")
     if n == 1 and zero[0]:
-        return Finding("lr_zero", "info",
-                       f"the printed lr is 0 at the first print ({c.unit} {int(x[0]):,}): that is the schedule, "
-                       f"a warmup that starts from 0; the next prints rise from it.",
-                       {"zero_prints": 1, "first_step": int(x[0])}, "08_learning_rate_and_warmup")
+        return Finding(
+            "lr_zero",
+            "info",
+            f"the printed lr is 0 at the first print ({c.unit} {int(x[0]):,}): that is the schedule, "
+            f"a warmup that starts from 0; the next prints rise from it.",
+            {"zero_prints": 1, "first_step": int(x[0])},
+            "08_learning_rate_and_warmup",
+        )
     tail = bool(zero[-1])
-    last = (f"from {c.unit} {int(x[zero][0]):,} to the end, so the weights stopped changing there; "
-            if tail and zero[np.argmax(zero):].all() else f"at {c.unit}s {where}; ")
-    return Finding("lr_zero", "warning",
-                   f"the printed lr is 0 in {n} of {len(lr)} prints, {last}that is the schedule's value: a decay "
-                   f"to min_lr 0 that has ended, or a schedule counted in the wrong unit (stepped per micro-step, "
-                   f"or sized for fewer steps than the run) that ran out early. Or the print has too few "
-                   f"decimals: f'{{lr:.5f}}' prints any lr below 5e-06 as 0.00000; print it as {{lr:.2e}}.",
-                   {"zero_prints": n, "prints": int(len(lr)), "to_the_end": tail}, "08_learning_rate_and_warmup")
+    last = (
+        f"from {c.unit} {int(x[zero][0]):,} to the end, so the weights stopped changing there; "
+        if tail and zero[np.argmax(zero) :].all()
+        else f"at {c.unit}s {where}; "
+    )
+    return Finding(
+        "lr_zero",
+        "warning",
+        f"the printed lr is 0 in {n} of {len(lr)} prints, {last}that is the schedule's value: a decay "
+        f"to min_lr 0 that has ended, or a schedule counted in the wrong unit (stepped per micro-step, "
+        f"or sized for fewer steps than the run) that ran out early. Or the print has too few "
+        f"decimals: f'{{lr:.5f}}' prints any lr below 5e-06 as 0.00000; print it as {{lr:.2e}}.",
+        {"zero_prints": n, "prints": int(len(lr)), "to_the_end": tail},
+        "08_learning_rate_and_warmup",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -283,14 +329,15 @@ def _spike_list(x: np.ndarray, y: np.ndarray, w: int = 8) -> list[dict]:
     scale = 1.4826 * np.median(np.abs(np.diff(y))) + 1e-12
     out, i = [], w
     while i < len(y):
-        before = float(np.median(y[i - w:i]))
+        before = float(np.median(y[i - w : i]))
         jump = float(y[i] - before)
         if jump > max(0.25, 6 * scale):
-            back = np.flatnonzero(y[i + 1:] <= before + max(0.1, 0.2 * jump))
+            back = np.flatnonzero(y[i + 1 :] <= before + max(0.1, 0.2 * jump))
             j = i + 1 + int(back[0]) if len(back) else None
             shape = "non-recovering" if j is None else "fast-recovering" if j - i <= 5 else "slow-recovering"
-            out.append({"step": int(x[i]), "jump": jump, "shape": shape,
-                        "back_at": int(x[j]) if j is not None else None})
+            out.append(
+                {"step": int(x[i]), "jump": jump, "shape": shape, "back_at": int(x[j]) if j is not None else None}
+            )
             i = (j if j is not None else len(y)) + 1
         else:
             i += 1
@@ -317,16 +364,18 @@ def _dr_spike_after_resume(c: Curves) -> Finding | None:
         if jump <= max(0.25, 6 * scale):
             continue
         back = np.flatnonzero(post <= ref + max(0.1, 0.2 * jump))
-        shape = ("non-recovering" if not len(back) else
-                 "fast-recovering" if back[0] <= 5 else "slow-recovering")
-        return Finding("spike_after_resume", "warning",
-                       f"the loss jumped {jump:.2f} nats (from {ref:.3f} to {ref + jump:.3f}) right after the resume "
-                       f"at line {e['line']} of the log ({c.unit} {e['before_step']:,}), a {shape} spike: the run "
-                       f"came back with its weights but not all of its state. Save and load the optimizer (AdamW's "
-                       f"moments), the lr scheduler, the GradScaler and the step together with the model, and "
-                       f"continue the data where it stopped.",
-                       {"jump": jump, "step": int(e["before_step"]), "shape": shape, "line": e["line"]},
-                       "03_train_and_sample")
+        shape = "non-recovering" if not len(back) else "fast-recovering" if back[0] <= 5 else "slow-recovering"
+        return Finding(
+            "spike_after_resume",
+            "warning",
+            f"the loss jumped {jump:.2f} nats (from {ref:.3f} to {ref + jump:.3f}) right after the resume "
+            f"at line {e['line']} of the log ({c.unit} {e['before_step']:,}), a {shape} spike: the run "
+            f"came back with its weights but not all of its state. Save and load the optimizer (AdamW's "
+            f"moments), the lr scheduler, the GradScaler and the step together with the model, and "
+            f"continue the data where it stopped.",
+            {"jump": jump, "step": int(e["before_step"]), "shape": shape, "line": e["line"]},
+            "03_train_and_sample",
+        )
     return None
 
 
@@ -344,21 +393,43 @@ def _dr_no_validation(c: Curves) -> Finding | None:
     end = float(robust_smooth(y)[-1])
     epochs = c.meta.get("epochs") or c.meta.get("num_train_epochs")
     floor = c.rungs.get("entropy floor")
-    cannot = ("this log has no validation loss, so it cannot tell whether the model generalizes or "
-              "memorizes, whether it overfits, or where to stop early: hold out a val split and evaluate it")
+    cannot = (
+        "this log has no validation loss, so it cannot tell whether the model generalizes or "
+        "memorizes, whether it overfits, or where to stop early: hold out a val split and evaluate it"
+    )
     if floor is not None and end < floor - MIN_EFFECT_NATS:
-        why, sev = (f"the train loss ends at {end:.3f}, below the text's entropy floor ({floor:.3f}): it can "
-                    f"only get there by memorizing its training text"), "warning"
+        why, sev = (
+            (
+                f"the train loss ends at {end:.3f}, below the text's entropy floor ({floor:.3f}): it can "
+                f"only get there by memorizing its training text"
+            ),
+            "warning",
+        )
     elif end < MEMORIZING_NATS:
         ep = f" after {epochs:.3g} passes over the data" if epochs else ""
-        why, sev = (f"the train loss ends at {end:.3f} nats per token{ep}: that low on natural text is "
-                    f"memorization of the training set, not language modeling"), "warning"
+        why, sev = (
+            (
+                f"the train loss ends at {end:.3f} nats per token{ep}: that low on natural text is "
+                f"memorization of the training set, not language modeling"
+            ),
+            "warning",
+        )
     else:
         ep = f" ({epochs:.3g} passes over the data)" if epochs else ""
-        why, sev = (f"the train loss ends at {end:.3f}{ep}, in the range text allows, so it does not show "
-                    f"memorization by itself"), "info"
-    return Finding("no_validation", sev, f"{cannot}; {why}.",
-                   {"final_train": end, "epochs": epochs, "entropy_floor": floor}, "05_data_size")
+        why, sev = (
+            (
+                f"the train loss ends at {end:.3f}{ep}, in the range text allows, so it does not show "
+                f"memorization by itself"
+            ),
+            "info",
+        )
+    return Finding(
+        "no_validation",
+        sev,
+        f"{cannot}; {why}.",
+        {"final_train": end, "epochs": epochs, "entropy_floor": floor},
+        "05_data_size",
+    )
 
 
 def _dr_barely_trained(c: Curves) -> Finding | None:
@@ -376,15 +447,20 @@ def _dr_barely_trained(c: Curves) -> Finding | None:
         return None
     what = [f"val {v:.3f} is {v / u:.0%} of a uniform guess (ln V = {u:.2f})"]
     if uni is not None:
-        what.append(f"{'above' if v >= uni else 'about'} a unigram model ({uni:.2f}), which knows only "
-                    f"token frequencies")
+        what.append(
+            f"{'above' if v >= uni else 'about'} a unigram model ({uni:.2f}), which knows only token frequencies"
+        )
     if train is not None:
         what.append(f"train {train:.3f} is just as high, so this is not overfitting")
     step = int(c.eval_steps[np.isfinite(c.val)][-1])
-    return Finding("barely_trained", "error", "; ".join(what) + f" (after {step:,} {c.unit}s). The model has "
-                   f"barely started: it needs many more updates at a working lr, not regularization.",
-                   {"val": v, "uniform": u, "unigram": uni, "train": train, "step": step},
-                   "04_val_loss_9_clinic")
+    return Finding(
+        "barely_trained",
+        "error",
+        "; ".join(what) + f" (after {step:,} {c.unit}s). The model has "
+        f"barely started: it needs many more updates at a working lr, not regularization.",
+        {"val": v, "uniform": u, "unigram": uni, "train": train, "step": step},
+        "04_val_loss_9_clinic",
+    )
 
 
 def _dr_above_bigram(c: Curves) -> Finding | None:
@@ -399,12 +475,16 @@ def _dr_above_bigram(c: Curves) -> Finding | None:
     if (u is not None and v > 1.1 * u) or _dr_barely_trained(c) is not None:
         return None  # broken (diverged), or already reported as barely trained
     step = int(c.eval_steps[np.isfinite(c.val)][-1])
-    return Finding("above_bigram", "warning",
-                   f"val {v:.3f} ends {v - big:.2f} nats above the bigram rung ({big:.2f}) after {step:,} "
-                   f"{c.unit}s: a table of which token follows which, counted from the training text, still "
-                   f"predicts better than this model. It is under-trained for this budget: train longer or at a "
-                   f"better lr before reading finer effects (regularization, schedules) off it.",
-                   {"val": v, "bigram": big, "above": v - big, "step": step}, "03_train_and_sample")
+    return Finding(
+        "above_bigram",
+        "warning",
+        f"val {v:.3f} ends {v - big:.2f} nats above the bigram rung ({big:.2f}) after {step:,} "
+        f"{c.unit}s: a table of which token follows which, counted from the training text, still "
+        f"predicts better than this model. It is under-trained for this budget: train longer or at a "
+        f"better lr before reading finer effects (regularization, schedules) off it.",
+        {"val": v, "bigram": big, "above": v - big, "step": step},
+        "03_train_and_sample",
+    )
 
 
 FAR_FROM_TRAINED_NATS = 0.1  # a run 25% longer would still gain this much: it stopped mid-descent
@@ -423,19 +503,24 @@ def _dr_still_improving(c: Curves) -> Finding | None:
         return None
     unit = c.unit
     far = "far from trained: " if gain >= FAR_FROM_TRAINED_NATS else ""
-    return Finding("still_improving", "warning",
-                   f"{far}val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
-                   f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
-                   f"~{gain:.2f} nats. {_not_overfitting(c)}{_longer(c)} before changing anything else.",
-                   {"slope_per_1000": slope * 1000, "val": float(v[-1]), "projected_gain": gain},
-                   "03_train_and_sample")
+    return Finding(
+        "still_improving",
+        "warning",
+        f"{far}val is still falling at the end: {-slope * 1000:.3g} nats per 1000 {unit}s lately "
+        f"(val {v[-1]:.3f} at {unit} {int(x[-1]):,}); 25% more {unit}s would gain up to "
+        f"~{gain:.2f} nats. {_not_overfitting(c)}{_longer(c)} before changing anything else.",
+        {"slope_per_1000": slope * 1000, "val": float(v[-1]), "projected_gain": gain},
+        "03_train_and_sample",
+    )
 
 
 def _longer(c: Curves) -> str:
     """How to train longer: a run its time ran out on needs more time, not more max_steps."""
     if c.stop == TIME:
-        return ("Train longer (it ended on its time limit: a larger time_budget, or a smaller model "
-                "that takes more updates in the same time)")
+        return (
+            "Train longer (it ended on its time limit: a larger time_budget, or a smaller model "
+            "that takes more updates in the same time)"
+        )
     return "Train longer (more max_steps)"
 
 
@@ -443,8 +528,10 @@ def _not_overfitting(c: Curves) -> str:
     """'Val is at or near its lowest and +0.001 nats from train: not overfitting.' (the gap when known)."""
     if len(c.train) and len(c.train) == len(c.val) and np.isfinite(c.train[-1]):
         gap = float(c.val[-1] - c.train[-1])
-        return (f"Val is at or near its lowest and {gap:+.3f} nats from train ({c.train[-1]:.3f}): "
-                f"this is not overfitting. ")
+        return (
+            f"Val is at or near its lowest and {gap:+.3f} nats from train ({c.train[-1]:.3f}): "
+            f"this is not overfitting. "
+        )
     return "Val is at or near its lowest: this is not overfitting. "
 
 
@@ -469,11 +556,15 @@ def _dr_overfitting(c: Curves) -> Finding | None:
         if gaps[-1] <= gaps[ib]:
             return None  # val rose with train: not memorization (see diverged / lr_too_high)
         gap_txt = f"; the val-train gap grew from {gaps[ib]:.3f} to {gaps[-1]:.3f}"
-    return Finding("overfitting", "warning",
-                   f"val reached its best {v[ib]:.3f} at {c.unit} {int(x[ib]):,} and rose {rise:.3f} to "
-                   f"{v[-1]:.3f}{gap_txt}: the model memorizes its training tokens. Fix: more data "
-                   f"(05), early stopping at the best step (05), dropout (06), weight decay (07).",
-                   data, "05_data_size")
+    return Finding(
+        "overfitting",
+        "warning",
+        f"val reached its best {v[ib]:.3f} at {c.unit} {int(x[ib]):,} and rose {rise:.3f} to "
+        f"{v[-1]:.3f}{gap_txt}: the model memorizes its training tokens. Fix: more data "
+        f"(05), early stopping at the best step (05), dropout (06), weight decay (07).",
+        data,
+        "05_data_size",
+    )
 
 
 def _far_and_rising(c: Curves, x: np.ndarray, v: np.ndarray) -> Finding | None:
@@ -487,14 +578,24 @@ def _far_and_rising(c: Curves, x: np.ndarray, v: np.ndarray) -> Finding | None:
         return None
     ib = int(np.argmin(v))
     measured = "in eval mode" if got[1] == "eval" else "the smoothed training-step loss"
-    return Finding("overfitting", "warning",
-                   f"val {v[-1]:.3f} is {gap:.2f} nats above train ({train[-1]:.3f}, {measured}) and rose "
-                   f"{v[-1] - v[-2]:.3f} since the eval before while train kept falling: the model memorizes its "
-                   f"training tokens. The best eval was {v[ib]:.3f} at {c.unit} {int(x[ib]):,}: keep that "
-                   f"checkpoint (early stopping). Fix: more data (05), fewer passes over it, dropout (06), "
-                   f"weight decay (07).",
-                   {"best_step": int(x[ib]), "best_val": float(v[ib]), "final_val": float(v[-1]),
-                    "gap_final": gap, "rise": float(v[-1] - v[-2]), "evals": int(len(v))}, "05_data_size")
+    return Finding(
+        "overfitting",
+        "warning",
+        f"val {v[-1]:.3f} is {gap:.2f} nats above train ({train[-1]:.3f}, {measured}) and rose "
+        f"{v[-1] - v[-2]:.3f} since the eval before while train kept falling: the model memorizes its "
+        f"training tokens. The best eval was {v[ib]:.3f} at {c.unit} {int(x[ib]):,}: keep that "
+        f"checkpoint (early stopping). Fix: more data (05), fewer passes over it, dropout (06), "
+        f"weight decay (07).",
+        {
+            "best_step": int(x[ib]),
+            "best_val": float(v[ib]),
+            "final_val": float(v[-1]),
+            "gap_final": gap,
+            "rise": float(v[-1] - v[-2]),
+            "evals": int(len(v)),
+        },
+        "05_data_size",
+    )
 
 
 OVERSHOOT_NATS = 0.5  # a climb this far above the starting loss counts as overshooting
@@ -515,7 +616,7 @@ def _overshoot(y: np.ndarray) -> float:
 def _dr_lr_too_high(c: Curves) -> Finding | None:
     x, y = c.steps, c.loss
     first_bad = np.flatnonzero(~np.isfinite(y))
-    x, y = (x[:first_bad[0]], y[:first_bad[0]]) if len(first_bad) else (x, y)
+    x, y = (x[: first_bad[0]], y[: first_bad[0]]) if len(first_bad) else (x, y)
     spikes = _spike_list(x, y)
     n, biggest = len(spikes), max((p["jump"] for p in spikes), default=0.0)
     rise = _overshoot(y)
@@ -527,15 +628,25 @@ def _dr_lr_too_high(c: Curves) -> Finding | None:
     lr = c.cfg.get("lr")
     climbed = f"the loss climbed {rise:.2f} nats above its starting value; " if rise > OVERSHOOT_NATS else ""
     shapes = f" ({_shapes(spikes)})" if spikes else ""
-    return Finding("lr_too_high", "warning",
-                   f"{climbed}{n} loss spikes in {len(y)} logged steps{shapes}, largest +{biggest:.2f} nats above "
-                   f"the running median, {gn_spikes} gradient-norm spikes (>10x median)"
-                   + (f" at lr {fmt_number(lr)}" if lr else "") + ": the updates overshoot. Fix: lower lr "
-                   "(halve it), a longer warmup, keep grad_clip on (1.0).",
-                   {"spikes": n, "largest_spike": biggest, "grad_norm_spikes": gn_spikes, "lr": lr,
-                    "rise_above_start": rise, "shapes": [p["shape"] for p in spikes],
-                    "spike_steps": [p["step"] for p in spikes]},
-                   "08_learning_rate_and_warmup")
+    return Finding(
+        "lr_too_high",
+        "warning",
+        f"{climbed}{n} loss spikes in {len(y)} logged steps{shapes}, largest +{biggest:.2f} nats above "
+        f"the running median, {gn_spikes} gradient-norm spikes (>10x median)"
+        + (f" at lr {fmt_number(lr)}" if lr else "")
+        + ": the updates overshoot. Fix: lower lr "
+        "(halve it), a longer warmup, keep grad_clip on (1.0).",
+        {
+            "spikes": n,
+            "largest_spike": biggest,
+            "grad_norm_spikes": gn_spikes,
+            "lr": lr,
+            "rise_above_start": rise,
+            "shapes": [p["shape"] for p in spikes],
+            "spike_steps": [p["step"] for p in spikes],
+        },
+        "08_learning_rate_and_warmup",
+    )
 
 
 def _dr_lr_too_low(c: Curves) -> Finding | None:
@@ -561,12 +672,17 @@ def _dr_lr_too_low(c: Curves) -> Finding | None:
     if late <= 0:
         how = f"the train loss did not fall: {s[0] - s[-1]:+.3f} nats over {int(x[-1] - x[0])} steps, {above}"
     else:
-        how = (f"the train loss falls slowly and in a straight line ({early * 1000:.3g} then {late * 1000:.3g} "
-               f"nats per 1000 steps, no bend), {above}: at this rate it needs ~{steps_needed:,.0f} more steps")
-    return Finding("lr_too_low", "warning", how + (f" at lr {fmt_number(lr)}" if lr else "")
-                   + ". Fix: raise lr (try 3-10x; the lr finder suggests one).",
-                   {"early_slope_per_1000": early * 1000, "late_slope_per_1000": late * 1000,
-                    "headroom": headroom, "lr": lr}, "08_learning_rate_and_warmup")
+        how = (
+            f"the train loss falls slowly and in a straight line ({early * 1000:.3g} then {late * 1000:.3g} "
+            f"nats per 1000 steps, no bend), {above}: at this rate it needs ~{steps_needed:,.0f} more steps"
+        )
+    return Finding(
+        "lr_too_low",
+        "warning",
+        how + (f" at lr {fmt_number(lr)}" if lr else "") + ". Fix: raise lr (try 3-10x; the lr finder suggests one).",
+        {"early_slope_per_1000": early * 1000, "late_slope_per_1000": late * 1000, "headroom": headroom, "lr": lr},
+        "08_learning_rate_and_warmup",
+    )
 
 
 def _dr_eval_noise(c: Curves) -> Finding | None:
@@ -578,23 +694,36 @@ def _dr_eval_noise(c: Curves) -> Finding | None:
     nb, accum = cfg.get("eval_batches"), cfg.get("grad_accum_steps", 1) or 1
     _, y = finite(c.steps, c.loss)
     se = _noise_sd(y) * math.sqrt(accum / nb) if nb and len(y) >= 10 else 0.0  # micro-batch sd / sqrt(nb)
-    jitter = _noise_sd(v[len(v) // 3:])
+    jitter = _noise_sd(v[len(v) // 3 :])
     noise = max(se, jitter)
-    half = v[len(v) // 2:]
+    half = v[len(v) // 2 :]
     trend = abs(float(half[-1] - half[0])) / max(len(half) - 1, 1)  # nats per eval, second half
     if noise < max(MIN_EFFECT_NATS, trend):
         return None
     target = max(trend, 0.01)
     need = int(math.ceil(nb * (noise / target) ** 2)) if nb else None
-    return Finding("eval_too_noisy", "warning",
-                   f"one eval is uncertain by ~{noise:.3f} nats (step losses spread {_noise_sd(y):.3f} per "
-                   f"update -> {se:.3f} for {nb} eval batches; eval-to-eval jitter {jitter:.3f}), more than "
-                   f"val's trend of {trend:.3f} per eval: single evals cannot tell better from worse, and "
-                   f"early stopping picks noise."
-                   + (f" eval_batches={nb}; about {need} would bring it to {target:.3f} (error ~ "
-                      f"1/sqrt(batches))." if need else " Average more eval batches."),
-                   {"noise_sd": noise, "batch_se": se, "jitter": jitter, "trend_per_eval": trend,
-                    "eval_batches": nb, "suggested": need}, "03_train_and_sample")
+    return Finding(
+        "eval_too_noisy",
+        "warning",
+        f"one eval is uncertain by ~{noise:.3f} nats (step losses spread {_noise_sd(y):.3f} per "
+        f"update -> {se:.3f} for {nb} eval batches; eval-to-eval jitter {jitter:.3f}), more than "
+        f"val's trend of {trend:.3f} per eval: single evals cannot tell better from worse, and "
+        f"early stopping picks noise."
+        + (
+            f" eval_batches={nb}; about {need} would bring it to {target:.3f} (error ~ 1/sqrt(batches))."
+            if need
+            else " Average more eval batches."
+        ),
+        {
+            "noise_sd": noise,
+            "batch_se": se,
+            "jitter": jitter,
+            "trend_per_eval": trend,
+            "eval_batches": nb,
+            "suggested": need,
+        },
+        "03_train_and_sample",
+    )
 
 
 def _train_at_evals(c: Curves) -> tuple[np.ndarray, str] | None:
@@ -618,24 +747,36 @@ def _dr_val_below_train(c: Curves) -> Finding | None:
     if not np.isfinite(gap) or gap > -max(MIN_EFFECT_NATS, 0.01 * float(abs(train[-1]))) or (gaps > 0).any():
         return None
     if source == "steps" and not c.cfg:  # a log read without its config: dropout unknown
-        return Finding("val_below_train", "info",
-                       f"val is {-gap:.3f} nats below the training-step loss. The steps run in train mode "
-                       f"(with dropout, if the run had it) and val does not, so this gap may be dropout's; "
-                       f"without dropout it would mean the val text is easier than train, or leaks into it. "
-                       f"Compare both splits in eval mode to judge.",
-                       {"gap": gap, "dropout": None, "compared_with": source}, "06_dropout")
+        return Finding(
+            "val_below_train",
+            "info",
+            f"val is {-gap:.3f} nats below the training-step loss. The steps run in train mode "
+            f"(with dropout, if the run had it) and val does not, so this gap may be dropout's; "
+            f"without dropout it would mean the val text is easier than train, or leaks into it. "
+            f"Compare both splits in eval mode to judge.",
+            {"gap": gap, "dropout": None, "compared_with": source},
+            "06_dropout",
+        )
     if source == "steps" and drop:
-        return Finding("val_below_train", "info",
-                       f"val is {-gap:.3f} nats below the training-step loss: with dropout={drop} the steps run "
-                       f"with units dropped and val does not, so this gap is dropout's, not a sign that val "
-                       f"is easier. Compare both splits in eval mode (the evals' train_loss) to judge.",
-                       {"gap": gap, "dropout": drop, "compared_with": source}, "06_dropout")
-    return Finding("val_below_train", "warning" if gap < -0.1 else "info",
-                   f"val is {-gap:.3f} nats BELOW train, both measured "
-                   f"{'in eval mode' if source == 'eval' else 'without dropout'}: the val text is easier "
-                   f"than train, or val documents leak into train (duplicates across the split). Check "
-                   f"the split before trusting val as a measure of generalization.",
-                   {"gap": gap, "dropout": drop, "compared_with": source}, "01_data_and_tokenizers")
+        return Finding(
+            "val_below_train",
+            "info",
+            f"val is {-gap:.3f} nats below the training-step loss: with dropout={drop} the steps run "
+            f"with units dropped and val does not, so this gap is dropout's, not a sign that val "
+            f"is easier. Compare both splits in eval mode (the evals' train_loss) to judge.",
+            {"gap": gap, "dropout": drop, "compared_with": source},
+            "06_dropout",
+        )
+    return Finding(
+        "val_below_train",
+        "warning" if gap < -0.1 else "info",
+        f"val is {-gap:.3f} nats BELOW train, both measured "
+        f"{'in eval mode' if source == 'eval' else 'without dropout'}: the val text is easier "
+        f"than train, or val documents leak into train (duplicates across the split). Check "
+        f"the split before trusting val as a measure of generalization.",
+        {"gap": gap, "dropout": drop, "compared_with": source},
+        "01_data_and_tokenizers",
+    )
 
 
 def _dr_position(c: Curves) -> Finding | None:
@@ -643,8 +784,13 @@ def _dr_position(c: Curves) -> Finding | None:
     r = c.rungs
     if not len(v) or not r:
         return None
-    return Finding("ladder_position", "info", f"final val {v[-1]:.3f} sits {place_on_ladder(float(v[-1]), r)}.",
-                   {"val": float(v[-1]), "rungs": dict(r)}, "00_start_here")
+    return Finding(
+        "ladder_position",
+        "info",
+        f"final val {v[-1]:.3f} sits {place_on_ladder(float(v[-1]), r)}.",
+        {"val": float(v[-1]), "rungs": dict(r)},
+        "00_start_here",
+    )
 
 
 LR_RISE = 1.2  # an lr that grew this much over the second half of a run is rising, not decaying
@@ -663,45 +809,89 @@ def _dr_lr_rising(c: Curves) -> Finding | None:
         return None
     u, cfg = c.unit, c.cfg
     path = " -> ".join(f"{fmt_number(float(lr[i]))} at {u} {int(x[i]):,}" for i in (0, h, len(lr) - 1))
-    floor = (f" (this run: lr {fmt_number(cfg['lr'])}, min_lr {fmt_number(cfg['min_lr'])})"
-             if cfg.get("lr") and cfg.get("min_lr") else "")
-    return Finding("lr_rising", "error",
-                   f"the lr rose instead of decaying: {path}, {lr[-1] / lr[0]:.1f}x its first value and "
-                   f"{lr[-1] / lr[h]:.2f}x over the second half, still rising at the end, long after a warmup "
-                   f"should have finished. A cosine decay whose floor min_lr (CosineAnnealingLR's eta_min) "
-                   f"is above lr climbs up to that floor{floor}. Fix: min_lr below lr (about lr/10); "
-                   f"`python -m slmlab lint` on the training script checks the scheduler's settings.",
-                   {"first_lr": float(lr[0]), "mid_lr": float(lr[h]), "final_lr": float(lr[-1]),
-                    "first_step": int(x[0]), "final_step": int(x[-1]), "rise": float(lr[-1] / lr[0])},
-                   "08_learning_rate_and_warmup")
+    floor = (
+        f" (this run: lr {fmt_number(cfg['lr'])}, min_lr {fmt_number(cfg['min_lr'])})"
+        if cfg.get("lr") and cfg.get("min_lr")
+        else ""
+    )
+    return Finding(
+        "lr_rising",
+        "error",
+        f"the lr rose instead of decaying: {path}, {lr[-1] / lr[0]:.1f}x its first value and "
+        f"{lr[-1] / lr[h]:.2f}x over the second half, still rising at the end, long after a warmup "
+        f"should have finished. A cosine decay whose floor min_lr (CosineAnnealingLR's eta_min) "
+        f"is above lr climbs up to that floor{floor}. Fix: min_lr below lr (about lr/10); "
+        f"`python -m slmlab lint` on the training script checks the scheduler's settings.",
+        {
+            "first_lr": float(lr[0]),
+            "mid_lr": float(lr[h]),
+            "final_lr": float(lr[-1]),
+            "first_step": int(x[0]),
+            "final_step": int(x[-1]),
+            "rise": float(lr[-1] / lr[0]),
+        },
+        "08_learning_rate_and_warmup",
+    )
 
 
-_DOCTOR_RULES = [_dr_diverged, _dr_above_uniform, _dr_not_learning, _dr_lr_rising, _dr_lr_zero,
-                 _dr_barely_trained, _dr_above_bigram, _dr_lr_too_high, _dr_spike_after_resume,
-                 _dr_overfitting, _dr_no_validation, _dr_lr_too_low, _dr_still_improving, _dr_eval_noise,
-                 _dr_val_below_train, _dr_position]
+_DOCTOR_RULES = [
+    _dr_diverged,
+    _dr_above_uniform,
+    _dr_not_learning,
+    _dr_lr_rising,
+    _dr_lr_zero,
+    _dr_barely_trained,
+    _dr_above_bigram,
+    _dr_lr_too_high,
+    _dr_spike_after_resume,
+    _dr_overfitting,
+    _dr_no_validation,
+    _dr_lr_too_low,
+    _dr_still_improving,
+    _dr_eval_noise,
+    _dr_val_below_train,
+    _dr_position,
+]
 
 
 # ---------------------------------------------------------------------------
 # Curves from numbers, and the student's
 
 
-def history_from_evals(val_by_step: dict[int, float], *, train_by_step: dict[int, float] | None = None,
-                       vocab_size: int | None = None, config: dict | None = None,
-                       meta: dict | None = None) -> History:
+def history_from_evals(
+    val_by_step: dict[int, float],
+    *,
+    train_by_step: dict[int, float] | None = None,
+    vocab_size: int | None = None,
+    config: dict | None = None,
+    meta: dict | None = None,
+) -> History:
     """A History of eval points only, from {step: val_loss} (and train): what diagnose() reads."""
-    evals = [{"kind": "eval", "step": int(s), "val_loss": float(v),
-              "train_loss": float(train_by_step[s]) if train_by_step and s in train_by_step else None}
-             for s, v in sorted(val_by_step.items())]
+    evals = [
+        {
+            "kind": "eval",
+            "step": int(s),
+            "val_loss": float(v),
+            "train_loss": float(train_by_step[s]) if train_by_step and s in train_by_step else None,
+        }
+        for s, v in sorted(val_by_step.items())
+    ]
     return History([], evals, dict(config or {}), {"vocab_size": vocab_size, **(meta or {})})
 
 
 def student_history() -> History:
     """The student's published val curve; steps are their loop iterations (micro-steps)."""
-    return history_from_evals(STUDENT_PUBLISHED, vocab_size=50257, config=dict(STUDENT_CONFIG),
-                              meta={"corpus": "tinystories", "tokenizer": "gpt2",
-                                    "step_unit": "iteration (a micro-step; 32 per optimizer update)",
-                                    "label": "student (published)"})
+    return history_from_evals(
+        STUDENT_PUBLISHED,
+        vocab_size=50257,
+        config=dict(STUDENT_CONFIG),
+        meta={
+            "corpus": "tinystories",
+            "tokenizer": "gpt2",
+            "step_unit": "iteration (a micro-step; 32 per optimizer update)",
+            "label": "student (published)",
+        },
+    )
 
 
 def clipped_fraction(history, grad_clip: float | None = None) -> float | None:

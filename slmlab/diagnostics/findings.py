@@ -38,17 +38,38 @@ class Finding:
 
 
 # order inside one severity: the most important problem first
-_PRIORITY = ["diverged", "above_uniform", "not_learning", "min_lr_above_lr", "lr_rising",
-             "scheduler_per_micro_step", "clip_before_unscale", "adam_eps_damps_updates", "block_size_mismatch",
-             "barely_trained", "lr_zero", "lr_too_high", "spike_after_resume", "above_bigram", "overfitting",
-             "no_validation", "eval_overhead", "lr_too_low", "still_improving", "eval_too_noisy", "val_below_train"]
+_PRIORITY = [
+    "diverged",
+    "above_uniform",
+    "not_learning",
+    "min_lr_above_lr",
+    "lr_rising",
+    "scheduler_per_micro_step",
+    "clip_before_unscale",
+    "adam_eps_damps_updates",
+    "block_size_mismatch",
+    "barely_trained",
+    "lr_zero",
+    "lr_too_high",
+    "spike_after_resume",
+    "above_bigram",
+    "overfitting",
+    "no_validation",
+    "eval_overhead",
+    "lr_too_low",
+    "still_improving",
+    "eval_too_noisy",
+    "val_below_train",
+]
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
     """Errors first, then warnings, then infos; known codes in _PRIORITY order."""
+
     def key(f: Finding) -> tuple[int, int]:
         prio = _PRIORITY.index(f.code) if f.code in _PRIORITY else len(_PRIORITY)
         return SEVERITIES.index(f.severity), prio
+
     return sorted(findings, key=key)
 
 
@@ -71,5 +92,3 @@ def fmt_tokens(n: float) -> str:
 def fmt_number(x: float) -> str:
     """A hyperparameter for a message: 4 significant digits, 3 when tiny or huge (6e-04)."""
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.4g}"
-
-

@@ -79,8 +79,9 @@ def _adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.opti
     return configure_optimizer(model, tcfg, _device_of(model))
 
 
-def loss_at_init(model_or_cfg, data, *, batches: int = 4, micro_batch_size: int = 8,
-                 tolerance: float | None = None, seed: int = 0) -> InitCheck:
+def loss_at_init(
+    model_or_cfg, data, *, batches: int = 4, micro_batch_size: int = 8, tolerance: float | None = None, seed: int = 0
+) -> InitCheck:
     """Val loss of an untrained model; it should be ln V (GPT-2 init gives small logits).
 
     tolerance default: 0.05 * ln V + 0.05 nats (ln V of the model's output size).
@@ -91,16 +92,30 @@ def loss_at_init(model_or_cfg, data, *, batches: int = 4, micro_batch_size: int 
     loss, expected = float(np.mean(losses)), math.log(V)
     tol = 0.05 * expected + 0.05 if tolerance is None else tolerance
     ok = abs(loss - expected) <= tol
-    msg = (f"loss at init {loss:.3f} vs ln V = {expected:.3f} (|diff| {abs(loss - expected):.3f}, allowed "
-           f"{tol:.3f}): " + ("OK, the model starts as a uniform guess" if ok else
-                              "FAIL: the init is too large or the loss is wired wrong (check logits scale, "
-                              "the init std, and that targets are the inputs shifted by one)"))
+    msg = (
+        f"loss at init {loss:.3f} vs ln V = {expected:.3f} (|diff| {abs(loss - expected):.3f}, allowed "
+        f"{tol:.3f}): "
+        + (
+            "OK, the model starts as a uniform guess"
+            if ok
+            else "FAIL: the init is too large or the loss is wired wrong (check logits scale, "
+            "the init std, and that targets are the inputs shifted by one)"
+        )
+    )
     return InitCheck(ok, loss, expected, tol, losses, msg)
 
 
-def overfit_one_batch(model_or_cfg, data, *, steps: int = 150, lr: float = 3e-3, micro_batch_size: int = 4,
-                      block_size: int | None = None, target: float | None = None,
-                      seed: int = 0) -> OverfitCheck:
+def overfit_one_batch(
+    model_or_cfg,
+    data,
+    *,
+    steps: int = 150,
+    lr: float = 3e-3,
+    micro_batch_size: int = 4,
+    block_size: int | None = None,
+    target: float | None = None,
+    seed: int = 0,
+) -> OverfitCheck:
     """Train a copy on ONE batch with the trainer's AdamW and update (no decay, dropout off);
     the loss must fall near 0.
 
@@ -113,9 +128,15 @@ def overfit_one_batch(model_or_cfg, data, *, steps: int = 150, lr: float = 3e-3,
     losses = [optimizer_update(model, opt, lambda: (x, y))[0].item() for _ in range(steps)]
     tgt = 0.2 * losses[0] if target is None else target
     ok = bool(np.isfinite(losses[-1]) and losses[-1] < tgt)
-    msg = (f"one batch of {micro_batch_size}x{T} tokens, {steps} steps at lr {lr:g}: loss {losses[0]:.3f} -> "
-           f"{losses[-1]:.3f} (target < {tgt:.3f}): " + ("OK, the model can learn" if ok else
-           "FAIL: a model that cannot memorize one batch has a bug (masking, targets, optimizer)"))
+    msg = (
+        f"one batch of {micro_batch_size}x{T} tokens, {steps} steps at lr {lr:g}: loss {losses[0]:.3f} -> "
+        f"{losses[-1]:.3f} (target < {tgt:.3f}): "
+        + (
+            "OK, the model can learn"
+            if ok
+            else "FAIL: a model that cannot memorize one batch has a bug (masking, targets, optimizer)"
+        )
+    )
     return OverfitCheck(ok, losses[0], losses[-1], tgt, losses, msg)
 
 
@@ -160,9 +181,19 @@ class LRFinderResult:
     rule: str = "a tenth of the lr at the smoothed-loss minimum"
 
 
-def lr_find(model_or_cfg, data, *, lr_min: float = 1e-6, lr_max: float = 1.0, steps: int = 60,
-            micro_batch_size: int = 8, beta: float = 0.8, stop_factor: float = 4.0,
-            weight_decay: float = 0.1, seed: int = 0) -> LRFinderResult:
+def lr_find(
+    model_or_cfg,
+    data,
+    *,
+    lr_min: float = 1e-6,
+    lr_max: float = 1.0,
+    steps: int = 60,
+    micro_batch_size: int = 8,
+    beta: float = 0.8,
+    stop_factor: float = 4.0,
+    weight_decay: float = 0.1,
+    seed: int = 0,
+) -> LRFinderResult:
     """Raise the lr exponentially from lr_min to lr_max, one batch per step, on a deep copy.
 
     The given model is never touched (its weights are the same after the call).
@@ -180,13 +211,12 @@ def lr_find(model_or_cfg, data, *, lr_min: float = 1e-6, lr_max: float = 1.0, st
         smoothed = smooth(losses, beta)
         if not math.isfinite(losses[-1]) or smoothed[-1] > stop_factor * np.nanmin(smoothed):
             break
-    return _lr_result(lrs[:len(losses)], np.array(losses), smoothed)
+    return _lr_result(lrs[: len(losses)], np.array(losses), smoothed)
 
 
 def _lr_result(lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray) -> LRFinderResult:
     ok = np.isfinite(smoothed)
     i_min = int(np.argmin(np.where(ok, smoothed, np.inf)))
-    slope = np.gradient(smoothed[:i_min + 1], np.log(lrs[:i_min + 1])) if i_min >= 2 else np.zeros(1)
+    slope = np.gradient(smoothed[: i_min + 1], np.log(lrs[: i_min + 1])) if i_min >= 2 else np.zeros(1)
     i_steep = int(np.argmin(slope)) if i_min >= 2 else 0
-    return LRFinderResult(lrs, losses, smoothed, float(lrs[i_min] / 10), float(lrs[i_min]),
-                          float(lrs[i_steep]))
+    return LRFinderResult(lrs, losses, smoothed, float(lrs[i_min] / 10), float(lrs[i_min]), float(lrs[i_steep]))

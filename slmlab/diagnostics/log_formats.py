@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Text", "Parsed", "role", "clean_lines"]
 
+
 @dataclass
 class Parsed:
     """What one reader got out of a text: records and the line numbers it could not use."""
@@ -46,7 +47,8 @@ _STAMP_RE = re.compile(
     r"|\[?(?:INFO|DEBUG|WARNING|WARN)\]?(?::[\w.]+(?=:))*\s*[:|-]?\s*"
     r"|[\w.]+\s+-\s+(?:INFO|DEBUG|WARNING)\s+-\s+"
     r"|[\w.]+:(?:INFO|DEBUG|WARNING):\s*"
-    r")+")
+    r")+"
+)
 
 
 def strip_quote(line: str) -> str:
@@ -190,8 +192,11 @@ def _record(step: int, f: dict[str, float]) -> tuple[str, dict] | None:
     return rec["kind"], rec
 
 
-_SAVE_RE = re.compile(r"\b(?:sav(?:e|ed|ing)|wr(?:ote|iting))\b.{0,40}\b(?:checkpoint|ckpt|model|state)|"
-                      r"\bcheckpoint\b.{0,20}\bsaved\b", re.I)
+_SAVE_RE = re.compile(
+    r"\b(?:sav(?:e|ed|ing)|wr(?:ote|iting))\b.{0,40}\b(?:checkpoint|ckpt|model|state)|"
+    r"\bcheckpoint\b.{0,20}\bsaved\b",
+    re.I,
+)
 _RESUME_RE = re.compile(r"\b(?:resum(?:e|ed|ing)|restor(?:e|ed|ing))\b|\bload(?:ed|ing)?\b.{0,20}\bcheckpoint", re.I)
 
 
@@ -219,7 +224,7 @@ def parse_printed(lines: list[str]) -> Parsed:
         if not line.strip():
             continue
         m = _STEP_RE.search(line)
-        f = _fields(line[m.end():]) if m else _fields(line)
+        f = _fields(line[m.end() :]) if m else _fields(line)
         got = _record(int(m.group(2)), f) if m else None
         if got:
             last = _add(p, *got, n)
@@ -272,8 +277,14 @@ _LFS_RE = re.compile(r"^\s*Ep (\d+) \(Step (\d+)\): Train loss " + _NUM + r", Va
 
 def parse_llms_from_scratch(t: Text) -> Parsed | None:
     def rec(m, _):
-        return "eval", {"kind": "eval", "step": int(m.group(2)), "val_loss": float(m.group(4)),
-                        "train_loss": float(m.group(3)), "epoch": int(m.group(1))}
+        return "eval", {
+            "kind": "eval",
+            "step": int(m.group(2)),
+            "val_loss": float(m.group(4)),
+            "train_loss": float(m.group(3)),
+            "epoch": int(m.group(1)),
+        }
+
     p = _matching(t, _LFS_RE, "llms_from_scratch", "step", rec)
     if p is not None:
         p.meta["skipped_kind"] = "the generated samples and other prints"
@@ -287,7 +298,8 @@ _MLX_RE = re.compile(r"^\s*Iter (\d+): (?:Train|Val) loss " + _NUM)
 
 def parse_mlx(t: Text) -> Parsed | None:
     def rec(m, line):
-        return _record(int(m.group(1)), _fields(line[line.index(":") + 1:]))
+        return _record(int(m.group(1)), _fields(line[line.index(":") + 1 :]))
+
     return _matching(t, _MLX_RE, "mlx", "iter", rec)
 
 
@@ -305,7 +317,7 @@ def parse_litgpt(t: Text) -> Parsed | None:
         m, v = _LITGPT_RE.search(line), _LITGPT_VAL_RE.search(line)
         if m:
             it, step = int(m.group(1)), int(m.group(2))
-            f = _fields(line[m.end():])
+            f = _fields(line[m.end() :])
             at.append((it, step))
             if "val" in f:
                 _add(p, "eval", {"kind": "eval", "step": step, "val_loss": f["val"], "train_loss": None}, n)
@@ -330,8 +342,11 @@ def parse_litgpt(t: Text) -> Parsed | None:
 
 # tqdm and Lightning progress bars: `Epoch 0:  45%|████▌     | 450/1000 [00:30<00:37, 14.8it/s,
 # loss=2.31, v_num=0, lr=0.0003]`; a refresh (\r) is a line of its own
-_BAR_RE = re.compile(r"(?:Epoch\s+(\d+)\s*:)?[^|]*?\d+%\|[^|]*\|\s*(\d+)/(\d+|\?)\s*\[([^\]]*)\]"
-                     r"|(\d+)it\s*\[([^\]]*)\]", re.I)
+_BAR_RE = re.compile(
+    r"(?:Epoch\s+(\d+)\s*:)?[^|]*?\d+%\|[^|]*\|\s*(\d+)/(\d+|\?)\s*\[([^\]]*)\]"
+    r"|(\d+)it\s*\[([^\]]*)\]",
+    re.I,
+)
 _POSTFIX_RE = re.compile(r"([a-z][\w/\-.]*)=" + _NUM, re.I)
 
 
@@ -349,8 +364,13 @@ def parse_progress_bar(t: Text) -> Parsed | None:
             step = int(done) + (int(epoch) * int(total) if epoch and total and total.isdigit() else 0)
             loss = f.get("train", f.get("loss"))
             if loss is not None:
-                steps[step] = {"kind": "step", "step": step, "loss": loss, "_line": n,
-                               **({"lr": f["lr"]} if "lr" in f else {})}
+                steps[step] = {
+                    "kind": "step",
+                    "step": step,
+                    "loss": loss,
+                    "_line": n,
+                    **({"lr": f["lr"]} if "lr" in f else {}),
+                }
                 got = True
             if "val" in f and f["val"] != last_val:
                 last_val = f["val"]
@@ -365,8 +385,11 @@ def parse_progress_bar(t: Text) -> Parsed | None:
 
 
 # a short table written by hand: `500 iterations: val 1.49`, `- 1k steps: train 1.9, val 2.1`
-_HAND_RE = re.compile(r"^\s*(?:[-*•]\s*)?(?:(?:after|at)\s+)?(\d[\d,_]*)\s*(k)?\s*"
-                      r"(iterations?|iters?|its|steps?|updates?|epochs?|batches)\s*[:=|,\-–—]?\s*(.*)$", re.I)
+_HAND_RE = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:(?:after|at)\s+)?(\d[\d,_]*)\s*(k)?\s*"
+    r"(iterations?|iters?|its|steps?|updates?|epochs?|batches)\s*[:=|,\-–—]?\s*(.*)$",
+    re.I,
+)
 
 
 def parse_handwritten(t: Text) -> Parsed | None:
@@ -378,6 +401,7 @@ def parse_handwritten(t: Text) -> Parsed | None:
         if got:
             units.append(_unit_of(m.group(3)))
         return got
+
     p = _matching(t, _HAND_RE, "handwritten", "step", rec)
     if p is not None:
         p.unit = max(set(units), key=units.count)
@@ -506,8 +530,16 @@ def _parse_dicts(rows: list[tuple[int, dict]], bad: list[int], fmt: str, what: s
 # Hugging Face trainer_state.json
 
 
-_HF_META = ("max_steps", "num_train_epochs", "train_batch_size", "logging_steps", "eval_steps",
-            "best_metric", "best_model_checkpoint", "global_step")
+_HF_META = (
+    "max_steps",
+    "num_train_epochs",
+    "train_batch_size",
+    "logging_steps",
+    "eval_steps",
+    "best_metric",
+    "best_model_checkpoint",
+    "global_step",
+)
 
 
 def _parse_trainer_state(state: dict) -> Parsed:
@@ -522,8 +554,7 @@ def _parse_trainer_state(state: dict) -> Parsed:
         try:
             step = _step_number(e.get("step"))
             if e.get("eval_loss") is not None:
-                p.evals.append({"kind": "eval", "step": step, "val_loss": _number(e["eval_loss"]),
-                                "train_loss": None})
+                p.evals.append({"kind": "eval", "step": step, "val_loss": _number(e["eval_loss"]), "train_loss": None})
             elif e.get("loss") is not None:
                 rec = {"kind": "step", "step": step, "loss": _number(e["loss"])}
                 for key, src in (("lr", "learning_rate"), ("grad_norm", "grad_norm")):
@@ -611,8 +642,7 @@ def parse_lightning_csv(t: Text) -> Parsed | None:
                 p.skipped.append(i + 1)
         except (ValueError, TypeError):
             p.skipped.append(i + 1)
-    p.meta["columns"] = {"step": "step", **({"train": train[0]} if train else {}),
-                         **({"val": val[0]} if val else {})}
+    p.meta["columns"] = {"step": "step", **({"train": train[0]} if train else {}), **({"val": val[0]} if val else {})}
     if epochs:
         p.meta["epochs"] = max(epochs) + 1
     return p if p.n else None

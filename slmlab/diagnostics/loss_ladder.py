@@ -75,8 +75,9 @@ class Ladder:
         return f"{nats:+.3f} nats{in_bytes} vs {rung}"
 
     def as_table(self) -> str:
-        head = f"loss ladder: {self.corpus} / {self.tokenizer} (V={self.vocab_size:,}, " \
-               f"{self.n_val_tokens:,} val tokens)"
+        head = (
+            f"loss ladder: {self.corpus} / {self.tokenizer} (V={self.vocab_size:,}, {self.n_val_tokens:,} val tokens)"
+        )
         lines = [head, f"{'rung':22s} {'nats/token':>10s} {'bits/byte':>9s}  note"]
         for r in self.rungs:
             bpb = f"{r.bits_per_byte:9.3f}" if r.bits_per_byte is not None else f"{'-':>9s}"
@@ -158,28 +159,59 @@ def ladder(data, *, k: float | str = "auto", student: bool = True) -> Ladder:
     """
     train, val, V, m = np.asarray(data.train), np.asarray(data.val), int(data.vocab_size), data.manifest
     if len(train) < 20 or len(val) < 2:
-        raise ValueError(f"too few tokens for a ladder (train {len(train)}, val {len(val)}); "
-                         f"use more data (corpus_bytes or data_fraction)")
+        raise ValueError(
+            f"too few tokens for a ladder (train {len(train)}, val {len(val)}); "
+            f"use more data (corpus_bytes or data_fraction)"
+        )
     k1 = _choose_k(train, V, 1) if k == "auto" else float(k)
     k2 = _choose_k(train, V, 2) if k == "auto" else float(k)
     n_val, val_bytes = len(val), m.get("val_bytes")
     bpb = (lambda x: bits_per_byte(x, n_val, val_bytes)) if val_bytes else (lambda x: None)
-    rungs = [Rung("uniform", math.log(V), bpb(math.log(V)), f"ln V: a uniform guess over {V:,} tokens"),
-             Rung("unigram", (u := unigram_cross_entropy(train, val, V, k1)), bpb(u),
-                  f"token frequencies from train, add-k k={k1:g}"),
-             Rung("bigram", (b := bigram_cross_entropy(train, val, V, k2)), bpb(b),
-                  f"p(next | previous token) from train, add-k k={k2:g}")]
+    rungs = [
+        Rung("uniform", math.log(V), bpb(math.log(V)), f"ln V: a uniform guess over {V:,} tokens"),
+        Rung(
+            "unigram",
+            (u := unigram_cross_entropy(train, val, V, k1)),
+            bpb(u),
+            f"token frequencies from train, add-k k={k1:g}",
+        ),
+        Rung(
+            "bigram",
+            (b := bigram_cross_entropy(train, val, V, k2)),
+            bpb(b),
+            f"p(next | previous token) from train, add-k k={k2:g}",
+        ),
+    ]
     if m.get("entropy_floor") is not None:
         f = float(m["entropy_floor"])
-        rungs.append(Rung("entropy floor", f, bpb(f), "exact entropy of the synthetic generator: "
-                                                      "no model can go below it on average"))
+        rungs.append(
+            Rung(
+                "entropy floor",
+                f,
+                bpb(f),
+                "exact entropy of the synthetic generator: no model can go below it on average",
+            )
+        )
     if student and m.get("tokenizer") == "gpt2":
         s = STUDENT_PUBLISHED[500]
-        rungs.append(Rung("student @ iter 500", s, bpb(s), "the student's published val loss at iteration "
-                          "500 (15 optimizer updates; TinyStories, GPT-2 tokens)"))
+        rungs.append(
+            Rung(
+                "student @ iter 500",
+                s,
+                bpb(s),
+                "the student's published val loss at iteration 500 (15 optimizer updates; TinyStories, GPT-2 tokens)",
+            )
+        )
     rungs.sort(key=lambda r: -r.nats)
-    return Ladder(rungs, V, n_val, val_bytes, {"unigram": k1, "bigram": k2},
-                  corpus=str(m.get("corpus", "")), tokenizer=str(m.get("tokenizer", "")))
+    return Ladder(
+        rungs,
+        V,
+        n_val,
+        val_bytes,
+        {"unigram": k1, "bigram": k2},
+        corpus=str(m.get("corpus", "")),
+        tokenizer=str(m.get("tokenizer", "")),
+    )
 
 
 def ladder_dict(ladder_or_dict, meta: dict) -> dict[str, float]:

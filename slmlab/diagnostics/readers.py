@@ -47,27 +47,55 @@ class Reader:
 
 
 READERS: tuple[Reader, ...] = (
-    Reader("trainer_state", "a Hugging Face trainer_state.json (log_history, with or without evals)",
-           lf.parse_trainer_state, "update"),
+    Reader(
+        "trainer_state",
+        "a Hugging Face trainer_state.json (log_history, with or without evals)",
+        lf.parse_trainer_state,
+        "update",
+    ),
     Reader("jsonl", "JSON lines of {step, loss, val_loss, lr}", lf.parse_jsonl, "iter"),
-    Reader("lightning_csv", "PyTorch Lightning's metrics.csv (epoch, step, train_loss_step, val_loss)",
-           lf.parse_lightning_csv, "update"),
-    Reader("llms_from_scratch", "LLMs-from-scratch prints (Ep 1 (Step 000050): Train loss X, Val loss Y)",
-           lf.parse_llms_from_scratch, "update"),
-    Reader("litgpt", "litgpt's prints (iter 12 step 3: loss X, iter time: ...; iter 600: val loss Y)",
-           lf.parse_litgpt, "update"),
-    Reader("mlx", "mlx-lm's prints (Iter 10: Train loss X, Learning Rate ...; Iter 200: Val loss Y)",
-           lf.parse_mlx, "iter"),
-    Reader("progress_bar", "tqdm or Lightning progress bars (45%|...| 450/1000 [..., loss=2.31, lr=3e-4])",
-           lf.parse_progress_bar, "iter"),
-    Reader("vizuara", "the Vizuara notebook's prints (Epoch N: train loss X, val loss Y; "
-           "The current learning rate: Z)", lf.parse_vizuara, "micro-step"),
-    Reader("handwritten", "a short table written by hand (500 iterations: val 1.49)",
-           lf.parse_handwritten, "iter"),
-    Reader("nanogpt", "nanoGPT's stdout and prints like it (step N: train loss X, val loss Y; "
-           "iter N: loss X, time Yms)", lf.parse_nanogpt, "step", specific=False),
-    Reader("table", "a CSV/TSV with a header (step, train_loss, val_loss, lr)", lf.parse_table, "iter",
-           specific=False),
+    Reader(
+        "lightning_csv",
+        "PyTorch Lightning's metrics.csv (epoch, step, train_loss_step, val_loss)",
+        lf.parse_lightning_csv,
+        "update",
+    ),
+    Reader(
+        "llms_from_scratch",
+        "LLMs-from-scratch prints (Ep 1 (Step 000050): Train loss X, Val loss Y)",
+        lf.parse_llms_from_scratch,
+        "update",
+    ),
+    Reader(
+        "litgpt",
+        "litgpt's prints (iter 12 step 3: loss X, iter time: ...; iter 600: val loss Y)",
+        lf.parse_litgpt,
+        "update",
+    ),
+    Reader(
+        "mlx", "mlx-lm's prints (Iter 10: Train loss X, Learning Rate ...; Iter 200: Val loss Y)", lf.parse_mlx, "iter"
+    ),
+    Reader(
+        "progress_bar",
+        "tqdm or Lightning progress bars (45%|...| 450/1000 [..., loss=2.31, lr=3e-4])",
+        lf.parse_progress_bar,
+        "iter",
+    ),
+    Reader(
+        "vizuara",
+        "the Vizuara notebook's prints (Epoch N: train loss X, val loss Y; The current learning rate: Z)",
+        lf.parse_vizuara,
+        "micro-step",
+    ),
+    Reader("handwritten", "a short table written by hand (500 iterations: val 1.49)", lf.parse_handwritten, "iter"),
+    Reader(
+        "nanogpt",
+        "nanoGPT's stdout and prints like it (step N: train loss X, val loss Y; iter N: loss X, time Yms)",
+        lf.parse_nanogpt,
+        "step",
+        specific=False,
+    ),
+    Reader("table", "a CSV/TSV with a header (step, train_loss, val_loss, lr)", lf.parse_table, "iter", specific=False),
 )
 _BY_NAME = {r.name: r for r in READERS}
 FORMATS = {  # name -> what it is: every reader, and the two containers read around them
@@ -111,8 +139,10 @@ class ReadReport:
     def summary(self) -> str:
         """'read log.txt as ...: 39 evals, 0 step losses' and the notes below it."""
         unit = f"; its steps count {self.step_unit}s" if self.step_unit != "step" else ""
-        lines = [f"read {self.path} as {format_name(self.format)}: {_count(self.n_evals, 'eval')}, "
-                 f"{_count(self.n_steps, 'step loss', 'step losses')}{unit}"]
+        lines = [
+            f"read {self.path} as {format_name(self.format)}: {_count(self.n_evals, 'eval')}, "
+            f"{_count(self.n_steps, 'step loss', 'step losses')}{unit}"
+        ]
         if self.skipped:
             lines.append("  " + self.skipped_text())
         lines += [f"  {n}" for n in self.notes]
@@ -125,8 +155,10 @@ class ReadReport:
         if self.skipped > len(self.skipped_at):
             where += f" and {self.skipped - len(self.skipped_at)} more"
         plural = "s" if many else ""
-        return (f"skipped {self.skipped} {what}{plural} that {'are' if many else 'is'} not log records "
-                f"({what}{plural} {where}): {self.skipped_kind}")
+        return (
+            f"skipped {self.skipped} {what}{plural} that {'are' if many else 'is'} not log records "
+            f"({what}{plural} {where}): {self.skipped_kind}"
+        )
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -175,8 +207,7 @@ def _why_not(text: str) -> str:
     except json.JSONDecodeError:
         obj = None
     if isinstance(obj, dict) and not obj.get("log_history"):
-        return ("it is a JSON object with no log_history (a config? `python -m slmlab lint FILE` checks "
-                "configs)")
+        return "it is a JSON object with no log_history (a config? `python -m slmlab lint FILE` checks configs)"
     return "no line of it is a training record (a step number with a train or val loss)"
 
 
@@ -193,8 +224,10 @@ def _folder_file(p: Path) -> Path:
     for name in (HISTORY, "trainer_state.json"):
         if (p / name).is_file():
             return p / name
-    raise ValueError(f"{p} is a folder that holds no history (history.jsonl) and no trainer_state.json; "
-                     f"give a run folder, or the log file itself (the doctor reads {known_formats()})")
+    raise ValueError(
+        f"{p} is a folder that holds no history (history.jsonl) and no trainer_state.json; "
+        f"give a run folder, or the log file itself (the doctor reads {known_formats()})"
+    )
 
 
 def _decode(raw: bytes, where) -> str:
@@ -212,8 +245,10 @@ def _decode(raw: bytes, where) -> str:
 def _text(p: Path) -> str:
     """The file as text; ValueError for a missing, empty, huge or binary file."""
     if not p.exists():
-        raise ValueError(f"{p}: no such file or folder; give your training log (the printed output "
-                         f"saved as a .txt), a CSV, a trainer_state.json or a run folder")
+        raise ValueError(
+            f"{p}: no such file or folder; give your training log (the printed output "
+            f"saved as a .txt), a CSV, a trainer_state.json or a run folder"
+        )
     size = p.stat().st_size
     if size == 0:
         raise _fail(p, "the file is empty")
@@ -235,8 +270,9 @@ def _check_accum(grad_accum_steps) -> int | None:
     if grad_accum_steps is None:
         return None
     if isinstance(grad_accum_steps, bool) or not isinstance(grad_accum_steps, int) or grad_accum_steps < 1:
-        raise ValueError(f"grad_accum_steps={grad_accum_steps!r}: give a whole number >= 1 "
-                         f"(the micro-steps per optimizer update)")
+        raise ValueError(
+            f"grad_accum_steps={grad_accum_steps!r}: give a whole number >= 1 (the micro-steps per optimizer update)"
+        )
     return grad_accum_steps
 
 
@@ -259,8 +295,9 @@ def read_log(path, grad_accum_steps: int | None = None) -> tuple[History, ReadRe
     return _read(text, str(p), p.name, accum)
 
 
-def read_text(text: str | bytes, grad_accum_steps: int | None = None, *,
-              name: str = "pasted text") -> tuple[History, ReadReport]:
+def read_text(
+    text: str | bytes, grad_accum_steps: int | None = None, *, name: str = "pasted text"
+) -> tuple[History, ReadReport]:
     """read_log for a log that is not a file: pasted text, or the bytes of an upload."""
     accum = _check_accum(grad_accum_steps)
     if isinstance(text, (bytes, bytearray, memoryview)):
@@ -298,8 +335,14 @@ def _events(parsed: Parsed) -> list[dict]:
     for e in parsed.events:
         before = [s for n, s in lines if n < e["line"]]
         after = [s for n, s in lines if n > e["line"]]
-        out.append({"kind": e["kind"], "line": e["line"], "after_step": before[-1] if before else None,
-                    "before_step": after[0] if after else None})
+        out.append(
+            {
+                "kind": e["kind"],
+                "line": e["line"],
+                "after_step": before[-1] if before else None,
+                "before_step": after[0] if after else None,
+            }
+        )
     return out
 
 
@@ -323,21 +366,37 @@ def _history(parsed: Parsed, where: str, label: str, accum: int | None) -> tuple
     elif accum:
         notes.append(f"--grad-accum {accum} ignored: {format_name(fmt)} counts optimizer updates already")
     elif counts == "micro-step":
-        notes.append("steps are as printed: the notebook's \"Epoch N\" counts loop iterations, which are "
-                     "micro-steps in this recipe (gradient_accumulation_steps of them make one optimizer "
-                     "update); give --grad-accum N (grad_accum_steps=N) to count updates")
+        notes.append(
+            'steps are as printed: the notebook\'s "Epoch N" counts loop iterations, which are '
+            "micro-steps in this recipe (gradient_accumulation_steps of them make one optimizer "
+            "update); give --grad-accum N (grad_accum_steps=N) to count updates"
+        )
         unit = "micro-step (as printed)"
     for rec in recs:
         rec.pop("_line", None)
-    meta = {"source": where, "format": parsed.format, "step_unit": unit, "label": label,
-            "grad_accum_steps": accum, **parsed.meta}
+    meta = {
+        "source": where,
+        "format": parsed.format,
+        "step_unit": unit,
+        "label": label,
+        "grad_accum_steps": accum,
+        **parsed.meta,
+    }
     if events:
         meta["events"] = events
-    h = History(sorted(parsed.steps, key=lambda r: r["step"]), sorted(parsed.evals, key=lambda r: r["step"]),
-                {}, meta)
+    h = History(sorted(parsed.steps, key=lambda r: r["step"]), sorted(parsed.evals, key=lambda r: r["step"]), {}, meta)
     what = parsed.meta.get("skipped_what", "line")
-    rep = ReadReport(where, parsed.format, len(h.steps), len(h.evals), len(parsed.skipped),
-                     parsed.skipped[:SHOWN_SKIPPED], what, unit.split()[0], notes)
+    rep = ReadReport(
+        where,
+        parsed.format,
+        len(h.steps),
+        len(h.evals),
+        len(parsed.skipped),
+        parsed.skipped[:SHOWN_SKIPPED],
+        what,
+        unit.split()[0],
+        notes,
+    )
     if parsed.meta.get("skipped_kind"):
         rep.skipped_kind = parsed.meta["skipped_kind"]
     return h, rep

@@ -33,8 +33,16 @@ from typing import Any
 from .config_lint import lint as lint_config
 from .findings import Finding, fmt_number, rank
 
-__all__ = ["Source", "ScriptFacts", "parse_source", "read_source", "read_script", "lint_script",
-           "lint_file", "SCRIPT_SUFFIXES"]
+__all__ = [
+    "Source",
+    "ScriptFacts",
+    "parse_source",
+    "read_source",
+    "read_script",
+    "lint_script",
+    "lint_file",
+    "SCRIPT_SUFFIXES",
+]
 
 SCRIPT_SUFFIXES = (".py", ".ipynb")
 _KINDS = "a JSON config file, a training script (.py) or a notebook (.ipynb)"
@@ -67,8 +75,9 @@ def parse_source(text: str, name: str = "<script>") -> Source:
         return Source(ast.parse(text, filename=name), name, "script")
     except (SyntaxError, ValueError) as e:  # ValueError: null bytes
         where = f" at line {e.lineno}" if getattr(e, "lineno", None) else ""
-        raise ValueError(f"cannot parse {name} as Python ({getattr(e, 'msg', e)}{where}); lint "
-                         f"reads {_KINDS}, without running it") from None
+        raise ValueError(
+            f"cannot parse {name} as Python ({getattr(e, 'msg', e)}{where}); lint reads {_KINDS}, without running it"
+        ) from None
 
 
 def _notebook(text: str, name: str) -> Source:
@@ -76,8 +85,7 @@ def _notebook(text: str, name: str) -> Source:
     try:
         cells = json.loads(text)["cells"]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise ValueError(f"cannot read {name} as a notebook (no JSON with 'cells'); lint reads "
-                         f"{_KINDS}") from None
+        raise ValueError(f"cannot read {name} as a notebook (no JSON with 'cells'); lint reads {_KINDS}") from None
     body, spans, skipped, offset = [], [], [], 0
     for number, cell in enumerate(cells, start=1):  # cell numbers count every cell, from 1
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -122,9 +130,15 @@ def read_source(path) -> Source:
 # Folding: constant expressions, and names already known, to numbers
 
 _UNKNOWN = object()
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
-        ast.Pow: operator.pow}
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 _LIMIT = 1e18  # bigger numbers are not settings: refuse them (no 10**10**10)
 
 
@@ -147,8 +161,12 @@ def _fold(node, known: dict) -> Any:
     if isinstance(node, (ast.Tuple, ast.List)):
         items = [_fold(e, known) for e in node.elts]
         return _UNKNOWN if any(i is _UNKNOWN for i in items) else tuple(items)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 \
-            and node.func.id in ("int", "float"):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and len(node.args) == 1
+        and node.func.id in ("int", "float")
+    ):
         v = _fold(node.args[0], known)
         return (int if node.func.id == "int" else float)(v) if _number(v) else _UNKNOWN
     return _UNKNOWN
@@ -173,8 +191,7 @@ def _key(node) -> str | None:
         return node.id.lower()
     if isinstance(node, ast.Attribute):
         return node.attr.lower()
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
-            and isinstance(node.slice.value, str):
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
         return node.slice.value.lower()
     return None
 
@@ -211,9 +228,12 @@ _SETTINGS = {
     "eval_interval": ("eval_every", "eval_freq"),
     "batch_size": ("micro_batch_size", "train_batch_size"),
     "block_size": ("context_length", "seq_len", "ctx_len", "max_seq_len", "sequence_length"),
-    "gradient_accumulation_steps": ("grad_accum_steps", "accumulation_steps", "grad_accum",
-                                    "accum_steps"),
-    "dropout": (), "vocab_size": (), "weight_decay": (), "beta1": (), "beta2": (),
+    "gradient_accumulation_steps": ("grad_accum_steps", "accumulation_steps", "grad_accum", "accum_steps"),
+    "dropout": (),
+    "vocab_size": (),
+    "weight_decay": (),
+    "beta1": (),
+    "beta2": (),
     "n_layer": ("n_layers", "num_layers"),
     "n_head": ("n_heads", "num_heads"),
     "n_embd": ("n_embed", "d_model", "emb_dim"),
@@ -238,8 +258,7 @@ def _assignments(tree: ast.Module) -> tuple[list, list]:
                 continue
             out = defaults if in_class else items
             out.extend(_pairs(child))
-            visit(child, isinstance(child, ast.ClassDef) or (in_class and not
-                                                               isinstance(child, ast.FunctionDef)))
+            visit(child, isinstance(child, ast.ClassDef) or (in_class and not isinstance(child, ast.FunctionDef)))
 
     visit(tree, False)
     return sorted(items, key=lambda t: t[0]), defaults
@@ -251,18 +270,25 @@ def _pairs(node) -> list[tuple[int, str, ast.AST]]:
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for t in targets:
-            if isinstance(t, ast.Tuple) and isinstance(node.value, ast.Tuple) \
-                    and len(t.elts) == len(node.value.elts):
+            if isinstance(t, ast.Tuple) and isinstance(node.value, ast.Tuple) and len(t.elts) == len(node.value.elts):
                 out += [(node.lineno, _key(n), v) for n, v in zip(t.elts, node.value.elts)]
             elif _key(t):
                 out.append((node.lineno, _key(t), node.value))
         if isinstance(node.value, ast.Dict):
-            out += [(v.lineno, k.value, v) for k, v in zip(node.value.keys, node.value.values)
-                    if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            out += [
+                (v.lineno, k.value, v)
+                for k, v in zip(node.value.keys, node.value.values)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            ]
     elif isinstance(node, ast.Call) and _call_name(node) == "dict":
         out += [(kw.value.lineno, kw.arg, kw.value) for kw in node.keywords if kw.arg]
-    elif isinstance(node, ast.Call) and _call_name(node) == "add_argument" and node.args \
-            and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("--"):
+    elif (
+        isinstance(node, ast.Call)
+        and _call_name(node) == "add_argument"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and str(node.args[0].value).startswith("--")
+    ):
         default = _arg(node, "default")
         if default is not None:
             out.append((node.lineno, str(node.args[0].value).lstrip("-").replace("-", "_"), default))
@@ -273,8 +299,12 @@ def _pairs(node) -> list[tuple[int, str, ast.AST]]:
 # The reader: settings, then what the calls show
 
 _OPTIMIZERS = {"AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adafactor", "Lion", "NAdam", "RAdam"}
-_HF_SCHEDULERS = {"get_scheduler", "get_cosine_schedule_with_warmup",
-                  "get_linear_schedule_with_warmup", "get_constant_schedule_with_warmup"}
+_HF_SCHEDULERS = {
+    "get_scheduler",
+    "get_cosine_schedule_with_warmup",
+    "get_linear_schedule_with_warmup",
+    "get_constant_schedule_with_warmup",
+}
 _DEFAULT_DECAY = {"AdamW": 0.01}  # torch's defaults; the other optimizers decay nothing
 
 
@@ -301,8 +331,9 @@ class _Reader:
     def __init__(self, source: Source):
         self.src, self.tree = source, source.tree
         self.parents = {c: n for n in ast.walk(self.tree) for c in ast.iter_child_nodes(n)}
-        self.calls = sorted((n for n in ast.walk(self.tree) if isinstance(n, ast.Call)),
-                            key=lambda c: (c.lineno, c.col_offset))
+        self.calls = sorted(
+            (n for n in ast.walk(self.tree) if isinstance(n, ast.Call)), key=lambda c: (c.lineno, c.col_offset)
+        )
         self.known: dict[str, tuple[Any, int]] = {}  # name -> (value, line)
         self.settings: dict[str, tuple[Any, int]] = {}  # notebook word -> (value, line)
         self.facts: dict[str, Any] = {}
@@ -358,12 +389,17 @@ class _Reader:
                 continue
             for kw in call.keywords:
                 word = _WORD.get((kw.arg or "").lower())
-                if word == "block_size" and "block_size" in self.settings \
-                        and _key(kw.value) not in ("block_size", *_SETTINGS["block_size"]):
+                if (
+                    word == "block_size"
+                    and "block_size" in self.settings
+                    and _key(kw.value) not in ("block_size", *_SETTINGS["block_size"])
+                ):
                     self.set("model_block_size", kw.value)
                     train_at = self.src.place(self.settings["block_size"][1])[1]
-                    self.lines["block_size_mismatch"] = (kw.value.lineno, f"the model's; the "
-                                                         f"training block_size at {train_at}")
+                    self.lines["block_size_mismatch"] = (
+                        kw.value.lineno,
+                        f"the model's; the training block_size at {train_at}",
+                    )
                 elif word in _MODEL_WORDS:
                     self.set(word, kw.value, override=False)
 
@@ -400,8 +436,11 @@ class _Reader:
     def all_parameters(self, node) -> bool:
         """model.parameters(), list(model.parameters()), or a name bound to one: no groups."""
         if isinstance(node, ast.Name):
-            bound = [a.value for a in ast.walk(self.tree) if isinstance(a, ast.Assign)
-                     and any(_key(t) == node.id.lower() for t in a.targets)]
+            bound = [
+                a.value
+                for a in ast.walk(self.tree)
+                if isinstance(a, ast.Assign) and any(_key(t) == node.id.lower() for t in a.targets)
+            ]
             return bool(bound) and self.all_parameters(bound[-1])
         if isinstance(node, ast.Call) and _call_name(node) in ("list", "tuple") and node.args:
             return self.all_parameters(node.args[0])
@@ -440,8 +479,10 @@ class _Reader:
         if not (_number(start) and _number(end) and start < end):
             return  # not a warmup (a linear decay, or numbers we cannot read)
         self.facts["warmup_start_factor"] = start
-        self.lines["warmup_starts_high"] = (call.lineno, None if start_node is not None
-                                            else "LinearLR without start_factor")
+        self.lines["warmup_starts_high"] = (
+            call.lineno,
+            None if start_node is not None else "LinearLR without start_factor",
+        )
         total = _arg(call, "total_iters", 3)
         if total is not None and _number(_fold(total, self.known)):
             self.set("warmup_steps", total)
@@ -455,8 +496,9 @@ class _Reader:
         v, line = self.value(node)
         if _number(v):
             self.settings["min_lr"] = (v, line)
-            detail = None if line == call.lineno else \
-                f"eta_min of CosineAnnealingLR at {self.src.place(call.lineno)[1]}"
+            detail = (
+                None if line == call.lineno else f"eta_min of CosineAnnealingLR at {self.src.place(call.lineno)[1]}"
+            )
             self.lines["min_lr_above_lr"] = (line, detail)
 
     # -- the training loop
@@ -465,8 +507,9 @@ class _Reader:
         optimizers = {self.assigned_to(c) for c in self.named(_OPTIMIZERS)} - {None}
         for call in self.named({"step"}):
             recv = _receiver(call).lower()
-            if (recv in optimizers or "optim" in recv or "scaler" in recv) \
-                    and any(_is_loop(a) for a in self.ancestors(call)):
+            if (recv in optimizers or "optim" in recv or "scaler" in recv) and any(
+                _is_loop(a) for a in self.ancestors(call)
+            ):
                 return call
         return None
 
@@ -493,15 +536,14 @@ class _Reader:
             it = it.args[0]  # tqdm(range(n)), enumerate(range(n))
         if isinstance(it, ast.Call) and _call_name(it) == "range" and len(it.args) in (1, 2):
             self.set("max_iters", it.args[-1])
-            if len(it.args) == 2 and _number(_fold(it.args[0], self.known)) \
-                    and "max_iters" in self.settings:
+            if len(it.args) == 2 and _number(_fold(it.args[0], self.known)) and "max_iters" in self.settings:
                 first = _fold(it.args[0], self.known)
-                self.settings["max_iters"] = (self.settings["max_iters"][0] - first,
-                                              self.settings["max_iters"][1])
+                self.settings["max_iters"] = (self.settings["max_iters"][0] - first, self.settings["max_iters"][1])
 
     def read_scheduler_step(self, step, loop, accum_if) -> None:
-        schedulers = {self.assigned_to(c) for c in self.calls
-                      if _call_name(c).endswith("LR") or _call_name(c) in _HF_SCHEDULERS} - {None}
+        schedulers = {
+            self.assigned_to(c) for c in self.calls if _call_name(c).endswith("LR") or _call_name(c) in _HF_SCHEDULERS
+        } - {None}
         for call in self.named({"step"}):
             recv = _receiver(call).lower()
             if not (recv in schedulers or "sched" in recv):
@@ -544,30 +586,36 @@ class _Reader:
         for call in (n for n in ast.walk(eval_if) if isinstance(n, ast.Call)):
             fn = _call_name(call)
             if _WORD.get(name) == "eval_iters" and fn not in defined and ("loss" in fn or "eval" in fn):
-                return f"the eval batches: {fn}(), not in this file, averages {name} batches " \
-                       f"in nanoGPT-style code"
+                return f"the eval batches: {fn}(), not in this file, averages {name} batches in nanoGPT-style code"
         return None
 
     def read_resume(self, loop) -> None:
         optimizers = {self.assigned_to(c) for c in self.named(_OPTIMIZERS)} - {None}
-        loads = [c for c in self.named({"load_state_dict"}) if _receiver(c).lower() in optimizers
-                 or "optim" in _receiver(c).lower()]
+        loads = [
+            c
+            for c in self.named({"load_state_dict"})
+            if _receiver(c).lower() in optimizers or "optim" in _receiver(c).lower()
+        ]
         self.facts["resume"] = bool(loads) or any("resume" in w for w in self.words())
         saves = [c for c in self.named({"save"}) if _receiver(c) == "torch"]
         self.lines["no_resume"] = ((saves[0] if saves else loop).lineno, None)
 
     # -- gradients and data
     def read_clip(self) -> None:
-        clips = [c for c in self.named({"clip_grad_norm_", "clip_grad_norm"})
-                 if "accelerator" not in _receiver(c).lower()]
+        clips = [
+            c for c in self.named({"clip_grad_norm_", "clip_grad_norm"}) if "accelerator" not in _receiver(c).lower()
+        ]
         if not clips:
             return
         clip = clips[0]
         node = _arg(clip, "max_norm", 1)
         if node is not None:
             self.set("grad_clip", node)
-        scalers = [c for c in self.named({"GradScaler"})
-                   if not (isinstance(_arg(c, "enabled"), ast.Constant) and not _arg(c, "enabled").value)]
+        scalers = [
+            c
+            for c in self.named({"GradScaler"})
+            if not (isinstance(_arg(c, "enabled"), ast.Constant) and not _arg(c, "enabled").value)
+        ]
         if scalers:
             self.facts["amp_dtype"] = "float16"  # a GradScaler only scales under fp16
             unscaled = any(c.lineno <= clip.lineno for c in self.named({"unscale_"}))
@@ -620,8 +668,7 @@ def _evaluates(node: ast.If, name: str) -> bool:
 
 def _mod(test) -> ast.BinOp | None:
     """The first `x % n` inside an if's test, or None."""
-    return next((n for n in ast.walk(test) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod)),
-                None)
+    return next((n for n in ast.walk(test) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod)), None)
 
 
 # ---------------------------------------------------------------------------
@@ -637,8 +684,10 @@ def lint_script(path, *, n_train_tokens: int | None = None) -> list[Finding]:
     """config_lint's findings for a training script or notebook, each with its line."""
     facts = read_script(path)
     if not facts.config:
-        raise ValueError(f"{facts.source.name}: no training settings found in it (learning_rate, "
-                         f"max_iters, an optimizer, a scheduler, ...); lint reads {_KINDS}")
+        raise ValueError(
+            f"{facts.source.name}: no training settings found in it (learning_rate, "
+            f"max_iters, an optimizer, a scheduler, ...); lint reads {_KINDS}"
+        )
     found = lint_config(facts.config, words="notebook", n_train_tokens=n_train_tokens)
     for f in found:
         place = facts.where(f.code)
@@ -649,18 +698,26 @@ def lint_script(path, *, n_train_tokens: int | None = None) -> list[Finding]:
 
 def _what_was_read(facts: ScriptFacts) -> Finding:
     src = facts.source
-    shown = [f"{w}={v if isinstance(v, int) else fmt_number(v)} ({src.place(facts.origins[w])[1]})"
-             for w, v in facts.config.items() if w in _WORD and facts.origins.get(w)]
-    calls = [f"{what} at {src.place(line)[1]}" + (f" ({note})" if note else "")
-             for line, what, note in facts.calls]
-    msg = (f"read {src.name} as a {'notebook' if src.kind == 'notebook' else 'Python script'}, "
-           f"without running it: " + (", ".join(shown) or "no settings")
-           + ("; " + ", ".join(calls) if calls else "; no optimizer, scheduler or training loop"))
+    shown = [
+        f"{w}={v if isinstance(v, int) else fmt_number(v)} ({src.place(facts.origins[w])[1]})"
+        for w, v in facts.config.items()
+        if w in _WORD and facts.origins.get(w)
+    ]
+    calls = [f"{what} at {src.place(line)[1]}" + (f" ({note})" if note else "") for line, what, note in facts.calls]
+    msg = (
+        f"read {src.name} as a {'notebook' if src.kind == 'notebook' else 'Python script'}, "
+        f"without running it: "
+        + (", ".join(shown) or "no settings")
+        + ("; " + ", ".join(calls) if calls else "; no optimizer, scheduler or training loop")
+    )
     if src.skipped:
         msg += f"; skipped cells that do not parse as Python: {', '.join(map(str, src.skipped))}"
-    return Finding("script_read", "info", msg + ".",
-                   {"settings": {w: facts.config[w] for w in facts.config if w in _WORD},
-                    "skipped_cells": src.skipped})
+    return Finding(
+        "script_read",
+        "info",
+        msg + ".",
+        {"settings": {w: facts.config[w] for w in facts.config if w in _WORD}, "skipped_cells": src.skipped},
+    )
 
 
 def lint_file(path, *, n_train_tokens: int | None = None) -> list[Finding]:
@@ -668,17 +725,22 @@ def lint_file(path, *, n_train_tokens: int | None = None) -> list[Finding]:
     p = Path(path)
     if not p.is_file():
         what = "is a folder" if p.is_dir() else "does not exist"
-        raise ValueError(f"lint {path}: {what}; give a JSON config file, a training script (.py) "
-                         f"or a notebook (.ipynb)")
+        raise ValueError(
+            f"lint {path}: {what}; give a JSON config file, a training script (.py) or a notebook (.ipynb)"
+        )
     if p.suffix in SCRIPT_SUFFIXES:
         return lint_script(p, n_train_tokens=n_train_tokens)
     try:
         raw = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {path} as JSON ({e}); lint reads a JSON config file, "
-                         f"such as a run folder's config.json, a training script (.py) or a "
-                         f"notebook (.ipynb)") from None
+        raise ValueError(
+            f"cannot read {path} as JSON ({e}); lint reads a JSON config file, "
+            f"such as a run folder's config.json, a training script (.py) or a "
+            f"notebook (.ipynb)"
+        ) from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path} holds a JSON {type(raw).__name__}, not an object; write the "
-                         f"config as {{\"learning_rate\": 1e-4, ...}} or slmlab's {{\"train\": ...}}")
+        raise ValueError(
+            f"{path} holds a JSON {type(raw).__name__}, not an object; write the "
+            f'config as {{"learning_rate": 1e-4, ...}} or slmlab\'s {{"train": ...}}'
+        )
     return lint_config(raw, n_train_tokens=n_train_tokens)

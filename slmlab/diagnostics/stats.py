@@ -60,10 +60,16 @@ class TrainingStats(Callback):
 
     KINDS = ("activations", "residual", "attention", "grads", "updates")
 
-    def __init__(self, every: int = 10, *, activations: bool = True, attention: bool = True,
-                 grads: bool = True, updates: bool = True):
-        self.every, self.want = max(1, int(every)), dict(act=activations, att=attention,
-                                                          grad=grads, upd=updates)
+    def __init__(
+        self,
+        every: int = 10,
+        *,
+        activations: bool = True,
+        attention: bool = True,
+        grads: bool = True,
+        updates: bool = True,
+    ):
+        self.every, self.want = max(1, int(every)), dict(act=activations, att=attention, grad=grads, upd=updates)
         self.activations: list[dict] = []
         self.residual: list[dict] = []
         self.attention: list[dict] = []
@@ -158,10 +164,18 @@ class TrainingStats(Callback):
                 pre, act = inputs[0].detach().float(), act.detach().float()  # (B, T, 4C)
                 off = pre < SATURATION_THRESHOLD  # (B, T, 4C)
                 dead = off.flatten(0, -2).all(dim=0)  # (4C,): off at every position
-                self.activations.append({
-                    "step": self._step, "layer": layer, "mean": float(act.mean()), "std": float(act.std()),
-                    "pre_std": float(pre.std()), "saturated": float(off.float().mean()),
-                    "dead": float(dead.float().mean())})
+                self.activations.append(
+                    {
+                        "step": self._step,
+                        "layer": layer,
+                        "mean": float(act.mean()),
+                        "std": float(act.std()),
+                        "pre_std": float(pre.std()),
+                        "saturated": float(off.float().mean()),
+                        "dead": float(dead.float().mean()),
+                    }
+                )
+
         return hook
 
     def _res_hook(self, layer: int):
@@ -170,6 +184,7 @@ class TrainingStats(Callback):
                 return
             self._todo["res"].discard(layer)
             self.residual.append({"step": self._step, "layer": layer, "rms": float(_rms(out.detach()))})
+
         return hook
 
     def _att_hook(self, layer: int):
@@ -180,6 +195,7 @@ class TrainingStats(Callback):
             module.record_probs = False  # back to the fast kernel for the other micro-batches
             if module.last_probs is not None:
                 self._record_entropy(layer, module.last_probs)
+
         return hook
 
     def _record_entropy(self, layer: int, probs: torch.Tensor) -> None:
@@ -189,8 +205,7 @@ class TrainingStats(Callback):
             T = p.size(-1)
             uniform = float(torch.log(torch.arange(1, T + 1, dtype=torch.float32)).mean())
         for h, e in enumerate(ent.tolist()):
-            self.attention.append({"step": self._step, "layer": layer, "head": h, "entropy": e,
-                                   "uniform": uniform})
+            self.attention.append({"step": self._step, "layer": layer, "head": h, "entropy": e, "uniform": uniform})
 
     def _flush_grads(self, step: int, pending: dict, pre_clip_total: float | None) -> None:
         """Norms were taken after clipping; clipping scales all alike, so undo it exactly."""
@@ -211,8 +226,11 @@ def _group_grad_norms(model: torch.nn.Module) -> dict:
         if p.grad is None:
             continue
         parts = n.split(".")
-        name = f"block {parts[1]}" if parts[0] == "blocks" else {"wte": "embedding", "wpe": "embedding",
-                                                                  "ln_f": "final norm"}.get(parts[0], parts[0])
+        name = (
+            f"block {parts[1]}"
+            if parts[0] == "blocks"
+            else {"wte": "embedding", "wpe": "embedding", "ln_f": "final norm"}.get(parts[0], parts[0])
+        )
         sq[name] = sq.get(name, 0) + p.grad.detach().float().pow(2).sum()
     total = torch.sqrt(sum(sq.values())) if sq else torch.zeros(())
     out = {k: float(torch.sqrt(v)) for k, v in sq.items()}

@@ -45,9 +45,26 @@ from .training import (
     check_updates_and_tokens,
 )
 
-__all__ = ["check_uniform_loss", "check_unigram_loss", "check_pair_counts", "check_causal_attention",
-           "check_head", "check_attention",
-           "check_mlp", "check_block", "check_gpt", "check_lr_schedule", "check_prediction",
-           "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split",
-           "check_accumulated_loss", "check_diagnosis",
-           "check_size_winner", "check_grid_size", "check_verdicts", "check_capstone"]
+__all__ = [
+    "check_uniform_loss",
+    "check_unigram_loss",
+    "check_pair_counts",
+    "check_causal_attention",
+    "check_head",
+    "check_attention",
+    "check_mlp",
+    "check_block",
+    "check_gpt",
+    "check_lr_schedule",
+    "check_prediction",
+    "check_updates_and_tokens",
+    "check_best_step",
+    "check_dropout",
+    "check_decay_split",
+    "check_accumulated_loss",
+    "check_diagnosis",
+    "check_size_winner",
+    "check_grid_size",
+    "check_verdicts",
+    "check_capstone",
+]

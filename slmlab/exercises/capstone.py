@@ -22,8 +22,17 @@ __all__ = ["check_capstone"]
 _SCORED_THE_SAME = ("corpus", "corpus_bytes", "val_fraction", "data_seed", "eval_interval", "eval_batches")
 
 
-def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[Any], Any], budget: float,
-                   name: str, board: Any = None, tolerance: float = 0.0) -> bool:
+def check_capstone(
+    fn: Callable,
+    *,
+    base: Any,
+    reference: Any,
+    train: Callable[[Any], Any],
+    budget: float,
+    name: str,
+    board: Any = None,
+    tolerance: float = 0.0,
+) -> bool:
     """fn(cfg) -> the student's Config for the challenge, made from the notebook's `base` config;
     train(config) -> its Run (the notebook's experiments.run: a cached run loads);
     reference: the notebook's own Run of `base`; budget: the wall seconds a run may train;
@@ -39,8 +48,11 @@ def check_capstone(fn: Callable, *, base: Any, reference: Any, train: Callable[[
     from .. import capstone
     from ..config import Config
 
-    ran, cfg = _attempt(fn, lambda: fn(base), "not attempted yet: return your config from my_config "
-                                              "(e.g. cfg.replace(...)), then run the cell")
+    ran, cfg = _attempt(
+        fn,
+        lambda: fn(base),
+        "not attempted yet: return your config from my_config (e.g. cfg.replace(...)), then run the cell",
+    )
     if not ran:
         return False
     problem = _capstone_config_problem(cfg, base, name, Config, budget)
@@ -73,13 +85,17 @@ def _capstone_config_problem(cfg: Any, base: Any, name: Any, config_type: type, 
     if not isinstance(cfg, config_type):
         return f"my_config returned {type(cfg).__name__}, not a Config: return e.g. cfg.replace(lr=3e-3)"
     if not 0 < cfg.train.time_budget <= budget:
-        return (f"over budget: your config's time_budget is {cfg.train.time_budget:g} s (0: no limit), the "
-                f"challenge's {budget:g} s; keep the notebook's time_budget")
+        return (
+            f"over budget: your config's time_budget is {cfg.train.time_budget:g} s (0: no limit), the "
+            f"challenge's {budget:g} s; keep the notebook's time_budget"
+        )
     moved = [k for k in _SCORED_THE_SAME if cfg.get(k) != base.get(k)]
     if moved:
-        return (f"you changed {', '.join(moved)}: the challenge is scored on the notebook's val text and "
-                f"evals, so keep {', '.join(_SCORED_THE_SAME)} (data_fraction, the tokenizer and the rest "
-                f"are yours)")
+        return (
+            f"you changed {', '.join(moved)}: the challenge is scored on the notebook's val text and "
+            f"evals, so keep {', '.join(_SCORED_THE_SAME)} (data_fraction, the tokenizer and the rest "
+            f"are yours)"
+        )
     if cfg.flat() == base.flat():
         return "my_config returns the notebook's own config: change at least one setting"
     return None
@@ -94,30 +110,47 @@ def _capstone_row(run: Any, budget: float) -> dict:
     if best is None:
         raise ValueError(f"{run.label}: the run has no eval, so no val loss to compare")
     meta = h.meta
-    return {"config": run.dir.name, "val": best[1], "best_step": best[0],
-            "bits_per_byte": bits_per_byte(best[1], meta["n_val_tokens"], meta["val_bytes"]),
-            "updates": h.steps[-1]["step"] if h.steps else 0,
-            "seconds": h.steps[-1]["seconds"] if h.steps else 0.0, "budget": budget,
-            "val_bytes": meta["val_bytes"], "corpus": meta.get("corpus"), "tokenizer": meta.get("tokenizer")}
+    return {
+        "config": run.dir.name,
+        "val": best[1],
+        "best_step": best[0],
+        "bits_per_byte": bits_per_byte(best[1], meta["n_val_tokens"], meta["val_bytes"]),
+        "updates": h.steps[-1]["step"] if h.steps else 0,
+        "seconds": h.steps[-1]["seconds"] if h.steps else 0.0,
+        "budget": budget,
+        "val_bytes": meta["val_bytes"],
+        "corpus": meta.get("corpus"),
+        "tokenizer": meta.get("tokenizer"),
+    }
 
 
 def _capstone_verdict(mine: dict, ref: dict, budget: float, tolerance: float) -> tuple[str, str]:
     """(verdict, message): over budget, worse, tie or better."""
     per_update = mine["seconds"] / max(mine["updates"], 1)
     if mine["seconds"] > budget + max(0.01 * budget, 2 * per_update):  # a budget ends the run within ~one update
-        return "over budget", (f"not yet: over budget: your run trained for {mine['seconds']:.0f} s, the "
-                               f"budget is {budget:.0f} s; keep the notebook's time_budget")
+        return "over budget", (
+            f"not yet: over budget: your run trained for {mine['seconds']:.0f} s, the "
+            f"budget is {budget:.0f} s; keep the notebook's time_budget"
+        )
     if mine["val_bytes"] != ref["val_bytes"]:
-        return "not comparable", (f"not yet: your val text has {mine['val_bytes']:,} bytes, the notebook's "
-                                  f"{ref['val_bytes']:,}: score on the notebook's val split")
+        return "not comparable", (
+            f"not yet: your val text has {mine['val_bytes']:,} bytes, the notebook's "
+            f"{ref['val_bytes']:,}: score on the notebook's val split"
+        )
     diff = mine["bits_per_byte"] - ref["bits_per_byte"]
     if diff > tolerance:
-        return "worse", (f"not yet: worse: {mine['bits_per_byte']:.4f} bits per byte against the notebook's "
-                         f"{ref['bits_per_byte']:.4f} (+{diff:.4f}); the checklist above says what each lesson "
-                         f"measured: change one thing with a reason")
+        return "worse", (
+            f"not yet: worse: {mine['bits_per_byte']:.4f} bits per byte against the notebook's "
+            f"{ref['bits_per_byte']:.4f} (+{diff:.4f}); the checklist above says what each lesson "
+            f"measured: change one thing with a reason"
+        )
     if diff >= -tolerance:
-        return "tie", (f"not yet: a tie: {diff:+.4f} bits per byte from the notebook's "
-                       f"{ref['bits_per_byte']:.4f}, within the eval noise ({tolerance:.4f})")
-    return "better", (f"better: {mine['bits_per_byte']:.4f} bits per byte against the notebook's "
-                      f"{ref['bits_per_byte']:.4f} ({diff:+.4f}, more than the eval noise {tolerance:.4f}); "
-                      f"a second seed says whether it holds")
+        return "tie", (
+            f"not yet: a tie: {diff:+.4f} bits per byte from the notebook's "
+            f"{ref['bits_per_byte']:.4f}, within the eval noise ({tolerance:.4f})"
+        )
+    return "better", (
+        f"better: {mine['bits_per_byte']:.4f} bits per byte against the notebook's "
+        f"{ref['bits_per_byte']:.4f} ({diff:+.4f}, more than the eval noise {tolerance:.4f}); "
+        f"a second seed says whether it holds"
+    )

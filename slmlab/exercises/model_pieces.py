@@ -24,6 +24,7 @@ __all__ = ["check_causal_attention", "check_head", "check_attention", "check_mlp
 
 def check_causal_attention(fn: Callable) -> bool:
     """fn(q, k, v) with (B, H, T, hs) tensors -> causal softmax attention, same shape."""
+
     def cases():
         g = torch.Generator().manual_seed(0)
         q, k, v = (torch.randn(2, 3, 7, 8, generator=g) for _ in range(3))
@@ -34,9 +35,12 @@ def check_causal_attention(fn: Callable) -> bool:
         if torch.allclose(got, F.scaled_dot_product_attention(q, k, v), atol=1e-4):
             return "position t still sees later positions: mask the scores above the diagonal with -inf"
         if not torch.allclose(got, want, atol=1e-4):
-            return ("values differ from F.scaled_dot_product_attention(is_causal=True): "
-                    "scale scores by 1/sqrt(head size), mask, softmax over the last dim, then @ v")
+            return (
+                "values differ from F.scaled_dot_product_attention(is_causal=True): "
+                "scale scores by 1/sqrt(head size), mask, softmax over the last dim, then @ v"
+            )
         return None
+
     return _verdict(fn, cases)
 
 
@@ -54,6 +58,7 @@ PIECE_TOL = 1e-5  # float32 on the CPU: the same sums in another order differ by
 
 def _piece_cfg(**changes):
     from ..config import ModelConfig
+
     base = dict(n_layer=2, n_head=4, n_embd=32, block_size=16, vocab_size=50, dropout=0.0, bias=False)
     return ModelConfig(**{**base, **changes})
 
@@ -79,10 +84,13 @@ def _copy_params(ref: torch.nn.Module, yours: torch.nn.Module, what: str) -> str
     got = dict(yours.named_parameters())
     missing, extra = [n for n in want if n not in got], [n for n in got if n not in want]
     if missing or extra:
-        return (f"your {what}'s parameters are not named like slmlab's"
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-                + (f"; not in slmlab's: {', '.join(extra)}" if extra else "")
-                + "; slmlab's are " + ", ".join(f"{n} {s}" for n, s in want.items()))
+        return (
+            f"your {what}'s parameters are not named like slmlab's"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; not in slmlab's: {', '.join(extra)}" if extra else "")
+            + "; slmlab's are "
+            + ", ".join(f"{n} {s}" for n, s in want.items())
+        )
     wrong = [f"{n} is {tuple(got[n].shape)}, slmlab's is {s}" for n, s in want.items() if tuple(got[n].shape) != s]
     if wrong:
         return "wrong shapes: " + "; ".join(wrong)
@@ -118,14 +126,16 @@ def _sees_future(run, x, g: torch.Generator, t: int = 5, vocab: int | None = Non
     """True when new inputs after position t (random vectors, or token ids below `vocab`)
     change an output at or before t."""
     later = x.clone()
-    n = later[:, t + 1:].shape
-    later[:, t + 1:] = torch.randint(0, vocab, n, generator=g) if vocab else torch.randn(n, generator=g)
-    return (run(x)[:, :t + 1] - run(later)[:, :t + 1]).abs().max().item() > PIECE_TOL
+    n = later[:, t + 1 :].shape
+    later[:, t + 1 :] = torch.randint(0, vocab, n, generator=g) if vocab else torch.randn(n, generator=g)
+    return (run(x)[:, : t + 1] - run(later)[:, : t + 1]).abs().max().item() > PIECE_TOL
 
 
 def _differ(got, want, what: str, recipe: str) -> str:
-    return (f"your {what}'s outputs differ from slmlab's (max |difference| "
-            f"{(got - want).abs().max().item():.2e}, tolerance {PIECE_TOL:g}): {recipe}")
+    return (
+        f"your {what}'s outputs differ from slmlab's (max |difference| "
+        f"{(got - want).abs().max().item():.2e}, tolerance {PIECE_TOL:g}): {recipe}"
+    )
 
 
 def _raised_by(e: BaseException) -> type | None:
@@ -139,6 +149,7 @@ def _raised_by(e: BaseException) -> type | None:
 
 def _piece_verdict(cls: type, cases: Callable[[], str | None]) -> bool:
     """_verdict for a module class: a stub in ANOTHER of the student's classes is named."""
+
     def guarded():
         try:
             return cases()
@@ -146,15 +157,21 @@ def _piece_verdict(cls: type, cases: Callable[[], str | None]) -> bool:
             other = _raised_by(e)
             if other is None or issubclass(cls, other):
                 raise
-            return (f"your {cls.__name__} uses your {other.__name__}, which still raises "
-                    f"NotImplementedError: write {other.__name__} first (its check is above)")
+            return (
+                f"your {cls.__name__} uses your {other.__name__}, which still raises "
+                f"NotImplementedError: write {other.__name__} first (its check is above)"
+            )
+
     name = getattr(cls, "__name__", "module")
-    return _verdict(cls, guarded, correct=f"correct: your {name} gives the same outputs as slmlab's, "
-                                          f"to within {PIECE_TOL:g}")
+    return _verdict(
+        cls, guarded, correct=f"correct: your {name} gives the same outputs as slmlab's, to within {PIECE_TOL:g}"
+    )
 
 
-MASK_HINT = ("position t sees later positions: set the scores above the diagonal to -inf (not 0: "
-             "exp(0) is still a weight) before the softmax")
+MASK_HINT = (
+    "position t sees later positions: set the scores above the diagonal to -inf (not 0: "
+    "exp(0) is still a weight) before the softmax"
+)
 
 
 def check_head(cls: type) -> bool:
@@ -171,8 +188,10 @@ def check_head(cls: type) -> bool:
         for name in ("query", "key", "value"):
             lin = getattr(head, name, None)
             if not isinstance(lin, torch.nn.Linear) or tuple(lin.weight.shape) != (hs, C) or lin.bias is not None:
-                return (f"Head(n_embd, head_size) needs self.{name} = nn.Linear(n_embd, head_size, bias=False); "
-                        f"yours has {lin!r}")
+                return (
+                    f"Head(n_embd, head_size) needs self.{name} = nn.Linear(n_embd, head_size, bias=False); "
+                    f"yours has {lin!r}"
+                )
         Wq, Wk, Wv = ref.c_attn.weight.split(C)  # (C, C) each; head h is rows h*hs:(h+1)*hs
         rows = slice(h * hs, (h + 1) * hs)
         with torch.no_grad():
@@ -189,24 +208,39 @@ def check_head(cls: type) -> bool:
             want = seen[0][..., rows]  # (B, T, hs): head h's output, before c_proj mixes the heads
             got = head(x)
             if got is None or tuple(got.shape) != tuple(want.shape):
-                return f"expected shape {tuple(want.shape)} (B, T, head_size), got {None if got is None else tuple(got.shape)}"
+                shape = None if got is None else tuple(got.shape)
+                return f"expected shape {tuple(want.shape)} (B, T, head_size), got {shape}"
             if torch.allclose(got, want, atol=PIECE_TOL, rtol=0):
                 return None
             q, k, v = head.query(x), head.key(x), head.value(x)
-            found = _first_match(got, [
-                (_attend(q, k, v, causal=False), MASK_HINT),
-                (_attend(q, k, v, scale=False), "the scores are not scaled: divide q @ k^T by sqrt(head_size) "
-                                                "before the softmax, or it saturates as heads get wider"),
-                (_attend(q, k, v, scale=1 / math.sqrt(C)), "scale by 1/sqrt(head_size), not 1/sqrt(n_embd)"),
-                (_attend(q, k, v, dim=-2), "softmax over the keys (the last dim: each row sums to 1), "
-                                           "not over the queries"),
-            ])
+            found = _first_match(
+                got,
+                [
+                    (_attend(q, k, v, causal=False), MASK_HINT),
+                    (
+                        _attend(q, k, v, scale=False),
+                        "the scores are not scaled: divide q @ k^T by sqrt(head_size) "
+                        "before the softmax, or it saturates as heads get wider",
+                    ),
+                    (_attend(q, k, v, scale=1 / math.sqrt(C)), "scale by 1/sqrt(head_size), not 1/sqrt(n_embd)"),
+                    (
+                        _attend(q, k, v, dim=-2),
+                        "softmax over the keys (the last dim: each row sums to 1), not over the queries",
+                    ),
+                ],
+            )
             if found:
                 return found
             if _sees_future(head, x, g):
                 return MASK_HINT
-            return _differ(got, want, "Head", "q, k, v = query(x), key(x), value(x); scores = q @ k^T / "
-                           "sqrt(head_size); -inf above the diagonal; softmax over the last dim; @ v")
+            return _differ(
+                got,
+                want,
+                "Head",
+                "q, k, v = query(x), key(x), value(x); scores = q @ k^T / "
+                "sqrt(head_size); -inf above the diagonal; softmax over the last dim; @ v",
+            )
+
     return _piece_verdict(cls, cases)
 
 
@@ -246,30 +280,53 @@ def check_attention(cls: type) -> bool:
             with torch.no_grad():
                 want, got = ref(x), yours(x)
                 if got is None or tuple(got.shape) != tuple(want.shape):
-                    return f"expected shape {tuple(want.shape)} (B, T, C), got {None if got is None else tuple(got.shape)}"
+                    return (
+                        f"expected shape {tuple(want.shape)} (B, T, C), got {None if got is None else tuple(got.shape)}"
+                    )
                 if torch.allclose(got, want, atol=PIECE_TOL, rtol=0):
                     continue
-                found = _first_match(got, [
-                    (_mha_by_hand(ref, x, causal=False), MASK_HINT),
-                    (_mha_by_hand(ref, x, scale=False), "the scores are not scaled: divide q @ k^T by "
-                                                        "sqrt(head_size) before the softmax"),
-                    (_mha_by_hand(ref, x, scale=1 / math.sqrt(n_embd)), "scale by 1/sqrt(head_size) "
-                                                                        "(n_embd // n_head), not 1/sqrt(n_embd)"),
-                    (_mha_by_hand(ref, x, split="one head"), "it runs one head of size n_embd: split q, k, v "
-                     "into n_head heads with .view(B, T, n_head, hs).transpose(1, 2)"),
-                    (_mha_by_hand(ref, x, split="no transpose"), ".view(B, n_head, T, hs) mixes positions into "
-                     "heads: view as (B, T, n_head, hs), then .transpose(1, 2) (and back the same way)"),
-                    (_mha_by_hand(ref, x, proj=False), "the heads are not mixed: pass the merged (B, T, C) "
-                                                       "through self.c_proj"),
-                ])
+                found = _first_match(
+                    got,
+                    [
+                        (_mha_by_hand(ref, x, causal=False), MASK_HINT),
+                        (
+                            _mha_by_hand(ref, x, scale=False),
+                            "the scores are not scaled: divide q @ k^T by sqrt(head_size) before the softmax",
+                        ),
+                        (
+                            _mha_by_hand(ref, x, scale=1 / math.sqrt(n_embd)),
+                            "scale by 1/sqrt(head_size) (n_embd // n_head), not 1/sqrt(n_embd)",
+                        ),
+                        (
+                            _mha_by_hand(ref, x, split="one head"),
+                            "it runs one head of size n_embd: split q, k, v "
+                            "into n_head heads with .view(B, T, n_head, hs).transpose(1, 2)",
+                        ),
+                        (
+                            _mha_by_hand(ref, x, split="no transpose"),
+                            ".view(B, n_head, T, hs) mixes positions into "
+                            "heads: view as (B, T, n_head, hs), then .transpose(1, 2) (and back the same way)",
+                        ),
+                        (
+                            _mha_by_hand(ref, x, proj=False),
+                            "the heads are not mixed: pass the merged (B, T, C) through self.c_proj",
+                        ),
+                    ],
+                )
                 if found:
                     return found
                 if _sees_future(yours, x, g):
                     return MASK_HINT
-                return _differ(got, want, "attention", f"(n_head={n_head}, n_embd={n_embd}) q, k, v = "
-                               "c_attn(x).split(C, dim=2); each to (B, H, T, hs); causal attention per head; "
-                               "back to (B, T, C); c_proj")
+                return _differ(
+                    got,
+                    want,
+                    "attention",
+                    f"(n_head={n_head}, n_embd={n_embd}) q, k, v = "
+                    "c_attn(x).split(C, dim=2); each to (B, H, T, hs); causal attention per head; "
+                    "back to (B, T, C); c_proj",
+                )
         return None
+
     return _piece_verdict(cls, cases)
 
 
@@ -292,13 +349,22 @@ def check_mlp(cls: type) -> bool:
             if torch.allclose(got, want, atol=PIECE_TOL, rtol=0):
                 return None
             h = ref.c_fc(x)
-            found = _first_match(got, [
-                (ref.c_proj(F.relu(h)), "that is ReLU: slmlab's MLP (and GPT-2's) uses GELU, nn.GELU()"),
-                (ref.c_proj(F.gelu(h, approximate="tanh")), "that is GELU's tanh approximation: use the exact "
-                                                            "nn.GELU(), as slmlab does"),
-                (ref.c_proj(h), "no activation between c_fc and c_proj: two linear layers in a row are one linear layer"),
-            ])
+            found = _first_match(
+                got,
+                [
+                    (ref.c_proj(F.relu(h)), "that is ReLU: slmlab's MLP (and GPT-2's) uses GELU, nn.GELU()"),
+                    (
+                        ref.c_proj(F.gelu(h, approximate="tanh")),
+                        "that is GELU's tanh approximation: use the exact nn.GELU(), as slmlab does",
+                    ),
+                    (
+                        ref.c_proj(h),
+                        "no activation between c_fc and c_proj: two linear layers in a row are one linear layer",
+                    ),
+                ],
+            )
             return found or _differ(got, want, "MLP", "c_fc, then GELU, then c_proj")
+
     return _piece_verdict(cls, cases)
 
 
@@ -329,18 +395,34 @@ def check_block(cls: type) -> bool:
             no_res = a(ln_1(x))
             normed = ln_1(x)
             normed = normed + a(normed)
-            found = _first_match(got, [
-                (ln_2(post + m(post)), "that is post-LN (the 2017 Transformer's order): normalize each "
-                 "branch's input instead, x = x + attn(ln_1(x)), and leave the residual stream un-normalized"),
-                (m(ln_2(no_res)), "no residual connections: add each branch's output to its input, "
-                                  "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))"),
-                (normed + m(ln_2(normed)), "the residual adds to the normalized x: keep x itself and add the "
-                                           "branch to it, x = x + attn(ln_1(x))"),
-                (x + a(ln_1(x)) + m(ln_2(x)), "the MLP must read the stream after attention was added: "
-                                              "x = x + attn(ln_1(x)) first, then x = x + mlp(ln_2(x))"),
-                (x + a(ln_2(x)) + m(ln_1(x + a(ln_2(x)))), "ln_1 goes before attention and ln_2 before the MLP"),
-            ])
+            found = _first_match(
+                got,
+                [
+                    (
+                        ln_2(post + m(post)),
+                        "that is post-LN (the 2017 Transformer's order): normalize each "
+                        "branch's input instead, x = x + attn(ln_1(x)), and leave the residual stream un-normalized",
+                    ),
+                    (
+                        m(ln_2(no_res)),
+                        "no residual connections: add each branch's output to its input, "
+                        "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))",
+                    ),
+                    (
+                        normed + m(ln_2(normed)),
+                        "the residual adds to the normalized x: keep x itself and add the "
+                        "branch to it, x = x + attn(ln_1(x))",
+                    ),
+                    (
+                        x + a(ln_1(x)) + m(ln_2(x)),
+                        "the MLP must read the stream after attention was added: "
+                        "x = x + attn(ln_1(x)) first, then x = x + mlp(ln_2(x))",
+                    ),
+                    (x + a(ln_2(x)) + m(ln_1(x + a(ln_2(x)))), "ln_1 goes before attention and ln_2 before the MLP"),
+                ],
+            )
             return found or _differ(got, want, "Block", "x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))")
+
     return _piece_verdict(cls, cases)
 
 
@@ -358,8 +440,10 @@ def check_gpt(cls: type) -> bool:
         yours = cls(cfg)
         names = {n for n, _ in yours.named_parameters()}
         if "lm_head.weight" in names:
-            return ("lm_head.weight is a parameter of its own: tie the output layer to the token embedding "
-                    "(self.lm_head.weight = self.wte.weight), one matrix for both, as in slmlab's GPT")
+            return (
+                "lm_head.weight is a parameter of its own: tie the output layer to the token embedding "
+                "(self.lm_head.weight = self.wte.weight), one matrix for both, as in slmlab's GPT"
+            )
         problem = _copy_params(ref, yours, "GPT")
         if problem:
             return problem
@@ -375,8 +459,10 @@ def check_gpt(cls: type) -> bool:
                 return f"expected logits of shape {tuple(want.shape)} (B, T, V), got {tuple(got.shape)}"
             if torch.allclose(got, want, atol=PIECE_TOL, rtol=0):
                 if loss is None or abs(float(loss) - want_loss.item()) > PIECE_TOL:
-                    return (f"the logits match but the loss is {loss} (slmlab's {want_loss.item():.4f}): the mean "
-                            f"F.cross_entropy(logits.view(-1, V), targets.view(-1))")
+                    return (
+                        f"the logits match but the loss is {loss} (slmlab's {want_loss.item():.4f}): the mean "
+                        f"F.cross_entropy(logits.view(-1, V), targets.view(-1))"
+                    )
                 return None
             pos = ref.wpe(torch.arange(idx.size(1)))
             x = ref.wte(idx)
@@ -386,17 +472,23 @@ def check_gpt(cls: type) -> bool:
             x = ref.wte(idx) + pos
             for block in ref.blocks:
                 x = block(x)
-            found = _first_match(got, [
-                (no_pos, "no position embeddings: add self.wpe(torch.arange(T)) to the token embeddings"),
-                (ref.lm_head(x), "the final LayerNorm is missing: logits = lm_head(ln_f(x))"),
-            ])
+            found = _first_match(
+                got,
+                [
+                    (no_pos, "no position embeddings: add self.wpe(torch.arange(T)) to the token embeddings"),
+                    (ref.lm_head(x), "the final LayerNorm is missing: logits = lm_head(ln_f(x))"),
+                ],
+            )
             if found:
                 return found
             if _sees_future(lambda i: yours(i)[0], idx, g, vocab=cfg.vocab_size):
                 return "position t sees later tokens: check your attention's causal mask (check_attention)"
             yours.blocks = copy.deepcopy(ref.blocks)
             if torch.allclose(yours(idx)[0], want, atol=PIECE_TOL, rtol=0):
-                return ("your GPT's wiring is right, but with your blocks its outputs differ: run check_block, "
-                        "check_attention and check_mlp above")
+                return (
+                    "your GPT's wiring is right, but with your blocks its outputs differ: run check_block, "
+                    "check_attention and check_mlp above"
+                )
             return _differ(got, want, "GPT", "x = wte(idx) + wpe(arange(T)); the blocks; ln_f; lm_head")
+
     return _piece_verdict(cls, cases)

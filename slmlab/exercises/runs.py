@@ -18,8 +18,9 @@ __all__ = ["check_diagnosis", "check_size_winner", "check_grid_size", "check_ver
 # --- 10: naming a broken run from its statistics
 
 
-def check_diagnosis(fn: Callable[[Any], str], cases: Mapping[str, Any], *,
-                    hints: Mapping[str, str] | None = None) -> bool:
+def check_diagnosis(
+    fn: Callable[[Any], str], cases: Mapping[str, Any], *, hints: Mapping[str, str] | None = None
+) -> bool:
     """fn(stats) -> the name of what is broken in that run (one of the names in `cases`).
 
     cases: {true name: what fn reads (a run's TrainingStats)}, runs the student has not looked
@@ -38,14 +39,16 @@ def check_diagnosis(fn: Callable[[Any], str], cases: Mapping[str, Any], *,
                 hint = (hints or {}).get(truth)
                 wrong.append(f"the {truth!r} run is not {got!r}" + (f" ({hint})" if hint else ""))
         return "; ".join(wrong) or None
+
     return _verdict(fn, problems, correct=f"correct: all {len(names)} runs named from their statistics")
 
 
 # --- 11: which model size wins in a compute budget
 
 
-def check_size_winner(prediction: str | None, run: Callable[[str], Any], choices: Sequence[str], *,
-                      tolerance: float) -> bool:
+def check_size_winner(
+    prediction: str | None, run: Callable[[str], Any], choices: Sequence[str], *, tolerance: float
+) -> bool:
     """prediction: the choice (e.g. "2x128") expected to end with the lowest val loss, written
     BEFORE running; run(choice) trains or loads that run and returns a Run; choices: smallest
     model first. A pick within `tolerance` (the seed spread) of the winner's val counts: a tie.
@@ -80,8 +83,12 @@ def _size_row(r: Any) -> dict:
     evals = r.history.evals
     updates = r.config.train.max_steps
     earlier = [e for e in evals if e["step"] <= 0.75 * updates] or evals[:1]
-    return {"updates": updates, "train": evals[-1]["train_loss"], "val": evals[-1]["val_loss"],
-            "drop": earlier[-1]["val_loss"] - evals[-1]["val_loss"]}
+    return {
+        "updates": updates,
+        "train": evals[-1]["train_loss"],
+        "val": evals[-1]["val_loss"],
+        "drop": earlier[-1]["val_loss"] - evals[-1]["val_loss"],
+    }
 
 
 def _size_problem(pick: str, winner: str, rows: dict, order: list, tolerance: float) -> str | None:
@@ -91,11 +98,15 @@ def _size_problem(pick: str, winner: str, rows: dict, order: list, tolerance: fl
         return None
     head = f"{pick} ended at val {p['val']:.3f}, {behind:.3f} nats above {winner}'s {w['val']:.3f}"
     if order.index(pick) > order.index(winner):
-        return (f"{head}: bigger, it got only {p['updates']} updates in this budget ({winner}: "
-                f"{w['updates']}), and its val still fell {p['drop']:.3f} in the last quarter: under-trained")
-    return (f"{head}: it had {p['updates']} updates ({winner}: {w['updates']}), yet its train loss "
-            f"{p['train']:.3f} is as high as its val and fell only {p['drop']:.3f} in the last quarter: "
-            f"too small to use them (it underfits)")
+        return (
+            f"{head}: bigger, it got only {p['updates']} updates in this budget ({winner}: "
+            f"{w['updates']}), and its val still fell {p['drop']:.3f} in the last quarter: under-trained"
+        )
+    return (
+        f"{head}: it had {p['updates']} updates ({winner}: {w['updates']}), yet its train loss "
+        f"{p['train']:.3f} is as high as its val and fell only {p['drop']:.3f} in the last quarter: "
+        f"too small to use them (it underfits)"
+    )
 
 
 # --- 12: hyperparameter search
@@ -103,37 +114,55 @@ def _size_problem(pick: str, winner: str, rows: dict, order: list, tolerance: fl
 
 def check_grid_size(fn: Callable[[Mapping[str, Sequence]], int]) -> bool:
     """fn({setting: [values]}) -> how many trials a grid search over those values runs."""
+
     def cases():
-        for values in ({"lr": [1e-3, 1e-2]}, {"lr": [1e-3, 3e-3, 1e-2], "dropout": [0.0, 0.1]},
-                       {"lr": [1, 2], "warmup": [0, 20, 40], "batch": [8, 16, 32, 64], "wd": [0.0]}):
+        for values in (
+            {"lr": [1e-3, 1e-2]},
+            {"lr": [1e-3, 3e-3, 1e-2], "dropout": [0.0, 0.1]},
+            {"lr": [1, 2], "warmup": [0, 20, 40], "batch": [8, 16, 32, 64], "wd": [0.0]},
+        ):
             got, want = fn(values), math.prod(len(v) for v in values.values())
             if got == want:
                 continue
             counts = " x ".join(str(len(v)) for v in values.values())
             if got == sum(len(v) for v in values.values()):
-                return (f"for {len(values)} settings with {counts} values you gave {got}, their sum: a grid "
-                        f"tries every combination, so multiply ({want})")
+                return (
+                    f"for {len(values)} settings with {counts} values you gave {got}, their sum: a grid "
+                    f"tries every combination, so multiply ({want})"
+                )
             return f"for {len(values)} settings with {counts} values you gave {got}, expected {want}"
         return None
+
     return _verdict(fn, cases)
 
 
 VERDICT_WORDS = ("helps", "hurts", "nothing")
 
 
-def check_verdicts(prediction: Mapping[str, str | None], measured: Mapping[str, str], *,
-                   deltas: Mapping[str, float] | None = None, margin: float | None = None) -> bool:
+def check_verdicts(
+    prediction: Mapping[str, str | None],
+    measured: Mapping[str, str],
+    *,
+    deltas: Mapping[str, float] | None = None,
+    margin: float | None = None,
+) -> bool:
     """prediction: change -> "helps" / "hurts" / "nothing", written BEFORE the runs; measured:
     the same keys -> the verdict the runs gave; deltas, margin (optional): each change's val
     minus the baseline's, and the margin that decided, printed beside each miss."""
     if all(v is None for v in prediction.values()):
         print(f"not attempted yet: write {', '.join(map(repr, VERDICT_WORDS))} for each change, then run the cell")
         return False
-    problems = [f"{k!r} is not a change measured here (those are {', '.join(measured)})"
-                for k in prediction if k not in measured]
+    problems = [
+        f"{k!r} is not a change measured here (those are {', '.join(measured)})"
+        for k in prediction
+        if k not in measured
+    ]
     problems += [f"no prediction for {k}" for k in measured if prediction.get(k) is None]
-    problems += [f"{prediction[k]!r} for {k} is not one of {', '.join(map(repr, VERDICT_WORDS))}"
-                 for k in measured if prediction.get(k) is not None and prediction[k] not in VERDICT_WORDS]
+    problems += [
+        f"{prediction[k]!r} for {k} is not one of {', '.join(map(repr, VERDICT_WORDS))}"
+        for k in measured
+        if prediction.get(k) is not None and prediction[k] not in VERDICT_WORDS
+    ]
     if problems:
         print("not yet: " + "; ".join(problems))
         return False

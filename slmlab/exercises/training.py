@@ -16,7 +16,15 @@ import torch
 
 from ._harness import _verdict
 
-__all__ = ["check_lr_schedule", "check_prediction", "check_updates_and_tokens", "check_best_step", "check_dropout", "check_decay_split", "check_accumulated_loss"]
+__all__ = [
+    "check_lr_schedule",
+    "check_prediction",
+    "check_updates_and_tokens",
+    "check_best_step",
+    "check_dropout",
+    "check_decay_split",
+    "check_accumulated_loss",
+]
 
 
 # --- 03: the learning-rate schedule
@@ -32,18 +40,27 @@ def check_lr_schedule(fn: Callable[[int, float, float, int, int], float]) -> boo
         for step in (0, 5, 9, 10, 50, 99, 100):
             got, want = fn(step, t.lr, t.min_lr, t.warmup_steps, t.max_steps), lr_at(step, t)
             if got is None or abs(got - want) > 1e-9:
-                return (f"at step {step} expected {want:.3e}, got {got}: warmup is lr*(step+1)/(warmup+1),"
-                        f" then a cosine from lr to min_lr")
+                return (
+                    f"at step {step} expected {want:.3e}, got {got}: warmup is lr*(step+1)/(warmup+1),"
+                    f" then a cosine from lr to min_lr"
+                )
         return None
+
     return _verdict(fn, cases)
 
 
 # --- 03 (and any lesson that trains): predict a run's result, then run it
 
 
-def check_prediction(prediction: Mapping[Any, float | None], run: Callable[[Any], float], *,
-                     baseline: tuple[Any, float], tolerance: float = 0.5, setting: str = "setting",
-                     quantity: str = "val loss") -> bool:
+def check_prediction(
+    prediction: Mapping[Any, float | None],
+    run: Callable[[Any], float],
+    *,
+    baseline: tuple[Any, float],
+    tolerance: float = 0.5,
+    setting: str = "setting",
+    quantity: str = "val loss",
+) -> bool:
     """prediction: {value of `setting`: the result the student expects}, written BEFORE running;
     run(value) trains and returns the measured result; baseline: (value, result) already measured.
 
@@ -56,8 +73,13 @@ def check_prediction(prediction: Mapping[Any, float | None], run: Callable[[Any]
         print(f"not attempted yet: write your {quantity} for each {setting} first, then run the cell")
         return False
     base_value, base = baseline
-    problems, lines = [], [f"{setting:>10} {'predicted':>10} {'measured':>10}",
-                           f"{_text(base_value):>10} {'(baseline)':>10} {base:>10.3f}"]
+    problems, lines = (
+        [],
+        [
+            f"{setting:>10} {'predicted':>10} {'measured':>10}",
+            f"{_text(base_value):>10} {'(baseline)':>10} {base:>10.3f}",
+        ],
+    )
     for value, guess in prediction.items():
         try:
             got = float(run(value))
@@ -87,10 +109,13 @@ def _prediction_problem(guess: float, got: float, base: float, tolerance: float)
         return None
     side = lambda v: "above" if v > base else "below"  # noqa: E731
     if side(guess) != side(got):
-        return (f"you predicted {guess:.3f}, {side(guess)} the baseline's {base:.3f}; it measured "
-                f"{got:.3f}, {side(got)} it")
-    return (f"the direction is right ({side(got)} the baseline's {base:.3f}), but it measured {got:.3f}, "
-            f"not {guess:.3f}: off by {abs(guess - got):.2f}, more than the {tolerance:g} allowed")
+        return (
+            f"you predicted {guess:.3f}, {side(guess)} the baseline's {base:.3f}; it measured {got:.3f}, {side(got)} it"
+        )
+    return (
+        f"the direction is right ({side(got)} the baseline's {base:.3f}), but it measured {got:.3f}, "
+        f"not {guess:.3f}: off by {abs(guess - got):.2f}, more than the {tolerance:g} allowed"
+    )
 
 
 # --- 04: what the student's config really does
@@ -98,15 +123,21 @@ def _prediction_problem(guess: float, got: float, base: float, tolerance: float)
 
 def check_updates_and_tokens(fn: Callable[[dict], tuple[int, int]]) -> bool:
     """fn(student_config_dict) -> (optimizer_updates, tokens_per_update)."""
+
     def cases():
-        for c in ({"max_iters": 20000, "gradient_accumulation_steps": 32, "batch_size": 32, "block_size": 128},
-                  {"max_iters": 50000, "gradient_accumulation_steps": 16, "batch_size": 64, "block_size": 256}):
-            want = (c["max_iters"] // c["gradient_accumulation_steps"],
-                    c["batch_size"] * c["block_size"] * c["gradient_accumulation_steps"])
+        for c in (
+            {"max_iters": 20000, "gradient_accumulation_steps": 32, "batch_size": 32, "block_size": 128},
+            {"max_iters": 50000, "gradient_accumulation_steps": 16, "batch_size": 64, "block_size": 256},
+        ):
+            want = (
+                c["max_iters"] // c["gradient_accumulation_steps"],
+                c["batch_size"] * c["block_size"] * c["gradient_accumulation_steps"],
+            )
             got = fn(dict(c))
             if got is None or tuple(got) != want:
                 return f"for {c} expected {want}, got {got}"
         return None
+
     return _verdict(fn, cases)
 
 
@@ -115,6 +146,7 @@ def check_updates_and_tokens(fn: Callable[[dict], tuple[int, int]]) -> bool:
 
 def check_best_step(fn: Callable[[list[float], int], int]) -> bool:
     """fn(val_losses, patience) -> index of the eval where early stopping would stop."""
+
     def want(vals, patience):
         best, since = math.inf, 0
         for i, v in enumerate(vals):
@@ -129,6 +161,7 @@ def check_best_step(fn: Callable[[list[float], int], int]) -> bool:
             if got != want(vals, p):
                 return f"for val={vals}, patience={p} expected {want(vals, p)}, got {got}"
         return None
+
     return _verdict(fn, cases)
 
 
@@ -137,6 +170,7 @@ def check_best_step(fn: Callable[[list[float], int], int]) -> bool:
 
 def check_dropout(fn: Callable[[torch.Tensor, float, bool], torch.Tensor]) -> bool:
     """fn(x, p, training) -> inverted dropout: zero a share p, scale the rest by 1/(1-p)."""
+
     def cases():
         x = torch.ones(200_000)
         if not torch.equal(fn(x, 0.3, False), x):
@@ -149,6 +183,7 @@ def check_dropout(fn: Callable[[torch.Tensor, float, bool], torch.Tensor]) -> bo
         if abs(y.mean().item() - 1.0) > 0.01:
             return f"the mean is {y.mean().item():.3f}, expected 1: scale the kept values by 1/(1-p)"
         return None
+
     return _verdict(fn, cases)
 
 
@@ -173,6 +208,7 @@ def check_decay_split(fn: Callable) -> bool:
         if decay != want_yes or no_decay != want_no:
             return f"missing or extra names: decay should be {sorted(want_yes)}"
         return None
+
     return _verdict(fn, cases)
 
 
@@ -200,4 +236,5 @@ def check_accumulated_loss(fn: Callable) -> bool:
         if not all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(got, want)):
             return f"gradients are {ratio:.2f}x those of one big batch: divide each micro-batch loss by k"
         return None
+
     return _verdict(fn, cases)
