@@ -23,11 +23,11 @@
 # - **Change, in this order**: the lr (10x: 0.89 bits per byte better after the same 15
 #   updates, 41 times the seed spread); warmup from 0 (0.10); min_lr below lr and the
 #   scheduler stepped per update only *together* with the higher lr (alone each is worse);
-#   a tokenizer trained on the corpus for cheaper updates (4,096 merges: 1.00 bits per byte
+#   a tokenizer trained on the corpus for cheaper updates (4,096 merges: 1.05 bits per byte
 #   better at equal wall time; at equal updates only its lower start); smaller evals.
-# - **Expect**: all of these together reach 2.22 bits per byte in the 18 s of training the
-#   recipe needs for 15 updates here, 1.20 below its 3.42. The recipe itself needs about 3
-#   minutes per update on this CPU (2.8), so a student who waited 40 minutes saw val 9.
+# - **Expect**: all of these together reach 2.20 bits per byte in the 26 s of training the
+#   recipe needs for 15 updates here, 1.21 below its 3.42. The recipe itself needs about 4
+#   minutes per update on this CPU (4.2), so a student who waited an hour saw val 9.
 # - **At your scale, on a GPU** (section 8, one H200): the recipe as written read val 9.545
 #   after 15 updates (published: 9.448) and 3.051 after 625; with all the fixes, 6.008 and
 #   2.834. The whole recipe took about 70 s there.
@@ -79,7 +79,7 @@ ACCUM, TOKENS_PER_UPDATE = 32, 32 * 32 * 128
 if LOG.is_file():
     published, report = read_log(LOG, grad_accum_steps=ACCUM)
     micro, _ = read_log(LOG)  # the same log, steps as printed (micro-steps)
-    print(report.summary())
+    print(report.summary().replace(str(LOG), LOG.name))  # the file, not this machine's folders
 else:  # the five points embedded in slmlab, from the same log, put on the update axis
     micro = None
     published = history_from_evals({it // ACCUM: v for it, v in STUDENT_PUBLISHED.items()}, vocab_size=50257)
@@ -425,15 +425,15 @@ print(
 )
 
 # %% [markdown]
-# In the recipe's 18 s of training (its 15 updates here), the 4,096-token BPE takes 41
-# updates and reaches 2.41 bits per byte, 1.00 below the recipe: at equal wall time on this
-# CPU it is worth slightly more than the 10x lr is at equal updates (0.89), because its
-# updates are cheaper: 41 of them in the time of the recipe's 15, about 0.4 of the cost
-# each. bf16 has no row: it was skipped on this CPU (no native bf16). All the changes
-# together (lr 1e-3, slmlab's schedule, the BPE; bf16 only where native, so not here) also
-# take 41 updates, and reach 2.22 bits per byte, 1.20 below the recipe.
+# In the recipe's 26 s of training (its 15 updates here), the 4,096-token BPE takes 45
+# updates and reaches 2.37 bits per byte, 1.05 below the recipe: at equal wall time on this
+# CPU it is worth more than the 10x lr is at equal updates (0.89), because its updates are
+# cheaper: 45 of them in the time of the recipe's 15, a third of the cost each. bf16 has no
+# row: it was skipped on this CPU (no native bf16). All the changes together (lr 1e-3,
+# slmlab's schedule, the BPE; bf16 only where native, so not here) take 43 updates, and
+# reach 2.20 bits per byte, 1.21 below the recipe.
 #
-# ### The verdict of the reproduction
+### The verdict of the reproduction
 # - The recipe at its own lr reads about the published val after the same number of updates,
 #   with a tiny fraction of its tokens per update: **val 9 is a number of updates at a small
 #   lr**, not a number of tokens, and not overfitting (train within 0.08 nats of val).
@@ -513,10 +513,10 @@ print(
 print(f"their T4: about 3.5 hours = {recipe_tokens / (3.5 * 3600):,.0f} tokens/s")
 
 # %% [markdown]
-# On this CPU the recipe as written spends about 3 minutes on each update (2.8, printed
-# above), so its first print, "val 9.45", comes after about 40 minutes (42): a student who
-# stops within the hour has seen val 9 and nothing lower. The same 15 updates with a small
-# batch took 18 s in section 4 and reached about the same val. On a small machine, take more,
+# On this CPU the recipe as written spends about 4 minutes on each update (4.2, printed
+# above), so its first print, "val 9.45", comes after about an hour (63 minutes): a student who
+# waits for it, or for the next two, sees val 9 and nothing lower. The same 15 updates with a small
+# batch took 26 s in section 4 and reached about the same val. On a small machine, take more,
 # smaller updates, at a larger lr.
 #
 # ## 6. The chat answer's eight config changes, translated
@@ -567,7 +567,7 @@ print(format_findings(lint(CHAT_CONFIG)))
 # | C9 an lr between speed and stability | the lr is the change worth the most here; too high overshoots, then stalls | 04 §4; 08 §2-3 |
 # | C10 smaller batches generalize better | at equal tokens smaller batches win, at equal updates larger | 09 §1, §3 |
 # | C11 longer warmup | warmup matters at a high lr (08); for the recipe a *shorter* warmup from 0 helped (0.10) | 08 §4; 04 §4 |
-# | C12 check the tokenizer | a 4,096-token BPE trained on the corpus: 0.71 bits per byte better at equal updates, 1.00 at equal time | 01; 04 §4 |
+# | C12 check the tokenizer | a 4,096-token BPE trained on the corpus: 0.71 bits per byte better at equal updates, all of it its lower start; 1.05 at equal time | 01; 04 §4 |
 # | C13 plot train and val curves | both high and close together = barely trained | 03; 04 §1 |
 # | C14 train on a small subset | overfitting one batch proves the model can learn | 03 §4; 05 |
 # | C15 / C16 activations, gradients | with pre-LN and GPT-2's init neither saturation nor exploding / vanishing gradients; a broken init, norm or lr shows in these statistics from step 1 | 10 §3, §5, §10 |
@@ -904,19 +904,19 @@ else:
 #    after 15), and min_lr alone cost 1.35 nats in 12 §7, because the bug had been raising a
 #    too-low lr. In your script the schedule's counts are micro-steps, so its shape spans the
 #    run as meant; the stepping's real harm is that "20,000 iterations" were 625 updates;
-# 4. **the tokenizer, for speed**: a 4,096-merge BPE trained on your corpus takes 41 updates in
-#    the time of the recipe's 15 on the CPU, 1.00 bits per byte better at equal wall time. At
+# 4. **the tokenizer, for speed**: a 4,096-merge BPE trained on your corpus takes 45 updates in
+#    the time of the recipe's 15 on the CPU, 1.05 bits per byte better at equal wall time. At
 #    equal updates its 0.71 is only its lower start (section 4);
 # 5. **smaller evals**: eval_iters=500 batches of both splits every 500 iterations costs about
 #    67% of the training compute (the lint, section 2); 50 batches measure val well enough.
 #
 # Then train for many more updates. On a CPU, take more, smaller updates: at 131,072 tokens
-# per update the recipe needs about 3 minutes per update here (2.8, section 5); with 4
-# sequences per update it took about 1.2 s (18 s for 15 updates, section 4). On a GPU, keep
+# per update the recipe needs about 4 minutes per update here (4.2, section 5); with 4
+# sequences per update it took about 1.7 s (26 s for 15 updates, section 4). On a GPU, keep
 # your batch: there the whole recipe takes about 70 s.
 #
-# **Expect these numbers.** On a 2-core CPU (section 4): all the changes together reach 2.22
-# bits per byte in the 18 s of training the recipe needs for its first 15 updates, 1.20 below
+# **Expect these numbers.** On a 2-core CPU (section 4): all the changes together reach 2.20
+# bits per byte in the 26 s of training the recipe needs for its first 15 updates, 1.21 below
 # the recipe's 3.42.
 #
 # On a GPU, at your own scale (section 8: one H200, your 6 x 384 model, GPT-2's tokens, 1,024
