@@ -240,3 +240,13 @@ def test_a_saved_widget_keeps_its_text_not_its_view():
     ]
     notebooks.normalize(nb)
     assert nb.cells[0].outputs[0]["data"] == {"text/plain": "VBox(children=(...))"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_cell_with_outputs_says_it_ran(path):
+    """nbval refuses a cell with outputs and no execution count ("Unrun reference cell has outputs")."""
+    nb = nbformat.read(path, as_version=4)
+    unrun = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("outputs") and c.execution_count is None
+    ]
+    assert not unrun, f"{path.name}: cells {unrun} have outputs but no execution count"
