@@ -433,7 +433,7 @@ print(
 # slmlab's schedule, the BPE; bf16 only where native, so not here) take 43 updates, and
 # reach 2.20 bits per byte, 1.21 below the recipe.
 #
-### The verdict of the reproduction
+# ### The verdict of the reproduction
 # - The recipe at its own lr reads about the published val after the same number of updates,
 #   with a tiny fraction of its tokens per update: **val 9 is a number of updates at a small
 #   lr**, not a number of tokens, and not overfitting (train within 0.08 nats of val).
