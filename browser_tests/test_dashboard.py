@@ -180,7 +180,9 @@ def test_dashboard_in_jupyterlab(lab, page, notebook, out_dir):
     page.wait_for_function("el => el.innerText.startsWith('done:')", arg=status.element_handle())
     text = status.inner_text()
     assert "stopped" in text, f"the run was not stopped: {text}"
-    assert not train.is_disabled() and stop.is_disabled()
+    page.wait_for_function(  # the buttons' state reaches the page in its own message: wait for it
+        "([t, s]) => !t.disabled && s.disabled", arg=[train.element_handle(), stop.element_handle()], timeout=10_000
+    )
     page.wait_for_function(LAST_REDRAW, arg=[image.element_handle(), src_at_stop], polling=250)
     _shot(page, out_dir, "06-stopped", dash)
 

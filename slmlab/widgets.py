@@ -423,13 +423,13 @@ class Dashboard:
     # --- what the background run reports
 
     def _ended(self, run, feed: _Feed) -> None:
+        self._buttons(running=False)  # before the status line: "done" means Train can be pressed
         if run is None:
             e = self.error
             self._set_status(f"failed: {type(e).__name__}: {e}")
         else:
             self._keep(run)
             self._set_status(_summary(run, trained=feed.trained))
-        self._buttons(running=False)
         self._live.update(force=True)
 
     def _keep(self, run) -> None:
