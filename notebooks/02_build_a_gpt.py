@@ -371,7 +371,7 @@ assert later == 0.0
 # as slmlab's, so slmlab's counts are yours.
 
 # %%
-from slmlab.config import preset
+from slmlab.presets import preset
 
 rows = []
 # a bpe-N tokenizer has 256 byte ids + N merges + 1 end-of-text id: bpe-512 -> 769,

@@ -90,7 +90,7 @@ print(
 # %%
 from dataclasses import replace
 
-from slmlab.config import preset
+from slmlab.presets import preset
 from slmlab.tokenizers import vocab_size_of
 
 student = preset("student")

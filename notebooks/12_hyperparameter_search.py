@@ -54,9 +54,9 @@ print(
 
 # %%
 from slmlab import experiments
-from slmlab.config import lesson_setup
 from slmlab.data import prepare
 from slmlab.diagnostics import ladder
+from slmlab.presets import lesson_setup
 
 data = prepare(cfg.data)
 lad = ladder(data)

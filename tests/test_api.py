@@ -16,11 +16,7 @@ SOURCES = sorted([*NOTEBOOKS.glob("[0-9][0-9]_*.py"), *NOTEBOOKS.glob("solutions
 # not yet edited: 04's sources are being rewritten (issue 21 leaves them to that work), and
 # 12's cell keeps outputs of a 317 s cpu run. Each entry must still occur, so the list only
 # shrinks: move the import to slmlab.presets, then delete its line here.
-STILL_FROM_CONFIG = {  # each until its notebook is re-run in a quiet cpu run (its outputs quote timings)
-    ("02_build_a_gpt.py", "slmlab.config", "preset"),
-    ("11_model_size.py", "slmlab.config", "preset"),
-    ("12_hyperparameter_search.py", "slmlab.config", "lesson_setup"),
-}
+STILL_FROM_CONFIG: set[tuple[str, str, str]] = set()  # (notebook, module, name) still through config's shim
 
 
 def _imports(path: Path):
