@@ -1,25 +1,26 @@
 """Data-parallel training over several processes: what `torchrun ... -m slmlab train` needs.
 
-`init(device_kind)` returns this process's place in a run, an object the Trainer calls the same
-way whether it trains alone or with others, so the loop never asks which:
+`join(tcfg)` returns this process's place in a run and its device; the place is an object the
+Trainer calls the same way whether it trains alone or with others, so the loop never asks which:
 - `Alone()`: a notebook, a plain `python -m slmlab train`, torchrun with one process. Every
   method is a no-op or the identity: one process trains exactly as it always did.
 - `Dist`: torchrun described a process group in the environment (WORLD_SIZE, RANK, LOCAL_RANK,
-  LOCAL_WORLD_SIZE, MASTER_ADDR/PORT); init joins it: nccl on CUDA, one GPU per LOCAL_RANK;
+  LOCAL_WORLD_SIZE, MASTER_ADDR/PORT); `init` joins it: nccl on CUDA, one GPU per LOCAL_RANK;
   gloo on CPU, cores shared among the machine's ranks. Its timeout (SLMLAB_DDP_TIMEOUT
   seconds, default TIMEOUT_S) makes a run whose peer died or hangs end with an error instead
   of hanging too.
-Both have: `is_main` (rank 0 writes the run folder and prints), `setup_device`,
-`seed_own_dropout`, `shard` (this rank's slice of every batch), `meta` (what the history
-records of the ranks), `wrap` (DistributedDataParallel), the collectives `mean`, `mean_clock`,
-`agree_stop` (all ranks end at the same update, for the same reason), `gather_rng` (every rank's
-dropout stream, for exact resume) and `barrier`, and the guards `peer_errors` (a lost peer as
-one clear line, `PeerLost`) and `interruptible` (what Ctrl-C and an error do to the loop).
+Both have, one for each point of the loop where ranks differ or talk: `is_main` (rank 0 writes
+the run folder and prints), `shard` (this rank's slice of every batch), `meta` (what the history
+records of the ranks), `wrap` (DistributedDataParallel; then each rank but 0 draws its own
+dropout), `agreement` (an `Agreement`: when to stop and a time_budget's clock, the same on every
+rank), `guard` (around the loop: a lost peer as one clear line, `PeerLost`; alone, Ctrl-C stops
+the run), the collective `mean`, and `saving` (every rank's dropout stream gathered for exact
+resume; no rank goes on before rank 0 has written). Under these: `setup_device`, `mean_clock`,
+`agree_stop`, `gather_rng`, `barrier`. Every collective of Dist turns a lost peer into PeerLost.
 
-Also here: `StopRequest` (how a run is asked to end, agreed by every rank), `check_world_size`
-(resume only with as many processes as trained), `batch_text(cfg, dist)` (the log's line about
-the global batch), `close()` and `session()` (leave the process group at the end, or at once
-after an error).
+Also here: `check_world_size` (resume only with as many processes as trained), `batch_text(cfg,
+dist)` (the log's line about the global batch), `close()` and `session()` (leave the process
+group at the end, or at once after an error).
 
 The loop that calls these is slmlab.train's; which windows each rank trains on is
 slmlab.data.BatchSampler's (one seeded global batch, each rank its slice). Of slmlab
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import inspect
 import os
 import re
@@ -46,8 +48,9 @@ from .device import Device, default_threads, pick_device, setup
 __all__ = [
     "Alone",
     "Dist",
+    "join",
     "init",
-    "StopRequest",
+    "Agreement",
     "PeerLost",
     "check_world_size",
     "batch_text",
@@ -64,7 +67,22 @@ __all__ = [
 TIMEOUT_S = 600
 
 
-class Alone:
+class _Ranks:
+    """What Alone and Dist do alike, on top of their own methods."""
+
+    def agreement(self, clock: Callable[[], float]) -> Agreement:
+        """What the ranks must agree on besides the weights: when to stop, and `clock` read alike."""
+        return Agreement(self, clock)
+
+    @contextlib.contextmanager
+    def saving(self, rng: bool = True):
+        """Around a save by rank 0: yields every rank's RNG states (gather_rng; None alone, or with
+        rng=False), and after the save waits for every rank, so none goes on before rank 0 has written."""
+        yield self.gather_rng() if rng else None
+        self.barrier()
+
+
+class Alone(_Ranks):
     """One process on its own: the methods of Dist, each a no-op or the identity."""
 
     rank, world_size, is_main = 0, 1, True
@@ -72,15 +90,13 @@ class Alone:
     def setup_device(self, tcfg: TrainConfig) -> Device:
         return setup(tcfg.device, tcfg.dtype)
 
-    def seed_own_dropout(self, seed: int) -> None: ...
-
     def shard(self) -> dict:
         return {}  # BatchSampler's defaults: the whole batch
 
     def meta(self, cfg: Config) -> dict:
         return {}
 
-    def wrap(self, model: torch.nn.Module, device: Device) -> torch.nn.Module:
+    def wrap(self, model: torch.nn.Module, device: Device, seed: int | None = None) -> torch.nn.Module:
         return model
 
     def mean(self, t: torch.Tensor) -> torch.Tensor:
@@ -97,13 +113,10 @@ class Alone:
 
     def barrier(self) -> None: ...
 
-    def peer_errors(self):
-        return contextlib.nullcontext()
-
     @contextlib.contextmanager
-    def interruptible(self, stop: Callable[[], None], keep: Callable[[], None]):
-        """Ctrl-C ends the run where it is (stop(); the loop goes on to its end); any other error
-        keeps the records so far (keep()) and rises."""
+    def guard(self, stop: Callable[[], None], keep: Callable[[], None]):
+        """Around the loop: Ctrl-C ends the run where it is (stop(); the loop goes on to its end); any
+        other error keeps the records so far (keep()) and rises."""
         try:
             yield
         except KeyboardInterrupt:
@@ -113,8 +126,19 @@ class Alone:
             raise
 
 
+def _peers(collective):
+    """A collective of Dist whose failure because a peer is lost rises as PeerLost."""
+
+    @functools.wraps(collective)
+    def call(self, *args, **kwargs):
+        with self._peer_errors():
+            return collective(self, *args, **kwargs)
+
+    return call
+
+
 @dataclass(frozen=True)
-class Dist:
+class Dist(_Ranks):
     """This process's place in a data-parallel run."""
 
     rank: int  # 0 .. world_size-1; rank 0 writes the run folder and prints
@@ -141,12 +165,6 @@ class Dist:
         """slmlab.device.setup for this rank: its GPU, its share of the machine's cores."""
         return setup(tcfg.device, tcfg.dtype, self.threads(), self.device_index(pick_device(tcfg.device)))
 
-    def seed_own_dropout(self, seed: int) -> None:
-        """Every rank built the same weights from `seed` (DDP takes rank 0's anyway); each but rank 0
-        now draws its own dropout stream."""
-        if self.rank > 0:
-            torch.manual_seed(seed + self.rank)
-
     def shard(self) -> dict:
         """BatchSampler's and eval_batch_losses' keywords: this rank's slice of every global batch."""
         return {"rank": self.rank, "world_size": self.world_size}
@@ -160,16 +178,21 @@ class Dist:
             "tokens_per_step": cfg.tokens_per_step * self.world_size,
         }
 
-    def wrap(self, model: torch.nn.Module, device: Device) -> torch.nn.Module:
-        """DistributedDataParallel around `model` (it broadcasts rank 0's weights).
+    def wrap(self, model: torch.nn.Module, device: Device, seed: int | None = None) -> torch.nn.Module:
+        """DistributedDataParallel around `model` (it broadcasts rank 0's weights); then each rank but 0
+        draws its own dropout stream (torch's seed: seed + rank), rank 0 the one it has.
         device: the run's slmlab.device.Device (its index names this rank's GPU)."""
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [device.index] if device.type == "cuda" else None  # CPU: no device_ids
-        return DDP(model, device_ids=ids)
+        ddp = DDP(model, device_ids=ids)
+        if seed is not None and self.rank > 0:
+            torch.manual_seed(seed + self.rank)
+        return ddp
 
     # --- collectives: every rank calls each one at the same point of the loop
 
+    @_peers
     def mean(self, t: torch.Tensor) -> torch.Tensor:
         """The mean of `t` over ranks (a copy; the same on every rank). gloo has no AVG: sum, then divide."""
         out = t.detach().clone()
@@ -182,12 +205,14 @@ class Dist:
         on = torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")
         return lambda: self.mean(torch.tensor([clock()], dtype=torch.float64, device=on)).item()
 
+    @_peers
     def agree_stop(self, local):
         """The first stop request of any rank, in rank order, the same on every rank; None if none asked."""
         everyone = [None] * self.world_size
         dist.all_gather_object(everyone, local)
         return next((s for s in everyone if s is not None), None)
 
+    @_peers
     def gather_rng(self) -> list[dict] | None:
         """Every rank's RNG states (dropout streams), gathered on rank 0 (None on the others)."""
         mine = {
@@ -198,14 +223,21 @@ class Dist:
         dist.gather_object(mine, everyone, dst=0)
         return everyone
 
+    @_peers
     def barrier(self) -> None:
         """Wait for every rank."""
         dist.barrier()
 
     # --- failures
 
+    def guard(self, stop: Callable[[], None], keep: Callable[[], None]):
+        """Around the loop: a failed collective (DDP's gradient all-reduce among them) rises as PeerLost.
+        Ctrl-C and other errors rise as they are: the other ranks may be inside a collective, so this
+        rank can take part in no more of them (no last eval, no records kept)."""
+        return self._peer_errors()
+
     @contextlib.contextmanager
-    def peer_errors(self):
+    def _peer_errors(self):
         """Turn a failed collective into PeerLost: one line that says what happened and what to look at."""
         try:
             yield
@@ -218,20 +250,21 @@ class Dist:
                 f"in its log (torchrun prints which rank failed first)"
             ) from e
 
-    def interruptible(self, stop: Callable[[], None], keep: Callable[[], None]):
-        """Ctrl-C and errors rise as they are: the other ranks may be inside a collective, so this
-        rank can take part in no more of them (no last eval, no records kept)."""
-        return contextlib.nullcontext()
 
+class Agreement:
+    """What every rank must see the same, besides the weights (DDP keeps those equal): when the run
+    ends, and the clock a time_budget's lr reads.
 
-class StopRequest:
-    """How a run is asked to end: the first (reason, final_eval) asked wins, from any thread (a
-    widget's Stop button, a callback, Ctrl-C). Alone it holds at once; under torchrun once the
-    ranks agreed on it (agree(), a collective at log steps and evals), so all end after the
-    same update for the same reason: a request takes effect up to log_interval updates later."""
+    clock: the mean of every rank's `clock` (Dist.mean_clock, one small all-reduce per reading;
+    alone the clock itself), so every rank gets the same lr and the replicas stay equal.
+    A stop: the first (reason, final_eval) asked wins, from any thread (a widget's Stop button, a
+    callback, Ctrl-C). Alone it holds at once; under torchrun once the ranks agreed on it (agree(),
+    a collective at log steps and evals), so all end after the same update for the same reason: a
+    request takes effect up to log_interval updates later."""
 
-    def __init__(self, ranks: Alone | Dist):
+    def __init__(self, ranks: Alone | Dist, clock: Callable[[], float]):
         self._ranks, self._lock = ranks, threading.Lock()
+        self.clock = ranks.mean_clock(clock)
         self.asked: tuple[str, bool] | None = None  # (reason, evaluate where it stopped)
         self._agreed: tuple[str, bool] | None = None  # under torchrun: the one every rank took
 
@@ -287,6 +320,13 @@ def world_size() -> int:
 def is_main_process() -> bool:
     """Rank 0, or a process on its own (read from the environment, before init)."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def join(tcfg: TrainConfig) -> tuple[Alone | Dist, Device]:
+    """This process's place in the run (init: Alone(), or the torchrun process group, joined) and its
+    device set up (slmlab.device.setup: under torchrun its GPU and its share of the cores)."""
+    ranks = init(pick_device(tcfg.device))
+    return ranks, ranks.setup_device(tcfg)
 
 
 def init(device_kind: str) -> Alone | Dist:

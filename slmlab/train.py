@@ -40,7 +40,7 @@ from . import checkpoint, distributed, optim, runfolder
 from .callbacks import EarlyStopping, KeepBest, ProgressBar, TimeBudget
 from .config import Config, ConfigError, TrainConfig, validate
 from .data import BatchSampler, TokenData, check_block_size, prepare
-from .device import Device, bf16_native, pick_device
+from .device import Device, bf16_native
 from .history import NAN, STOPPED, History
 from .model import GPT
 from .schedule import Schedule, lr_at
@@ -253,31 +253,30 @@ class Trainer:
     def __init__(self, cfg: Config, *, data=None, callbacks=(), out_dir: PathLike = None, progress=True, label=None):
         cfg, self.data = _fitted(cfg, data)  # validated; vocab_size the tokenizer's unless set
         self.cfg = cfg
-        self.dist = d = distributed.init(pick_device(cfg.train.device))
-        main = d.is_main  # the process that writes the run folder and prints
+        self.dist, self.device = distributed.join(cfg.train)  # Alone(), or this torchrun rank; its GPU/cores
+        main = self.dist.is_main  # the process that writes the run folder and prints
         self.out_dir = Path(out_dir) if out_dir is not None and main else None
-        self.device = d.setup_device(cfg.train)
         torch.manual_seed(cfg.train.seed)
         model = GPT(cfg.model)
-        d.seed_own_dropout(cfg.train.seed)  # each rank its own dropout; the weights are rank 0's
         self.step, self.label, self.seconds_before = 0, label, 0.0  # seconds_before: a resumed run's past
         self.use_model(model)  # self.model, eval_model (compiled), step_model (DDP), optimizer
         self.scaler = self.device.grad_scaler()
+        self.shard = self.dist.shard()  # this rank's slice of every batch, trained or evaluated ({}: all)
         t, where = cfg.train, str(self.device.torch_device)
         self.sampler = BatchSampler(
-            self.data.train, cfg.model.block_size, t.micro_batch_size, t.seed, where, **d.shard()
+            self.data.train, cfg.model.block_size, t.micro_batch_size, t.seed, where, **self.shard
         )
         self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress and main)]
-        meta = _meta(cfg, self.data, self.model, self.device) | d.meta(cfg)  # torchrun: world_size, global batch
+        meta = _meta(cfg, self.data, self.model, self.device) | self.dist.meta(cfg)  # torchrun: world_size, batch
         self.history = History(config=cfg.to_dict(), meta=meta)
         self.tokens_per_step = self.history.meta["tokens_per_step"]  # over all ranks
-        self.schedule = Schedule(cfg.train, self.seconds, d.mean_clock(self.seconds))
-        self._stop = distributed.StopRequest(d)  # alone it holds at once; torchrun: once agreed
+        self._agreed = self.dist.agreement(self.seconds)  # ranks agree on when to stop and on the clock
+        self.schedule = Schedule(cfg.train, self.seconds, self._agreed.clock)  # a time_budget's lr, alike on all
         self._t0 = time.perf_counter()
 
     def request_stop(self, reason: str = STOPPED, *, final_eval: bool = False) -> None:
         """End the loop after this update (thread-safe; the first reason wins); final_eval: eval there."""
-        self._stop.request(reason, final_eval)
+        self._agreed.request(reason, final_eval)
 
     def seconds(self) -> float:
         """Wall time of this run so far, earlier sessions of a resumed run included."""
@@ -289,12 +288,14 @@ class Trainer:
 
     def use_model(self, model: torch.nn.Module) -> None:
         """Train `model` (moved, compiled if cfg.train.compile, wrapped for DDP, a fresh optimizer):
-        __init__'s GPT, or before the first update another one (notebook 02 trains the student's)."""
+        __init__'s GPT, or before the first update another one (notebook 02 trains the student's).
+        Under torchrun every rank built the same weights (DDP takes rank 0's anyway); once wrapped,
+        each rank but 0 draws its own dropout stream. Alone nothing is reseeded."""
         if self.step:
             raise RuntimeError("use_model() must come before the first update; build a new Trainer")
         self.model = model.to(self.device.torch_device)
         self.eval_model = compile_model(self.model, self.device) if self.cfg.train.compile else self.model
-        self.step_model = self.dist.wrap(self.eval_model, self.device)
+        self.step_model = self.dist.wrap(self.eval_model, self.device, seed=self.cfg.train.seed)
         self.optimizer = configure_optimizer(self.model, self.cfg.train, self.device)
 
     def train_step(self) -> StepResult:
@@ -319,21 +320,19 @@ class Trainer:
         """train_loss and val_loss: the mean loss on eval_batches fixed batches of each split
         (evaluate_loss's); under torchrun each rank takes its slice, and the ranks average them."""
         t, T = self.cfg.train, self.cfg.model.block_size
-
-        def mean_loss(tokens) -> float:
-            losses = eval_batch_losses(
-                self.eval_model, tokens, T, t.micro_batch_size, t.eval_batches, self.device, **self.dist.shard()
-            )
-            return self.dist.mean(losses).mean().item()
-
-        return {"train_loss": mean_loss(self.data.train), "val_loss": mean_loss(self.data.val)}
+        splits = (self.data.train, self.data.val)
+        losses = torch.stack(
+            [
+                eval_batch_losses(self.eval_model, s, T, t.micro_batch_size, t.eval_batches, self.device, **self.shard)
+                for s in splits
+            ]
+        )  # (2, eval_batches), this rank's
+        train_loss, val_loss = self.dist.mean(losses).mean(dim=1).tolist()  # ranks: one all-reduce
+        return {"train_loss": train_loss, "val_loss": val_loss}
 
     def run(self) -> History:
-        """Train to max_steps or a stop; a peer lost under torchrun ends it with PeerLost."""
-        with self.dist.peer_errors():
-            return self._run()
-
-    def _run(self) -> History:
+        """Train to max_steps or a stop. Under torchrun a lost peer ends it with PeerLost; alone Ctrl-C
+        ends it where it is, with its last records and checkpoint (Alone.guard, Dist.guard)."""
         t = self.cfg.train
         self._t0 = time.perf_counter()
         if self.out_dir is not None:
@@ -342,15 +341,15 @@ class Trainer:
             self.history.meta["label"] = self.label
         self._emit("on_train_start")
         pending: list[tuple[int, StepResult, float]] = []
-        with self.dist.interruptible(stop=self.request_stop, keep=lambda: self._flush(pending)):
-            while self.step < t.max_steps and not self._stop.holds:
+        with self.dist.guard(stop=self.request_stop, keep=lambda: self._flush(pending)):  # ranks: see run()
+            while self.step < t.max_steps and not self._agreed.holds:
                 result = self.train_step()
                 pending.append((self.step, result, self.seconds()))
                 at_eval = self.step % t.eval_interval == 0 or self.step == t.max_steps
                 if self.step % t.log_interval == 0 or at_eval:
                     self._flush(pending)
-                    self._stop.agree()
-                if at_eval and not self._stop.holds:
+                    self._agreed.agree()
+                if at_eval and not self._agreed.holds:
                     self._eval_and_record()
         self._flush(pending)
         return self._finish()
@@ -373,18 +372,18 @@ class Trainer:
         self.schedule.eval_seconds = time.perf_counter() - t0
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
-        self._stop.agree()  # a stop an on_eval callback asked for (early stopping) holds on all ranks
+        self._agreed.agree()  # a stop an on_eval callback asked for (early stopping) holds on all ranks
         self._save()
 
     def _save(self, weights: bool = True) -> None:
-        """ckpt.pt (unless weights=False) and history.jsonl, by rank 0; each rank's RNG state (dropout) first."""
-        rngs = self.dist.gather_rng() if weights else None
-        if self.out_dir is not None:
-            checkpoint.save(self, weights=weights, ranks=rngs)
+        """ckpt.pt (unless weights=False) and history.jsonl, by rank 0, with each rank's RNG state (dropout)."""
+        with self.dist.saving(rng=weights) as rngs:  # ranks: RNGs gathered; all wait until rank 0 has written
+            if self.out_dir is not None:
+                checkpoint.save(self, weights=weights, ranks=rngs)
 
     def _finish(self) -> History:
-        self._stop.agree()  # a request since the last log step (an on_eval callback) counts on every rank
-        reason, final_eval = self._stop.asked or (None, False)
+        self._agreed.agree()  # a request since the last log step (an on_eval callback) counts on every rank
+        reason, final_eval = self._agreed.asked or (None, False)
         if reason == NAN:
             self.history.meta["stop_message"] = _nan_message(self.history)
         elif final_eval and (not self.history.evals or self.history.evals[-1]["step"] != self.step):
@@ -393,7 +392,6 @@ class Trainer:
         self.history.meta["seconds"] = self.seconds()
         self._save(weights=reason != NAN)  # after a NaN, ckpt.pt keeps the last finite weights
         self._emit("on_train_end")
-        self.dist.barrier()  # under torchrun: no rank returns before rank 0 has saved
         return self.history
 
 

@@ -102,6 +102,36 @@ def test_more_ranks_than_gpus_and_torchrun_on_mps_are_refused_in_one_line(monkey
         distributed.init("mps")
 
 
+def test_wrap_leaves_rank_0_its_stream_and_gives_each_other_rank_its_own(monkeypatch):
+    monkeypatch.setattr(torch.nn.parallel, "DistributedDataParallel", lambda model, device_ids=None: model)
+    cpu = Device("cpu", torch.float32, 1, "cpu")
+    model, streams = torch.nn.Linear(2, 2), []
+    for rank in (0, 1, 2):
+        torch.manual_seed(7)
+        torch.rand(1)  # the weights drew from the stream before the wrap
+        ranks = distributed.Dist(rank=rank, local_rank=rank, world_size=3, local_world_size=3, backend="gloo")
+        assert ranks.wrap(model, cpu, seed=7) is model
+        streams.append(torch.rand(4))
+    torch.manual_seed(7)
+    torch.rand(1)
+    assert torch.equal(streams[0], torch.rand(4))  # rank 0 (and one process alone) draws on as before
+    torch.manual_seed(7 + 2)
+    assert torch.equal(streams[2], torch.rand(4)) and not torch.equal(streams[1], streams[2])
+
+
+def test_a_collective_whose_peer_is_gone_rises_as_peer_lost_in_one_line(monkeypatch):
+    def gone(*args, **kwargs):
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [1]:1")
+
+    monkeypatch.setattr(dist, "barrier", gone)
+    d = distributed.Dist(rank=0, local_rank=0, world_size=2, local_world_size=2, backend="gloo")
+    with pytest.raises(distributed.PeerLost, match=r"^rank 0 of 2 lost contact .*\(Connection closed by peer"):
+        d.barrier()  # outside the loop's guard too (the last save waits here)
+    monkeypatch.setattr(dist, "barrier", lambda: (_ for _ in ()).throw(RuntimeError("not a peer's")))
+    with pytest.raises(RuntimeError, match="not a peer's"):
+        d.barrier()  # any other error rises as it is
+
+
 # ---------------------------------------------------------------------------
 # What each rank runs (in its own process)
 
