@@ -56,6 +56,7 @@ __all__ = [
     "best_state",
     "save",
     "load_checkpoint",
+    "load_to_resume",
     "load_model",
     "start_run_dir",
     "environment",
@@ -140,6 +141,16 @@ def load_checkpoint(path: str | Path) -> dict:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("version") != CKPT_VERSION or "model" not in ckpt:
         raise ValueError(f"checkpoint {path} is not an slmlab v{CKPT_VERSION} checkpoint; delete it and train again")
+    return ckpt
+
+
+def load_to_resume(run_dir: str | Path) -> dict:
+    """The run folder's ckpt.pt, for resuming it in this launch: refused (one line) when another
+    number of processes trained it, since that is another global batch (distributed.check_world_size)."""
+    from .distributed import check_world_size  # distributed imports device and config only; no cycle
+
+    ckpt = load_checkpoint(Path(run_dir) / runfolder.CKPT)
+    check_world_size(ckpt.get("world_size", 1), run_dir)
     return ckpt
 
 

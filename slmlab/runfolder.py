@@ -41,6 +41,7 @@ __all__ = [
     "record_file",
     "remove",
     "lock",
+    "lock_to_write",
     "Busy",
 ]
 
@@ -84,6 +85,13 @@ def remove(folder: str | Path, *, records: bool = True) -> None:
 
 # ---------------------------------------------------------------------------
 # The lock
+
+
+def lock_to_write(folder: str | Path | None):
+    """The lock of a process about to train into `folder`: lock(folder), except where this process
+    writes nothing there: no folder, or a torchrun rank other than 0 (RANK; rank 0 writes)."""
+    writes = folder is not None and int(os.environ.get("RANK", "0")) == 0
+    return lock(folder) if writes else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

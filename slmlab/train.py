@@ -488,8 +488,7 @@ def train(
     The run folder (out_dir, else resume) is locked while it trains: another live process
     training it is refused with one line (under torchrun rank 0 holds the lock: it writes)."""
     folder = out_dir if out_dir is not None else resume
-    writes = folder is not None and distributed.is_main_process()
-    with runfolder.lock(folder) if writes else contextlib.nullcontext():
+    with runfolder.lock_to_write(folder):
         return _train(cfg, callbacks, out_dir, resume, data, progress, label)
 
 
@@ -506,8 +505,7 @@ def _train(
         if cfg is None:
             raise ConfigError("train() needs a config (e.g. slmlab.presets.preset('smoke')) or resume=DIR")
         return Trainer(cfg, data=data, callbacks=callbacks, out_dir=out_dir, progress=progress, label=label).run()
-    ckpt = checkpoint.load_checkpoint(Path(resume) / runfolder.CKPT)
-    distributed.check_world_size(ckpt.get("world_size", 1), resume)
+    ckpt = checkpoint.load_to_resume(resume)  # refused if another number of processes trained it
     saved = Config.from_dict(ckpt["config"])
     if cfg is not None and cfg.replace(vocab_size=saved.model.vocab_size).to_dict() != saved.to_dict():
         given, was = {"name": cfg.name, **cfg.flat()}, {"name": saved.name, **saved.flat()}

@@ -164,3 +164,17 @@ def test_remove_deletes_a_run_but_keeps_its_records_when_asked(tmp_path):
     assert [p.name for p in out.rglob("*")] == [runfolder.RECORDS, "stats.json"]
     runfolder.remove(out)
     assert not runfolder.is_run_folder(out) and not runfolder.record_file(out, "stats").exists()
+
+
+def test_lock_to_write_locks_only_where_this_process_writes(tmp_path, monkeypatch):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setenv("RANK", "1")  # a torchrun rank other than 0 writes nothing: no lock
+    with runfolder.lock_to_write(folder):
+        assert not (folder / runfolder.LOCK).exists()
+    with runfolder.lock_to_write(None):  # no folder: nothing to lock
+        pass
+    monkeypatch.setenv("RANK", "0")
+    with runfolder.lock_to_write(folder):
+        assert (folder / runfolder.LOCK).exists()
+    assert not (folder / runfolder.LOCK).exists()
