@@ -59,9 +59,10 @@ sync: setup
 	$(PY) -m slmlab.notebooks sync $(NB)
 
 # Sync, then run every notebook headless in the cpu profile (SLMLAB_PROFILE=gpu: the gpu one) and write the outputs back
-# (NB=01_data_and_tokenizers runs just one).
+# (NB=01_data_and_tokenizers runs just one; NB=04_val_loss_9_clinic CELLS=8,14 runs that notebook's cells in order
+# up to cell 14 and writes back the outputs of cells 8 and 14 only: indices, cell ids or tags; the others keep theirs).
 course: setup
-	SLMLAB_PROFILE=$${SLMLAB_PROFILE:-cpu} $(PY) -m slmlab.notebooks run $(NB)
+	SLMLAB_PROFILE=$${SLMLAB_PROFILE:-cpu} $(PY) -m slmlab.notebooks run $(NB) $(if $(CELLS),--cells $(CELLS))
 
 # Lint (ruff check, then ruff format --check unless FORMAT_CHECK=0), the unit tests (under a
 # minute on 2 cores), the slow ones (real processes: torchrun, gloo ranks, subprocesses, the

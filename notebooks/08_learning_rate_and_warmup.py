@@ -103,12 +103,6 @@ def at_lr(lr, **changes):
     return cfg.replace(lr=lr, min_lr=lr / 10, **changes)
 
 
-def vs_bigram(v):
-    """Where a val loss ends against the bigram rung, in nats and bits per byte."""
-    bpb = abs(lad.bits_per_byte(bigram) - lad.bits_per_byte(v))
-    return f"{abs(bigram - v):.3f} nats ({bpb:.3f} bits per byte) {'below' if v < bigram else 'above'} bigram"
-
-
 print(
     f"rungs: uniform {rungs['uniform']:.3f}, unigram {rungs['unigram']:.3f}, bigram {bigram:.3f} "
     f"({lad.bits_per_byte(bigram):.3f} bits per byte), entropy floor {rungs.get('entropy floor', float('nan')):.3f}"
@@ -117,7 +111,7 @@ sweep_runs = [experiments.run(at_lr(lr), label=f"lr={lr:g}", progress=False) for
 by_lr = {r.config.train.lr: r for r in sweep_runs}
 final = {lr: r.history.final_val() for lr, r in by_lr.items()}
 for lr, v in final.items():
-    print(f"lr {lr:<7g} final val {v:.3f}   {vs_bigram(v)}")
+    print(f"lr {lr:<7g} final val {v:.3f}   {lad.versus(v)}")
 best_lr = min(final, key=final.get)
 print(f"best lr in the sweep: {best_lr:g}; finder suggested {found.suggestion:.2g}, steepest {found.steepest:.2g}")
 
@@ -128,7 +122,9 @@ plots.isolation(sweep_runs, "lr", "final_val", ax=axes[1], ladder=lad, title="fi
 plt.show()
 
 # %% [markdown]
-# The isolation plot is the classic U, and the lines printed above say what each side means.
+# The isolation plot is the classic U, and the lines printed above say what each side means
+# (each ends with val minus the bigram rung, in nats and bits per byte: negative is below the
+# rung, better).
 # Too low (1e-4, 3e-4) and 300 updates are not enough: both runs end above the bigram rung
 # (by 2.828 and 1.533 nats). lr 1e-3 just reaches it (0.066 nats below). lr 3e-3 and 1e-2 end
 # well below it, the best single run (lr 0.01) by 1.339 nats, 0.584 bits per byte. One
@@ -180,7 +176,7 @@ for lr, rs in seeded.items():
     stats[lr] = (np.mean(vals), np.std(vals, ddof=1))
     print(
         f"lr {lr:<9.3g} final val {stats[lr][0]:.3f} ± {stats[lr][1]:.3f} (mean ± sd over {len(SEEDS)} seeds: "
-        f"{', '.join(f'{v:.3f}' for v in vals)}); {vs_bigram(stats[lr][0])}"
+        f"{', '.join(f'{v:.3f}' for v in vals)}); {lad.versus(stats[lr][0])}"
     )
 spread = stats[low_lr][1]  # the noise of healthy runs; a stalled seed is an effect, not noise (see below)
 print(f"seed sd: {spread:.3f} nats at lr {low_lr:.2g}, {stats[best_lr][1]:.3f} at lr {best_lr:g}")
@@ -344,7 +340,7 @@ for name, r in bug_runs.items():
     mean = stats[compare[name].config.train.lr][0]
     print(
         f"{name:15} final val {bug:.3f}  vs  the same lr scheduled right {ok:.3f}: {bug - ok:+.3f} nats "
-        f"(vs its {len(SEEDS)}-seed mean {mean:.3f}: {bug - mean:+.3f}); {vs_bigram(bug)}; "
+        f"(vs its {len(SEEDS)}-seed mean {mean:.3f}: {bug - mean:+.3f}); {lad.versus(bug)}; "
         f"doctor: {', '.join(codes) or 'nothing to report'}"
     )
 print(format_findings([f for f in diagnose(bug_runs["min_lr > lr"].history, lad) if f.code == "lr_rising"]))

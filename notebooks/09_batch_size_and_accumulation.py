@@ -80,12 +80,6 @@ def at_batch(B, *, tokens=BUDGET, steps=None, **changes):
     )
 
 
-def vs_bigram(val):
-    """How far a val loss ends below the bigram rung, in nats and bits per byte (negative: above)."""
-    nats = rungs["bigram"] - val
-    return f"{nats:+.2f} nats / {lad.bits_per_byte(rungs['bigram']) - lad.bits_per_byte(val):+.3f} bits per byte below bigram"
-
-
 def tokens_per_s(configs, rounds=5):
     """Training tokens/s of each config's real train_step, timed side by side: the configs take
     turns, each on the same number of tokens per turn, so machine load hits all alike; the
@@ -126,7 +120,7 @@ for B, rs in eq_tokens.items():
     h = rs[0].history
     print(
         f"batch {B:>3}: {len(h.steps):>4} updates of {h.meta['tokens_per_step']:>5,} tokens -> final val "
-        f"{m[B]:.3f} (seeds: {', '.join(f'{v:.3f}' for v in vals)}; {vs_bigram(m[B])}), "
+        f"{m[B]:.3f} (seeds: {', '.join(f'{v:.3f}' for v in vals)}; {lad.versus(m[B])}), "
         f"gap val-train {h.evals[-1]['val_loss'] - h.evals[-1]['train_loss']:+.3f}"
     )
 spread = (
@@ -149,7 +143,7 @@ eq_updates[large] = eq_tokens[large][0]
 for B, r in eq_updates.items():
     print(
         f"batch {B:>3}, {N_EQ} updates ({r.history.steps[-1]['tokens']:>7,} tokens): "
-        f"final val {r.history.final_val():.3f} ({vs_bigram(r.history.final_val())})"
+        f"final val {r.history.final_val():.3f} ({lad.versus(r.history.final_val())})"
     )
 fig, axes = plt.subplots(1, 3, figsize=(17, 4.5), layout="constrained")  # room for the rung labels
 plots.overlay(
@@ -180,7 +174,8 @@ plt.show()
 # %% [markdown]
 # At **equal tokens** the smallest batch wins (the first cell's lines, means of two seeds):
 # batch 4 ended at 0.717, batch 16 at 0.922, batch 64 at 2.468, with seed sds of at most
-# 0.105 nats. Batches 4 and 16 end well below the bigram rung (by 1.40 and 1.20 nats, 0.612
+# 0.105 nats. Each line ends with val minus the bigram rung, in nats and bits per byte
+# (negative: below the rung, better). Batches 4 and 16 end well below the bigram rung (by 1.40 and 1.20 nats, 0.612
 # and 0.523 bits per byte). Batch 64 ends 0.35 nats (0.152 bits per byte) *above* it: its 75
 # updates, on the same tokens, taught it less than a table of which token follows which. At
 # **equal updates** (75, batch 64's whole run) the order flips, 3.986, 3.024 and 2.394 for
@@ -319,7 +314,7 @@ for rule, lr in LRS.items():
     tuned[lr], tuned_runs[lr] = r.history.final_val(), r
     print(
         f"batch {large}, lr {lr:<6.3g} ({rule:>16}): final val {tuned[lr]:.3f}, max grad norm "
-        f"{max(s['grad_norm'] for s in r.history.steps):.1f} ({vs_bigram(tuned[lr])})"
+        f"{max(s['grad_norm'] for s in r.history.steps):.1f} ({lad.versus(tuned[lr])})"
     )
 best_lr = min(tuned, key=tuned.get)
 best_large = tuned[best_lr]
@@ -513,7 +508,7 @@ blocks = {T: experiments.run(c, label=f"block {T}", progress=False) for T, c in 
 for T, r in blocks.items():
     print(
         f"block {T:>3} (batch {r.config.train.micro_batch_size}): final val {r.history.final_val():.3f} "
-        f"after {r.history.steps[-1]['tokens']:,} tokens ({vs_bigram(r.history.final_val())})"
+        f"after {r.history.steps[-1]['tokens']:,} tokens ({lad.versus(r.history.final_val())})"
     )
 display(
     plots.overlay(

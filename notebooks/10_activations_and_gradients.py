@@ -651,6 +651,48 @@ if lesson.profile == "cpu":  # what the cpu run measured, in both seeds
     assert abs(verdicts["no residual scaling"]["effect"]) < verdicts["no residual scaling"]["margin"]
 
 # %% [markdown]
+# ### Your run: C15 and C16 at 6 x 384
+#
+# The runs above are 2 x 128. The student's model is 6 x 384 with the same pre-LN blocks and
+# GPT-2's init (std 0.02), trained at lr 1e-4 that the min_lr bug raises to 5e-4 by the end.
+# Notebook 04 (section 8) trained that recipe at its own scale on a GPU (two seeds, slmlab's
+# GPT at the recipe's shape, bf16) and kept the gradient norm of every fifth update; it
+# recorded no activation statistics. What those runs and this notebook say about it:
+
+# %%
+from slmlab import gpu_study
+from slmlab.diagnostics import UPDATE_RATIO_HIGH
+
+for r in gpu_study.runs(gpu_study.load(), "recipe", "full"):
+    at, gn = (np.array([c[k] for c in r["curve"]]) for k in ("step", "grad_norm"))
+    lr_max, med, later = max(c["lr"] for c in r["curve"]), float(np.median(gn)), gn[at > 20]
+    clip = r["config"]["grad_clip"]
+    print(
+        f"recipe at 6 x 384, seed {r['seed']}: grad norm {gn[0]:.2f} at update 1, {gn[at == 6][0]:.2f} at update 6, "
+        f"median {med:.2f}; after update 20 between {later.min():.2f} and {later.max():.2f} "
+        f"({later.max() / med:.1f}x the median; alarm {EXPLODING_FACTOR:g}x); recorded updates above the alarm: "
+        f"{at[gn > EXPLODING_FACTOR * med].tolist()}; clipped at {clip:g}: {np.mean(gn > clip):.0%}"
+    )
+print(
+    f"largest lr {lr_max:.1e}: an Adam step of about the lr is log10({lr_max:.0e} / {INIT_STD}) = "
+    f"{np.log10(lr_max / INIT_STD):+.2f} of a weight at init scale (alarm {UPDATE_RATIO_HIGH:+g})"
+)
+
+# %% [markdown]
+# **C16 for the student's run**: the gradient norm starts at 6.3 and 6.9 (the untrained model,
+# at loss 10.9), the only recorded update above 10 times the median (0.56 and 0.58), is down to
+# 2.5 by update 6, and after update 20 stays between 0.33 and 2.21, at most 3.9 times the
+# median: neither exploding nor vanishing. Clipping at 0.5 cut 74% and 82% of the recorded
+# updates, which changes little under AdamW (section 10: clipping off moved val by 0.07 nats,
+# inside the noise). **C15 and the update ratio**: AdamW moves a weight by about the lr per
+# update, so at the run's largest lr (5e-4, at the end) one update is about 10^-1.60 of a
+# weight at init scale: inside this notebook's healthy range (-2.8 to -1.4), below the -1
+# alarm. Saturation showed here only with a broken init or norm, or an lr 30 times the healthy
+# 3e-3; the recipe's lr is below that healthy lr. So C15 and C16 do not explain val 9: these
+# checks call the run healthy and barely trained, which is 04's answer. Its activations at 6 x
+# 384 were not measured; that part rests on this notebook's 2 x 128 runs.
+
+# %% [markdown]
 # ## What we measured
 # In the cpu profile (numbers printed above; the two seeds of the healthy run end 0.032 apart,
 # so an effect counts above 0.065 nats), 2 layers x 128 wide, pre-LN, 300 updates:

@@ -11,7 +11,10 @@ keeps the outputs of the last run (notebooks/jupytext.toml says how they pair).
   outputs, so nothing stale stays.
 - `python -m slmlab.notebooks run [NB ...]` (`make course`) syncs, then runs each
   notebook top to bottom in the profile of $SLMLAB_PROFILE and writes the outputs
-  back, so the committed outputs are those of a real run.
+  back, so the committed outputs are those of a real run. With `--cells 8,14` (indices
+  in the notebook, ids such as 04-08, or tags) it runs the cells in order, in one kernel,
+  up to the last chosen one, and writes back the outputs of the chosen cells only: every
+  other cell keeps its committed output (`make course NB=04_val_loss_9_clinic CELLS=8,14`).
 
 Every write is atomic and normalized (one kernel spec, no timings or widget state).
 The lesson session itself (start, Lesson, setup_check) is course.py's. This module
@@ -31,7 +34,7 @@ from pathlib import Path
 
 from .files import atomic_write_text
 
-__all__ = ["sources", "read_source", "merge", "normalize", "sync", "run_notebooks", "main"]
+__all__ = ["sources", "read_source", "merge", "normalize", "sync", "chosen_cells", "run_notebooks", "main"]
 
 SOURCE_FORMAT = "py:percent"
 CELL_TIMEOUT_S = 1800  # the longest one cell may run headless (a cpu-profile sweep)
@@ -188,10 +191,53 @@ def sync(source_path: Path):
     return nb, fresh
 
 
-def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tuple[Path, float]]:
-    """Sync each source's notebook, execute it in its own folder and save it with outputs.
-    A notebook that fails keeps its synced cells and the outputs it had before."""
+def chosen_cells(nb, wanted: list[str]) -> list[int]:
+    """The indices of the cells `wanted` names, in notebook order: each item is an index
+    into nb.cells (markdown cells count), a cell id or a tag; an item that names no cell
+    is an error, so a typo never runs the notebook without the cell it meant."""
+    found = set()
+    for item in wanted:
+        if item.isdigit() and int(item) < len(nb.cells):
+            hits = {int(item)}
+        else:
+            hits = {i for i, c in enumerate(nb.cells) if c.get("id") == item or item in c.metadata.get("tags", [])}
+        if not hits:
+            raise SystemExit(f"no cell {item!r} in the notebook (an index below {len(nb.cells)}, a cell id or a tag)")
+        found |= hits
+    return sorted(found)
+
+
+def _execute(nb, path: Path, timeout: int, cells: list[str] | None) -> None:
+    """Run `nb` in a kernel in its folder: every cell, or the cells up to the last of
+    `cells` with the outputs of the chosen ones written into `nb` and the rest left as
+    they were (their committed outputs; a changed cell that was not chosen has none)."""
+    import copy
+
     from nbclient import NotebookClient
+
+    resources = {"metadata": {"path": str(path.parent)}}
+    if not cells:
+        NotebookClient(nb, timeout=timeout, kernel_name=KERNEL["name"], resources=resources).execute()
+        return
+    chosen = chosen_cells(nb, cells)
+    scratch = copy.deepcopy(nb)
+    client = NotebookClient(scratch, timeout=timeout, kernel_name=KERNEL["name"], resources=resources)
+    with client.setup_kernel():
+        for index, cell in enumerate(scratch.cells[: chosen[-1] + 1]):
+            client.execute_cell(cell, index)
+    for i in chosen:
+        if nb.cells[i].cell_type == "code":
+            nb.cells[i].outputs = scratch.cells[i].outputs
+            nb.cells[i].execution_count = scratch.cells[i].execution_count
+    unrun = [i for i, c in enumerate(nb.cells) if c.get("outputs") == [] and scratch.cells[i].get("outputs")]
+    if unrun:
+        print(f"{path}: cell(s) {unrun} changed but were not chosen: they keep no outputs", flush=True)
+
+
+def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S, cells: list[str] | None = None):
+    """Sync each source's notebook, execute it in its own folder and save it with outputs
+    (with `cells`, only those cells' outputs: see _execute). A notebook that fails keeps
+    its synced cells and the outputs it had before. Returns (path, seconds) per notebook."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     times, failed = [], []
@@ -200,9 +246,7 @@ def run_notebooks(paths: list[Path], timeout: int = CELL_TIMEOUT_S) -> list[tupl
         path = source_path.with_suffix(".ipynb")
         t0 = time.perf_counter()
         try:
-            NotebookClient(
-                nb, timeout=timeout, kernel_name=KERNEL["name"], resources={"metadata": {"path": str(path.parent)}}
-            ).execute()
+            _execute(nb, path, timeout, cells)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
             # keep going: one broken or stuck notebook must not hide the rest
             failed.append(path)
@@ -228,13 +272,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("notebooks", nargs="*", help="stems or names (default: every lesson and solution)")
     parser.add_argument("--root", type=Path, default=Path("notebooks"), help="the notebooks folder")
+    parser.add_argument(
+        "--cells",
+        default="",
+        help="run: the cells whose outputs to write back, comma-separated (indices, ids or tags); "
+        "the cells before them run too, every other cell keeps its output (default: all)",
+    )
     args = parser.parse_intermixed_args(argv)
     paths = sources(args.root, args.notebooks)
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    if cells and (args.action != "run" or len(paths) != 1):
+        raise SystemExit("--cells goes with `run` and one notebook")
     if args.action == "sync":
         fresh = sum(sync(p)[1] for p in paths)
         print(f"{len(paths)} notebooks from their sources: {fresh} new or changed cell(s), which `make course` runs")
         return 0
-    times = run_notebooks(paths)
+    times = run_notebooks(paths, cells=cells or None)
     print(f"{len(times)} notebooks, {sum(t for _, t in times):.0f} s in all")
     return 0
 

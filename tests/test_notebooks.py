@@ -47,3 +47,35 @@ def test_notebook_shape(path):
         c.splitlines()[0][:60] for c in cells if re.search(r"^plots\.\w+\((.|\n)*\);\s*$", c.split("\n\n")[-1], re.M)
     ]
     assert not silenced, f"figures silenced with ';' (use display(...)): {silenced}"
+
+
+@pytest.mark.slow
+def test_run_cells_writes_back_the_chosen_cells_only(tmp_path):
+    """`run --cells` runs every cell up to the last chosen one in one kernel (so a chosen cell
+    sees what the cells before it defined), and keeps the committed output of every other cell."""
+    import nbformat
+
+    from slmlab import notebooks
+
+    source = tmp_path / "01_small.py"
+    source.write_text(
+        '# %%\nx = 6\nprint("first", x)\n\n# %% [markdown]\n# text\n\n'
+        '# %% tags=["answer"]\nprint("answer", x * 7)\n\n# %%\nprint("after", x)\n\n# %%\nprint("last")\n',
+        encoding="utf-8",
+    )
+    notebooks.sync(source)
+    path = source.with_suffix(".ipynb")
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):  # the "committed" outputs of an earlier run
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"old {i}\n")]
+            cell.execution_count = i + 1
+    nbformat.write(nb, path)
+    assert notebooks.main(["run", "--root", str(tmp_path), "01_small", "--cells", "answer,3"]) == 0
+    after = nbformat.read(path, as_version=4)
+    texts = [c.outputs[0]["text"] if c.cell_type == "code" else None for c in after.cells]
+    assert texts == ["old 0\n", None, "answer 42\n", "after 6\n", "old 4\n"]
+    assert all(c.execution_count for c in after.cells if c.cell_type == "code")
+    assert "execution" not in after.cells[2].metadata  # normalized as a full run is
+    with pytest.raises(SystemExit, match="no cell 'nope'"):
+        notebooks.main(["run", "--root", str(tmp_path), "01_small", "--cells", "nope"])

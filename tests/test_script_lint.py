@@ -334,3 +334,30 @@ def test_adam_eps_is_flagged_only_where_a_clipped_scaled_gradient_is_its_size():
     assert f.data["update_kept"] == pytest.approx(0.58, abs=0.01) and "30.0M weights" in f.message
     assert "adam_eps_damps_updates" not in {x.code for x in lint({**STUDENT_CONFIG, "adam_eps": 1e-12})}
     assert "adam_eps_damps_updates" not in {x.code for x in lint({**STUDENT_CONFIG, "clip_before_unscale": False})}
+
+
+def test_the_findings_table_keeps_every_finding_and_sorts_by_severity_then_the_given_order():
+    from slmlab.diagnostics import SEVERITIES, STUDENT_CONFIG, findings_table, lint
+
+    findings = lint(STUDENT_CONFIG)
+    first = ("warmup_starts_high", "scheduler_per_micro_step", "min_lr_above_lr", "eval_overhead")
+    shown = findings_table(findings, first=first)
+    table = shown.frame()
+    assert sorted(table["finding"]) == sorted(f.code for f in findings)  # none added, none dropped
+    assert list(table.index) == list(range(1, len(findings) + 1))
+    sev = [SEVERITIES.index(s) for s in table["severity"]]
+    assert sev == sorted(sev)
+    for s in SEVERITIES:  # inside one severity, the codes of `first` lead, in their order
+        codes = list(table[table["severity"] == s]["finding"])
+        named = [c for c in codes if c in first]
+        assert named == sorted(named, key=first.index) and codes[: len(named)] == named
+    row = table[table["finding"] == "min_lr_above_lr"].iloc[0]
+    assert row["fix"].startswith("min_lr <= lr") and "Fix:" not in row["what"]
+    assert row["what"] + " Fix: " + row["fix"] == {f.code: f for f in findings}["min_lr_above_lr"].message
+    html = shown._repr_html_()  # a notebook shows every message whole
+    escaped = [
+        f.message.partition(" Fix: ")[0].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for f in findings
+    ]
+    assert all(text in html for text in escaped)
+    assert repr(shown).splitlines()[0].startswith("1. ERROR   min_lr_above_lr")

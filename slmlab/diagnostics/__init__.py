@@ -3,7 +3,8 @@
 One module per tool, all importable from here (`from slmlab import diagnostics as d`):
 - findings:    `Finding`, `rank`, `format_findings`: the one shape every check
                reports in (code, severity, message with the numbers and the fix,
-               data, notebook);
+               data, notebook); `findings_table`: the same as a DataFrame, in the
+               order to fix them;
 - loss_ladder: `ladder(data)`: uniform ln V, unigram and bigram cross-entropy on val
                (add-k counts from train), the synthetic entropy floor, the student's
                published point; nats/token and bits per byte;
@@ -42,7 +43,7 @@ It reads histories (slmlab.history), models and token files; it draws nothing
 from .checkup import Checkup, checkup, read_any
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
 from .doctor import Curves, clipped_fraction, diagnose, history_from_evals, student_history
-from .findings import SEVERITIES, Finding, format_findings, has_errors, rank
+from .findings import SEVERITIES, Finding, findings_table, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
     InitCheck,
@@ -79,6 +80,7 @@ from .symptoms import diagnose_stats
 __all__ = [
     "Finding",
     "SEVERITIES",
+    "findings_table",
     "format_findings",
     "rank",
     "has_errors",

@@ -3,8 +3,9 @@
 A `Finding` carries a stable code, a severity (error / warning / info), a message
 with the numbers and the fix, the numbers as data, and the notebook that teaches
 the fix. `rank` puts errors first; `format_findings` is what `python -m slmlab
-lint / doctor` print; `fmt_number` and `fmt_tokens` write the numbers inside the
-messages the same way in every check. The checks themselves live in config_lint
+lint / doctor` print; `findings_table` is the same as a table, in the order to fix
+them; `fmt_number` and `fmt_tokens` write the numbers inside the messages the same
+way in every check. The checks themselves live in config_lint
 and doctor.
 """
 
@@ -82,6 +83,48 @@ def format_findings(findings: list[Finding]) -> str:
     if not findings:
         return "no findings"
     return "\n".join(str(f) for f in rank(findings))
+
+
+def findings_table(findings: list[Finding], first: tuple[str, ...] = ()) -> FindingsTable:
+    """The findings in the order to fix them: by severity, then the codes in `first` in their
+    order (a notebook's answer names its own order), then rank's order. None added or dropped."""
+
+    def key(f: Finding) -> tuple[int, int]:
+        return SEVERITIES.index(f.severity), first.index(f.code) if f.code in first else len(first)
+
+    return FindingsTable(sorted(rank(findings), key=key))  # sorted is stable: rank's order breaks ties
+
+
+@dataclass
+class FindingsTable:
+    """Findings in a chosen order: a table in a notebook (one row each, the whole text), the
+    CLI's paragraphs as plain text, and `frame()` for pandas."""
+
+    findings: list[Finding]
+    COLUMNS = ("severity", "finding", "where", "what", "fix", "lesson")
+
+    def frame(self):
+        """A pandas DataFrame: severity, finding (the code), where, what (the message up to its
+        "Fix:"), fix, lesson; the index counts from 1, the order to fix things in."""
+        import pandas as pd
+
+        rows = []
+        for f in self.findings:
+            what, _, fix = f.message.partition(" Fix: ")
+            where = f.where or (f"line {f.line}" if f.line else "")
+            rows.append((f.severity, f.code, where, what, fix, f.notebook or ""))
+        return pd.DataFrame(rows, columns=list(self.COLUMNS), index=pd.RangeIndex(1, len(rows) + 1))
+
+    def _repr_html_(self) -> str:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", None):  # the whole message, never cut with "..."
+            table = self.frame().to_html(classes="slmlab-findings", border=0)
+        style = ".slmlab-findings td, .slmlab-findings th {text-align: left; vertical-align: top}"
+        return f"<style>{style}</style>{table}"
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{i}. {f}" for i, f in enumerate(self.findings, 1)) or "no findings"
 
 
 def fmt_tokens(n: float) -> str:
