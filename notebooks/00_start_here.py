@@ -57,7 +57,7 @@ setup_check();
 # | profile | what it is for | how long it takes |
 # | --- | --- | --- |
 # | `smoke` | proves the code runs (CI, `make test`) | seconds; teaches nothing |
-# | `cpu` | a 2-core laptop; every effect in the text is visible | each notebook within about 6 minutes on 2 cores (`make course` prints each notebook's time) |
+# | `cpu` | a 2-core laptop; every effect in the text is visible | each notebook within about 6 minutes on 2 cores, except 13 and its solution: each trains for a 10-minute budget, about 10 minutes in all (`make course` prints each notebook's time) |
 # | `gpu` | TinyStories at the scale of the student's model | not measured here; sized for one GPU |
 #
 # The profile comes from the environment variable `SLMLAB_PROFILE`, or from the
@@ -197,6 +197,6 @@ check_unigram_loss(unigram_loss);
 # | 10 activations and gradients | a healthy run and five broken ones, seen from inside: saturation, attention, gradients, updates |
 # | 11 model size | width and depth at fixed compute and at fixed data, the student's 30M, a power law that is not there |
 # | 12 hyperparameter search | grid, random and TPE with the same budget, pruning, reading a search |
-# | 13 capstone | the best model in a fixed budget, samples at each val loss, the ladder and the doctor on it, a checklist for your next run, a class challenge with a leaderboard |
+# | 13 capstone | the best model in a fixed budget, whether its time or its text limits it, samples at each val loss, the ladder and the doctor on it, a checklist for your next run, a class challenge with a leaderboard |
 #
 # Start with **01 · Data and tokenizers**.

@@ -15,10 +15,11 @@
 # 4. write the checklist for your next run, each item linked to the lesson that measured it;
 # 5. the class challenge: beat this notebook's run in the same budget, with a leaderboard.
 #
-# TinyStories comes from `SLMLAB_DATA_DIR` (the course's offline copy); on a machine without
-# it `start` says so in a note and the notebook runs on the synthetic stories of 00 instead,
-# with the same model and budget. Its text then reads like those stories, and its ladder has
-# an entropy floor.
+# TinyStories comes from `SLMLAB_DATA_DIR` (the course's offline copy: a 2 MB sample of the
+# corpus's training stories, not the whole corpus; section 1 prints its size); on a machine
+# without it `start` says so in a note and the notebook runs on the synthetic stories of 00
+# instead, with the same model and budget. Its text then reads like those stories, and its
+# ladder has an entropy floor.
 
 # %%
 try:  # a kernel without slmlab (Colab, a fresh one) says in one line what to run
@@ -70,9 +71,9 @@ print(
 #
 # | setting | why | measured in |
 # | --- | --- | --- |
-# | a BPE fitted to the corpus, not GPT-2's 50,257 tokens | TinyStories uses a few thousand distinct tokens; with GPT-2's vocabulary most of a small model is its token table and its output layer does most of the FLOPs | 01 §3-4, 11 §2 |
+# | a BPE fitted to the corpus, not GPT-2's 50,257 tokens | the course's 2 MB TinyStories sample uses only a few thousand of GPT-2's ids (counted on that sample, 01 §3; the whole corpus was not counted); with GPT-2's vocabulary most of a small model is its token table and its output layer does most of the FLOPs | 01 §3-4, 11 §2 |
 # | a small model, wide rather than deep | at fixed compute a smaller model gets more updates and wins; on this CPU width costs less time per update than depth | 11 §3-4 |
-# | lr with warmup, then a cosine to min_lr = lr/10 | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr; the schedule moves once per optimizer update | 08 §2 and §4, 03 §2, 04 §3 |
+# | lr with warmup from 0, then a cosine to min_lr = lr/10 | too low crawls, too high stalls; warmup rescues a high lr; min_lr above lr raised the student's lr; the schedule moves once per optimizer update | 08 §2 and §4, 03 §2, 04 §3 |
 # | a little dropout, the usual weight decay | with a small corpus read many times the model memorizes; dropout narrows that gap (and costs val where nothing is memorized); decay 0.1 is within noise of none | 06, 07, RESULTS.md |
 # | the best checkpoint, not the last | the val loss can rise at the end of a run that memorizes; best.pt keeps the lowest | 05 §4 |
 # | a time budget (`time_budget`) | runs compared at equal time; the cosine runs on the share of the budget spent, so the lr reaches min_lr when the time is up, on a fast machine or a slow one, and the run ends there with an eval | 11 §4 (fixed compute), this notebook |
@@ -119,10 +120,51 @@ display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} 
 
 # %% [markdown]
 # The lines above say where the run ended and why (the time budget, or max_steps when the
-# updates fit in the budget), the lr there (min_lr, when the cosine ended with the run), how many times it read its training text, and how far apart
-# train and val are at the end. A corpus read several times can be memorized: train then keeps
-# falling while val flattens or rises, which is why the run is scored by best.pt, its lowest
-# val, and why the gap is on the checklist below.
+# updates fit in the budget), the lr there (min_lr, when the cosine ended with the run), how
+# many times it read its training text, and how far apart train and val are at the end.
+#
+# ### Is the run limited by its time or by its text?
+#
+# Two numbers from the run's own history tell: how many times it read its training text (the
+# tokens it saw over the train tokens), and how far train has pulled below val (both measured
+# in eval mode, on the same number of batches). A run that read its text less than once cannot
+# have memorized it: its train and val stay together, and more time is what it needs. A run
+# that read its text many times and whose train sits well below val has begun to memorize it,
+# even while val still falls: more time re-reads the same stories, and each pass buys less.
+
+# %%
+from slmlab.diagnostics.doctor import MEMORIZING_GAP_NATS
+
+man = data.manifest
+n_train, tokens_seen = h.meta["n_train_tokens"], h.steps[-1]["tokens"]
+passes = tokens_seen / n_train  # how many times the run read its train text
+gaps = [(e["step"], e["val_loss"] - e["train_loss"], e["val_loss"]) for e in h.evals]
+print(
+    f"the text: {(man['train_bytes'] + man['val_bytes']) / 1e6:.2f} MB of {cfg.data.corpus}, "
+    f"{n_train:,} train tokens ({man['train_bytes'] / 1e6:.2f} MB) and {man['n_val_tokens']:,} val tokens"
+)
+print(
+    f"tokens seen: {updates} updates x {cfg.tokens_per_step:,} = {tokens_seen:,}; "
+    f"passes over the train text: {tokens_seen:,} / {n_train:,} = {passes:.1f}"
+)
+print("at the last evals (update: val, val - train):")
+for step, gap, val in gaps[-4:]:
+    print(f"  {step:>6}: val {val:.3f}, gap {gap:+.3f}")
+data_limited = passes > 1 and gaps[-1][1] >= MEMORIZING_GAP_NATS  # the doctor's `memorizing` test (section 3)
+print(
+    f"data-limited: {'yes' if data_limited else 'no'} ({passes:.1f} passes {'>' if passes > 1 else '<='} 1, "
+    f"gap {gaps[-1][1]:+.3f} nats {'>=' if gaps[-1][1] >= MEMORIZING_GAP_NATS else '<'} {MEMORIZING_GAP_NATS:g})"
+)
+
+# %% [markdown]
+# The course's run (2 cores, float32) read its 1.87 MB of train text 6.6 times, and train
+# ended 0.657 nats below val while val was still at its lowest at the last eval: it is
+# data-limited, and the line above says so from the same numbers. The course's offline
+# TinyStories is the first 2 MB of the corpus's training stories, not the whole corpus; on it, a
+# longer run would mostly re-read the same stories. What this run needs first is more distinct
+# text (05), then its best checkpoint (05) and, once val turns, regularization (06, 07); the
+# doctor and the checklist below say the same. On a slower machine the run takes fewer updates
+# in the same budget and reads its text fewer times, and the line above may say "no".
 #
 # ## 2. What a loss reads like
 #
@@ -165,9 +207,9 @@ for name, nats, text in sorted(samples, key=lambda sample: -sample[1]):  # the h
 # Read them top to bottom, the loss falling as you go. Uniform is any token at all; unigram
 # has the corpus's common tokens in no order; bigram has pairs that fit one after the other and
 # sentences that do not; the model's samples are what each printed loss buys on top of that.
-# A threshold the run did not reach is listed as such above. The student's "val loss 9" was
-# worse than the uniform rung of this tokenizer; with their GPT-2 tokens it sat between a
-# uniform guess and a unigram model (notebook 04): text between the first two samples above.
+# A threshold the run did not reach is listed as such above. Where the student's "val loss 9"
+# sits on this ladder is in section 3, in bits per byte: nats of different tokenizers do not
+# compare.
 #
 # ## 3. The ladder, bits per byte, and the doctor
 #
@@ -192,16 +234,37 @@ print(
     f"{abs(below):.2f} nats ({abs(lad.bits_per_byte(rungs['bigram']) - bpb):.3f} bits per byte) {side} the bigram rung, "
     f"{rungs['unigram'] - best_val:.2f} below unigram, {rungs['uniform'] - best_val:.2f} below uniform"
 )
+from slmlab.diagnostics import STUDENT_PUBLISHED
+
+try:  # the same val text in GPT-2's tokens: the student's nats, in this text's bits per byte
+    gpt2 = prepare(cfg.replace(tokenizer="gpt2").data).manifest
+    student_bpb = bits_per_byte(STUDENT_PUBLISHED[500], gpt2["n_val_tokens"], gpt2["val_bytes"])
+    print(
+        f"the student's val {STUDENT_PUBLISHED[500]} nats per GPT-2 token, at {gpt2['val_bytes'] / gpt2['n_val_tokens']:.2f} "
+        f"bytes per GPT-2 token on this val text: {student_bpb:.3f} bits per byte, against "
+        f"{lad.bits_per_byte(rungs['uniform']):.3f} for a uniform guess over this tokenizer's {V:,} tokens"
+    )
+except Exception:  # GPT-2's files are not on this machine
+    print("GPT-2's tokenizer files are not on this machine (SLMLAB_DATA_DIR): no bits per byte for the student's val")
 if not lesson.smoke:
     assert below > 0.5, "a healthy run ends well below the bigram rung"
     assert crossed and crossed[0] == THRESHOLDS[0] and all(s["val_loss"] <= s["threshold"] for s in recorded)
 
 # %% [markdown]
+# Nats per token do not compare across tokenizers; bits per byte do. Put in this val text's
+# bits per byte, the student's "val loss 9" (9.45 nats per GPT-2 token) is 3.293 bits per byte,
+# above the 3.018 of a uniform guess over this tokenizer's tokens (the last line above): worse
+# than the first sample of section 2. With their GPT-2 tokens it sat between a uniform guess and
+# a unigram model (notebook 04).
+#
 # The doctor reads the run's history against the ladder (notebooks 04 and 10 use it on broken
 # runs): each finding names what it saw, with its numbers, and the lesson that teaches the fix.
-# A healthy run gets only its place on the ladder; a run cut by its budget while val still falls
-# gets `still_improving` (more time, or a smaller model that takes more updates: 11); one that
-# memorizes gets `overfitting` (more text: 05; dropout: 06). Whatever it finds is printed here.
+# A healthy run gets only its place on the ladder. A run cut by its budget while val still
+# falls, with train and val together, gets `still_improving`: more time, or a smaller model
+# that takes more updates (11). A run whose train has pulled well below val after more than one
+# pass over its text gets `memorizing`, even while val still falls: more distinct text first,
+# then the best checkpoint and regularization (05, 06, 07), not more time. One whose val has
+# turned up gets `overfitting`. Whatever it finds is printed here.
 
 # %%
 from slmlab.diagnostics import diagnose, format_findings
@@ -230,69 +293,18 @@ print(
 # %% [markdown]
 # ## 4. The checklist for your next run
 #
-# Every number in it is printed above; each item links the lesson that measured it.
+# Every number in it is printed above; each item links the lesson that measured it. First how
+# to read a run (count optimizer updates, not loop iterations: the clinic's central lesson),
+# then the fixes of notebook 04's answer in its order (the lr; warmup from 0; min_lr below lr
+# and the schedule stepped once per update, together with the higher lr; the tokenizer, for
+# speed; smaller evals), then what this run's own numbers say. The data item follows the
+# doctor: where it says `memorizing`, the run is data-limited and the item says more text
+# first; otherwise it says more time. `capstone.next_run_items` writes the items from the run.
 
 # %%
 from IPython.display import Markdown
 
-gap = last["val_loss"] - last["train_loss"]
-items = [
-    (
-        "Fit the tokenizer to your text.",
-        f"This run: {cfg.data.tokenizer}, V = {V:,}, {meta['val_bytes'] / meta['n_val_tokens']:.2f} bytes per token.",
-        "01_data_and_tokenizers.ipynb, §3 Tokens per byte, and the size of the vocabulary",
-    ),
-    (
-        "Compare runs in bits per byte when tokenizers differ.",
-        f"This run: {bpb:.4f} bits per byte.",
-        "01_data_and_tokenizers.ipynb, §5 The loss ladder per tokenizer, in bits per byte",
-    ),
-    (
-        "Lint the config and the script before training (`python -m slmlab lint`).",
-        f"min_lr ({t.min_lr:g}) below lr ({t.lr:g}); the schedule moves once per optimizer update.",
-        "04_val_loss_9_clinic.ipynb, §2 Their files, read as they are: the lint and the doctor",
-    ),
-    (
-        "Check the loss at init and that one batch can be memorized.",
-        f"At init: ln V = {rungs['uniform']:.2f}.",
-        "03_train_and_sample.ipynb, §4 Health checks before a long run",
-    ),
-    (
-        "Size the model for the budget: smaller gets more updates; wide before deep on a CPU.",
-        f"This run: {m.n_layer} x {m.n_embd}, {meta['n_params']:,} parameters, {updates} updates.",
-        "11_model_size.ipynb, §4 At fixed compute: which size wins?",
-    ),
-    (
-        "Tune the lr first, with warmup; search at random, not on a grid.",
-        f"This run: lr {t.lr:g}, warmup {t.warmup_steps}.",
-        "08_learning_rate_and_warmup.ipynb, §2 An lr sweep; 12_hyperparameter_search.ipynb, §4",
-    ),
-    (
-        "Let the schedule end with the budget.",
-        f"This run: {updates} of max_steps {t.max_steps} updates, ended by {why}, last lr {h.steps[-1]['lr']:.2e}.",
-        "03_train_and_sample.ipynb, §2 The learning-rate schedule",
-    ),
-    (
-        "Evaluate on enough batches to see a difference.",
-        f"{t.eval_batches} batches: one eval is good to {se:.4f} nats.",
-        "03_train_and_sample.ipynb, §5 How noisy is one evaluation?",
-    ),
-    (
-        "Keep the best checkpoint; stop early when val stops improving.",
-        f"Best val {best_val:.3f} at update {best_step} of {updates}.",
-        "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint",
-    ),
-    (
-        "Regularize only when val and train part.",
-        f"Gap at the end {gap:+.3f} nats; more text first, then dropout.",
-        "05_data_size.ipynb, §3; 06_dropout.ipynb, §4; 07_weight_decay.ipynb, §6",
-    ),
-    (
-        "Read the curve on the ladder, and ask the doctor.",
-        f"{abs(below):.2f} nats {side} bigram; {len(serious)} warning(s) or error(s).",
-        "00_start_here.ipynb, §4 The loss ladder; 10_activations_and_gradients.ipynb, §7 The doctor names each run",
-    ),
-]
+items = capstone.next_run_items(cfg, h, findings, bits_per_byte=bpb, eval_se=se, bigram=rungs.get("bigram"))
 display(Markdown(capstone.checklist(items)))
 
 # %% [markdown]
@@ -311,11 +323,12 @@ display(Markdown(capstone.checklist(items)))
 # as over budget; a cached run loads), prints
 # both runs, and says: not attempted, over budget, worse, a tie (within the eval noise printed
 # above) or better, in bits per byte. It writes your result, and the notebook's, to a
-# leaderboard file (one row per name and config: running again replaces your row); its path is
-# printed below the cell, and your teacher collects those files.
+# leaderboard file (one row per name and config: running again replaces your row); where it is
+# in the runs folder is printed below the cell, and your teacher collects those files.
 
 # %%
 from slmlab.exercises import check_capstone
+from slmlab.paths import runs_dir
 
 NAME = "your name"  # your name on the leaderboard
 BOARD = capstone.default_board()  # the leaderboard file (in the runs folder)
@@ -339,11 +352,11 @@ check_capstone(
     board=BOARD,
     tolerance=noise_bpb,
 )
-print(f"leaderboard file: {BOARD}")
+print(f"leaderboard file: {BOARD.relative_to(runs_dir())} in the runs folder (print(BOARD) shows where that is)")
 
 # %% [markdown]
 # ### For the teacher: the class's leaderboard
-# Collect each student's `capstone.jsonl` (the path printed above) and merge them in a terminal:
+# Collect each student's `capstone.jsonl` (in their runs folder, as printed above) and merge them in a terminal:
 # `python -m slmlab leaderboard ada.jsonl bob.jsonl ...` (or a folder of them). A student's
 # rerun of one config replaces their row; the best row comes first, by bits per byte. The same
 # in Python:
@@ -354,11 +367,13 @@ print(capstone.format_leaderboard(capstone.read_leaderboards([BOARD]) if BOARD.i
 # %% [markdown]
 # ## What we measured
 # - One run of the budget preset, ended by its time budget or by max_steps (printed in section
-#   1), on the same model and settings the lessons chose; its best val in nats and bits per
-#   byte, and its distance below the bigram rung (section 3).
+#   1), on the same model and settings the lessons chose; how many times it read its text and
+#   how far train pulled below val (section 1); its best val in nats and bits per byte, and its
+#   distance below the bigram rung (section 3).
 # - What a loss reads like: samples from the ladder's three rungs and from the model at each
 #   threshold it crossed, and at its best, drawn the same way (section 2).
-# - The doctor's report on the run, and the noise of one eval (section 3).
+# - The student's val 9 in this text's bits per byte, the doctor's report on the run, and the
+#   noise of one eval (section 3).
 # - A checklist of the course's measurements for your next run (section 4), and a challenge to
 #   beat this run in the same budget, with a leaderboard (section 5).
 #

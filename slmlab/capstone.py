@@ -13,7 +13,12 @@ and the class challenge's leaderboard.
   samples the model the first time val falls below each threshold (its own generator, so
   training is unchanged; a cached run gives the same text back).
 - `eval_standard_error(model, data, cfg)`: how far one eval of a model can move with its batches.
-- `checklist(items)`: a markdown checklist, each item linked to the lesson that measured it.
+- `next_run_items(cfg, history, findings, ...)`: the checklist for the next run, from this
+  run's numbers: count updates, lint, the fixes in notebook 04's order (lr, warmup, min_lr and
+  the per-update schedule with the higher lr, the tokenizer for speed, smaller evals), then
+  the model's size, the data (data-limited when the doctor says `memorizing`, so the two
+  agree), the best checkpoint, regularization, the ladder and the doctor;
+  `checklist(items)`: those items as markdown, each linked to the lesson that measured it.
 - The leaderboard: `record_result(path, row)` writes one row per (name, config) into a
   JSON-lines file (atomically; a re-run replaces its row), `read_leaderboards(paths)` merges
   several students' files and `format_leaderboard(rows)` prints them best first (in bits per
@@ -27,6 +32,7 @@ training is slmlab.train's, caching slmlab.experiments', the ladder slmlab.diagn
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,6 +44,7 @@ import torch
 from . import files
 from .callbacks import Callback
 from .config import Config, validate
+from .diagnostics import lint
 from .paths import runs_dir
 from .presets import preset, profile
 from .train import eval_batch_losses
@@ -51,6 +58,7 @@ __all__ = [
     "sample_text",
     "SampleRecorder",
     "eval_standard_error",
+    "next_run_items",
     "checklist",
     "default_board",
     "record_result",
@@ -173,6 +181,126 @@ def eval_standard_error(model: torch.nn.Module, data, cfg: Config, device=None) 
 
 # ---------------------------------------------------------------------------
 # The checklist for the next run
+
+
+def next_run_items(
+    cfg: Config, history, findings, *, bits_per_byte: float, eval_se: float, bigram: float | None = None
+) -> list[tuple[str, str, str]]:
+    """The checklist for the next run, as (what to do, what this run measured, where) items:
+    first how to read a run (count updates, lint, the init check), then the fixes in notebook
+    04's order (lr, warmup, min_lr with the per-update schedule and the higher lr, the
+    tokenizer for speed, smaller evals), then the model's size, the data, the best checkpoint,
+    regularization and the doctor. The data item follows the doctor: a run it calls
+    `memorizing` is data-limited (more distinct text first), any other is told more time.
+
+    history: the run's History; findings: diagnose(history, ladder)'s; bits_per_byte: the
+    best val's; eval_se: one eval's standard error in nats; bigram: the bigram rung in nats."""
+    m, t, meta = cfg.model, cfg.train, history.meta
+    last_step, last_eval = history.steps[-1], history.evals[-1]
+    updates, passes = last_step["step"], last_step["tokens"] / meta["n_train_tokens"]
+    best_step, best_val = history.best_val()
+    gap = last_eval["val_loss"] - last_eval["train_loss"]
+    why = {"time": "the time budget", None: "max_steps"}.get(history.stop_reason, history.stop_reason)
+    bytes_per_token = meta["val_bytes"] / meta["n_val_tokens"]
+    codes = {f.code for f in findings}
+    serious = [f.code for f in findings if f.severity != "info"]
+    linted = [f.code for f in lint(cfg) if f.severity != "info"]
+    memorizing = "memorizing" in codes
+    if memorizing:
+        data = (
+            "Your run is data-limited: get more distinct text before more time.",
+            f"This run read its {meta['n_train_tokens']:,} train tokens {passes:.1f} times, and train ended "
+            f"{gap:.3f} nats below val while val still fell: the doctor says `memorizing`. More time on "
+            f"the same text buys less with every pass.",
+            "05_data_size.ipynb, §3 Where overfitting starts",
+        )
+    else:
+        data = (
+            "Count the passes over your text; while train and val stay together, more time first.",
+            f"This run read its {meta['n_train_tokens']:,} train tokens {passes:.1f} times; gap at the end "
+            f"{gap:+.3f} nats" + ("; the doctor says `still_improving`." if "still_improving" in codes else "."),
+            "05_data_size.ipynb, §3 Where overfitting starts; "
+            "11_model_size.ipynb, §4 At fixed compute: which size wins?",
+        )
+    below = (
+        ""
+        if bigram is None
+        else f"{abs(bigram - best_val):.2f} nats {'below' if best_val < bigram else 'above'} bigram; "
+    )
+    return [
+        (
+            "Count optimizer updates, not loop iterations.",
+            f"This run: {updates} updates of {cfg.tokens_per_step:,} tokens ({t.micro_batch_size} x "
+            f'{t.grad_accum_steps} micro-batches of {m.block_size}); the student\'s "20,000 iterations" were '
+            f"625 updates.",
+            "04_val_loss_9_clinic.ipynb, §1 The published run, on the axes that explain it",
+        ),
+        (
+            "Lint the config and the script before training (`python -m slmlab lint`).",
+            "This config: " + (", ".join(f"`{c}`" for c in linted) or "no error or warning") + ".",
+            "04_val_loss_9_clinic.ipynb, §2 Their files, read as they are: the lint and the doctor",
+        ),
+        (
+            "Check the loss at init and that one batch can be memorized.",
+            f"At init: ln V = {math.log(meta['vocab_size']):.2f}.",
+            "03_train_and_sample.ipynb, §4 Health checks before a long run",
+        ),
+        (
+            "1. The lr first; search it at random, not on a grid.",
+            f"This run: lr {t.lr:g}.",
+            "08_learning_rate_and_warmup.ipynb, §2 An lr sweep: too low crawls, too high stalls; "
+            "12_hyperparameter_search.ipynb, §4 Grid, random and TPE with the same budget",
+        ),
+        (
+            "2. Warm up from 0, briefly.",
+            f"This run: {t.warmup_steps} updates from 0.",
+            "08_learning_rate_and_warmup.ipynb, §4 Warmup at a too-high lr",
+        ),
+        (
+            "3. min_lr below lr, and the schedule stepped once per optimizer update, together with the "
+            "higher lr, not alone; let it end with the budget.",
+            f"This run: lr {t.lr:g} -> min_lr {t.min_lr:g} over {updates} updates, ended by {why}, "
+            f"last lr {last_step['lr']:.2e}.",
+            "04_val_loss_9_clinic.ipynb, §3 Their schedule, rebuilt with the real torch schedulers; "
+            "12_hyperparameter_search.ipynb, §7 The chat answer's new config, one change at a time",
+        ),
+        (
+            "4. Fit the tokenizer to your text, for speed; compare runs in bits per byte when tokenizers differ.",
+            f"This run: {cfg.data.tokenizer}, V = {meta['vocab_size']:,}, {bytes_per_token:.2f} bytes per token; "
+            f"best val {bits_per_byte:.4f} bits per byte.",
+            "01_data_and_tokenizers.ipynb, §3 Tokens per byte, and the size of the vocabulary; "
+            "01_data_and_tokenizers.ipynb, §5 The loss ladder per tokenizer, in bits per byte",
+        ),
+        (
+            "5. Smaller evals: enough batches to see a difference, and no more.",
+            f"{t.eval_batches} batches every {t.eval_interval} updates: one eval is good to {eval_se:.4f} nats.",
+            "03_train_and_sample.ipynb, §5 How noisy is one evaluation?",
+        ),
+        (
+            "Size the model for the budget: smaller gets more updates; wide before deep on a CPU.",
+            f"This run: {m.n_layer} x {m.n_embd}, {meta['n_params']:,} parameters, {updates} updates.",
+            "11_model_size.ipynb, §4 At fixed compute: which size wins?",
+        ),
+        data,
+        (
+            "Keep the best checkpoint; stop at the best eval.",
+            f"Best val {best_val:.3f} at update {best_step} of {updates}.",
+            "05_data_size.ipynb, §4 Early stopping keeps the best checkpoint",
+        ),
+        (
+            "Regularize only when val and train part, after more text.",
+            f"Gap at the end {gap:+.3f} nats"
+            + ("; more text first, then dropout or weight decay." if memorizing else ": nothing to regularize yet."),
+            '06_dropout.ipynb, §4 Verdict on C4, "raise dropout to 0.2-0.3"; '
+            '07_weight_decay.ipynb, §6 Verdict on C3, "adjust weight decay"',
+        ),
+        (
+            "Read the curve on the ladder, and ask the doctor.",
+            f"{below}the doctor: " + (", ".join(f"`{c}`" for c in serious) or "nothing to fix") + ".",
+            "00_start_here.ipynb, §4 What does a loss of 9 mean? The loss ladder; "
+            "10_activations_and_gradients.ipynb, §7 The doctor names each run",
+        ),
+    ]
 
 
 def checklist(items: Iterable[tuple[str, str, str]]) -> str:

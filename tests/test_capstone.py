@@ -2,6 +2,8 @@
 training, and a cached run gives its text back) and the leaderboard files (one row per name
 and config, atomic, merged across students), and `python -m slmlab leaderboard`."""
 
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -185,3 +187,88 @@ def test_the_checklist_links_every_lesson_it_names():
         "[06_dropout.ipynb](06_dropout.ipynb))"
     )
     assert second.endswith("([04_val_loss_9_clinic.ipynb](04_val_loss_9_clinic.ipynb), §2)")
+
+
+# ---------------------------------------------------------------------------
+# The checklist for the next run: 04's order, and the doctor's word on the data
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+FIXES_IN_04S_ORDER = (
+    "1. The lr first",
+    "2. Warm up from 0",
+    "3. min_lr below lr",
+    "4. Fit the tokenizer",
+    "5. Smaller",
+)
+
+
+def budget_history(val, train, n_train_tokens):
+    """A capstone-shaped history: six evals 250 updates apart, 2,048 tokens an update, ended by time."""
+    from slmlab.history import History
+
+    steps = [{"kind": "step", "step": s, "loss": 3.0, "lr": 2e-4, "tokens": s * 2048} for s in range(250, 1501, 250)]
+    evals = [
+        {"kind": "eval", "step": st["step"], "val_loss": v, "train_loss": tr, "tokens": st["tokens"]}
+        for st, v, tr in zip(steps, val, train)
+    ]
+    meta = {
+        "n_train_tokens": n_train_tokens,
+        "vocab_size": 4353,
+        "val_bytes": 193_959,
+        "n_val_tokens": 48_430,
+        "n_params": 5_261_568,
+        "tokens_per_step": 2048,
+    }
+    return History(steps, evals, preset("tinystories-cpu").to_dict(), meta, "time")
+
+
+def items_for(h):
+    from slmlab.diagnostics import diagnose
+
+    cfg = preset("tinystories-cpu").replace(time_budget=600.0)
+    findings = diagnose(h)
+    return capstone.next_run_items(cfg, h, findings, bits_per_byte=1.15, eval_se=0.02, bigram=4.27), findings
+
+
+def test_the_next_run_checklist_follows_04s_order_and_agrees_with_the_doctor():
+    data_limited = budget_history([4.2, 3.69, 3.45, 3.32, 3.24, 3.196], [4.15, 3.55, 3.2, 2.95, 2.72, 2.54], 463_935)
+    items, findings = items_for(data_limited)
+    whats = [what for what, _, _ in items]
+    assert whats[0] == "Count optimizer updates, not loop iterations."
+    at = [next(i for i, w in enumerate(whats) if w.startswith(fix)) for fix in FIXES_IN_04S_ORDER]
+    assert at == sorted(at), whats  # lr, warmup, min_lr + per-update stepping, tokenizer, evals
+    assert "memorizing" in {f.code for f in findings}
+    data = next(item for item in items if "data-limited" in item[0])
+    assert "6.6 times" in data[1] and "0.656 nats below val" in data[1] and "`memorizing`" in data[1]
+    text = " ".join(" ".join(item) for item in items)
+    assert "time_budget" not in text and "more time first" not in text
+    underfit = budget_history([4.2, 3.8, 3.6, 3.5, 3.44, 3.40], [4.19, 3.78, 3.57, 3.46, 3.40, 3.35], 4_000_000)
+    items, findings = items_for(underfit)
+    codes = {f.code for f in findings}
+    assert "still_improving" in codes and "memorizing" not in codes
+    assert not any("data-limited" in what for what, _, _ in items)
+    assert any("more time first" in what and "0.8 times" in measured for what, measured, _ in items)
+
+
+def section_titles(notebook: str) -> dict[int, set[str]]:
+    """{section number: its '## N. Title' title and every '### Title' inside it} of a notebook's source."""
+    titles: dict[int, set[str]] = {}
+    number = None
+    for line in (NOTEBOOKS / notebook.replace(".ipynb", ".py")).read_text(encoding="utf-8").splitlines():
+        if (m := re.match(r"# ## (\d+)\. (.+)$", line)) is not None:
+            number = int(m[1])
+            titles[number] = {m[2].strip()}
+        elif (m := re.match(r"# ### (.+)$", line)) is not None and number is not None:
+            titles[number].add(m[1].strip())
+    return titles
+
+
+def test_every_reference_of_the_checklist_names_a_section_that_exists():
+    items, _ = items_for(budget_history([4.2, 3.7, 3.4, 3.3, 3.2, 3.1], [4.2, 3.6, 3.2, 2.9, 2.7, 2.5], 463_935))
+    for _, _, where in items:
+        for ref in where.split(";"):
+            notebook, _, section = (part.strip() for part in ref.partition(","))
+            m = re.match(r"§(\d+) (.+)$", section)
+            assert m, f"{ref!r}: write 'NN_topic.ipynb, §N Title'"
+            titles = section_titles(notebook)
+            assert m[2] in titles.get(int(m[1]), set()), f"{notebook} has no §{m[1]} {m[2]!r}: {titles.get(int(m[1]))}"

@@ -284,6 +284,78 @@ def test_made_up_overfitting_noise_and_val_below_train():
     assert f["val_below_train"].notebook == "06_dropout" and f["val_below_train"].severity == "info"
 
 
+def capstone_like(val, train, n_train_tokens=None, tokens_per_step=2048, every=250):
+    """An eval-only history in the shape of 13's run: val and train in eval mode at each eval,
+    the tokens seen at each, and (when given) how many train tokens the run had."""
+    steps = [every * (i + 1) for i in range(len(val))]
+    meta = {"tokens_per_step": tokens_per_step} | ({"n_train_tokens": n_train_tokens} if n_train_tokens else {})
+    h = d.history_from_evals(
+        dict(zip(steps, val)), train_by_step=dict(zip(steps, train)), vocab_size=4353, config=preset("smoke").to_dict()
+    )
+    h.meta.update(meta)
+    for e in h.evals:
+        e["tokens"] = e["step"] * tokens_per_step
+    h.stop_reason = "time"
+    return h
+
+
+# 13's run on the 2 MB TinyStories sample (cpu profile): val still falls, train pulls away
+MEMORIZING_VAL = [4.20, 3.69, 3.45, 3.32, 3.24, 3.196]
+MEMORIZING_TRAIN = [4.15, 3.55, 3.20, 2.95, 2.72, 2.540]
+
+
+def test_memorizing_while_val_still_falls_is_not_train_longer():
+    h = capstone_like(MEMORIZING_VAL, MEMORIZING_TRAIN, n_train_tokens=463_935)  # 6.6 passes at the end
+    f = {x.code: x for x in d.diagnose(h)}
+    assert "memorizing" in f and not {"still_improving", "overfitting"} & set(f), list(f)
+    m = f["memorizing"]
+    assert m.data["epochs"] == pytest.approx(6 * 250 * 2048 / 463_935) and m.data["gap"] == pytest.approx(0.656)
+    assert "more distinct text" in m.message and "6.6 passes" in m.message and "still falling" in m.message
+    assert "time_budget" not in m.message and m.notebook == "05_data_size"
+    unknown = capstone_like(MEMORIZING_VAL, MEMORIZING_TRAIN)  # passes unknown: the growing gap says it
+    g = {x.code: x for x in d.diagnose(unknown)}
+    assert "memorizing" in g and g["memorizing"].data["gap_growth"] == pytest.approx(0.656 - 0.25)
+    # the same gap with less than one pass: not memorization (no train token was seen twice)
+    once = capstone_like(MEMORIZING_VAL, MEMORIZING_TRAIN, n_train_tokens=10_000_000)
+    assert {"still_improving"} <= codes(d.diagnose(once)) and "memorizing" not in codes(d.diagnose(once))
+    # passes unknown and a gap that does not grow: a val text unlike train, not memorization
+    flat = capstone_like(MEMORIZING_VAL, [v - 0.4 for v in MEMORIZING_VAL])
+    assert "memorizing" not in codes(d.diagnose(flat))
+
+
+def test_memorizing_does_not_fire_on_a_healthy_underfit_run_or_the_students_log():
+    underfit = capstone_like([4.2, 3.8, 3.6, 3.5, 3.44, 3.40], [4.19, 3.78, 3.57, 3.46, 3.40, 3.35], 4_000_000)
+    found = codes(d.diagnose(underfit))  # 0.77 passes, gap 0.05: more time is the right advice
+    assert "still_improving" in found and "memorizing" not in found, found
+    many_passes_small_gap = capstone_like([4.2, 3.8, 3.6, 3.5, 3.44, 3.40], [4.19, 3.78, 3.5, 3.3, 3.2, 3.15], 300_000)
+    assert "memorizing" not in codes(d.diagnose(many_passes_small_gap))  # gap 0.25 < 0.3 after 10 passes
+    # the student's recipe as its log printed it (train and val in eval mode, every 500 iterations; a few prints)
+    printed = {
+        500: (9.4434, 9.4478),
+        1000: (8.4843, 8.4880),
+        5000: (4.2813, 4.2910),
+        10000: (3.1863, 3.1901),
+        15000: (2.6693, 2.6762),
+        17500: (2.4941, 2.5027),
+        19000: (2.4027, 2.4082),
+        19500: (2.3933, 2.3935),
+    }
+    student = d.history_from_evals(
+        {s: v for s, (_, v) in printed.items()}, train_by_step={s: t for s, (t, _) in printed.items()}, vocab_size=50257
+    )
+    assert "memorizing" not in codes(d.diagnose(student))  # train within 0.01 of val
+    assert "memorizing" not in codes(d.diagnose(d.student_history()))
+
+
+def test_memorizing_does_not_fire_on_the_students_real_log(shared_data):
+    from pathlib import Path
+
+    log = Path(shared_data) / "student_runs" / "vizuara_slm_log.txt"
+    for accum in (None, 32):  # steps as printed, and as optimizer updates (04 reads it both ways)
+        found = codes(d.checkup(log, vocab_size=50257, grad_accum_steps=accum).findings)
+        assert "still_improving" in found and "memorizing" not in found, found
+
+
 def test_made_up_spiky_and_slow_curves():
     rng = np.random.default_rng(0)
     base = 3.0 * np.exp(-np.arange(200) / 60) + 1.0 + 0.02 * rng.standard_normal(200)
@@ -372,35 +444,42 @@ def test_doctor_on_real_overfitting_run():
     assert not {"lr_too_low", "still_improving", "diverged"} & set(found), list(found)
 
 
-def test_doctor_on_real_overfitting_run_on_synthetic_text():
-    """900 training characters (0.3% of the smoke corpus) and 200 updates (160 and fewer show
-    no overfitting yet): val turns up after step ~120."""
+def small_text_run(max_steps: int):
+    """900 training characters (0.3% of the smoke corpus) at lr 1e-2, an eval every 20 updates:
+    (its history, its ladder)."""
     from slmlab.data import prepare
 
-    cfg = preset("smoke", data_fraction=0.003, micro_batch_size=16)
-    small = prepare(cfg.data)
+    changes = dict(data_fraction=0.003, micro_batch_size=16)
+    small = prepare(preset("smoke", **changes).data)
     h = run(
-        small,
-        max_steps=200,
-        lr=1e-2,
-        min_lr=1e-2,
-        eval_interval=20,
-        eval_batches=8,
-        log_interval=20,
-        data_fraction=0.003,
-        micro_batch_size=16,
+        small, max_steps=max_steps, lr=1e-2, min_lr=1e-2, eval_interval=20, eval_batches=8, log_interval=20, **changes
     )
-    found = {f.code: f for f in d.diagnose(h, d.ladder(small))}
+    return h, d.ladder(small)
+
+
+def test_doctor_on_real_overfitting_run_on_synthetic_text():
+    """200 updates (160 and fewer show no overfitting yet): val turns up after step ~120."""
+    h, lad = small_text_run(200)
+    found = {f.code: f for f in d.diagnose(h, lad)}
     assert "overfitting" in found, list(found)
     assert found["overfitting"].data["best_step"] < 200
-    assert not {"lr_too_low", "diverged"} & set(found)
+    assert not {"lr_too_low", "diverged", "memorizing"} & set(found)
+
+
+def test_doctor_on_real_memorizing_run_whose_val_still_falls():
+    """The same text stopped at 120 updates, before val turns up: val falls at every eval
+    after 40 while train pulls 0.6 nats away, after more than 30 passes."""
+    h, lad = small_text_run(120)
+    found = {f.code: f for f in d.diagnose(h, lad)}
+    assert "memorizing" in found and not {"overfitting", "still_improving"} & set(found), list(found)
+    assert found["memorizing"].data["epochs"] > 10 and found["memorizing"].data["gap"] > 0.3
 
 
 def test_doctor_on_real_run_stopped_too_early(data, ladder):
     h = run(data, max_steps=100, lr=1e-2, min_lr=1e-2, eval_interval=10, eval_batches=8)
     found = {f.code: f for f in d.diagnose(h, ladder)}
     assert "still_improving" in found and found["still_improving"].data["slope_per_1000"] < 0, list(found)
-    assert not {"overfitting", "diverged", "lr_too_high"} & set(found)
+    assert not {"overfitting", "diverged", "lr_too_high", "memorizing"} & set(found)
 
 
 def test_doctor_on_real_run_with_too_high_an_lr(data, ladder):
@@ -464,7 +543,7 @@ def normal_run(data):
 
 def test_doctor_does_not_misfire_on_a_normal_run(normal_run, ladder):
     found = codes(d.diagnose(normal_run[0], ladder))
-    assert not {"diverged", "lr_too_high", "lr_too_low", "overfitting"} & found, found
+    assert not {"diverged", "lr_too_high", "lr_too_low", "overfitting", "memorizing"} & found, found
     assert "ladder_position" in found
     assert d.clipped_fraction(normal_run[0]) is not None
 

@@ -26,7 +26,15 @@ from .config_lint import STUDENT_CONFIG, normalize_config
 from .findings import Finding, fmt_number, rank
 from .loss_ladder import STUDENT_PUBLISHED, Ladder, ladder_dict, place_on_ladder
 
-__all__ = ["Curves", "diagnose", "history_from_evals", "student_history", "clipped_fraction", "curves"]
+__all__ = [
+    "Curves",
+    "diagnose",
+    "history_from_evals",
+    "student_history",
+    "clipped_fraction",
+    "curves",
+    "passes_over_data",
+]
 
 MIN_EFFECT_NATS = 0.02  # changes smaller than this are read as noise, whatever the curve
 
@@ -53,6 +61,7 @@ class Curves:
     unit: str  # what a step counts, one word: "update", "micro-step", "iter", "step"
     meta: dict  # the History's meta (vocab_size, epochs, format, ...)
     events: tuple = ()  # checkpoint saves and resumes: {kind, line, after_step, before_step}
+    epochs: float | None = None  # passes over the train tokens at the last record; None when unknown
 
 
 def curves(history, ladder: Ladder | dict | None = None) -> Curves:
@@ -79,7 +88,22 @@ def curves(history, ladder: Ladder | dict | None = None) -> Curves:
         str(meta.get("step_unit") or "step").split()[0],
         meta,
         tuple(meta.get("events") or ()),
+        passes_over_data(h),
     )
+
+
+def passes_over_data(h: History) -> float | None:
+    """How many times the run read its train tokens by its last record: tokens seen over
+    meta's n_train_tokens (slmlab's runs), else a log's own epoch count (meta's epochs), else None."""
+    meta = h.meta or {}
+    n_train, last = meta.get("n_train_tokens"), (h.evals or h.steps or [None])[-1]
+    if n_train and last is not None:
+        try:
+            return float(h._x(last, "tokens")) / float(n_train)
+        except Exception:  # no tokens in the records and a config without tokens_per_step
+            pass
+    epochs = meta.get("epochs")  # a Hugging Face trainer_state's epoch at its last record
+    return float(epochs) if epochs else None
 
 
 def normalized_config(h: History) -> dict:
@@ -490,7 +514,10 @@ def _dr_above_bigram(c: Curves) -> Finding | None:
 FAR_FROM_TRAINED_NATS = 0.1  # a run 25% longer would still gain this much: it stopped mid-descent
 
 
-def _dr_still_improving(c: Curves) -> Finding | None:
+def _late_gain(c: Curves) -> tuple[float, float] | None:
+    """(slope in nats per step, projected gain) when val is still falling at the end by more
+    than its noise: the gain is what a run 25% longer would get at the slower of the last
+    segment's slope and the fit over the last quarter of the evals; None otherwise."""
     x, v = finite(c.eval_steps, c.val)
     if len(v) < 3 or np.argmin(v) < len(v) - 2:
         return None
@@ -501,6 +528,15 @@ def _dr_still_improving(c: Curves) -> Finding | None:
     gain = -slope * 0.25 * x[-1]  # what a run 25% longer would gain at that slope
     if slope >= 0 or gain < max(0.01, 2 * _noise_sd(v), 0.005 * v[-1]):
         return None
+    return slope, gain
+
+
+def _dr_still_improving(c: Curves) -> Finding | None:
+    late = _late_gain(c)
+    if late is None or _memorizing(c) is not None:
+        return None  # a run that memorizes while val falls gets `memorizing`, not "train longer"
+    slope, gain = late
+    x, v = finite(c.eval_steps, c.val)
     unit = c.unit
     far = "far from trained: " if gain >= FAR_FROM_TRAINED_NATS else ""
     return Finding(
@@ -536,6 +572,76 @@ def _not_overfitting(c: Curves) -> str:
 
 
 FAR_GAP_NATS = 0.3  # val this far above train (and 15% of val) is far above it
+
+
+MEMORIZING_GAP_NATS = 0.3  # val this far above train, both in eval mode, is memorized text
+GAP_GROWTH_NATS = 0.1  # a gap that grew this much over the last evals is still opening
+
+
+def _memorizing(c: Curves) -> dict | None:
+    """The numbers of a run that memorizes while val is still at its lowest, or None: val
+    MEMORIZING_GAP_NATS or more above train (both in eval mode) at the last eval, with more
+    than one pass over the train tokens, or (passes unknown) a gap that grew GAP_GROWTH_NATS
+    or more over the last evals. Fewer passes than one: a gap is the val text's difference,
+    not memorization. Val already rising is `overfitting`'s."""
+    x, v = finite(c.eval_steps, c.val)
+    if len(v) < 2 or len(c.train) != len(c.val) or not np.isfinite(c.train[-3:]).all():
+        return None
+    gaps = (c.val - c.train)[np.isfinite(c.val)]
+    k = min(4, len(gaps))
+    gap, growth = float(gaps[-1]), float(gaps[-1] - gaps[-k])
+    growing = k >= 3 and growth >= GAP_GROWTH_NATS and bool((np.diff(gaps[-k:]) > -MIN_EFFECT_NATS).all())
+    if gap < MEMORIZING_GAP_NATS or (c.epochs is not None and c.epochs <= 1) or (c.epochs is None and not growing):
+        return None
+    if _dr_overfitting(c) is not None:
+        return None
+    return {
+        "gap": gap,
+        "val": float(v[-1]),
+        "train": float(c.train[-1]),
+        "epochs": c.epochs,
+        "gap_growth": growth,
+        "growth_evals": k,
+        "best_val": float(v.min()),
+        "best_step": int(x[int(np.argmin(v))]),
+    }
+
+
+def _dr_memorizing(c: Curves) -> Finding | None:
+    """Memorization before val turns up: train pulls away from val while val still falls (or
+    is flat at its best). Training longer on the same text buys less with every pass."""
+    m = _memorizing(c)
+    if m is None:
+        return None
+    u = c.unit
+    passes = (
+        f"after {m['epochs']:.1f} passes over the {c.meta['n_train_tokens']:,} train tokens"
+        if m["epochs"] is not None and c.meta.get("n_train_tokens")
+        else f"after {m['epochs']:.1f} passes over the train data"
+        if m["epochs"] is not None
+        else f"and the gap grew {m['gap_growth']:+.3f} over the last {m['growth_evals']} evals"
+    )
+    late = _late_gain(c)
+    if late is not None:
+        m.update(slope_per_1000=late[0] * 1000, projected_gain=late[1])
+        val_txt = (
+            f"val is still falling ({-late[0] * 1000:.3g} nats per 1000 {u}s lately; 25% more {u}s would "
+            f"gain up to ~{late[1]:.2f} nats)"
+        )
+    else:
+        val_txt = f"val is at or near its lowest ({m['best_val']:.3f} at {u} {m['best_step']:,})"
+    return Finding(
+        "memorizing",
+        "warning",
+        f"train {m['train']:.3f} is {m['gap']:.3f} nats below val {m['val']:.3f} (both in eval mode) "
+        f"{passes}, while {val_txt}: the model has begun to memorize its training text before val "
+        f"turns up. This run is limited by its data more than by its time: more updates re-read the "
+        f"same tokens, and each pass buys less. Fix, in this order: more distinct text (05); keep the "
+        f"best checkpoint and stop at the best eval (05); dropout or weight decay to narrow the gap "
+        f"(06, 07). Training longer on the same text is not the first fix.",
+        m,
+        "05_data_size",
+    )
 
 
 def _dr_overfitting(c: Curves) -> Finding | None:
@@ -845,6 +951,7 @@ _DOCTOR_RULES = [
     _dr_lr_too_high,
     _dr_spike_after_resume,
     _dr_overfitting,
+    _dr_memorizing,
     _dr_no_validation,
     _dr_lr_too_low,
     _dr_still_improving,

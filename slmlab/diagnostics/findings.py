@@ -55,6 +55,7 @@ _PRIORITY = [
     "spike_after_resume",
     "above_bigram",
     "overfitting",
+    "memorizing",
     "no_validation",
     "eval_overhead",
     "lr_too_low",
