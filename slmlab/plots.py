@@ -260,6 +260,9 @@ def _run_label(item: Any, i: int, given: str | None, label_by: Any) -> str:
     return run_label({f: cfg[f] for f in fields})
 
 
+_LINE_STYLES = ("-", "--", "-.", ":")  # overlay(dashes=True): one per run, in turn
+
+
 def overlay(
     runs: Any,
     key: str = "val_loss",
@@ -271,6 +274,7 @@ def overlay(
     beta: float | None = None,
     bits_per_byte: bool = False,
     title: str | None = None,
+    dashes: bool = False,
     ax=None,
     figsize=(8, 4.5),
 ) -> Figure:
@@ -281,9 +285,12 @@ def overlay(
     label_by: see `_run_label`. beta: EMA smoothing; default 0.9 for per-step keys, none for evals.
     bits_per_byte: a loss key in bits per byte of each run's own val text (runs with different
     tokenizers side by side), and the rungs that know theirs.
+    dashes: each run its own line style as well as its colour, so a run that ends where another
+    does (two changes with the same effect) is not hidden under it.
     """
     items, names = _items(runs)
     fig, ax = _axes(ax, figsize)
+    styles = _LINE_STYLES if dashes else ("-",)
     for i, (item, color) in enumerate(zip(items, _colors(len(items)), strict=True)):
         h = as_history(item)
         on_evals = any(r.get(key) is not None for r in h.evals)
@@ -294,7 +301,8 @@ def overlay(
         ax.plot(
             xs,
             smooth(ys, b) if b else ys,
-            "o-" if on_evals else "-",
+            marker="o" if on_evals else None,
+            ls=styles[i % len(styles)],
             ms=3,
             color=color,
             label=_run_label(item, i, names[i], label_by),

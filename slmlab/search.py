@@ -342,8 +342,11 @@ def search(
 
 def plot(kind: str, study, **kw):
     """An optuna.visualization.matplotlib plot (history, importances, contour, slice,
-    intermediate), without its ExperimentalWarning."""
+    intermediate), without its ExperimentalWarning, and without its style: Optuna switches
+    matplotlib to ggplot for the whole session (`plt.style.use`), so later figures would get its
+    grey background; the plot is drawn inside an rc_context that puts the settings back."""
     optuna = _optuna()
+    import matplotlib
     import optuna.visualization.matplotlib as ovm
 
     fns = {
@@ -355,6 +358,6 @@ def plot(kind: str, study, **kw):
     }
     if kind not in fns:
         raise ValueError(f"plot kind {kind!r} is unknown; use one of {', '.join(fns)}")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return fns[kind](study, **kw)

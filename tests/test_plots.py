@@ -103,6 +103,11 @@ def test_curves_overlay_isolation_of_real_runs(real_runs, real_ladder, tmp_path)
     assert "lr=0.003" in texts(fig)
     render(fig)
     render(plots.overlay(real_runs, "grad_norm"))
+    lines = lambda f: f.axes[0].get_lines()[: len(real_runs)]  # noqa: E731 - the runs' lines, not the rungs
+    assert {line.get_linestyle() for line in lines(fig)} == {"-"}
+    dashed = plots.overlay(real_runs, "val_loss", ladder=real_ladder, dashes=True)
+    assert len({line.get_linestyle() for line in lines(dashed)}) == min(len(real_runs), 4)  # none hides another
+    assert all(line.get_marker() == "o" for line in lines(dashed))  # evals keep their dots
     fig = plots.overlay(real_runs[:1], "val_loss", ladder=real_ladder, bits_per_byte=True)
     h = real_runs[0].history
     want = np.array([e["val_loss"] for e in h.evals]) / np.log(2) / h.meta["val_bytes_per_token"]

@@ -123,3 +123,28 @@ def test_grid_points_and_bad_spaces():
         search(CFG, {"lr": (1e-4, 1e-2)})
     with pytest.raises(ConfigError, match="sampler 'bayes' is unknown"):
         search(CFG, SPACE, sampler="bayes")
+
+
+def test_fewer_evals_train_the_same_run(runs):
+    # 12's trials evaluate every 75 updates, not 25: an eval draws no random numbers of training
+    # (no dropout in eval mode, its own batch sampler), so the run and the evals it shares are the same
+    cfg = CFG.replace(dropout=0.1)
+    every3 = experiments.run(cfg, progress=False).history
+    every6 = experiments.run(cfg.replace(eval_interval=6), progress=False).history
+    assert [e["step"] for e in every6.evals] == [6, 12]
+    assert [s["loss"] for s in every6.steps] == [s["loss"] for s in every3.steps]
+    assert [e["val_loss"] for e in every6.evals] == [e["val_loss"] for e in every3.evals if e["step"] % 6 == 0]
+
+
+def test_optuna_plots_leave_the_matplotlib_style_as_it_was(runs):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from slmlab.search import plot
+
+    study = search(CFG, SPACE, sampler="random", n_trials=2, prune=False, study_name="style")
+    before = matplotlib.rcParams["axes.facecolor"]
+    ax = plot("history", study)
+    plt.close(ax.figure)
+    assert ax.get_facecolor() != matplotlib.colors.to_rgba(before)  # Optuna's ggplot look, inside its plot
+    assert matplotlib.rcParams["axes.facecolor"] == before  # and not after it
