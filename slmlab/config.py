@@ -88,6 +88,8 @@ class DataConfig:
     val_fraction: float = 0.1  # share of documents held out when no val split
     corpus_bytes: int = 2_000_000  # size cap: synthetic text made, download cap
     data_seed: int = 1234  # synthetic generator seed and document split
+    sampling: str = "random"  # train windows: random (any offset) | chunks (offsets a multiple of block_size)
+    input_noise: float = 0.0  # share of train INPUT tokens swapped for a random train token; targets clean
 
 
 @dataclass
@@ -306,6 +308,8 @@ _DATA_RULES: list[_Rule] = [
     ),
     ("corpus", lambda v: v != "file:", "corpus='file:' names no path; write file:path/to/text.txt or a folder"),
     ("tokenizer", is_known_tokenizer, "tokenizer={v!r} is unknown; use char, gpt2 or bpe-N (N merges, e.g. bpe-4096)"),
+    ("sampling", lambda v: v in ("random", "chunks"), "sampling={v!r} is unknown; use random or chunks"),
+    ("input_noise", lambda v: 0.0 <= v < 1.0, "input_noise={v} must be in [0, 1), e.g. 0.1 (0 turns it off)"),
 ]
 
 

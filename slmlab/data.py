@@ -24,7 +24,8 @@ Holds
   warning; `val_chars_dropped` in the manifest); val_bytes counts them anyway.
 - `TokenData`: the two memmapped token arrays, the tokenizer and the manifest.
 - `BatchSampler`: seeded random windows -> x, y (B, T) int64, exact resume; under
-  torchrun each rank its slice of one global batch.
+  torchrun each rank its slice of one global batch. Options for notebook 05's
+  augmentation arms: fixed chunks instead of random offsets, noise on the inputs.
 - `check_block_size`: a ConfigError when a split is shorter than block_size + 1.
 
 It leaves to others: where text comes from (slmlab.corpora), how it becomes
@@ -402,10 +403,18 @@ def _count_docs(train: np.ndarray, eot_id: int, manifest: dict, fraction: float)
 
 
 class BatchSampler:
-    """Random windows of block_size + 1 tokens -> x, y (B, T) int64; seeded, resumable.
+    """Windows of block_size + 1 tokens -> x, y (B, T) int64; seeded, resumable.
+
+    sampling="random" (the default): a window may start at any token, so a text of n
+    tokens gives about n different windows. sampling="chunks": only at multiples of
+    block_size, the n / block_size fixed non-overlapping chunks many LM pipelines cut
+    once (notebook 05 measures the difference). input_noise=p: each input token is
+    swapped, with probability p, for a token drawn at random from `tokens` (so noise
+    follows the text's own token frequencies); the targets y stay the clean text. The
+    noise has its own generator, so the windows are the same with and without it.
 
     Data-parallel (world_size > 1): every rank draws the same global batch of
-    batch_size x world_size windows from the same seed and keeps its slice
+    batch_size x world_size windows (and noise) from the same seed and keeps its slice
     [rank*B, (rank+1)*B), so N ranks of B train on exactly the windows that one
     process of N*B would.
     """
@@ -420,28 +429,49 @@ class BatchSampler:
         *,
         rank: int = 0,
         world_size: int = 1,
+        sampling: str = "random",
+        input_noise: float = 0.0,
     ):
         if len(tokens) < block_size + 1:
             raise ConfigError(
                 f"block_size={block_size} needs at least {block_size + 1} tokens, "
                 f"this split has {len(tokens)}; use a smaller block_size or more data"
             )
+        if sampling not in ("random", "chunks"):
+            raise ConfigError(f"sampling={sampling!r} is unknown; use random or chunks")
         self.tokens, self.block_size, self.batch_size = tokens, block_size, batch_size
         self.rank, self.world_size = rank, world_size
+        self.sampling, self.input_noise = sampling, input_noise
         self.device = torch.device(device)
         self.rng = np.random.default_rng(seed)
+        self.noise_rng = np.random.default_rng([seed, 1]) if input_noise > 0 else None  # its own stream
         self._offsets = np.arange(block_size + 1)  # (T+1,)
 
+    def _starts(self) -> np.ndarray:
+        """The first token of each window of the global batch: (world * B,)."""
+        n = self.batch_size * self.world_size
+        if self.sampling == "chunks":  # chunk k is tokens[k*T : k*T + T + 1]
+            return self.rng.integers(0, (len(self.tokens) - 1) // self.block_size, size=n) * self.block_size
+        return self.rng.integers(0, len(self.tokens) - self.block_size, size=n)
+
+    def _noisy(self, x: np.ndarray) -> np.ndarray:
+        """x (B, T) with a share input_noise of its tokens swapped for random train tokens. The
+        noise is drawn for the global batch and sliced like the windows (exact under torchrun)."""
+        shape, rows = (self.batch_size * self.world_size, x.shape[1]), self._rows()
+        hit = (self.noise_rng.random(shape) < self.input_noise)[rows]  # (B, T)
+        swap = self.tokens[self.noise_rng.integers(0, len(self.tokens), size=shape)[rows]]  # (B, T)
+        return np.where(hit, swap, x)
+
+    def _rows(self) -> slice:
+        """This rank's rows of the global batch."""
+        return slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
+
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One batch: y is x shifted left by one token."""
-        starts = self.rng.integers(
-            0, len(self.tokens) - self.block_size, size=self.batch_size * self.world_size
-        )  # (world * B,) global
-        if self.world_size > 1:
-            starts = starts[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]  # (B,) this rank's
-        window = self.tokens[starts[:, None] + self._offsets]  # (B, T+1), one gather, no loop
-        buf = torch.from_numpy(window.astype(np.int64))  # (B, T+1)
-        x, y = buf[:, :-1], buf[:, 1:]  # (B, T), (B, T)
+        """One batch: y is x shifted left by one token (x noised when input_noise > 0)."""
+        starts = self._starts()[self._rows()]  # (B,) this rank's (all of them alone)
+        window = self.tokens[starts[:, None] + self._offsets].astype(np.int64)  # (B, T+1), one gather, no loop
+        x = self._noisy(window[:, :-1]) if self.noise_rng is not None else window[:, :-1]  # (B, T)
+        x, y = torch.from_numpy(x), torch.from_numpy(window)[:, 1:]  # (B, T), (B, T)
         if self.device.type == "cuda":
             x = x.contiguous().pin_memory().to(self.device, non_blocking=True)
             y = y.contiguous().pin_memory().to(self.device, non_blocking=True)
@@ -450,15 +480,20 @@ class BatchSampler:
         return x, y
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "bit_generator": self.rng.bit_generator.state,
             "block_size": self.block_size,
             "batch_size": self.batch_size,
         }
+        if self.noise_rng is not None:
+            state["noise_bit_generator"] = self.noise_rng.bit_generator.state
+        return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore the generator exactly: the next batches are those the saved run drew."""
+        """Restore the generators exactly: the next batches are those the saved run drew."""
         self.rng.bit_generator.state = state["bit_generator"]
+        if self.noise_rng is not None and "noise_bit_generator" in state:
+            self.noise_rng.bit_generator.state = state["noise_bit_generator"]
 
 
 def check_block_size(data: TokenData, block_size: int) -> None:

@@ -263,8 +263,9 @@ class Trainer:
         self.scaler = self.device.grad_scaler()
         self.shard = self.dist.shard()  # this rank's slice of every batch, trained or evaluated ({}: all)
         t, where = cfg.train, str(self.device.torch_device)
+        aug = {"sampling": cfg.data.sampling, "input_noise": cfg.data.input_noise}  # 05's augmentation; off by default
         self.sampler = BatchSampler(
-            self.data.train, cfg.model.block_size, t.micro_batch_size, t.seed, where, **self.shard
+            self.data.train, cfg.model.block_size, t.micro_batch_size, t.seed, where, **self.shard, **aug
         )
         self.callbacks = [*callbacks, *_stock_callbacks(cfg, self.out_dir, progress and main)]
         meta = _meta(cfg, self.data, self.model, self.device) | self.dist.meta(cfg)  # torchrun: world_size, batch

@@ -276,6 +276,41 @@ def test_batch_sampler_exact_resume():
         assert torch.equal(ex[0], got[0]) and torch.equal(ex[1], got[1])
 
 
+def test_fixed_chunks_start_only_at_multiples_of_block_size():
+    """sampling="chunks": every window is one of the n // T fixed chunks, and all of them are used;
+    the default reaches offsets that are not multiples of T."""
+    tokens = np.arange(1000, dtype=np.uint16)  # a token's id is its position
+    T = 16
+    chunks = BatchSampler(tokens, T, 64, seed=0, sampling="chunks")
+    starts = torch.cat([chunks.next()[0][:, 0] for _ in range(20)]).numpy()  # (1280,)
+    assert set(starts % T) == {0} and set(starts // T) == set(range((len(tokens) - 1) // T))
+    free = torch.cat([BatchSampler(tokens, T, 64, seed=0).next()[0][:, 0] for _ in range(3)]).numpy()
+    assert len(set(free % T)) > 1
+
+
+def test_input_noise_swaps_about_p_of_the_inputs_and_no_target():
+    """input_noise=p: about p of x changes, y is the clean text, and the windows are the same as
+    without noise (the noise has its own generator), also after an exact resume."""
+    tokens = np.random.default_rng(0).integers(0, 60000, 20000).astype(np.uint32)  # few chance repeats
+    clean, noisy = BatchSampler(tokens, 64, 32, seed=5), BatchSampler(tokens, 64, 32, seed=5, input_noise=0.2)
+    changed = []
+    for _ in range(10):
+        (xc, yc), (xn, yn) = clean.next(), noisy.next()
+        assert torch.equal(yc, yn)  # the targets: the same clean windows
+        changed.append((xc != xn).float().mean().item())
+    assert 0.17 < np.mean(changed) < 0.23
+    state = json.loads(json.dumps(noisy.state_dict()))
+    expected = noisy.next()
+    again = BatchSampler(tokens, 64, 32, seed=0, input_noise=0.2)
+    again.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(expected, again.next(), strict=True))
+
+
+def test_an_unknown_sampling_is_refused():
+    with pytest.raises(ConfigError, match="sampling='grid'"):
+        BatchSampler(np.arange(100), 8, 2, seed=0, sampling="grid")
+
+
 def test_block_size_errors_name_the_fix(fake):
     data = prepare(cfg(data_fraction=0.05))
     n_val = len(data.val)

@@ -263,7 +263,13 @@ def test_the_defaults_of_fields_added_after_the_key_version():
     """Such a field is left out of the key at its default, so changing that default would let
     a run cached at the old one pass for the new: bump KEY_VERSION then."""
     later = {k: v for k, v in Config().flat().items() if k not in ex._KEYED_FIELDS}
-    assert later == {"time_budget": 0.0, "optimizer": "adamw", "muon_lr": 0.02}, (
+    assert later == {
+        "time_budget": 0.0,
+        "optimizer": "adamw",
+        "muon_lr": 0.02,
+        "sampling": "random",
+        "input_noise": 0.0,
+    }, (
         "a field was added after KEY_VERSION (add its default here; nothing else to do), or the "
         "default of one of these changed (bump KEY_VERSION and list every field in _KEYED_FIELDS)"
     )
