@@ -184,7 +184,7 @@ every = cfg.train.eval_interval * cfg.tokens_per_step  # tokens between two eval
 print(
     f"\none eval interval ({cfg.train.eval_interval} updates) is "
     + ", ".join(
-        f"{every / r.history.meta['n_train_tokens']:.1f} epochs at {r.config.data.data_fraction:g}" for r in first_seed
+        f"{every / r.history.meta['n_train_tokens']:.3g} epochs at {r.config.data.data_fraction:g}" for r in first_seed
     )
 )
 
