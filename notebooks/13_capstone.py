@@ -133,7 +133,7 @@ display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} 
 # even while val still falls: more time re-reads the same stories, and each pass buys less.
 
 # %%
-from slmlab.diagnostics.doctor import MEMORIZING_GAP_NATS
+from slmlab.diagnostics import MEMORIZING_GAP_NATS
 
 man = data.manifest
 n_train, tokens_seen = h.meta["n_train_tokens"], h.steps[-1]["tokens"]

@@ -42,7 +42,7 @@ It reads histories (slmlab.history), models and token files; it draws nothing
 
 from .checkup import Checkup, checkup, read_any
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
-from .doctor import Curves, clipped_fraction, diagnose, history_from_evals, student_history
+from .doctor import MEMORIZING_GAP_NATS, Curves, clipped_fraction, diagnose, history_from_evals, student_history
 from .findings import SEVERITIES, Finding, findings_table, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
@@ -106,6 +106,7 @@ __all__ = [
     "diagnose_stats",
     "history_from_evals",
     "student_history",
+    "MEMORIZING_GAP_NATS",
     "clipped_fraction",
     "checkup",
     "Checkup",
