@@ -77,5 +77,5 @@ check_prediction(prediction, final_val, baseline=(0.1, final_val(0.1)), setting=
 # %% [markdown]
 # In the cpu run no decay ended at 1.751 against the baseline's 1.744, as expected; decay
 # 1.0 ended at 1.701, lower, but by less than this guess: the brake on learning takes back
-# most of what the guard against memorizing gives (notebook 07, section 6: within the seed
+# most of what the guard against memorizing gives (notebook 07, section 7: within the seed
 # noise).
