@@ -386,12 +386,13 @@ print(
 
 # %% [markdown]
 # Every effect the asserts below check is several times its seed spread, printed above and
-# in section 4 (the smallest margins are the last line's and section 4's). The first two are what dropout does wherever it is
-# measured; the other three are the outcome of this budget (300 updates), so they run in the
-# cpu profile only; the third is section 4's cost in best val on the tiny text (its final
-# val, just past the margin, is printed, not asserted). On another CPU, dtype or seed your
-# numbers will differ a little; if an assert fails, read the printed lines: they say by how
-# much each effect beat, or missed, twice the spread of your own seeds.
+# in section 4 (the smallest margins are the last line's and section 4's). The first two are
+# what dropout does wherever it is measured; the other three are the outcome of this budget
+# (300 updates), so they run in the cpu profile only; the third is section 4's cost in best
+# val on the tiny text (its final val, just past the margin, is printed, not asserted). On
+# another CPU, dtype or seed your numbers will differ a little; if an assert fails, read the
+# printed lines: they say by how much each effect beat, or missed, twice the spread of your
+# own seeds.
 
 # %%
 if not lesson.smoke:  # what dropout does wherever it is measured: beyond twice the seed spread (printed above)
