@@ -291,8 +291,8 @@ def next_run_items(
             "Regularize only when val and train part, after more text.",
             f"Gap at the end {gap:+.3f} nats"
             + ("; more text first, then dropout or weight decay." if memorizing else ": nothing to regularize yet."),
-            '06_dropout.ipynb, §4 Verdict on C4, "raise dropout to 0.2-0.3"; '
-            '07_weight_decay.ipynb, §6 Verdict on C3, "adjust weight decay"',
+            '06_dropout.ipynb, §5 Verdict on C4, "raise dropout to 0.2-0.3"; '
+            '07_weight_decay.ipynb, §7 Verdict on C3, "adjust weight decay"',
         ),
         (
             "Read the curve on the ladder, and ask the doctor.",
