@@ -378,7 +378,7 @@ for m, e in tiny_fx.items():
 # 3.0 ends 1.103 lower, 12 and 22 times the seed spread of the final val (0.049). The train
 # loss still ends near 0.1 at every value: decay does not stop the memorizing, it limits the
 # damage memorizing does to val after the best point. The early-stopped best moves far less:
-# -0.019 at 1.0 (within the noise) and -0.069 at 3.0, 2.7 times its seed spread (0.025), just
+# -0.018 at 1.0 (within the noise) and -0.069 at 3.0, 2.7 times its seed spread (0.025), just
 # past the margin; and early stopping
 # alone (best val 4.174 without decay) keeps more than decay 3.0 left to run to the end
 # (4.308). Decay 3.0, the dashboard's value that cost 0.143 nats on the 2% text, is the best
