@@ -29,6 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
+import os
+import queue
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +40,8 @@ from typing import Any
 
 from .callbacks import Callback
 from .config import Config, ConfigError
+from .data import prepare
+from .device import default_threads, pick_device
 from .experiments import Run, config_key
 from .experiments import run as run_cached
 from .history import STOPPED
@@ -48,6 +54,8 @@ __all__ = [
     "Choice",
     "grid",
     "search",
+    "search_many",
+    "StudyFailed",
     "objective",
     "trial_config",
     "updates_trained",
@@ -283,6 +291,14 @@ def _retry_interrupted(optuna, study) -> None:
         study.enqueue_trial(t.params, skip_if_exists=False)
 
 
+def _check_search(cfg: Config, space: Mapping[str, Any], sampler: str, n_trials: int) -> None:
+    _check_space(cfg, space)
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler {sampler!r} is unknown; use one of {', '.join(SAMPLERS)}")
+    if n_trials < 1:
+        raise ConfigError(f"n_trials={n_trials}: use at least 1")
+
+
 def search(
     cfg: Config,
     space: Mapping[str, Dimension],
@@ -308,11 +324,7 @@ def search(
     enqueue: params to try first (e.g. the recipe you start from), once per study.
     """
     optuna = _optuna()
-    _check_space(cfg, space)
-    if sampler not in SAMPLERS:
-        raise ConfigError(f"sampler {sampler!r} is unknown; use one of {', '.join(SAMPLERS)}")
-    if n_trials < 1:
-        raise ConfigError(f"n_trials={n_trials}: use at least 1")
+    _check_search(cfg, space, sampler, n_trials)
     pruner = (
         optuna.pruners.MedianPruner(
             n_startup_trials=startup_trials,
@@ -338,6 +350,133 @@ def search(
     if left > 0:
         study.optimize(objective(cfg, space, progress=progress), n_trials=left)
     return study
+
+
+# ---------------------------------------------------------------------------
+# Many studies: two (or more) at a time, each in its own 1-thread process
+
+
+class StudyFailed(RuntimeError):
+    """A study of search_many failed in its process; the message names the study and the error."""
+
+
+def search_many(
+    cfg: Config,
+    space: Mapping[str, Dimension],
+    studies: Sequence[tuple[str, int]],
+    *,
+    workers: int | None = None,
+    n_trials: int = 12,
+    **kw,
+) -> dict[tuple[str, int], Any]:
+    """Run (or resume) one study per (sampler, seed) in `studies`; returns {(sampler, seed): Study},
+    in the order given, each as `search(cfg, space, sampler=..., seed=..., n_trials=..., **kw)`
+    returns it.
+
+    workers: how many studies run at once, each in its own process with one torch thread
+    (SLMLAB_THREADS=1): a tiny model uses a second thread poorly, so two 1-thread studies on two
+    cores finish sooner than two 2-thread ones in a row. None: on a CPU, one process per core
+    this process may use (slmlab.device.default_threads, so SLMLAB_THREADS=1 means one), at most
+    one per study; on a GPU, 1. workers=1 runs them here, one after another. A study's result
+    does not depend on the process that ran it, except the last bits of float32 sums (1 thread
+    sums in another order than 2). One line per finished study: sampler, seed, best val, seconds.
+    The processes are started with 'spawn' (Jupyter, macOS, Windows): from a script, call this
+    under `if __name__ == "__main__":`. A study that fails raises StudyFailed naming it; an
+    interrupt (Ctrl-C, the kernel's stop button) ends every process it started.
+    """
+    if "study_name" in kw:
+        raise ConfigError("search_many names each study itself (study_name_for); drop study_name")
+    studies = [(s, int(seed)) for s, seed in studies]
+    if len(set(studies)) != len(studies):
+        raise ConfigError(f"search_many: a (sampler, seed) is given twice in {studies}")
+    for s, _ in studies:
+        _check_search(cfg, space, s, n_trials)
+    kw = {**kw, "n_trials": n_trials}
+    if workers is None:
+        workers = default_threads() if pick_device(cfg.train.device) == "cpu" else 1
+    workers = max(1, min(workers, len(studies)))
+    if workers > 1:
+        prepare(cfg.data)  # the token files, once, before the processes that read them
+        _in_processes(cfg, space, studies, workers, kw)
+    out = {}
+    for s, seed in studies:  # a stored, finished study loads at once; workers=1: it runs here
+        t0 = time.perf_counter()
+        out[s, seed] = search(cfg, space, sampler=s, seed=seed, **kw)
+        if workers == 1:
+            print(_done_line(s, seed, out[s, seed], time.perf_counter() - t0), flush=True)
+    return out
+
+
+def _done_line(sampler: str, seed: int, study, seconds: float) -> str:
+    complete = [t.value for t in study.trials if t.state.name == "COMPLETE"]
+    best = f"best val {min(complete):.3f}" if complete else "no complete trial"
+    return f"{sampler} seed {seed}: {best}, {len(study.trials)} trials, {seconds:.0f} s"
+
+
+def _in_processes(cfg: Config, space, studies: list[tuple[str, int]], workers: int, kw: dict) -> None:
+    """Run the studies in `workers` spawned 1-thread processes; print a line as each one ends."""
+    ctx = multiprocessing.get_context("spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for task in studies:
+        tasks.put(task)
+    for _ in range(workers):
+        tasks.put(None)  # one stop sign per process
+    procs = [ctx.Process(target=_worker, args=(cfg, space, kw, tasks, results), daemon=True) for _ in range(workers)]
+    try:
+        for p in procs:
+            p.start()
+        left = len(studies)
+        while left:
+            try:
+                (s, seed), error, line = results.get(timeout=1.0)
+            except queue.Empty:
+                _check_alive(procs, results)
+                continue
+            if error:
+                raise StudyFailed(f"study {s} seed {seed} failed in its process: {error}")
+            print(line, flush=True)
+            left -= 1
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()  # a run folder's lock and a study's RUNNING trial are taken over next time
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+def _check_alive(procs, results) -> None:
+    """Raise StudyFailed when a study process died (killed, out of memory) or all ended too soon."""
+    crashed = [p for p in procs if p.exitcode not in (None, 0)]
+    if crashed or not (any(p.is_alive() for p in procs) or not results.empty()):
+        code = crashed[0].exitcode if crashed else 0
+        raise StudyFailed(f"a study process ended (exit code {code}) before its studies did")
+
+
+def _worker(cfg: Config, space, kw: dict, tasks, results) -> None:
+    """A study process: one torch thread; runs the studies it takes from `tasks` until a stop sign."""
+    os.environ["SLMLAB_THREADS"] = "1"  # slmlab.device.setup, called by each trial's Trainer, reads it
+    parent = multiprocessing.parent_process()
+    try:
+        while parent is None or parent.is_alive():
+            try:
+                task = tasks.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if task is None:
+                return
+            s, seed = task
+            t0 = time.perf_counter()
+            try:
+                study = search(cfg, space, sampler=s, seed=seed, **kw)
+            except Exception as e:  # the parent raises it, naming the study, in one line
+                results.put((task, " ".join(f"{type(e).__name__}: {e}".split()), None))
+                return
+            results.put((task, None, _done_line(s, seed, study, time.perf_counter() - t0)))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent ends us, quietly
+        return
 
 
 def plot(kind: str, study, **kw):

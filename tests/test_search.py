@@ -148,3 +148,58 @@ def test_optuna_plots_leave_the_matplotlib_style_as_it_was(runs):
     plt.close(ax.figure)
     assert ax.get_facecolor() != matplotlib.colors.to_rgba(before)  # Optuna's ggplot look, inside its plot
     assert matplotlib.rcParams["axes.facecolor"] == before  # and not after it
+
+
+# ---------------------------------------------------------------------------
+# Many studies at once: search_many
+
+
+TWO = [("random", 0), ("tpe", 1)]
+
+
+@pytest.mark.slow  # two spawned processes import torch and optuna: seconds
+def test_studies_in_two_processes_find_what_one_process_finds(tmp_path, monkeypatch, capsys):
+    from slmlab.search import search_many
+
+    found = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("SLMLAB_RUNS_DIR", str(tmp_path / f"runs{workers}"))
+        found[workers] = search_many(CFG, SPACE, TWO, workers=workers, n_trials=2, prune=False)
+        assert list(found[workers]) == TWO
+        stored = sorted(p.name for p in (tmp_path / f"runs{workers}" / "studies").glob("*.log"))
+        assert stored == sorted(f"{study_name_for(CFG, SPACE, s, seed)}.log" for s, seed in TWO)
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith(("random seed 0: best val", "tpe seed 1: best val")) for line in lines) == 4
+    for key in TWO:
+        one, two = found[1][key], found[2][key]
+        assert _states(two) == ["COMPLETE"] * 2 and len(one.trials) == 2
+        assert [t.params for t in two.trials] == [t.params for t in one.trials]
+        # one thread sums in another order than two: the last bits of float32 differ, no more
+        assert [t.value for t in two.trials] == pytest.approx([t.value for t in one.trials], rel=1e-4)
+        assert two.best_params == one.best_params
+        for t in two.trials:  # each trained in a study process with one torch thread
+            run = experiments.load_run(tmp_path / "runs2" / t.user_attrs["run_dir"])
+            assert run.history.meta["threads"] == 1
+
+
+@pytest.mark.slow
+def test_a_study_that_fails_in_its_process_is_named_in_one_line(runs):
+    from slmlab.search import StudyFailed, search_many
+
+    bad = {"dropout": Choice([1.5])}  # a config field, so the space passes; the trial's run rejects it
+    with pytest.raises(StudyFailed) as err:
+        search_many(CFG, bad, TWO, workers=2, n_trials=1, prune=False)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(("study random seed 0 failed", "study tpe seed 1 failed"))
+    assert msg.endswith("ConfigError: dropout=1.5 is outside [0, 1); use e.g. 0.0-0.3")
+
+
+def test_search_many_checks_before_it_starts_processes(runs):
+    from slmlab.search import search_many
+
+    with pytest.raises(ConfigError, match="sampler 'bayes' is unknown"):
+        search_many(CFG, SPACE, [("random", 0), ("bayes", 0)], workers=2)
+    with pytest.raises(ConfigError, match="given twice"):
+        search_many(CFG, SPACE, [("random", 0), ("random", 0)], workers=2)
+    with pytest.raises(ConfigError, match="drop study_name"):
+        search_many(CFG, SPACE, TWO, study_name="x")
