@@ -9,6 +9,11 @@ folder (an Optuna JournalStorage file, studies/<name>.log) and opened with
 towards `n_trials`, and a trial that was interrupted (kernel restart) is asked
 again with the same parameters, whose run folder then resumes from its checkpoint.
 
+`search_many(cfg, space, [(sampler, seed), ...])` runs several studies side by side, each in
+its own spawned process with one torch thread (a tiny model uses a second thread poorly), and
+returns them as `search` does; the studies' journal files are separate, and a run folder two
+studies ask for is trained by one process while the other waits (slmlab.runfolder's lock).
+
 A pruned trial's run stops "by hand" (history stop reason `stopped`): its folder is
 unfinished, so a later call for the same config without pruning trains it on from
 where it stopped instead of from scratch.
