@@ -505,7 +505,7 @@ if not lesson.smoke:
 #   chunks, the scarce text gave a best val 0.252 nats worse than windows at any offset (4.1 seed
 #   spreads) and a final val 0.974 worse. Those runs learned their 28 chunks, not the text: their
 #   last train loss, measured like every train loss here on windows at random offsets of the same
-#   text, is 2.034, against 0.062 for the runs that trained on such windows.
+#   text, is 2.029, against 0.062 for the runs that trained on such windows.
 # - **Noise on the inputs gave no measurable gain where it counts**: the best val moved +0.011
 #   (0.2 seed spreads). It did slow the rise after the best (the final val is 0.795 better): like
 #   the regularizers of 06 and 07, it delays memorizing, but early stopping (section 4) already
@@ -522,13 +522,14 @@ if not lesson.smoke:
 
 # %% [markdown]
 # ## What we measured
-# - **C2 "more data" holds, strongly, where data is scarce**: 0.3% of the data ends about 3.2
-#   nats worse than all of it, about 40 times the largest seed spread (two seeds per
-#   fraction; printed above). But it is not "the more the better" without limit: at this
-#   compute (307,200 tokens per run), 10% of the data (5.6 epochs) was within about 0.05
-#   nats of all of it. More data helps while the run would otherwise read the same text
-#   many times: here the two fractions that overfit had their best val after about 30 epochs
-#   (section 3; the evals resolve it only to within about 14 epochs at 0.3%).
+# - **C2 "more data" holds, strongly, where data is scarce**: 0.3% of the data has a best val
+#   about 3.2 nats worse than all of it, about 40 times the largest seed spread (two seeds per
+#   fraction; printed above), and ends about 4.4 nats worse. But it is not "the more the
+#   better" without limit: at this compute (307,200 tokens per run), 10% of the data (5.6
+#   epochs) was within about 0.05 nats of all of it. More data helps while the run would
+#   otherwise read the same text many times: here the two fractions that overfit had their
+#   best val after about 30 epochs (section 3; the evals resolve it only to within about 14
+#   epochs at 0.3%).
 # - **C5 "early stopping" holds as a safety net**: the scarce run stopped by itself at step
 #   125 instead of 300 (less than half the compute), and `best.pt` holds the step-50
 #   weights, more than a nat better than the last weights of the full run. It does not make
