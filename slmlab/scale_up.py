@@ -194,30 +194,32 @@ def tokenizer_arm(cfg: Config, tokenizer: str, tiny: bool) -> Config:
     return cfg.replace(tokenizer=tokenizer, vocab_size=None, max_steps=steps, min_lr=cfg.train.lr, eval_interval=every)
 
 
-LR_ORDER = (3e-3, 1e-2, 1e-3)  # the base and its neighbours first; 3e-4 after dropout
+LR_ORDER = (3e-3, 1e-2, 1e-3, 3e-4)  # the lessons' lr and its neighbours first
 
 
-def plan(tiny: bool = False, more_seeds: bool = False) -> list[tuple[str, str, Config]]:
+def plan(tiny: bool = False, more_seeds: bool = False, base_lr: float = BASE_LR) -> list[tuple[str, str, Config]]:
     """(group, name, config) of every run, most important first (a run cut short keeps what
-    finished): the base (lr 3e-3) and the lrs beside it, dropout 0.1, lr 3e-4, the base's second
-    seed, the tokenizer arms, the batch sizes; more_seeds adds a second seed of the lr, dropout
-    and batch runs at the end."""
-    base = base_config(tiny)
+    finished): the lr sweep, then at `base_lr` (main passes the sweep's best) dropout 0.1, the
+    base's second seed, the tokenizer arms and the batch sizes; more_seeds adds a second seed of
+    the lr, dropout and batch runs at the end."""
+    sweep = base_config(tiny)
+    base = sweep.replace(lr=base_lr, min_lr=base_lr / 10)
     s2 = SEEDS[1]
-
-    def lr_run(lr):
-        return ("lr", f"lr {lr:g}", base.replace(lr=lr, min_lr=lr / 10))
-
-    runs = [lr_run(lr) for lr in LR_ORDER]
+    runs = [("lr", f"lr {lr:g}", sweep.replace(lr=lr, min_lr=lr / 10)) for lr in LR_ORDER]
     runs += [("dropout", f"dropout {p:g}", base.replace(dropout=p)) for p in DROPOUTS if p]
-    runs += [lr_run(lr) for lr in LRS if lr not in LR_ORDER]
     runs += [("seed", f"base, seed {s2}", base.replace(seed=s2))]
     runs += [("tokenizer", tok, tokenizer_arm(base, tok, tiny)) for tok in _tokenizers(tiny)]
     runs += [("batch", f"batch {b}", at_batch(base, b)) for b in BATCHES if b != base.train.micro_batch_size]
     if more_seeds:
         runs += [(g, f"{n}, seed {s2}", c.replace(seed=s2)) for g, n, c in runs if g in ("lr", "dropout", "batch")]
-        runs = [r for r in runs if not (r[0] == "lr" and r[2].train.lr == BASE_LR and r[2].train.seed == s2)]
+        runs = [r for r in runs if not (r[0] == "lr" and r[2].train.lr == base_lr and r[2].train.seed == s2)]
     return runs
+
+
+def best_lr(runs: list[dict]) -> float | None:
+    """The lr of the sweep (first seed) with the lowest final val, once every lr has run."""
+    final = {r["lr"]: r["final_val"] for r in runs if r["group"] == "lr" and r["seed"] == SEEDS[0]}
+    return min(final, key=final.get) if set(final) >= set(LRS) else None
 
 
 def _record(group: str, name: str, r) -> dict:
@@ -360,6 +362,29 @@ def _clear(d: float, spread: float) -> bool:
     return not math.isnan(d) and abs(d) > K * (0 if math.isnan(spread) else spread)
 
 
+def proxy_text(key: str) -> str:
+    """What the lesson (and, where it ran, the GPU study) measured, for the table."""
+    p = PROXY[key]
+    if key == "lr":
+        return (
+            "final val "
+            + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in p["final_val"].items())
+            + f"; best {p['best']:g} (GPU study, 6 x 384, 100 updates: best {p['gpu_best']:g})"
+        )
+    if key == "batch":
+        return "final val " + ", ".join(f"batch {b}: {v:.3f}" for b, v in p["final_val"].items())
+    if key == "dropout":
+        b, g = p["best_val"], p["gpu_final_val"]
+        return (
+            f"best val 0: {b[0.0]:.3f}, 0.1: {b[0.1]:.3f} (0.1 costs {b[0.1] - b[0.0]:+.3f}); "
+            f"GPU study, 6 x 384, 100 updates: {g[0.1] - g[0.0]:+.3f}"
+        )
+    return (
+        f"bpe-4096 vs gpt2: {p['equal_time_bpb']:+.2f} bits per byte at equal time, "
+        f"{p['equal_updates_bpb']:+.2f} at equal updates"
+    )
+
+
 def verdict_lr(runs: list[dict], spread: float) -> dict:
     p = PROXY["lr"]
     rs = _non_tok(runs)
@@ -390,9 +415,7 @@ def verdict_lr(runs: list[dict], spread: float) -> dict:
         "key": "lr",
         "claim": f"(a) the lr order and the best lr ({p['lesson']})",
         "states": p["states"],
-        "proxy": "final val "
-        + ", ".join(f"{lr:g}: {v:.3f}" for lr, v in p["final_val"].items())
-        + f"; best {p['best']:g} (GPU study, 6 x 384, 100 updates: best {p['gpu_best']:g})",
+        "proxy": proxy_text("lr"),
         "here": here,
         "verdict": word,
         "held": held,
@@ -400,12 +423,12 @@ def verdict_lr(runs: list[dict], spread: float) -> dict:
     }
 
 
-def verdict_batch(runs: list[dict], spread: float) -> dict:
+def verdict_batch(runs: list[dict], spread: float, base_lr: float | None) -> dict:
     p = PROXY["batch"]
     rs = _non_tok(runs)
     mid = BASE_BATCH
     small, large = BATCHES[0], BATCHES[-1]
-    m = {b: _mean(rs, "final_val", lr=BASE_LR, batch=b, dropout=0.0)[0] for b in (small, mid, large)}
+    m = {b: _mean(rs, "final_val", lr=base_lr, batch=b, dropout=0.0)[0] for b in (small, mid, large)}
     if any(math.isnan(v) for v in m.values()):
         return _missing("batch", p)
     small_wins, large_loses = m[mid] - m[small], m[large] - m[mid]
@@ -419,7 +442,7 @@ def verdict_batch(runs: list[dict], spread: float) -> dict:
         "key": "batch",
         "claim": f"(b) batch size at equal tokens ({p['lesson']})",
         "states": p["states"],
-        "proxy": "final val " + ", ".join(f"batch {b}: {v:.3f}" for b, v in p["final_val"].items()),
+        "proxy": proxy_text("batch"),
         "here": "final val "
         + ", ".join(f"batch {b}: {v:.3f}" for b, v in m.items())
         + f"; {small} vs {mid} {_cmp(-small_wins, spread)}, {large} vs {mid} {_cmp(large_loses, spread)}",
@@ -429,22 +452,20 @@ def verdict_batch(runs: list[dict], spread: float) -> dict:
     }
 
 
-def verdict_dropout(runs: list[dict], spread_best: float) -> dict:
+def verdict_dropout(runs: list[dict], spread_best: float, base_lr: float | None) -> dict:
     p = PROXY["dropout"]
     rs = _non_tok(runs)
-    m = {d: _mean(rs, "best_val", lr=BASE_LR, batch=BASE_BATCH, dropout=d)[0] for d in DROPOUTS}
+    m = {d: _mean(rs, "best_val", lr=base_lr, batch=BASE_BATCH, dropout=d)[0] for d in DROPOUTS}
     if any(math.isnan(v) for v in m.values()):
         return _missing("dropout", p)
     cost = m[0.1] - m[0.0]
     held = cost > 0 and _clear(cost, spread_best)
     pc = p["best_val"][0.1] - p["best_val"][0.0]
-    gc = p["gpu_final_val"][0.1] - p["gpu_final_val"][0.0]
     return {
         "key": "dropout",
         "claim": f"(c) dropout's cost, 0 vs 0.1 ({p['lesson']})",
         "states": p["states"],
-        "proxy": f"best val 0: {p['best_val'][0.0]:.3f}, 0.1: {p['best_val'][0.1]:.3f} (0.1 costs {pc:+.3f}); "
-        f"GPU study, 6 x 384, 100 updates: {gc:+.3f}",
+        "proxy": proxy_text("dropout"),
         "here": f"best val 0: {m[0.0]:.3f}, 0.1: {m[0.1]:.3f}: 0.1 costs {_cmp(cost, spread_best)}",
         "verdict": "held"
         if held
@@ -474,12 +495,13 @@ def verdict_tokenizer(runs: list[dict], speed: dict | None, spread: float, tiny:
         "key": "tokenizer",
         "claim": f"(d) the tokenizer at equal wall time ({p['lesson']})",
         "states": p["states"],
-        "proxy": f"bpe-4096 vs gpt2: {p['equal_time_bpb']:+.2f} bits per byte at equal time, "
-        f"{p['equal_updates_bpb']:+.2f} at equal updates",
+        "proxy": proxy_text("tokenizer"),
         "here": f"{a} vs {b}: {_cmp(eq_time, spread_bpb)} bits per byte at equal time ({t_eq:.0f} s: "
         f"{na:.0f} vs {nb:.0f} updates, {sb / sa:.1f}x cheaper updates); {eq_up:+.3f} at {n_up} updates "
         f"(uniform start {start[a] - start[b]:+.3f})",
-        "verdict": "held" if held else "moved: no clear gain at equal time",
+        "verdict": "held"
+        if held
+        else (f"moved: {b} is better at equal time" if _clear(eq_time, spread_bpb) else "moved: no clear gain"),
         "held": held,
         "numbers": {
             "seconds_per_update": {a: sa, b: sb},
@@ -502,7 +524,7 @@ def _missing(key: str, p: dict) -> dict:
         "key": key,
         "claim": f"{names[key]} ({p['lesson']})",
         "states": p["states"],
-        "proxy": "",
+        "proxy": proxy_text(key),
         "here": "not run yet",
         "verdict": "not run",
         "held": None,
@@ -514,12 +536,13 @@ def verdicts(result: dict) -> list[dict]:
     """One row per verdict from the runs (and speed) of `result`; a verdict whose runs are not
     all there says 'not run'."""
     runs = result["runs"]
+    base_lr = best_lr(runs)
     spread, _ = seed_spread(runs, "final_val")
     spread_best, _ = seed_spread(runs, "best_val")
     return [
         verdict_lr(runs, spread),
-        verdict_batch(runs, spread),
-        verdict_dropout(runs, spread_best),
+        verdict_batch(runs, spread, base_lr),
+        verdict_dropout(runs, spread_best, base_lr),
         verdict_tokenizer(runs, result.get("speed"), spread, result.get("tiny", False)),
     ]
 
@@ -552,8 +575,14 @@ def table(result: dict) -> str:
         "(re-running reads them back).",
         f"Model {c['n_layer']} x {c['n_head']} x {c['n_embd']}, block {c['block_size']}, "
         f"{c['micro_batch_size']} x {c['block_size']} tokens per update, {c['max_steps']} updates, warmup "
-        f"{c['warmup_steps']}, cosine to lr/10, dropout {c['dropout']:g}, on {c['corpus']} with {c['tokenizer']}; "
-        "lr 3e-3 where the row does not vary it. The yardstick is the largest difference between two seeds of one "
+        f"{c['warmup_steps']}, cosine to lr/10, dropout {c['dropout']:g}, on {c['corpus']} with {c['tokenizer']}. "
+        + (
+            f"Where a row does not vary the lr: the sweep's best, {result['base_lr']:g} (the lessons ran theirs at "
+            "3e-3, below their best 0.01). "
+            if result.get("base_lr")
+            else ""
+        )
+        + "The yardstick is the largest difference between two seeds of one "
         + (
             f"setting ({spread:.3f} nats of final val, {n} setting(s) with two seeds); a difference counts above "
             f"{K:g}x it."
@@ -645,6 +674,7 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _say) -> in
             k: {kk: (_str_keys(vv) if isinstance(vv, dict) else vv) for kk, vv in v.items()} for k, v in PROXY.items()
         },
         "runs": [],
+        "base_lr": None,
         "speed": None,
     }
 
@@ -657,11 +687,15 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _say) -> in
         tmp.replace(out)
         write_table(md, table(result), HEADING)
 
-    for i, (group, name, cfg) in enumerate(specs):
+    for i in range(len(specs)):
+        group, name, cfg = specs[i]
         t0 = time.perf_counter()
         r = run(cfg, label=name, progress=False)
         rec = _record(group, name, r)
         result["runs"].append(rec)
+        if i + 1 == len(LR_ORDER):  # the sweep is done: the rest at its best lr
+            result["base_lr"] = best_lr(result["runs"])
+            specs = specs[: i + 1] + plan(args.tiny, args.more_seeds, result["base_lr"])[i + 1 :]
         log(
             f"{i + 1}/{len(specs)} {group} {name} seed {rec['seed']}: final val {rec['final_val']:.3f}, "
             f"best {rec['best_val']:.3f}, {rec['steps']} updates, {time.perf_counter() - t0:.0f} s"

@@ -16,7 +16,7 @@ def test_the_plan_is_4x256_on_the_tinystories_sample_with_bpe_4096():
     m, d, t = base.model, base.data, base.train
     assert (m.n_layer, m.n_embd, m.dropout, t.dtype) == (4, 256, 0.0, "float32")
     assert (d.corpus, d.tokenizer) == ("tinystories", "bpe-4096")
-    assert [g for g, _, _ in specs[:3]] == ["lr"] * 3 and specs[0][2].train.lr == su.BASE_LR  # the base first
+    assert [g for g, _, _ in specs[:4]] == ["lr"] * 4 and specs[0][2].train.lr == su.BASE_LR  # the sweep first
     assert sorted(c.train.lr for g, _, c in specs if g == "lr") == sorted(su.LRS)
     batch = {c.train.micro_batch_size: c for g, _, c in specs if g in ("batch", "lr") and c.train.lr == su.BASE_LR}
     assert {b: c.total_tokens for b, c in batch.items()} == {b: base.total_tokens for b in su.BATCHES}  # equal tokens
@@ -41,16 +41,27 @@ def _run(group, seed=1337, lr=su.BASE_LR, batch=su.BASE_BATCH, dropout=0.0, tok=
 
 
 def _made_up(lr_vals, batch_vals, dropout_best, spread=0.02):
+    """Runs with these final vals; the other groups at the sweep's best lr, as main runs them."""
+    best = min(lr_vals, key=lr_vals.get)
     runs = [_run("lr", lr=lr, final=v) for lr, v in lr_vals.items()]
-    runs.append(_run("seed", seed=2024, final=lr_vals[su.BASE_LR] + spread))
-    runs.append(_run("dropout", dropout=0.1, final=dropout_best, best=dropout_best))
-    runs += [_run("batch", batch=b, final=v) for b, v in batch_vals.items() if b != su.BASE_BATCH]
+    runs.append(_run("seed", seed=2024, lr=best, final=lr_vals[best] + spread))
+    runs.append(_run("dropout", lr=best, dropout=0.1, final=dropout_best, best=dropout_best))
+    runs += [_run("batch", lr=best, batch=b, final=v) for b, v in batch_vals.items() if b != su.BASE_BATCH]
     return {"runs": runs, "speed": None, "tiny": False}
+
+
+def test_the_runs_after_the_sweep_train_at_its_best_lr():
+    assert su.best_lr(_made_up({3e-4: 3.0, 1e-3: 2.5, 3e-3: 2.0}, {}, 2.0)["runs"]) is None  # the sweep unfinished
+    assert su.best_lr(_made_up({3e-4: 3.0, 1e-3: 1.9, 3e-3: 2.0, 1e-2: 2.4}, {}, 2.0)["runs"]) == 1e-3
+    specs = su.plan(base_lr=1e-3)
+    assert {c.train.lr for g, _, c in specs if g != "lr"} == {1e-3}
+    assert {c.train.min_lr for g, _, c in specs if g not in ("lr", "tokenizer")} == {1e-4}
+    assert su.plan()[:4] == specs[:4]  # the sweep itself does not depend on it
 
 
 def test_verdicts_say_held_when_the_lessons_order_holds_and_moved_when_it_does_not():
     held = _made_up({3e-4: 3.0, 1e-3: 2.5, 3e-3: 2.0, 1e-2: 1.8}, {2: 1.5, 32: 2.6}, 2.3)
-    v = {r["key"]: r for r in su.verdicts(held)}
+    v = {r["key"]: r for r in su.verdicts(held)}  # the rest at lr 0.01, the best
     assert v["lr"]["held"] and v["batch"]["held"] and v["dropout"]["held"]
     assert v["tokenizer"]["verdict"] == "not run"
     moved = _made_up({3e-4: 3.0, 1e-3: 2.03, 3e-3: 2.0, 1e-2: 2.4}, {2: 1.99, 32: 2.6}, 1.99)
