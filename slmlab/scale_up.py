@@ -341,10 +341,13 @@ def _non_tok(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r["group"] != "tokenizer"]
 
 
-def seed_spread(runs: list[dict], metric: str = "final_val") -> tuple[float, int]:
-    """The largest difference between two seeds of one setting, and how many settings had two."""
+def seed_spread(runs: list[dict], metric: str = "final_val", **match) -> tuple[float, int]:
+    """The largest difference between two seeds of one setting (among the runs whose fields
+    equal `match`: the settings one verdict compares), and how many settings had two."""
     groups: dict[tuple, list[float]] = {}
     for r in _non_tok(runs):
+        if any(r[k] != v for k, v in match.items()):
+            continue
         groups.setdefault((r["lr"], r["batch"], r["dropout"], r["tokenizer"]), []).append(r[metric])
     spreads = [max(v) - min(v) for v in groups.values() if len(v) > 1]
     return (max(spreads), len(spreads)) if spreads else (math.nan, 0)
@@ -537,13 +540,16 @@ def verdicts(result: dict) -> list[dict]:
     all there says 'not run'."""
     runs = result["runs"]
     base_lr = best_lr(runs)
-    spread, _ = seed_spread(runs, "final_val")
-    spread_best, _ = seed_spread(runs, "best_val")
+    # each verdict's yardstick: the seed spread of the settings it compares (as 06 and 09 measure it)
+    lr_spread = seed_spread(runs, "final_val", batch=BASE_BATCH, dropout=0.0)[0]
+    batch_spread = seed_spread(runs, "final_val", lr=base_lr, dropout=0.0)[0]
+    dropout_spread = seed_spread(runs, "best_val", lr=base_lr, batch=BASE_BATCH)[0]
+    base_spread = seed_spread(runs, "final_val", lr=base_lr, batch=BASE_BATCH, dropout=0.0)[0]
     return [
-        verdict_lr(runs, spread),
-        verdict_batch(runs, spread, base_lr),
-        verdict_dropout(runs, spread_best, base_lr),
-        verdict_tokenizer(runs, result.get("speed"), spread, result.get("tiny", False)),
+        verdict_lr(runs, lr_spread),
+        verdict_batch(runs, batch_spread, base_lr),
+        verdict_dropout(runs, dropout_spread, base_lr),
+        verdict_tokenizer(runs, result.get("speed"), base_spread, result.get("tiny", False)),
     ]
 
 
@@ -569,7 +575,7 @@ def table(result: dict) -> str:
     note = [
         "",
         f"{len(result['runs'])} of {result['planned']} runs"
-        + (" (unfinished: the rows that say 'not run' wait for the rest)" if not result["finished"] else "")
+        + (" (unfinished: each row uses the runs that finished)" if not result["finished"] else "")
         + f", {train_min:.0f} min of training in all (runs started {when}) on {result['host']['cpus']} "
         f"{result['host']['machine']} cores ({', '.join(sorted(devices))}), from `{result['command']}` "
         "(re-running reads them back).",
@@ -582,12 +588,12 @@ def table(result: dict) -> str:
             if result.get("base_lr")
             else ""
         )
-        + "The yardstick is the largest difference between two seeds of one "
+        + "Each row's yardstick is the largest difference between two seeds of one of the settings it compares "
         + (
-            f"setting ({spread:.3f} nats of final val, {n} setting(s) with two seeds); a difference counts above "
-            f"{K:g}x it."
+            f"({n} setting(s) had two seeds, each shown as their mean; the largest spread of any, {spread:.3f} nats "
+            f"of final val); a difference counts above {K:g}x it."
             if n
-            else "setting: none had two seeds yet."
+            else "(none had two seeds yet)."
         ),
     ]
     if sp:
