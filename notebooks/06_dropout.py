@@ -306,7 +306,7 @@ plots.overlay(dash.runs, "val_loss", label_by="dropout", ladder=lad, title="scar
 
 # %% [markdown]
 # Dropout 0.5 (one seed) continues the trend of the sweep, steeply: its best val loss is
-# 2.331 nats above dropout 0 (printed above): 4.063, far above the bigram rung (2.120). In
+# 2.337 nats above dropout 0 (printed above): 4.069, far above the bigram rung (2.120). In
 # the dashboard's picture it stays near the unigram rung for its first 50 updates.
 
 # %% [markdown]
@@ -426,7 +426,7 @@ if lesson.profile == "cpu":  # this budget's outcome (300 updates), with the sam
 #   back all of it, and that is not measured here.
 # - **C4, "raise dropout from 0.1 to 0.2-0.3": does not hold at this scale, at any amount of
 #   text tried.** Raising it
-#   from 0.1 to 0.2-0.3 cost 0.269 nats with the scarce text and 0.391 with all of it, and
+#   from 0.1 to 0.2-0.3 cost 0.269 nats with the scarce text and 0.392 with all of it, and
 #   even 0.1 was worse than none. It treats a symptom (the gap) and pays for it in val loss.
 #   It is also beside the point for the student: their run at val 9 was not overfitting at
 #   all (notebook 04), and for a model that has not seen its data even once, dropout is a
