@@ -97,11 +97,12 @@ print([(len(g["params"]), g["weight_decay"]) for g in opt.param_groups], "(tenso
 # to `min_lr` at `max_steps`. The usual reason given for warmup is that Adam's second-moment
 # estimates are poor for the first steps, so it should take small steps while they settle.
 # Notebook 08 (section 4) measures warmup at a too-high lr and tells another story: no run
-# there had a loss spike, with or without warmup, and warmup did not shrink the largest
-# gradient norms; what it bought was a start that does not stall (with 60 updates of warmup,
-# an lr three times the best trained to below bigram). **Steps are optimizer updates**: with
-# `grad_accum_steps=4`, one step is four forward/backward passes, and the schedule moves
-# once. The student's scheduler moved on every micro-step (notebook 04 shows what that did).
+# there had a loss spike, with or without warmup, and warmup did not consistently shrink the
+# largest gradient norms; what it bought was a start that does not stall (with 60 updates of
+# warmup, an lr three times the best trained to below bigram). **Steps are optimizer
+# updates**: with `grad_accum_steps=4`, one step is four forward/backward passes, and the
+# schedule moves once. The student's scheduler moved on every micro-step (notebook 04 shows
+# what that did).
 #
 # ### Exercise: write the schedule
 # `my_lr(step, lr, min_lr, warmup_steps, max_steps)`: linear warmup `lr * (step + 1) /

@@ -127,7 +127,7 @@ plt.show()
 # rung, better).
 # Too low (1e-4, 3e-4) and 300 updates are not enough: both runs end above the bigram rung
 # (by 2.828 and 1.533 nats). lr 1e-3 just reaches it (0.066 nats below). lr 3e-3 and 1e-2 end
-# well below it, the best single run (lr 0.01) by 1.339 nats, 0.584 bits per byte. One
+# well below it, the best single run (lr 0.01) by 1.341 nats, 0.585 bits per byte. One
 # half-decade further the runs fall off a cliff: at 3e-2 and 1e-1 the train loss drops to
 # about the unigram rung in the first few dozen updates, then only creeps (left panel), and
 # ends above bigram, worse than lr 3e-4. The finder's suggestion (0.002) and its steepest
@@ -154,7 +154,7 @@ for lr in (max(LRS), min(LRS), best_lr):
 # `above_bigram` ("under-trained for this budget: train longer or at a better lr") and
 # `still_improving`. That fix still points the right way, and the sweep says which way: a
 # higher lr. The good runs get only `still_improving`: at lr 0.01 a quarter more updates
-# would still gain up to ~0.10 nats, so 300 updates are early in training here too, but these
+# would still gain up to ~0.11 nats, so 300 updates are early in training here too, but these
 # models are well past the bigram rung.
 #
 # ## 3. How much do seeds move these numbers?
@@ -183,8 +183,8 @@ print(f"seed sd: {spread:.3f} nats at lr {low_lr:.2g}, {stats[best_lr][1]:.3f} a
 
 # %% [markdown]
 # This is the main finding of the notebook. At lr 0.01, the sweep's best, two of the three
-# seeds did not repeat the sweep's run: 2.273 and 2.163 against 0.782, both above the bigram
-# rung (the three seeds' mean, 1.740, is 0.381 nats below it). At a sixth of that lr the
+# seeds did not repeat the sweep's run: 2.312 and 2.309 against 0.780, both above the bigram
+# rung (the three seeds' mean, 1.800, is 0.320 nats below it). At a sixth of that lr the
 # three seeds agree (1.430, 1.448, 1.431; sd 0.010), on average 0.684 nats (0.298 bits per
 # byte) below bigram. lr 0.01 sits at the edge of the cliff that lr 0.03 fell off: on some
 # seeds it trains fast, on others it ends above bigram, and the sweep's best single run was
@@ -257,17 +257,18 @@ display(
 # %% [markdown]
 # Warmup decided whether this lr trains at all. With no warmup (two seeds) and with 20
 # updates of it (the sweep's run), lr 0.03 stays between the unigram and bigram rungs (val
-# 5.0-5.3 and 4.9 at update 100) and ends above bigram (4.258, 4.397; 4.017). With 60
-# updates of warmup both seeds pull away early (val 2.494 and 2.885 at update 100)
-# and end below bigram (1.082 and 1.416), in the range of the good lrs' seeds (section 3).
+# 5.0-5.2 and 4.8 at update 100) and ends above bigram (4.302, 4.374; 4.045). With 60
+# updates of warmup both seeds pull away early (val 2.505 and 2.861 at update 100)
+# and end below bigram (1.067 and 1.448), in the range of the good lrs' seeds (section 3).
 # It is not a lower average lr: the three schedules' mean lr differ by under 2% (0.0165,
 # 0.0164, 0.0162). What differs is the start: at update 20 the long warmup's lr is still
 # 0.0103, about where lr 0.01's own warmup ends, while the others are at the full 0.03.
 # Did warmup prevent blow-ups? Not in the sense of spikes: no run had a loss spike, the
-# largest gradient norm did not shrink with warmup (5.9 and 15.1 without it, 7.6 and 18.8 with
-# 60 updates), and the doctor's `lr_too_high` (a climb above the starting loss) fired at every
-# warmup length, on one of the two rescued runs too. What warmup bought here is a start that
-# does not stall: with it, an lr three times the best trains to below bigram.
+# largest gradient norm did not shrink consistently with warmup (5.7 and 85.1 without it, 7.6
+# and 18.8 with 60 updates: up on seed 1337, down on seed 1), and the doctor's `lr_too_high`
+# (a climb above the starting loss) fired at every warmup length, on one of the two rescued
+# runs too. What warmup bought here is a start that does not stall: with it, an lr three
+# times the best trains to below bigram.
 #
 # ## 5. The student's schedule bugs, trained
 #
@@ -369,7 +370,7 @@ display(
 #
 # The per-micro-step bug at lr 0.01 also cuts the warmup four-fold (20 scheduler steps run
 # out in 5 updates, from a third of the lr), then cycles the lr down and back up. At this
-# edge lr it cost a lot: +2.588 nats against the same seed scheduled right, +1.631 against
+# edge lr it cost a lot: +2.643 nats against the same seed scheduled right, +1.622 against
 # the three-seed mean, and the run ends above bigram. The doctor does not see a schedule
 # problem: it says `lr_too_high` and `above_bigram`, and its fixes (a lower lr, a longer
 # warmup) would undo what the bug did. This is one pair of runs at an lr where two seeds of
@@ -422,11 +423,12 @@ display(
 )
 
 # %% [markdown]
-# Clipping made no difference that one pair of runs can show at this lr: both stalled
-# above the bigram rung, with clipping off 0.122 nats lower. At lr 0.03 the gradient norm
-# passed 1.0 on only 6% of the logged updates, so clip 1.0 rarely acted, and two seeds of one
-# stalled setting (warmup 0, section 4) ended 4.258 and 4.397. The doctor's "keep grad_clip
-# on" is cheap insurance; what rescued this lr was warmup (section 4).
+# Clipping did not rescue this lr: both runs stalled above the bigram rung, with clipping off
+# 0.133 nats lower. That is one pair of runs in a stalled setting, where two seeds (warmup 0,
+# section 4) ended 4.302 and 4.374, 0.072 apart: too few runs to say clipping hurt. At lr
+# 0.03 the gradient norm passed 1.0 on only 11% of the logged updates, so clip 1.0 rarely
+# acted. The doctor's "keep grad_clip on" is cheap insurance; what rescued this lr was warmup
+# (section 4).
 
 # %% [markdown]
 # ## Verdict
@@ -494,16 +496,16 @@ if not lesson.smoke:
 # %% [markdown]
 # | claim | at this scale | verdict |
 # | --- | --- | --- |
-# | C9 find an lr between speed and stability | the U: both ends finish above bigram, 2.474 (lr 0.1) and 2.675 (lr 1e-4) nats worse than the worst good seed; the single-seed best (0.01) is at the edge, where two seeds of three end above bigram | holds, and the edge is closer than one sweep shows: pick from several seeds, or step back from the best point |
-# | C17 lr 6e-4 learns faster | from below the good range, 5.6x the lr (3e-4 -> 0.0017) gained 2.217 nats; 6x more again (-> 0.01) lost 0.303 on the mean (one seed gained, two lost) | holds when the old lr was below the good range (the student's 1e-4 for a 30M model likely was); from a good lr, 6x more is the cliff |
-# | C11 longer warmup for stability | at lr 0.03, warmup 60 vs none gained 2.842 nats (worst seed of each); no run had a loss spike and grad norms did not shrink | holds, strongly, as "lets a too-high lr train"; not as fewer spikes |
+# | C9 find an lr between speed and stability | the U: both ends finish above bigram, 2.372 (lr 0.1) and 2.637 (lr 1e-4) nats worse than the worst good seed; the single-seed best (0.01) is at the edge, where two seeds of three end above bigram | holds, and the edge is closer than one sweep shows: pick from several seeds, or step back from the best point |
+# | C17 lr 6e-4 learns faster | from below the good range, 5.6x the lr (3e-4 -> 0.0017) gained 2.217 nats; 6x more again (-> 0.01) lost 0.364 on the mean (one seed gained, two lost) | holds when the old lr was below the good range (the student's 1e-4 for a 30M model likely was); from a good lr, 6x more is the cliff |
+# | C11 longer warmup for stability | at lr 0.03, warmup 60 vs none gained 2.854 nats (worst seed of each); no run had a loss spike, and the largest grad norm rose on one seed and fell on the other | holds, strongly, as "lets a too-high lr train"; not as fewer spikes |
 # | C19 warmup 5000 is smoother | "5000" is 10% of their run; here 7% (20 updates) did not rescue lr 0.03 and 20% (60) did; at lr 0.0017, 7% was enough on all three seeds | the length that is enough depends on the lr: at a high lr, longer |
 # | C20 min_lr 1e-5 avoids stagnation | the min_lr > lr bug *helped* a too-low lr by 0.345 nats | the fix is right (the lr they set should be the lr they get), but not for "stagnation"; it pays off only together with a higher lr (C17) |
 #
 # ## What we measured
 # - The finder's suggestion (0.002) and the sweep's best single run (lr 0.01), sections 1-2;
 #   the good lrs end well below the bigram rung (by 0.684 nats on average at 0.0017, by
-#   1.339 at 0.01 on its lucky seed), the too-low and too-high ones above it.
+#   1.341 at 0.01 on its lucky seed), the too-low and too-high ones above it.
 # - The doctor at each end: `lr_too_high` at the top (the loss climbed above its start,
 #   then stalled); `above_bigram` at the bottom, not `lr_too_low`.
 # - The seed spread: 0.010 nats at lr 0.0017, while at lr 0.01 two seeds of three ended
@@ -511,6 +513,6 @@ if not lesson.smoke:
 # - Warmup at lr 0.03: 60 updates turned a stalled run into one below bigram on both seeds;
 #   not by a lower mean lr, nor by fewer spikes.
 # - Both schedule bugs trained, with the doctor's reading of each; clipping at lr 0.03
-#   (rarely active, no measurable effect).
+#   (rarely active; off, one run ended 0.133 nats lower, both stalled above bigram).
 #
 # Next: **09 · Batch size and accumulation**.

@@ -182,7 +182,7 @@ plt.show()
 # batch 4, 16 and 64, because the big batch has seen 4x and 16x the text; none of these
 # 75-update runs reaches the bigram rung. The val-train gaps are +0.016 to +0.029 nats for
 # every batch: nobody is overfitting. The speed cell, timed side by side, shows what the win
-# costs on this CPU: batch 4 trained at 0.68x batch 16's tokens/s (and batch 64 at 0.98x), so
+# costs on this CPU: batch 4 trained at 0.79x batch 16's tokens/s (and batch 64 at 0.93x), so
 # its 1,200 small updates take longer than batch 16's 300 for the same tokens.
 #
 # The log of each equal-token run says how its early updates went: lr, gradient norms,
@@ -283,7 +283,7 @@ display(
 )
 
 # %% [markdown]
-# In float32 the two ways differ by at most 7.15e-07 nats over 75 updates: rounding, and one
+# In float32 the two ways differ by at most 9.54e-07 nats over 75 updates: rounding, and one
 # line in the plot. The bf16 pair was skipped in this run, as the cell's first line says
 # (this course run set SLMLAB_CPU_BF16=0, so it trained in float32 only, as a CPU without
 # native bf16 would), so there is no bf16 difference to read here. On a CPU with native bf16
@@ -325,7 +325,7 @@ print(
 
 # %% [markdown]
 # The square-root rule helped: lr 0.006 took batch 64 from 2.394 to 1.889, 0.23 nats below
-# bigram. The linear rule overshot: lr 0.012 ended at 4.338, with gradient norms up to 15.7
+# bigram. The linear rule overshot: lr 0.012 ended at 4.447, with gradient norms up to 15.7
 # (3.1 at the base lr). That rule was derived for SGD, whose step is lr × gradient, and a
 # cleaner gradient does not make Adam's step shorter: Adam divides by the gradient's running
 # scale, so its step is about lr at any batch size, and 4x the lr is 4x the step. Even at its
@@ -521,7 +521,7 @@ display(
 )
 
 # %% [markdown]
-# Speed, side by side in one cell: block 128 trained at 0.96x and block 256 at 0.85x the
+# Speed, side by side in one cell: block 128 trained at 0.92x and block 256 at 0.89x the
 # tokens/s of block 64, a small cost for a 4x longer block at this model size. Loss, at
 # equal tokens and equal updates (each update holds 1,024 tokens): block 256 ended at 1.799
 # and block 128 at 1.282 against block 64's 0.941: a loss many times section 1's largest
@@ -696,10 +696,10 @@ if not lesson.smoke:
 # %% [markdown]
 # | claim | at this scale | verdict |
 # | --- | --- | --- |
-# | C10 smaller batches generalize better, train slower | section 1: val-train gaps, equal-token finals, tokens/s side by side | "generalize better": there is nothing to generalize better about, every gap is +0.016 to +0.029 nats. Smaller batches did reach lower losses at equal tokens (0.717 at batch 4, 0.922 at 16, 2.468 at 64) by taking more updates. "Train slower": per token, yes on this CPU (batch 4 at 0.68x batch 16's tokens/s in this run) |
+# | C10 smaller batches generalize better, train slower | section 1: val-train gaps, equal-token finals, tokens/s side by side | "generalize better": there is nothing to generalize better about, every gap is +0.016 to +0.029 nats. Smaller batches did reach lower losses at equal tokens (0.717 at batch 4, 0.922 at 16, 2.468 at 64) by taking more updates. "Train slower": per token, yes on this CPU (batch 4 at 0.79x batch 16's tokens/s in this run) |
 # | C22 batch 64 estimates the gradient better | section 4: gradient error per batch, B_noise, tokens to equal loss | true (error 1.58 vs 3.16 of \|G\|), and not worth it here: B_noise grew from ~12 sequences to ~160, and batch 64 needed 2.3x batch 16's tokens to reach the same loss even at its best lr (section 3: the square-root rule's 0.006; the linear rule's 0.012 overshot), as E = E_min(1 + B/B_noise) predicts (1.3x to 2.7x) |
-# | C23 block 256 captures longer context | section 5: speed and loss side by side | no gain at this budget: block 256 ended at 1.799 against block 64's 0.941 at equal tokens and updates, at 0.85x its tokens/s |
-# | C24 accumulation 16 updates more often | the lint's tokens per update; sections 1-2 | false per token: an update of the chat config holds 262,144 tokens, 2x the student's 131,072, so it updates 2x less often for the same data. Accumulation changes nothing but memory (16 x 4 equals batch 64 to 7.15e-07 nats); what fewer, larger updates cost at equal tokens is section 1's +1.546 nats of batch 64 over 16 |
+# | C23 block 256 captures longer context | section 5: speed and loss side by side | no gain at this budget: block 256 ended at 1.799 against block 64's 0.941 at equal tokens and updates, at 0.89x its tokens/s |
+# | C24 accumulation 16 updates more often | the lint's tokens per update; sections 1-2 | false per token: an update of the chat config holds 262,144 tokens, 2x the student's 131,072, so it updates 2x less often for the same data. Accumulation changes nothing but memory (16 x 4 equals batch 64 to 9.54e-07 nats); what fewer, larger updates cost at equal tokens is section 1's +1.546 nats of batch 64 over 16 |
 #
 # ## What we measured
 # - Batch size at equal tokens (two seeds) and at equal updates, against the bigram rung, and
