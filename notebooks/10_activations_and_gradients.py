@@ -203,9 +203,9 @@ plots.overlay(first, "val_loss", ladder=lad, logy=True, title="val loss: the hea
 # %% [markdown]
 # The healthy runs end well below the bigram rung (1.195 nats, 0.521 bits per byte, printed
 # above), and two seeds land 0.032 apart. Three breakages wreck the run in 300 updates: without
-# LayerNorm val ends near 3.1, above the bigram rung; with init std 1.0 it ends at 5.468 and
-# 5.472, on the unigram rung (5.464: it learned token frequencies and little else), and lr x30
-# ends between 4.66 and 5.05, whether clipping is on or off. Without the residual scaling the runs end 0.02-0.03 *below*
+# LayerNorm val ends near 3.1, above the bigram rung; with init std 1.0 it ends at 5.470 and
+# 5.474, on the unigram rung (5.464: it learned token frequencies and little else), and lr x30
+# ends between 4.67 and 4.93, whether clipping is on or off. Without the residual scaling the runs end 0.02-0.03 *below*
 # the healthy ones, inside the seed noise: at 2 layers the scaling is only a factor
 # sqrt(2 x 2) = 2 on four matrices. Init std 1.0 is visible before training too: its loss at
 # init is 35.6 against ln V = 6.645.
@@ -293,12 +293,12 @@ for name in BREAKS:
 # alarm: at most 0.1% of GELU inputs below -3, no dead unit, GELU input std at most 0.7, a
 # residual stream below rms 0.81. Init std 1.0 is saturated from the first update (the
 # heatmap's rows): its matrices are 50 times larger, its GELU inputs reach std 22, up to 41%
-# of them below -3, and up to 28% of the units end up dead. lr x30 gets there by itself within ten updates: over
-# 50% saturated at the peak, up to 42% (53% without clipping) of the units dead, and a residual
-# stream of rms 2,700 (2,400 without clipping). Without LayerNorm the stream also outgrows the
+# of them below -3, and up to 27% of the units end up dead. lr x30 gets there by itself within ten updates: over
+# 50% saturated at the peak, up to 41% (52.5% without clipping) of the units dead, and a residual
+# stream of rms 2,700 (2,300 without clipping). Without LayerNorm the stream also outgrows the
 # alarm (rms up to 9.8), and layer 1's GELU, fed by it raw, briefly has 46% of its inputs below
 # -3 (step 20, second seed; the first seed's row in the heatmap rises from step 40), then far
-# fewer (its row in the heatmap), though still above the 5% alarm. Removing the residual scaling changes none of these.
+# fewer (its row in the heatmap), for a while below the 5% alarm and above it again by the end. Removing the residual scaling changes none of these.
 #
 # ## 4. Attention: has a head collapsed onto one token?
 #
@@ -343,9 +343,9 @@ for name in BREAKS:
 # %% [markdown]
 # In the healthy runs every head starts by attending evenly and learns to focus a little: at the end the heads are at 66-85% of even attention, lowest 1.93 nats. With init
 # std 1.0 every head is collapsed from step 1 and stays there: all 496 head samples (8 heads x
-# 31 sampled steps x 2 seeds) are below 0.3 nats, at 1-3% of even attention at the end. That
+# 31 sampled steps x 2 seeds) are below 0.3 nats, at 1-2% of even attention at the end. That
 # is not a learned pattern: it is softmax of query-key products 50 x 50 = 2,500 times too
-# large. lr x30 collapses the heads too, later (419 of its 496 samples). Without LayerNorm the opposite: the
+# large. lr x30 collapses the heads too, later (431 of its 496 samples; 391 without clipping). Without LayerNorm the opposite: the
 # stream is so small that q·k is near 0 and the heads stay *uniform* for most of the run
 # (still at up to 100% of even attention at the end): attention barely learns.
 #
@@ -389,13 +389,13 @@ for (name, seed), r in runs.items():
 # thousandth of the healthy runs' 0.8-1.0: the logits are tiny (the stream keeps the
 # embeddings' rms of ~0.03), so the loss hardly depends on any block. **Exploding:** the same
 # run then jumps to 21x and 52x its median gradient norm (steps 18 and 20); init std 1.0 starts
-# at 53-57 in block 0 and peaks at 86-93x its median. The healthy runs' largest step is 4.6x and
+# at 53-57 in block 0 and peaks at 77x and 101x its median. The healthy runs' largest step is 4.6x and
 # 5.8x their median. One finding we did not expect: without the residual scaling both seeds
 # had one early spike of 10.5x and 17.7x (steps 13 and 14, clipped), two to three times the
-# healthy runs' largest, and it left no trace in val. At lr x30 the gradients *shrink* (median
-# 0.38 and 0.26, 0.50 and 0.24 without clipping) once the GELUs saturate and attention
-# collapses: block 1's norm falls two decades below 1 (the heatmap's dark rows), yet the first
-# seed still spikes late, to 36x its median at step 291 (71x at step 233 without clipping) —
+# healthy runs' largest, and it left no trace in val. At lr x30 the gradients first spike (13x
+# and 20x their median at steps 4 and 6; 9.9x and 10.3x without clipping), then *shrink*
+# (median 0.33 and 0.35, 0.42 and 0.33 without clipping) once the GELUs saturate and attention
+# collapses: block 1's norm falls two decades below 1 (the heatmap's dark rows) —
 # exploding and vanishing are not opposites, a run can do both.
 #
 # ## 6. The update:data ratio
@@ -450,7 +450,7 @@ plots.heatmap(
 # makemore's SGD-trained MLP, and the healthy range here is about -2.8 to -1.4. lr x30 stands
 # out at the very first update: -0.67, an update of about 20% of each weight, when its lr is
 # still warming up (1/20 of the peak). Init std 1.0 sits *below* the guide (-3.84 at step 1,
-# -4.11 at the end; its highest, -2.89 at step 40, only just above it):
+# -4.09 at the end; its highest, -2.89 at step 40, only just above it):
 # the same-sized Adam steps on weights 50 times larger. The lower lines in the healthy panel
 # are the LayerNorm gains (the heatmap below names each row): they start at 1, not at an rms
 # of 0.02, so the same Adam step is a smaller share of them. We flag a median ratio above
@@ -479,8 +479,8 @@ print(found["init std 1.0", SEEDS[0]][0])
 # 1.0** by collapsed attention at step 1 (with saturated GELUs, exploding gradients and a huge
 # residual stream at the same step), **lr x30** by the update ratio at step 1, followed by
 # gradient spikes, saturation (step 10) and collapse (step 20). Two it cannot tell apart:
-# **lr x30 with and without clipping** look the same from the inside (clipping changes the
-# message of the gradient finding, "clipping was off", not the first symptom), and **no
+# **lr x30 with and without clipping** look the same from the inside (the same first symptom;
+# without clipping the first seed's early spike, 9.9x, stays just under the 10x alarm), and **no
 # residual scaling** shows only its one early gradient spike, over the 10x alarm (10.5x and
 # 17.7x).
 #
@@ -537,8 +537,8 @@ print(
 )
 
 # %% [markdown]
-# The ratio above, 0.95x (1.71 s with the statistics against 1.80 s without, for 60 updates on
-# a quiet machine with 2 threads; an earlier run of this cell gave 1.06x), is the cost of
+# The ratio above, 1.04x (2.43 s with the statistics against 2.34 s without, for 60 updates on
+# a quiet machine with 2 threads; earlier runs of this cell gave 0.95x and 1.06x), is the cost of
 # leaving the statistics on at one sampled update in ten: too small to measure against the
 # noise of the timing itself, which moves by several percent from run to run (and by tens of
 # percent on a shared machine). A sampled update costs more than an unsampled one (attention by hand, a copy of every
@@ -584,11 +584,11 @@ display(dash.figure())
 # notebook runs; a saved copy shows it only as a line of text, so the picture above is
 # `dash.figure()`: what the dashboard showed at the end of this run.*
 #
-# At lr x10 (0.03) the run is already broken: it ends at 4.108, far above the bigram rung, with
-# clipping on. The doctor reads the same story from its statistics as for lr x30, in the same
-# order: the update:data ratio and the residual stream first (step 10), then collapsed
-# attention and saturated GELUs (step 20), exploding gradients (step 22), and gradients that
-# vanish once the network is saturated (step 150). Try x3 with the slider to see whether it
+# At lr x10 (0.03) the run is already broken: it ends at 4.189, far above the bigram rung, with
+# clipping on. The doctor reads nearly the same story from its statistics as for lr x30: the
+# update:data ratio and the residual stream first (step 10), then collapsed attention and
+# saturated GELUs (step 20), and gradients that vanish once the network is saturated (step
+# 60); only lr x30's early gradient spike is missing. Try x3 with the slider to see whether it
 # breaks there too.
 
 # %% [markdown]
@@ -683,7 +683,7 @@ print(
 # at loss 10.9), the only recorded update above 10 times the median (0.56 and 0.58), is down to
 # 2.5 by update 6, and after update 20 stays between 0.33 and 2.21, at most 3.9 times the
 # median: neither exploding nor vanishing. Clipping at 0.5 cut 74% and 82% of the recorded
-# updates, which changes little under AdamW (section 10: clipping off moved val by 0.07 nats,
+# updates, which changes little under AdamW (section 10: clipping off moved val by 0.08 nats,
 # inside the noise). **C15 and the update ratio**: AdamW moves a weight by about the lr per
 # update, so at the run's largest lr (5e-4, at the end) one update is about 10^-1.60 of a
 # weight at init scale: inside this notebook's healthy range (-2.8 to -1.4), below the -1
@@ -711,11 +711,11 @@ print(
 #   statistic each: no LayerNorm in the gradient norms, init std 1.0 in the attention entropy
 #   (and the loss at init, 35.6), lr x30 in the update:data ratio. Long before the loss says
 #   more than "high".
-# - **The effect on val**: no LayerNorm +2.181 nats, init std 1.0 +4.545, lr x30 +3.999
-#   (+3.933 without clipping), all many times the noise; no residual scaling -0.024, inside it.
-#   At a high lr, turning clipping off changed val by 0.07 nats, inside the noise of those runs
-#   (2x their seed spread: 0.279 and 0.785): AdamW already divides each gradient by its running scale.
-# - **Cost**: with the statistics on, a run took 0.95x the time of one without them (section 9;
-#   1.06x in an earlier run): too little to measure. Leave them on in the cpu profile.
+# - **The effect on val**: no LayerNorm +2.181 nats, init std 1.0 +4.547, lr x30 +3.955
+#   (+3.873 without clipping), all many times the noise; no residual scaling -0.024, inside it.
+#   At a high lr, turning clipping off changed val by 0.08 nats, inside the noise of those runs
+#   (2x their seed spread: 0.208 and 0.503): AdamW already divides each gradient by its running scale.
+# - **Cost**: with the statistics on, a run took 1.04x the time of one without them (section 9;
+#   0.95x and 1.06x in earlier runs): too little to measure. Leave them on in the cpu profile.
 #
 # Next: **11 · Model size**.
