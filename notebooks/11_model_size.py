@@ -172,11 +172,11 @@ print(f"{name(deep_s)} vs {name(wide_s)}: {step_s[deep_s] / step_s[wide_s]:.2f}x
 # FLOPs and times are relative to the lesson model (1.00x). The small models do far fewer
 # FLOPs than their time says: a step has a fixed cost (Python, the optimizer, small matmuls
 # that cannot fill the cores), so below the lesson model halving the FLOPs does not halve
-# the time (2x32: 0.11x the FLOPs, 0.31x the time), and the narrow models get the fewest
-# GFLOP/s (48 for 2x32, 96 for 2x64, against 136 for the lesson model). At about the same
-# parameters the deep narrow 8x128 takes 1.42x the time per update of the wide shallow 2x256
-# (128 against 185 GFLOP/s, printed above): more, smaller matmuls one after another. On
-# this CPU, width buys more per second than depth.
+# the time (2x32: 0.11x the FLOPs, 0.30x the time), and the narrow models get the fewest
+# GFLOP/s (45.4 for 2x32, 86.7 for 2x64, against 125.5 for the lesson model). At about the
+# same parameters the deep narrow 8x128 takes 1.20x the time per update of the wide shallow
+# 2x256 (128.3 against 157.3 GFLOP/s, printed above): more, smaller matmuls one after
+# another. On this CPU, width buys more per second than depth.
 #
 # ## 4. At fixed compute: which size wins?
 #
@@ -352,8 +352,8 @@ fig
 # is not. Every run has val ≈ train, so the gap alone (C13's "both high = data or
 # architecture") cannot tell an under-trained model from a too small one; the slope at the
 # end can. And wall time does not follow FLOPs (right panel, the "time" column): the narrow
-# models' many cheap updates took the longest (2x32 2.84x and 2x64 1.42x the time of a
-# lesson run, 2x256 0.74x).
+# models' many cheap updates took the longest (2x32 2.77x and 2x64 1.45x the time of a
+# lesson run, 2x256 0.80x).
 #
 # ## 5. At fixed data: val against size, tokens per parameter and a power law
 #
@@ -597,7 +597,7 @@ print(
 #   non-embedding). No power law fits the fixed-data sizes: the exponent's range spans
 #   zero and the local slopes go from 0.30 to 1.43 to negative.
 # - **On this CPU width is cheaper than depth** per update at the same parameters (8x128
-#   takes 1.42x the time of 2x256), and small models cost more time than their FLOPs
+#   takes 1.20x the time of 2x256), and small models cost more time than their FLOPs
 #   (section 3).
 # - **The student's model** is 65% token table with GPT-2's vocabulary, and its output layer
 #   does 63% of each token's FLOPs; with a 4096 BPE the same 30M hold 2.5 times the
