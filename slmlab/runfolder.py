@@ -135,7 +135,8 @@ def _acquire(folder: Path, key: Path, wait: bool) -> None:
                 f"{holder['host']} (since {holder['started']}); wait for it, or give another folder"
             )
         if not said:
-            print(f"run {folder} is being trained by process {holder['pid']} on {holder['host']}; waiting", flush=True)
+            who = f"process {holder['pid']} on {holder['host']}"
+            print(f"run {Path(folder).name} is being trained by {who}; waiting", flush=True)  # the name: no path
             said = True
         time.sleep(POLL_S)
 
