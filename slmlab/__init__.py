@@ -3,7 +3,7 @@
 Notebooks import from a small public surface, one module per concern, and never
 copy code out of the package. A lesson writes inline only the piece it teaches.
 
-The 26 modules a notebook may import (`NOTEBOOK_MODULES`), and what they hold; a notebook
+The 27 modules a notebook may import (`NOTEBOOK_MODULES`), and what they hold; a notebook
 imports only the names in a module's `__all__` (tests/test_api.py holds both):
 
 - `slmlab.course`: `start`, the first cell of every notebook (the profile, the device,
@@ -31,6 +31,8 @@ imports only the names in a module's `__all__` (tests/test_api.py holds both):
 - `slmlab.gpu_study`: the student's recipe at its own scale on one GPU; its committed
   results, which notebook 04 draws.
 - `slmlab.bench`: `run_case`, one speed measurement (notebook 04 times the student's model).
+- `slmlab.scale_up`: four lessons' verdicts checked at 4 x 256 on the TinyStories sample; its
+  committed results, which notebook 11 section 9 reads.
 
 The other modules serve these (schedule, distributed, optim, runfolder, files,
 downloads, ngram, child, targets, gpu_check, notebooks, editions, cli). The command line
@@ -67,4 +69,5 @@ NOTEBOOK_MODULES = (
     "clinic",
     "gpu_study",
     "bench",
+    "scale_up",
 )
