@@ -413,7 +413,9 @@ check_prediction(
 # eval_iters 200 (C21) changes no training: in their notebook it is the number of micro-steps
 # between evals *and* the number of eval batches, so it is measured below as what it changes,
 # the noise of the val estimate. Every run's val is a mean loss over as many val tokens as the
-# recipe's 20 eval batches of 8 x 64.
+# recipe's 20 eval batches of 8 x 64. The runs train side by side as section 4's studies did:
+# `experiments.run_all` trains them in one 1-thread process per core, each into the runs cache,
+# then loads them here in order.
 #
 # ### Exercise: predict the verdicts
 # Before running the ablation, write for each change whether you expect it to help, hurt or do
@@ -449,8 +451,9 @@ def here(s):
 
 
 def translated(s, seed):
-    """Their settings `s` trained here, their schedule (min_lr > lr included) replayed at every update."""
-    return recipes.translated_run(cfg, s, seed, SCALE)
+    """Their settings `s` here: the config, and the callback that replays their schedule (min_lr > lr
+    included) at every update."""
+    return recipes.translated_config(cfg, s, seed, SCALE)
 
 
 print(f"{'':11} {'theirs':>8} {'chat':>8}   {'here: theirs':>12} {'chat':>6}")
@@ -464,7 +467,14 @@ ROWS = {
     **{f"{CLAIM[k]} {k} {CHAT[k]:g}": {**THEIRS, k: CHAT[k]} for k in CHAT if k != "eval_iters"},
     "all eight": CHAT,
 }
-ab = {name: [translated(s, seed) for seed in AB_SEEDS] for name, s in ROWS.items()}
+todo = {(name, seed): translated(s, seed) for name, s in ROWS.items() for seed in AB_SEEDS}  # (config, callbacks)
+runs = experiments.run_all(
+    [c for c, _ in todo.values()],
+    labels=[f"seed {seed}" for _, seed in todo],
+    callbacks=[callbacks for _, callbacks in todo.values()],
+    workers=1 if lesson.smoke else None,  # None: side by side, one 1-thread process per core
+)
+ab = {name: [r for (n, _), r in zip(todo, runs) if n == name] for name in ROWS}  # each row's runs, one per seed
 
 # %% tags=["answer"]
 vals = {name: np.array([r.history.best_val()[1] for r in rs]) for name, rs in ab.items()}

@@ -19,7 +19,7 @@ imports only the names in a module's `__all__` (tests/test_api.py holds both):
 - `slmlab.callbacks`: the `Callback` contract (`TrainerView`) and stock callbacks
   (`StopAt`, `TimeLimit`, `ReplayLR`, ...).
 - `slmlab.history`, `slmlab.checkpoint`: a run's records; its checkpoints.
-- `slmlab.experiments`: cached runs (`run`), `sweep`s, `effect`s.
+- `slmlab.experiments`: cached runs (`run`; several at once, `run_all`), `sweep`s, `effect`s.
 - `slmlab.search`, `slmlab.recipes`, `slmlab.scaling`: Optuna studies of cached runs; the
   student's and the chat answer's recipes; parameter and FLOP counts.
 - `slmlab.diagnostics`: lint, the loss ladder, the doctor, the health checks, statistics.
@@ -34,7 +34,7 @@ imports only the names in a module's `__all__` (tests/test_api.py holds both):
 - `slmlab.scale_up`: four lessons' verdicts checked at 4 x 256 on the TinyStories sample; its
   committed results, which notebook 11 section 9 reads.
 
-The other modules serve these (schedule, distributed, optim, runfolder, files,
+The other modules serve these (schedule, distributed, optim, runfolder, pool, files,
 downloads, ngram, child, targets, gpu_check, notebooks, editions, cli). The command line
 (`python -m slmlab`) is in cli.py.
 

@@ -11,7 +11,8 @@ follow the contract in slmlab.callbacks: observers are not replayed, recorders
 get their data back from callbacks/<record_name>.json, and a callback that
 changes training without a cache_tag is refused.
 
-`sweep` runs one field over several values and seeds (`with_seed` picks one seed's
+`run_all(cfgs)` trains several runs at once, each in a process of its own (slmlab.pool), and
+returns them as `run` does. `sweep` runs one field over several values and seeds (`with_seed` picks one seed's
 runs back out, for a plot); `effect(runs, field)`
 gives the mean of a metric per value, the seed spread and a verdict, so a
 notebook can say whether a difference is larger than the noise.
@@ -21,6 +22,7 @@ Training itself is slmlab.train's; plots and widgets read Runs from here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -34,13 +36,26 @@ from . import files, runfolder
 from .checkpoint import load_checkpoint, load_model
 from .config import Config, ConfigError, validate
 from .data import prepare
-from .device import pick_device, pick_dtype
+from .device import default_threads, pick_device, pick_dtype
 from .history import ENDED_ON_ITS_OWN, History, best_text, run_label
 from .history import metric as metric_of
 from .paths import runs_dir
+from .pool import TaskFailed, in_processes
 from .train import train
 
-__all__ = ["Run", "run", "sweep", "with_seed", "load_run", "config_key", "KEY_VERSION", "Effect", "effect"]
+__all__ = [
+    "Run",
+    "run",
+    "run_all",
+    "RunFailed",
+    "sweep",
+    "with_seed",
+    "load_run",
+    "config_key",
+    "KEY_VERSION",
+    "Effect",
+    "effect",
+]
 
 
 @dataclass
@@ -185,11 +200,16 @@ def run(cfg: Config, *, label: str | None = None, callbacks=(), force: bool = Fa
     validate(cfg)
     _check_callbacks(callbacks)
     data = prepare(cfg.data)
-    tags = [cb.cache_tag for cb in callbacks if getattr(cb, "changes_training", False)]
-    folder = runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest, tags)}"
+    folder = _folder(cfg, data, callbacks)
     label = label or cfg.name
     with runfolder.lock(folder, wait=True):  # another process trains it: wait, then load what it trained
         return _train_or_load(cfg, folder, label, data, callbacks, force, progress)
+
+
+def _folder(cfg: Config, data, callbacks) -> Path:
+    """The run folder of `cfg` trained on `data` with `callbacks`."""
+    tags = [cb.cache_tag for cb in callbacks if getattr(cb, "changes_training", False)]
+    return runs_dir() / f"{cfg.name}-{config_key(cfg, data.manifest, tags)}"
 
 
 def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force: bool, progress: bool) -> Run:
@@ -225,6 +245,71 @@ def _train_or_load(cfg: Config, folder: Path, label: str, data, callbacks, force
     for cb in recorders:
         files.write_json(_record_file(folder, cb), cb.recorded())
     return Run(dir=folder, config=Config.from_dict(hist.config), history=hist, label=label)
+
+
+def run_all(
+    cfgs: Sequence[Config],
+    *,
+    labels: Sequence[str | None] | None = None,
+    callbacks: Sequence[Sequence] | None = None,
+    workers: int | None = None,
+    **run_kw,
+) -> list[Run]:
+    """Train (or load) every config of `cfgs`, several at once; returns their Runs in order, each
+    as `run(cfg, label=..., callbacks=..., **run_kw)` returns it.
+
+    labels, callbacks: one per config (a label; a list of callbacks), or None. workers: how many
+    runs train at once, each in its own process with one torch thread (slmlab.pool): a tiny model
+    uses a second thread poorly. None: on a CPU, one process per core this process may use
+    (slmlab.device.default_threads, so SLMLAB_THREADS=1 means one), at most one per run to
+    train; on a GPU, 1. workers=1 trains them here, one after another. The processes put each run
+    in the runs cache (two never train one folder: slmlab.runfolder's lock), then this process
+    loads them, its callbacks' records included; a run's result does not depend on the process
+    that trained it, except the last bits of float32 sums (1 thread sums in another order than 2).
+    From a script, call this under `if __name__ == "__main__":` (the processes are spawned). A run
+    that fails raises RunFailed naming it in one line."""
+    cfgs = list(cfgs)
+    labels = [None] * len(cfgs) if labels is None else list(labels)
+    callbacks = [[] for _ in cfgs] if callbacks is None else [list(cbs) for cbs in callbacks]
+    if not len(labels) == len(callbacks) == len(cfgs):
+        raise ConfigError(f"run_all: {len(cfgs)} configs, {len(labels)} labels, {len(callbacks)} callback lists")
+    for cfg, cbs in zip(cfgs, callbacks):  # a bad config fails here, before any process starts
+        validate(cfg)
+        _check_callbacks(cbs)
+    if workers is None:
+        workers = default_threads() if all(pick_device(c.train.device) == "cpu" for c in cfgs) else 1
+    todo = [] if workers < 2 else [i for i, c in enumerate(cfgs) if run_kw.get("force") or not _cached(c, callbacks[i])]
+    workers = min(workers, len(todo))
+    if workers > 1:  # else: all here, one after another
+        tasks = [(cfgs[i], labels[i], callbacks[i]) for i in todo]
+        names = [f"run {i + 1} of {len(cfgs)} ({_name(cfgs[i], labels[i])})" for i in todo]
+        work = functools.partial(_run_in_process, {**run_kw, "progress": False})
+        in_processes(work, tasks, workers=workers, names=names, kind="run", error=RunFailed)
+        run_kw = {**run_kw, "force": False}  # trained just now: load them
+    return [run(c, label=label, callbacks=cbs, **run_kw) for c, label, cbs in zip(cfgs, labels, callbacks)]
+
+
+class RunFailed(TaskFailed):
+    """A run of run_all failed in its process; the message names the run and the error."""
+
+
+def _name(cfg: Config, label: str | None) -> str:
+    return cfg.name if label in (None, cfg.name) else f"{label}, {cfg.name}"
+
+
+def _cached(cfg: Config, callbacks) -> bool:
+    """Is `cfg` a finished run in the cache, with its recorders' records? (Nothing to train.)"""
+    folder = _folder(cfg, prepare(cfg.data), callbacks)  # prepare: the token files, once, before any process
+    if not (folder / runfolder.HISTORY).is_file():
+        return False
+    recorders = [cb for cb in callbacks if getattr(cb, "record_name", None)]
+    return load_run(folder).complete and all(_record_file(folder, cb).is_file() for cb in recorders)
+
+
+def _run_in_process(run_kw: dict, task: tuple) -> None:
+    """One run, in a run process (slmlab.pool's): into the runs cache, for the parent to load."""
+    cfg, label, callbacks = task
+    run(cfg, label=label, callbacks=callbacks, **run_kw)
 
 
 def _loadable(path: Path) -> bool:

@@ -8,8 +8,9 @@ translation to a lesson's scale: notebook 12's ablation (section 7) and its solu
   micro-steps per micro-step here, the batch to a quarter, the block to a half, accumulation
   by 16, eval_iters to eval batches of the recipe's tokens; the lr as it is.
 - `here(settings, scale)`: their settings at that scale.
-- `translated_run(cfg, settings, seed, scale)`: one cached run of the settings at the scale,
-  with their schedule (the min_lr > lr bug included) replayed at every update.
+- `translated_config(cfg, settings, seed, scale)`: the settings at the scale as a config, and
+  the callback that replays their schedule (the min_lr > lr bug included) at every update;
+  `translated_run(...)`: that one cached run, labelled by its seed.
 
 Their schedule is slmlab.diagnostics' `student_schedule`; runs are slmlab.experiments'.
 """
@@ -23,7 +24,7 @@ from .config import Config
 from .diagnostics import student_schedule
 from .experiments import Run, run
 
-__all__ = ["THEIRS", "CHAT", "CLAIM", "lesson_scale", "here", "translated_run"]
+__all__ = ["THEIRS", "CHAT", "CLAIM", "lesson_scale", "here", "translated_config", "translated_run"]
 
 THEIRS = dict(lr=1e-4, min_lr=5e-4, max_iters=20_000, warmup=1000, eval_iters=500, batch=32, block=128, accum=32)
 CHAT = dict(lr=6e-4, max_iters=50_000, warmup=5000, min_lr=1e-5, eval_iters=200, batch=64, block=256, accum=16)
@@ -44,9 +45,12 @@ def here(settings: Mapping[str, float], scale: Mapping[str, float]) -> dict:
     return {k: v if scale[k] == 1 else round(v * scale[k]) for k, v in settings.items()}
 
 
-def translated_run(cfg: Config, settings: Mapping[str, float], seed: int, scale: Mapping[str, float]) -> Run:
-    """`settings` trained on `cfg` at `scale`, their schedule (min_lr > lr included) replayed at every
-    update; every run reads as many val tokens as the recipe's eval_iters batches."""
+def translated_config(
+    cfg: Config, settings: Mapping[str, float], seed: int, scale: Mapping[str, float]
+) -> tuple[Config, list[ReplayLR]]:
+    """`settings` on `cfg` at `scale`, and the callback that replays their schedule (min_lr > lr
+    included) at every update: run()'s config and callbacks. Every run reads as many val tokens as
+    the recipe's eval_iters batches."""
     h, r = here(settings, scale), here(THEIRS, scale)
     lrs = student_schedule(
         lr=h["lr"], min_lr=h["min_lr"], warmup=h["warmup"], max_iters=h["max_iters"], grad_accum_steps=h["accum"]
@@ -67,4 +71,10 @@ def translated_run(cfg: Config, settings: Mapping[str, float], seed: int, scale:
         eval_batches=eval_tokens // (h["batch"] * h["block"]),
         seed=seed,
     )
-    return run(c, label=f"seed {seed}", callbacks=[ReplayLR(lrs)], progress=False)
+    return c, [ReplayLR(lrs)]
+
+
+def translated_run(cfg: Config, settings: Mapping[str, float], seed: int, scale: Mapping[str, float]) -> Run:
+    """`settings` trained on `cfg` at `scale` (translated_config), labelled by its seed."""
+    c, callbacks = translated_config(cfg, settings, seed, scale)
+    return run(c, label=f"seed {seed}", callbacks=callbacks, progress=False)

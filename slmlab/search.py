@@ -26,17 +26,15 @@ makes: the centres of k equal bins of each range (on a log scale for LogUniform)
 a coarse grid never spends its trials on a range's two extremes. Optuna stays visible: the
 study returned is Optuna's own, for its plots (`plot` hides their experimental
 warnings) and `study.trials_dataframe()`. What this module leaves to others: the
-training (slmlab.train), the run cache (slmlab.experiments).
+training (slmlab.train), the run cache (slmlab.experiments), the processes (slmlab.pool).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
-import multiprocessing
-import os
-import queue
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -51,6 +49,7 @@ from .experiments import Run, config_key
 from .experiments import run as run_cached
 from .history import STOPPED
 from .paths import runs_dir
+from .pool import TaskFailed, in_processes
 
 __all__ = [
     "LogUniform",
@@ -361,7 +360,7 @@ def search(
 # Many studies: two (or more) at a time, each in its own 1-thread process
 
 
-class StudyFailed(RuntimeError):
+class StudyFailed(TaskFailed):
     """A study of search_many failed in its process; the message names the study and the error."""
 
 
@@ -420,68 +419,17 @@ def _done_line(sampler: str, seed: int, study, seconds: float) -> str:
 
 def _in_processes(cfg: Config, space, studies: list[tuple[str, int]], workers: int, kw: dict) -> None:
     """Run the studies in `workers` spawned 1-thread processes; print a line as each one ends."""
-    ctx = multiprocessing.get_context("spawn")
-    tasks, results = ctx.Queue(), ctx.Queue()
-    for task in studies:
-        tasks.put(task)
-    for _ in range(workers):
-        tasks.put(None)  # one stop sign per process
-    procs = [ctx.Process(target=_worker, args=(cfg, space, kw, tasks, results), daemon=True) for _ in range(workers)]
-    try:
-        for p in procs:
-            p.start()
-        left = len(studies)
-        while left:
-            try:
-                (s, seed), error, line = results.get(timeout=1.0)
-            except queue.Empty:
-                _check_alive(procs, results)
-                continue
-            if error:
-                raise StudyFailed(f"study {s} seed {seed} failed in its process: {error}")
-            print(line, flush=True)
-            left -= 1
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()  # a run folder's lock and a study's RUNNING trial are taken over next time
-        for p in procs:
-            p.join(10)
-            if p.is_alive():
-                p.kill()
-                p.join()
+    names = [f"study {s} seed {seed}" for s, seed in studies]
+    work = functools.partial(_study_in_process, cfg, space, kw)
+    in_processes(work, studies, workers=workers, names=names, kind="study", error=StudyFailed)
 
 
-def _check_alive(procs, results) -> None:
-    """Raise StudyFailed when a study process died (killed, out of memory) or all ended too soon."""
-    crashed = [p for p in procs if p.exitcode not in (None, 0)]
-    if crashed or not (any(p.is_alive() for p in procs) or not results.empty()):
-        code = crashed[0].exitcode if crashed else 0
-        raise StudyFailed(f"a study process ended (exit code {code}) before its studies did")
-
-
-def _worker(cfg: Config, space, kw: dict, tasks, results) -> None:
-    """A study process: one torch thread; runs the studies it takes from `tasks` until a stop sign."""
-    os.environ["SLMLAB_THREADS"] = "1"  # slmlab.device.setup, called by each trial's Trainer, reads it
-    parent = multiprocessing.parent_process()
-    try:
-        while parent is None or parent.is_alive():
-            try:
-                task = tasks.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            if task is None:
-                return
-            s, seed = task
-            t0 = time.perf_counter()
-            try:
-                study = search(cfg, space, sampler=s, seed=seed, **kw)
-            except Exception as e:  # the parent raises it, naming the study, in one line
-                results.put((task, " ".join(f"{type(e).__name__}: {e}".split()), None))
-                return
-            results.put((task, None, _done_line(s, seed, study, time.perf_counter() - t0)))
-    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent ends us, quietly
-        return
+def _study_in_process(cfg: Config, space, kw: dict, task: tuple[str, int]) -> str:
+    """One study, in a study process (slmlab.pool's): its line for the parent to print."""
+    s, seed = task
+    t0 = time.perf_counter()
+    study = search(cfg, space, sampler=s, seed=seed, **kw)
+    return _done_line(s, seed, study, time.perf_counter() - t0)
 
 
 def plot(kind: str, study, **kw):

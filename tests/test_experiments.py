@@ -111,6 +111,64 @@ def test_sweep_labels_and_seeds():
     assert [r.config.model.dropout for r in ex.with_seed(runs[::-1], 1, by="dropout")] == [0.0, 0.2]
 
 
+# ---------------------------------------------------------------------------
+# Several runs at once: run_all
+
+
+TWO = [preset("smoke", max_steps=6, eval_interval=3, warmup_steps=2, seed=seed) for seed in (1, 2)]
+
+
+def _vals(run):
+    return [e["val_loss"] for e in run.history.evals]
+
+
+@pytest.mark.slow  # two spawned processes import torch: seconds
+def test_runs_in_two_processes_match_one_process_and_are_cached(tmp_path, monkeypatch):
+    found = {}
+    for workers in (1, 2):
+        monkeypatch.setenv("SLMLAB_RUNS_DIR", str(tmp_path / f"runs{workers}"))
+        if workers == 2:  # trained in the spawned processes (which import train afresh), not here
+            monkeypatch.setattr(ex, "train", no_training)
+        found[workers] = ex.run_all(TWO, labels=["a", "b"], workers=workers, progress=False)
+        assert [(r.label, r.config.train.seed, r.complete) for r in found[workers]] == [("a", 1, True), ("b", 2, True)]
+    for one, two in zip(found[1], found[2]):
+        assert two.dir.parent == tmp_path / "runs2" and two.history.meta["threads"] == 1
+        # one thread sums in another order than two: the last bits of float32 differ, no more
+        assert _vals(two) == pytest.approx(_vals(one), rel=1e-4)
+    assert _vals(found[2][0]) != _vals(found[2][1])  # the seeds differ: the order is kept
+
+    def no_processes(*a, **k):
+        raise AssertionError("cached runs must load here, without starting processes")
+
+    monkeypatch.setattr(ex, "in_processes", no_processes)
+    again = ex.run_all(TWO, labels=["a", "b"], workers=2)
+    assert [(r.dir, r.history.evals) for r in again] == [(r.dir, r.history.evals) for r in found[2]]
+
+
+class Boom(Callback):  # at module level: a run process unpickles it
+    changes_training = True
+    cache_tag = "boom"
+
+    def on_train_start(self, trainer) -> None:
+        raise RuntimeError("boom,\n at the start")
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_in_its_process_is_named_in_one_line():
+    two = [c.replace(name="fails") for c in TWO]  # not cached by another test: both go to processes
+    with pytest.raises(ex.RunFailed) as err:
+        ex.run_all(two, labels=["fine", "bad"], callbacks=[[], [Boom()]], workers=2, progress=False)
+    assert str(err.value) == "run 2 of 2 (bad, fails) failed in its process: RuntimeError: boom, at the start"
+
+
+def test_run_all_checks_every_config_before_it_starts_processes(monkeypatch):
+    monkeypatch.setattr(ex, "in_processes", no_training)
+    with pytest.raises(ConfigError, match="dropout=1.5"):
+        ex.run_all([TWO[0], TWO[1].replace(dropout=1.5)], workers=2)
+    with pytest.raises(ConfigError, match="2 configs, 1 labels"):
+        ex.run_all(TWO, labels=["a"], workers=2)
+
+
 def test_cli_train_then_sample(tmp_path, capsys):
     out = tmp_path / "cli-run"
     assert (
