@@ -10,7 +10,8 @@ it (wait=True waits for the other process; else a one-line `Busy`), frees it on
 every way out, and takes over the lock of a process that died on this host.
 
 What goes into the files is slmlab.checkpoint's and slmlab.history's; which folder a
-cached run uses is slmlab.experiments'. Of slmlab it imports only config.
+cached run uses is slmlab.experiments'. Of slmlab it imports config (and distributed's
+is_main_process when a run starts to train).
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ def remove(folder: str | Path, *, records: bool = True) -> None:
 
 def lock_to_write(folder: str | Path | None):
     """The lock of a process about to train into `folder`: lock(folder), except where this process
-    writes nothing there: no folder, or a torchrun rank other than 0 (RANK; rank 0 writes)."""
-    writes = folder is not None and int(os.environ.get("RANK", "0")) == 0
+    writes nothing there: no folder, or a torchrun rank other than 0 (rank 0 writes)."""
+    from .distributed import is_main_process  # here, not at the top: runfolder stays light to import
+
+    writes = folder is not None and is_main_process()
     return lock(folder) if writes else contextlib.nullcontext()
 
 
