@@ -49,7 +49,8 @@ print(
 #
 # A search runs the same training many times, so the first question is the price of one run.
 # The lessons 05-09 use two layers; here we compare it with one, both at the default settings
-# and with 05-09's val every 25 updates (a cached run loads at once if an earlier notebook
+# and with 05-09's val every 25 updates. The two train side by side, each on one core with one
+# thread, as the search's trials will (a cached run loads at once if an earlier notebook
 # trained it; its seconds are those of the run that trained it).
 
 # %%
@@ -62,13 +63,19 @@ data = prepare(cfg.data)
 lad = ladder(data)
 rungs = lad.to_dict()
 bigram = rungs["bigram"]
-two = cfg.replace(**lesson_setup("lr-sweep", lesson.profile)) if not lesson.smoke else cfg.replace(n_layer=2)
-base = {
-    "2 layers": experiments.run(two, label="2 layers", progress=False),
-    f"{cfg.model.n_layer} layer": experiments.run(
-        two.replace(n_layer=cfg.model.n_layer), label="1 layer", progress=False
-    ),
-}
+# 05-09's runs: two layers, val every 25 updates, train measured at each eval too
+two = (
+    cfg.replace(**lesson_setup("lr-sweep", lesson.profile), eval_train=True)
+    if not lesson.smoke
+    else cfg.replace(n_layer=2)
+)
+pair = experiments.run_all(  # side by side, one 1-thread process per core: how the trials run (section 4)
+    [two, two.replace(n_layer=cfg.model.n_layer)],
+    labels=["2 layers", "1 layer"],
+    workers=1 if lesson.smoke else None,
+    progress=False,
+)
+base = dict(zip(["2 layers", f"{cfg.model.n_layer} layer"], pair))
 for name, r in base.items():
     print(f"{name:9} best val {r.history.best_val()[1]:.3f}   {r.history.steps[-1]['seconds']:5.1f} s of training")
 one = base[f"{cfg.model.n_layer} layer"]
@@ -188,8 +195,13 @@ print(
 finished = [t for t in study.trials if t.state.name == "COMPLETE"]
 stopped = [t for t in study.trials if t.state.name == "PRUNED"]
 print(f"{len(stopped)} of {len(study.trials)} trials pruned")
-for t in stopped:
-    full = experiments.run(trial_config(cfg, t.params), label=f"trial {t.number}", progress=False)
+full_runs = experiments.run_all(  # side by side, one 1-thread process per core (section 4 says why)
+    [trial_config(cfg, t.params) for t in stopped],
+    labels=[f"trial {t.number}" for t in stopped],
+    workers=1 if lesson.smoke else None,
+    progress=False,
+)
+for t, full in zip(stopped, full_runs):
     print(
         f"trial {t.number}: pruned at update {t.user_attrs['pruned_at']} with val {t.value:.3f}; "
         f"trained to the end: best val {full.history.best_val()[1]:.3f} "
@@ -344,14 +356,12 @@ from slmlab import plots
 
 best_params = pooled.best_params
 LR_FACTORS = (1 / 3, 1, 3)
-lr_runs = [
-    experiments.run(
-        trial_config(cfg, {**best_params, "lr": best_params["lr"] * f}),
-        label=f"lr {best_params['lr'] * f:.2g}",
-        progress=False,
-    )
-    for f in LR_FACTORS
-]
+lr_runs = experiments.run_all(  # side by side, as section 4's studies
+    [trial_config(cfg, {**best_params, "lr": best_params["lr"] * f}) for f in LR_FACTORS],
+    labels=[f"lr {best_params['lr'] * f:.2g}" for f in LR_FACTORS],
+    workers=1 if lesson.smoke else None,
+    progress=False,
+)
 for f, r in zip(LR_FACTORS, lr_runs):
     print(f"lr x{f:.2g} = {r.config.train.lr:.2g}: best val {r.history.best_val()[1]:.3f}")
 fig = plots.isolation(lr_runs, "lr", ladder=lad, logx=True)

@@ -104,6 +104,7 @@ class TrainConfig:
     grad_accum_steps: int = 1  # micro-batches summed into one update
     eval_interval: int = 200  # optimizer updates between evaluations
     eval_batches: int = 20  # micro-batches averaged in one evaluation
+    eval_train: bool = True  # evals measure the train split too; False: val only, half the eval time, no gap
     weight_decay: float = 0.1  # AdamW decay, on matmul weights + embeddings only
     beta1: float = 0.9  # AdamW first-moment decay
     beta2: float = 0.95  # AdamW second-moment decay; 0.95 is the GPT habit

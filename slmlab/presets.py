@@ -238,11 +238,13 @@ LESSON_SETUPS: dict[str, dict[str, dict[str, Any]]] = {
     # 75 updates, not 25: the pruner reads from update 75 (a quarter of the run) and the
     # objective is the best val, which every complete trial of 12's studies reached at its
     # last update. Evals change no training, so the studies replay the same (RESULTS.md,
-    # "12's trials", entry 2026-12-04) while a trial skips 8 of its 12 evals.
+    # "12's trials", entry 2026-12-04) while a trial skips 8 of its 12 evals. And val only
+    # (eval_train=False): the pruner, the objective and 12's ablation read val alone, so an
+    # eval costs half (the same val bit for bit; no train-vs-val gap is recorded).
     "search": {
-        "smoke": {},
-        "cpu": dict(_LESSON_CPU, n_layer=1, eval_interval=75),
-        "gpu": dict(max_steps=600, warmup_steps=60, eval_interval=100),
+        "smoke": dict(eval_train=False),
+        "cpu": dict(_LESSON_CPU, n_layer=1, eval_interval=75, eval_train=False),
+        "gpu": dict(max_steps=600, warmup_steps=60, eval_interval=100, eval_train=False),
     },
     # 09 batch size and accumulation: no dropout, so batch size is the only change
     "batch-sweep": {

@@ -80,3 +80,31 @@ def test_threads_default_to_slmlab_threads(monkeypatch, restore_threads):
     assert dev.setup("cpu", "float32").threads == 3 and torch.get_num_threads() == 3
     monkeypatch.delenv("SLMLAB_THREADS")
     assert 1 <= dev.default_threads() <= (os.cpu_count() or 1)
+
+
+def _glibc() -> bool:
+    import platform
+
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not _glibc(), reason="glibc's malloc only")
+def test_a_cpu_process_keeps_the_memory_it_frees_once(monkeypatch):
+    """setup() on a CPU calls mallopt once per process; the answer is remembered."""
+    monkeypatch.setattr(dev, "_kept", None)
+    for k in [k for k in os.environ if k.startswith("MALLOC_")] + ["GLIBC_TUNABLES", "SLMLAB_KEEP_MEMORY"]:
+        monkeypatch.delenv(k, raising=False)
+    dev.setup("cpu", "float32")
+    assert dev._kept is True
+    monkeypatch.setenv("SLMLAB_KEEP_MEMORY", "0")  # asked once: a later call does not ask again
+    assert dev.keep_freed_memory() is True
+
+
+@pytest.mark.parametrize(
+    "env", [{"SLMLAB_KEEP_MEMORY": "0"}, {"MALLOC_ARENA_MAX": "2"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}]
+)
+def test_memory_is_left_alone_when_asked_or_already_tuned(monkeypatch, env):
+    monkeypatch.setattr(dev, "_kept", None)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert dev.keep_freed_memory() is False

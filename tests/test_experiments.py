@@ -322,6 +322,7 @@ def test_the_defaults_of_fields_added_after_the_key_version():
     a run cached at the old one pass for the new: bump KEY_VERSION then."""
     later = {k: v for k, v in Config().flat().items() if k not in ex._KEYED_FIELDS}
     assert later == {
+        "eval_train": True,
         "time_budget": 0.0,
         "optimizer": "adamw",
         "muon_lr": 0.02,

@@ -40,6 +40,18 @@ def test_train_returns_a_history_whose_loss_falls(data):
     assert h.meta["vocab_size"] == data.vocab_size
 
 
+def test_val_only_evals_train_the_same_and_measure_the_same_val(data):
+    """eval_train=False skips the train split's eval batches: the same updates, the same val
+    losses bit for bit, and train_loss None (no gap), where a search needs val only."""
+    both = train(smoke(dropout=0.1), data=data, progress=False)
+    val_only = train(smoke(dropout=0.1, eval_train=False), data=data, progress=False)
+    assert [r["loss"] for r in val_only.steps] == [r["loss"] for r in both.steps]
+    assert [e["val_loss"] for e in val_only.evals] == [e["val_loss"] for e in both.evals]
+    assert all(e["train_loss"] is None for e in val_only.evals)
+    assert all(isinstance(e["train_loss"], float) for e in both.evals)
+    assert val_only.gap() is None and both.gap() is not None
+
+
 def test_schedule_warmup_from_near_zero_cosine_to_min_lr():
     t = smoke(lr=1e-3, min_lr=1e-4, warmup_steps=10, max_steps=100).train
     lrs = [lr_at(s, t) for s in range(101)]
