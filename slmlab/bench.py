@@ -66,9 +66,10 @@ BENCH_CONFIGS: dict[str, tuple[int, int, int, int, int, int]] = {
     "student": (6, 6, 384, 128, 32, 50257),  # the student's notebook, GPT-2 tokens
     "student-4096": (6, 6, 384, 128, 32, 4096),  # the same model, a trained BPE of 4096
     "tiny": (2, 2, 32, 32, 4, 65),  # seconds: for tests
+    "lesson-trial": (1, 4, 128, 64, 16, 769),  # a trial of notebook 12 at batch 16 (bpe-512: 769 ids)
 }
 DEFAULT_CONFIGS = ("nanogpt-baby", "student", "student-4096")
-DEFAULT_STEPS = {"nanogpt-baby": 50, "student": 4, "student-4096": 8, "tiny": 5}
+DEFAULT_STEPS = {"nanogpt-baby": 50, "student": 4, "student-4096": 8, "tiny": 5, "lesson-trial": 60}
 
 # Dense tensor-core peaks from the datasheets, TFLOP/s: (bf16 or fp16, tf32 / fp32).
 # Checked in order: the first name that is a substring of the device name wins.
@@ -207,14 +208,18 @@ def _peak_memory_mb(device_type: str) -> float:
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "auto") -> dict:
+def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "auto", keep_memory: bool = True) -> dict:
     """Time `steps` optimizer updates of a real Trainer after two untimed ones.
 
     ms_per_step is the median step (tokens_per_s follows from it), ms_per_step_min
     the fastest: on a shared machine the two bracket what a quiet one does.
+    keep_memory=False: glibc's malloc as it comes (SLMLAB_KEEP_MEMORY=0, in this fresh process).
     """
+    from . import device as slmlab_device
     from .train import Trainer  # bench sits above train in the import flow
 
+    if not keep_memory:
+        os.environ["SLMLAB_KEEP_MEMORY"] = "0"  # read once, by the Trainer's device setup
     cfg = bench_config(name, dtype, compile, device)
     trainer = Trainer(cfg, data=random_data(cfg.model.vocab_size), progress=False)
     t0 = time.perf_counter()
@@ -251,8 +256,44 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
         "first_step_s": first,
         "compile_s": max(0.0, first - sec) if compile else 0.0,
         "peak_memory_mb": _peak_memory_mb(trainer.device.type),
+        "memory_kept": bool(slmlab_device.keep_freed_memory()) if trainer.device.type == "cpu" else None,
         "loss": float(loss.item()),
     }
+
+
+def malloc_ab(name: str = "lesson-trial", repeats: int = 3, steps: int = 0, log=print) -> dict:
+    """The CPU step of case `name` (fp32, eager) with glibc's malloc as it comes and with the
+    freed memory kept (slmlab.device.keep_freed_memory), alternating, each in its own process:
+    {"glibc_ms": [...], "kept_ms": [...], "ratio": median kept / median glibc, "loss_equal"}."""
+    n = steps or DEFAULT_STEPS.get(name, 5)
+    out: dict = {"config": name, "steps": n, "glibc_ms": [], "kept_ms": [], "losses": []}
+    for _ in range(repeats):
+        for keep in (False, True):
+            r = _run_in_subprocess(
+                {"name": name, "dtype": "float32", "compile": False, "steps": n, "device": "cpu", "keep_memory": keep}
+            )
+            if "error" in r:
+                return {**out, "error": r["error"]}
+            out["kept_ms" if r["memory_kept"] else "glibc_ms"].append(r["ms_per_step"])
+            out["losses"].append(r["loss"])
+    if out["glibc_ms"] and out["kept_ms"]:
+        out["ratio"] = float(np.median(out["kept_ms"]) / np.median(out["glibc_ms"]))
+    out["loss_equal"] = len(set(out["losses"])) == 1  # the same steps: the allocator changes no number
+    log(_malloc_line(out))
+    return out
+
+
+def _malloc_line(m: dict) -> str:
+    if "error" in m:
+        return f"allocator ({m['config']}): error: {m['error']}"
+    if "ratio" not in m:  # not glibc: nothing to compare
+        return f"allocator ({m['config']}): the freed memory is not kept here (not glibc's malloc)"
+    ms = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+    return (
+        f"allocator ({m['config']}, float32, {m['steps']} steps a case): glibc's malloc as it comes "
+        f"{ms(m['glibc_ms'])} ms/step, freed memory kept {ms(m['kept_ms'])} ms/step: kept / as it comes "
+        f"{m['ratio']:.2f}x (medians); the same losses: {m['loss_equal']}"
+    )
 
 
 def _run_in_subprocess(case: dict) -> dict:
@@ -322,6 +363,9 @@ def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool
             r["mfu"] = mfu(r["flops_per_token"], r["tokens_per_s"], r["peak_flops"])
         results.append(r)
         log(_row(r))
+    malloc = {}
+    if device == "cpu" and cases:  # the allocator's share of a small model's CPU step, side by side
+        malloc = malloc_ab("tiny", repeats=1, steps=2, log=log) if quick else malloc_ab(log=log)
     return {
         "torch": torch.__version__,
         "device": device,
@@ -331,6 +375,7 @@ def run(cases: list[tuple[str, str, bool]], steps: int, device: str, quick: bool
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_avg": os.getloadavg(),
         "results": results,
+        **({"malloc": malloc} if malloc else {}),
     }
 
 
@@ -373,6 +418,8 @@ def to_markdown(report: dict) -> str:
         _HEAD,
     ]
     lines += [_row(r) for r in report["results"]]
+    if report.get("malloc"):
+        lines += ["", _malloc_line(report["malloc"])]
     if report.get("targets"):
         lines += [
             "",

@@ -10,6 +10,12 @@ interrupt (Ctrl-C, the kernel's stop button) ends every process it started. `wor
 tasks must pickle (a module-level function, or a functools.partial of one). What the tasks
 do, and whether two of them may touch one run folder (slmlab.runfolder's lock decides), is
 the caller's.
+
+The processes outlive a call: the next call with as many workers, the same environment
+variables and the same working directory gives its tasks to them, so a notebook that trains
+side by side in several cells starts its processes (Python, torch, the first model: about 2 s)
+once. They wait, idle, until the next call or the end of this process; a failure, a dead
+process or an interrupt ends them all, and the next call starts new ones. `close()` ends them.
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ import multiprocessing
 import os
 import queue
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TaskFailed", "in_processes"]
+__all__ = ["TaskFailed", "in_processes", "close"]
 
 
 class TaskFailed(RuntimeError):
@@ -41,30 +48,75 @@ def in_processes(
     names: one per task, for the line of a failure ("<name> failed in its process: <error>");
     kind: what a task is ("study", "run"), for the line of a process that died; error: the
     TaskFailed subclass to raise."""
-    ctx = multiprocessing.get_context("spawn")
-    todo, results = ctx.Queue(), ctx.Queue()
+    global _calls
+    pool = _pool(workers)
+    _calls += 1
     for i, task in enumerate(tasks):
-        todo.put((i, task))
-    for _ in range(workers):
-        todo.put(None)  # one stop sign per process
-    procs = [ctx.Process(target=_worker, args=(work, todo, results), daemon=True) for _ in range(workers)]
+        pool.todo.put((_calls, i, work, task))
+    ok = False
     try:
-        for p in procs:
-            p.start()
         left = len(tasks)
         while left:
             try:
-                i, failure, line = results.get(timeout=1.0)
+                call, i, failure, line = pool.results.get(timeout=1.0)
             except queue.Empty:
-                _check_alive(procs, results, kind, error)
+                _check_alive(pool.procs, pool.results, kind, error)
+                continue
+            if call != _calls:  # not this call's (none should be: a failed call ends the processes)
                 continue
             if failure:
                 raise error(f"{names[i]} failed in its process: {failure}")
             if line:
                 print(line, flush=True)
             left -= 1
+        ok = True
     finally:
-        _end(procs)
+        if not ok:  # a failure, a dead process, an interrupt: end them all, mid-task ones too
+            close()
+
+
+@dataclass
+class _Pool:
+    procs: list
+    todo: Any
+    results: Any
+    key: tuple  # workers, environment, working directory: what the processes were started with
+
+
+_current: _Pool | None = None
+_calls = 0  # in_processes calls so far: each result carries its call's number
+
+
+def _pool(workers: int) -> _Pool:
+    """The running processes when they were started as this call would start them, else new ones."""
+    global _current
+    key = (workers, tuple(sorted(os.environ.items())), os.getcwd())
+    if _current is not None and (_current.key != key or not all(p.is_alive() for p in _current.procs)):
+        close()
+    if _current is None:
+        ctx = multiprocessing.get_context("spawn")
+        todo, results = ctx.Queue(), ctx.Queue()
+        procs = [ctx.Process(target=_worker, args=(todo, results), daemon=True) for _ in range(workers)]
+        _current = _Pool(procs, todo, results, key)
+        try:
+            for p in procs:
+                p.start()
+        except BaseException:
+            close()
+            raise
+    return _current
+
+
+def close() -> None:
+    """End the processes in_processes keeps (a run folder's lock and a study's RUNNING trial are
+    taken over next time); nothing when there are none."""
+    global _current
+    pool, _current = _current, None
+    if pool is not None:
+        _end(pool.procs)
+        for q in (pool.todo, pool.results):  # nothing reads them now: exit without flushing them
+            q.cancel_join_thread()
+            q.close()
 
 
 def _end(procs) -> None:
@@ -86,8 +138,9 @@ def _check_alive(procs, results, kind: str, error: type[TaskFailed]) -> None:
         raise error(f"a {kind} process ended (exit code {code}) before its {kind}s did")
 
 
-def _worker(work: Callable[[Any], str | None], todo, results) -> None:
-    """One process: one torch thread; runs the tasks it takes from `todo` until a stop sign."""
+def _worker(todo, results) -> None:
+    """One process: one torch thread; runs the tasks it takes from `todo` until a stop sign or
+    the end of its parent."""
     os.environ["SLMLAB_THREADS"] = "1"  # slmlab.device.setup, called by each Trainer, reads it
     parent = multiprocessing.parent_process()
     try:
@@ -98,12 +151,12 @@ def _worker(work: Callable[[Any], str | None], todo, results) -> None:
                 continue
             if item is None:
                 return
-            i, task = item
+            call, i, work, task = item
             try:
                 line = work(task)
             except Exception as e:  # the parent raises it, naming the task, in one line
-                results.put((i, " ".join(f"{type(e).__name__}: {e}".split()), None))
+                results.put((call, i, " ".join(f"{type(e).__name__}: {e}".split()), None))
                 return
-            results.put((i, None, line))
+            results.put((call, i, None, line))
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent ends us, quietly
         return

@@ -4,6 +4,7 @@ import contextlib
 import importlib.util
 import json
 import math
+import platform
 import sys
 import time
 import types
@@ -40,6 +41,19 @@ def test_quick_bench_writes_json_and_table(tmp_path):
     assert r["tokens_per_s"] > 0 and r["peak_memory_mb"] > 0 and 0 < r["mfu"] < 1
     md = (tmp_path / "b" / "bench.md").read_text()
     assert "| tiny | 65 | float32 | off |" in md and "tokens/s" in md
+    m = report["malloc"]  # the allocator side by side: as glibc's malloc comes, and kept
+    assert "allocator (tiny" in md and m["loss_equal"] is True
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert len(m["glibc_ms"]) == len(m["kept_ms"]) == 1 and m["ratio"] > 0
+
+
+def test_a_case_with_glibcs_malloc_as_it_comes_keeps_no_memory():
+    """keep_memory=False reaches the case's own process: its device setup leaves malloc alone."""
+    case = {"name": "tiny", "dtype": "float32", "compile": False, "steps": 1, "device": "cpu"}
+    plain = bench._run_in_subprocess({**case, "keep_memory": False})
+    assert plain["memory_kept"] is False
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert bench._run_in_subprocess(case)["memory_kept"] is True
 
 
 def test_bench_imports_and_runs_without_the_resource_module(monkeypatch):
