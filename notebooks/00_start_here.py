@@ -57,7 +57,7 @@ setup_check();
 # | profile | what it is for | how long it takes |
 # | --- | --- | --- |
 # | `smoke` | proves the code runs (CI, `make test`) | seconds; teaches nothing |
-# | `cpu` | a 2-core laptop; every effect in the text is visible | each notebook within about 6 minutes on 2 cores, except 12 (about 7: 90 short training runs) and 13 and its solution (each trains for a 10-minute budget, about 10 minutes in all) (`make course` prints each notebook's time) |
+# | `cpu` | a 2-core laptop; every effect in the text is visible | each notebook within 6 minutes on 2 cores (12, with 90 short training runs, the closest: about 6), except 13 and its solution (each trains for a 10-minute budget, about 10 minutes in all) (`make course` prints each notebook's time) |
 # | `gpu` | TinyStories at the scale of the student's model | not measured here; sized for one GPU |
 #
 # The profile comes from the environment variable `SLMLAB_PROFILE`, or from the

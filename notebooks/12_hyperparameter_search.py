@@ -86,12 +86,12 @@ print(
 )
 
 # %% [markdown]
-# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 7.6 s of training against
-# 12.4 s (the lines above): at this budget of 300 updates the second layer buys nothing
-# (notebook 11 finds the same at fixed compute), so every trial here has one layer, and a
-# trial costs about 8 s. The search's trials check val every 75 updates (the pruner's first
-# look is at update 75), a third of the evals, and run on one thread each, two at a time
-# (section 4).
+# One layer ends at 0.876, *below* the two-layer lessons' 0.941, in 10.3 s of training against
+# 17.1 s (the lines above, one thread each): at this budget of 300 updates the second layer
+# buys nothing (notebook 11 finds the same at fixed compute), so every trial here has one
+# layer, and a trial costs about 10 s. The search's trials check val every 75 updates (the
+# pruner's first look is at update 75), a third of the evals, and measure val alone, half of
+# each eval: the pruner and the objective read nothing else. Their training is the same.
 
 # %% [markdown]
 # ## 2. The search space, and why a grid cannot cover it
@@ -225,10 +225,12 @@ for t, full in zip(stopped, full_runs):
 # each next trial where its model of the results so far expects a low loss.
 # `search_many` runs the studies side by side, one per core (two on a 2-core laptop), each in
 # its own process with one thread, because a model this small gains well under 2x from a
-# second thread (on 2 cores this lesson took 424 s so; 562 s with the studies one after
-# another, 2 threads each, and evals every 25 updates). A study's result does not depend on
-# that, except in the last bits of float32 sums (one thread adds in another order than two;
-# random search's seed-0 study is section 3's, trained in this kernel with all its threads).
+# second thread (on 2 cores, from an empty runs folder, this lesson took 349 s so; 562 s with
+# the studies one after another, 2 threads each, and evals every 25 updates: RESULTS.md).
+# The processes stay for the next cell that trains side by side. A study's result does not
+# depend on that, except in the last bits of float32 sums (one thread adds in another order
+# than two; random search's seed-0 study is section 3's, trained in this kernel with all its
+# threads).
 
 # %%
 import numpy as np
@@ -656,8 +658,8 @@ if not lesson.smoke:
 # rung, the worst by 0.49 nats.
 #
 # ## What we measured
-# - A trial is a 300-update run of a one-layer model (about 8 s here); a grid of two values
-#   for each of five settings is 32 of them.
+# - A trial is a 300-update run of a one-layer model (about 10 s here, section 1); a grid of
+#   two values for each of five settings is 32 of them.
 # - `slmlab.search` stores each study in the runs folder: the second call of a study ran no
 #   trial. Pruned runs are unfinished run folders: training them on showed what pruning cost.
 # - With six trials a study, which sampler wins depends on the study's seed: one sampler's

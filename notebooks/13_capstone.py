@@ -133,7 +133,7 @@ display(plots.curves(h, lad, title=f"the capstone run: {cfg.name}, {BUDGET:.0f} 
 # even while val still falls: more time re-reads the same stories, and each pass buys less.
 
 # %%
-from slmlab.diagnostics import MEMORIZING_GAP_NATS
+from slmlab.diagnostics import MEMORIZING_GAP_NATS, diagnose
 
 man = data.manifest
 n_train, tokens_seen = h.meta["n_train_tokens"], h.steps[-1]["tokens"]
@@ -150,16 +150,18 @@ print(
 print("at the last evals (update: val, val - train):")
 for step, gap, val in gaps[-4:]:
     print(f"  {step:>6}: val {val:.3f}, gap {gap:+.3f}")
-data_limited = passes > 1 and gaps[-1][1] >= MEMORIZING_GAP_NATS  # the doctor's `memorizing` test (section 3)
+data_limited = any(f.code == "memorizing" for f in diagnose(run, lad))  # the doctor's finding (section 3)
 print(
-    f"data-limited: {'yes' if data_limited else 'no'} ({passes:.1f} passes {'>' if passes > 1 else '<='} 1, "
-    f"gap {gaps[-1][1]:+.3f} nats {'>=' if gaps[-1][1] >= MEMORIZING_GAP_NATS else '<'} {MEMORIZING_GAP_NATS:g})"
+    f"data-limited: {'yes' if data_limited else 'no'}, the doctor's `memorizing` finding ({passes:.1f} passes "
+    f"{'>' if passes > 1 else '<='} 1, gap {gaps[-1][1]:+.3f} nats {'>=' if gaps[-1][1] >= MEMORIZING_GAP_NATS else '<'} "
+    f"{MEMORIZING_GAP_NATS:g}, val {'still at' if best_step == last['step'] else 'past'} its best)"
 )
 
 # %% [markdown]
 # The course's run (2 cores, float32) read its 1.87 MB of train text 4.5 times, and train
 # ended 0.497 nats below val while val was still at its lowest at the last eval: it is
-# data-limited, and the line above says so from the same numbers. The course's offline
+# data-limited, and the line above, the doctor's `memorizing` finding asked ahead of section 3,
+# says so from the same numbers. The course's offline
 # TinyStories is the first 2 MB of the corpus's training stories, not the whole corpus; on it, a
 # longer run would mostly re-read the same stories. What this run needs first is more distinct
 # text (05), then its best checkpoint (05) and, once val turns, regularization (06, 07); the

@@ -84,7 +84,7 @@ class Device:
         return torch.amp.GradScaler(self.type if self.type != "mps" else "cpu", enabled=self.use_scaler)
 
     def __str__(self) -> str:
-        return f"{self.type} ({self.name}), {self.dtype_name}, {self.threads} threads"
+        return f"{self.type} ({self.name}), {self.dtype_name}, {self.threads} thread{'s' if self.threads != 1 else ''}"
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ for the few cases a check asks about, or a second way to compute the same thing.
 
 import math
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -624,3 +625,13 @@ def test_check_capstone_keeps_one_row_per_name_and_config(tmp_path, capsys):
         board=board,
     )
     assert "give your name" in capsys.readouterr().out
+
+
+def test_the_leaderboard_is_shown_relative_to_the_runs_folder(tmp_path, monkeypatch):
+    """A path a student can paste to their class: no home folder, no machine's layout."""
+    from slmlab.exercises.capstone import _shown
+
+    monkeypatch.setenv("SLMLAB_RUNS_DIR", str(tmp_path / "runs"))
+    inside = tmp_path / "runs" / "leaderboard" / "capstone.jsonl"
+    assert _shown(inside) == str(Path("leaderboard") / "capstone.jsonl") + " in the runs folder"
+    assert _shown(tmp_path / "mine.jsonl") == str(tmp_path / "mine.jsonl")

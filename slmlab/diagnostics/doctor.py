@@ -574,7 +574,7 @@ def _not_overfitting(c: Curves) -> str:
 FAR_GAP_NATS = 0.3  # val this far above train (and 15% of val) is far above it
 
 
-MEMORIZING_GAP_NATS = 0.3  # val this far above train, both in eval mode, is memorized text
+MEMORIZING_GAP_NATS = FAR_GAP_NATS  # val this far above train, both in eval mode, is memorized text
 GAP_GROWTH_NATS = 0.1  # a gap that grew this much over the last evals is still opening
 
 

@@ -74,7 +74,7 @@ def check_capstone(
     capstone.record_result(path, {**rows["notebook"], "name": "(notebook)", "verdict": "reference", "changes": {}})
     board_rows = capstone.record_result(path, {**rows["yours"], "name": name, "verdict": verdict, "changes": changes})
     rank = 1 + sum(r["bits_per_byte"] < rows["yours"]["bits_per_byte"] for r in board_rows)
-    print(f"leaderboard {path}: {len(board_rows)} rows; yours is #{rank}")
+    print(f"leaderboard {_shown(path)}: {len(board_rows)} rows; yours is #{rank}")
     print(message)
     return verdict == "better"
 
@@ -154,3 +154,15 @@ def _capstone_verdict(mine: dict, ref: dict, budget: float, tolerance: float) ->
         f"{ref['bits_per_byte']:.4f} ({diff:+.4f}, more than the eval noise {tolerance:.4f}); "
         f"a second seed says whether it holds"
     )
+
+
+def _shown(path) -> str:
+    """The leaderboard's path as a student shares it: inside the runs folder, relative to it."""
+    from pathlib import Path
+
+    from ..paths import runs_dir
+
+    try:
+        return f"{Path(path).resolve().relative_to(runs_dir().resolve())} in the runs folder"
+    except ValueError:  # a board of their own, elsewhere
+        return str(path)
