@@ -114,3 +114,23 @@ def test_the_committed_result_is_the_full_plan_at_4x256():
     assert [v["key"] for v in r["verdicts"]] == ["lr", "batch", "dropout", "tokenizer"]
     done = [v for v in r["verdicts"] if v["verdict"] != "not run"]
     assert done and all(v["verdict"] == "held" or v["verdict"].startswith("moved") for v in done)
+
+
+def test_the_lessons_numbers_it_quotes_are_in_the_lessons_outputs():
+    """PROXY copies the small-run losses of 06, 08 and 09 into the scale-up table: a re-run of
+    those lessons that moves one must move it here too."""
+    import json
+    from pathlib import Path
+
+    from slmlab.scale_up import PROXY
+
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    for name, p in PROXY.items():
+        (path,) = root.glob(f"{p['lesson']}_*.ipynb")
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join(
+            "".join(o.get("text", "")) for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])
+        )
+        for key in ("final_val", "best_val"):
+            for setting, loss in p.get(key, {}).items():
+                assert f"{loss:.3f}" in text, f"{name}: {key} {loss} at {setting} is not in {path.name}'s outputs"
