@@ -135,7 +135,11 @@ def read_your_run(
         raise ValueError("nothing to read: paste your training log (the lines with the losses) or upload it")
     try:
         history, check = read_any(
-            text + "\n", vocab_size=vocab_size, grad_accum_steps=grad_accum_steps or None, name=log_name or "your log"
+            text,
+            vocab_size=vocab_size,
+            grad_accum_steps=grad_accum_steps or None,
+            name=log_name or "your log",
+            as_text=True,
         )
     except ValueError as e:
         raise ValueError(str(e).splitlines()[0]) from None

@@ -200,7 +200,8 @@ def default_threads() -> int:
 # twice that. A CPU training step frees its activations (MBs each) and allocates them again, so
 # each step page-faults them in anew. Keeping freed memory in the process, under these two
 # limits, changes no number, only where the bytes come from: a 1-layer x 128 trial of notebook 12
-# took 34 ms an update instead of 38 at batch 16 (1 thread, float32; RESULTS.md, "the allocator").
+# took 34 ms an update instead of 38 at batch 16 (1 thread, float32; RESULTS.md, 2026-12-05,
+# "notebook 12 under 6 minutes"; `make bench` measures it again, side by side).
 MMAP_THRESHOLD = 64 << 20  # a block below this comes from the heap, not its own mapping
 TRIM_THRESHOLD = 256 << 20  # free memory the heap keeps before it gives some back
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)

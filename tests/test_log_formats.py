@@ -135,6 +135,8 @@ def test_read_any_takes_text_bytes_and_paths(tmp_path):
     assert h1.evals == h2.evals == h3.evals and [e["step"] for e in h1.evals] == [15, 31]
     assert c1.read.path == "pasted text" and "barely_trained" in codes(c1.findings)
     assert c3.text().startswith(f"read {p} as the Vizuara")
+    with pytest.raises(ValueError, match="the doctor reads"):  # as_text: a line that names a file stays text
+        d.read_any(str(p), as_text=True)
 
 
 @pytest.mark.parametrize(

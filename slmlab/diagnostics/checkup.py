@@ -85,6 +85,7 @@ def read_any(
     grad_accum_steps: int | None = None,
     tokenizer: str | None = None,
     name: str = "pasted text",
+    as_text: bool = False,
 ) -> tuple[History, Checkup]:
     """The doctor on anything a "your run" cell holds: (History, Checkup).
 
@@ -95,16 +96,21 @@ def read_any(
     The Checkup holds what was read (`.read.summary()`), the ladder note, the ranked
     findings, and `.text()`, what `doctor PATH` prints. A text no reader reads raises
     ValueError with one line saying what was expected: show str(error) to the student.
+    as_text=True: a str is the log's text even without a line break (a pasted line that
+    happens to name a file is read as a log line, not opened).
     """
     if isinstance(text_or_path, (bytes, bytearray, memoryview)):
         history, report = read_text(bytes(text_or_path), grad_accum_steps, name=name)
         return history, _checkup(history, report, None, vocab_size, tokenizer, False)
-    if isinstance(text_or_path, os.PathLike) or (
-        isinstance(text_or_path, str)
-        and "\n" not in text_or_path
-        and len(text_or_path) < MAX_PATH_CHARS
-        and text_or_path.strip()
-        and Path(text_or_path.strip()).exists()
+    if not as_text and (
+        isinstance(text_or_path, os.PathLike)
+        or (
+            isinstance(text_or_path, str)
+            and "\n" not in text_or_path
+            and len(text_or_path) < MAX_PATH_CHARS
+            and text_or_path.strip()
+            and Path(text_or_path.strip()).exists()
+        )
     ):
         c = checkup(
             Path(text_or_path).expanduser() if isinstance(text_or_path, os.PathLike) else text_or_path.strip(),
