@@ -50,7 +50,7 @@ from .diagnostics import student_schedule
 from .ngram import TrigramSource
 from .presets import preset
 from .tokenizers import GPT2_VOCAB, get_tokenizer
-from .train import Trainer
+from .train import Trainer, eval_record
 
 __all__ = [
     "PUBLISHED_STEPS",
@@ -239,14 +239,7 @@ class EvalAt(Callback):
         if trainer.step not in self.steps:
             return
         t0 = time.perf_counter()
-        rec = {
-            "kind": "eval",
-            "step": trainer.step,
-            **trainer.evaluate(),
-            "tokens": trainer.step * trainer.tokens_per_step,
-            "seconds": trainer.seconds(),
-        }
-        trainer.history.evals.append(rec)
+        trainer.history.evals.append(eval_record(trainer))
         self.seconds += time.perf_counter() - t0
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "optimizer_update",
     "evaluate_loss",
     "eval_batch_losses",
+    "eval_record",
     "EVAL_SEED",
 ]
 
@@ -369,8 +370,7 @@ class Trainer:
 
     def _eval_and_record(self) -> None:
         t0 = time.perf_counter()
-        losses, tokens = self.evaluate(), self.step * self.tokens_per_step
-        rec = {"kind": "eval", "step": self.step, **losses, "tokens": tokens, "seconds": self.seconds()}
+        rec = eval_record(self)
         self.schedule.eval_seconds = time.perf_counter() - t0
         self.history.evals.append(rec)
         self._emit("on_eval", rec)
@@ -404,6 +404,13 @@ def _fitted(cfg: Config, data: TokenData | None) -> tuple[Config, TokenData]:
     cfg = _with_vocab(cfg, data.vocab_size)
     check_block_size(data, cfg.model.block_size)
     return cfg, data
+
+
+def eval_record(trainer) -> dict:
+    """The history's eval record of `trainer`'s update now (a Trainer, or the TrainerView a
+    callback gets): evaluate()'s losses, the step, the tokens seen and the seconds."""
+    tokens = trainer.step * trainer.tokens_per_step
+    return {"kind": "eval", "step": trainer.step, **trainer.evaluate(), "tokens": tokens, "seconds": trainer.seconds()}
 
 
 def _step_records(pending: list, mean: Callable, tokens_per_step: int) -> list[dict]:
