@@ -261,7 +261,7 @@ def run_case(name: str, dtype: str, compile: bool, steps: int, device: str = "au
     }
 
 
-def malloc_ab(name: str = "lesson-trial", repeats: int = 3, steps: int = 0, log=print) -> dict:
+def malloc_ab(name: str = "lesson-trial", repeats: int = 5, steps: int = 0, log=print) -> dict:
     """The CPU step of case `name` (fp32, eager) with glibc's malloc as it comes and with the
     freed memory kept (slmlab.device.keep_freed_memory), alternating, each in its own process:
     {"glibc_ms": [...], "kept_ms": [...], "ratio": median kept / median glibc, "loss_equal"}."""
