@@ -44,7 +44,7 @@ import torch
 from . import files
 from .callbacks import Callback
 from .config import Config, validate
-from .diagnostics import lint
+from .diagnostics import lint, passes_over_data
 from .paths import runs_dir
 from .presets import preset, profile
 from .train import eval_batch_losses
@@ -197,7 +197,7 @@ def next_run_items(
     best val's; eval_se: one eval's standard error in nats; bigram: the bigram rung in nats."""
     m, t, meta = cfg.model, cfg.train, history.meta
     last_step, last_eval = history.steps[-1], history.evals[-1]
-    updates, passes = last_step["step"], last_step["tokens"] / meta["n_train_tokens"]
+    updates, passes = last_step["step"], passes_over_data(history)  # the doctor's count
     best_step, best_val = history.best_val()
     gap = last_eval["val_loss"] - last_eval["train_loss"]
     why = {"time": "the time budget", None: "max_steps"}.get(history.stop_reason, history.stop_reason)

@@ -27,6 +27,7 @@ __all__ = [
     "bf16_native",
     "native_dtypes",
     "keep_freed_memory",
+    "default_workers",
 ]
 
 # bf16 autocast on a CPU with native bf16 (AVX-512 BF16 / AMX). On by default,
@@ -193,6 +194,13 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def default_workers(device_kinds) -> int:
+    """How many runs train side by side (slmlab.pool's 1-thread processes) when nobody says: one per
+    core this process may use (default_threads) when every run is on the CPU, else 1 (a GPU's
+    runs take turns)."""
+    return default_threads() if all(kind == "cpu" for kind in device_kinds) else 1
 
 
 # glibc's malloc gives a freed block of more than 128 KB (at first; it raises that by itself to the

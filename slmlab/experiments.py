@@ -36,7 +36,7 @@ from . import files, runfolder
 from .checkpoint import load_checkpoint, load_model
 from .config import Config, ConfigError, validate
 from .data import prepare
-from .device import default_threads, pick_device, pick_dtype
+from .device import default_workers, pick_device, pick_dtype
 from .history import ENDED_ON_ITS_OWN, History, best_text, run_label
 from .history import metric as metric_of
 from .paths import runs_dir
@@ -261,7 +261,7 @@ def run_all(
     labels, callbacks: one per config (a label; a list of callbacks), or None. workers: how many
     runs train at once, each in its own process with one torch thread (slmlab.pool): a tiny model
     uses a second thread poorly. None: on a CPU, one process per core this process may use
-    (slmlab.device.default_threads, so SLMLAB_THREADS=1 means one), at most one per run to
+    (slmlab.device.default_workers; SLMLAB_THREADS=1 means one), at most one per run to
     train; on a GPU, 1. workers=1 trains them here, one after another. The processes put each run
     in the runs cache (two never train one folder: slmlab.runfolder's lock), then this process
     loads them, its callbacks' records included; a run's result does not depend on the process
@@ -277,7 +277,7 @@ def run_all(
         validate(cfg)
         _check_callbacks(cbs)
     if workers is None:
-        workers = default_threads() if all(pick_device(c.train.device) == "cpu" for c in cfgs) else 1
+        workers = default_workers(pick_device(c.train.device) for c in cfgs)
     todo = [] if workers < 2 else [i for i, c in enumerate(cfgs) if run_kw.get("force") or not _cached(c, callbacks[i])]
     workers = min(workers, len(todo))
     if workers > 1:  # else: all here, one after another

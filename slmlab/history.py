@@ -98,10 +98,11 @@ class History:
         """
         rows = self.evals if any(r.get(key) is not None for r in self.evals) else self.steps
         rows = [r for r in rows if r.get(key) is not None]
-        xs = np.array([self._x(r, x) for r in rows], dtype=float)
+        xs = np.array([self.x_of(r, x) for r in rows], dtype=float)
         return xs, np.array([r[key] for r in rows], dtype=float)
 
-    def _x(self, rec: Mapping, x: str) -> float:
+    def x_of(self, rec: Mapping, x: str) -> float:
+        """Where record `rec` sits on axis `x` ('step', 'tokens' or 'seconds', as in series)."""
         if x == "step":
             return rec["step"]
         if x == "seconds":

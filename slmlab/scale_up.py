@@ -44,7 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import files, runfolder
 from .config import Config
+from .diagnostics import bits_per_byte
 from .presets import preset
 
 __all__ = [
@@ -254,7 +256,7 @@ def _record(group: str, name: str, r) -> dict:
 def _env(folder: Path) -> dict:
     """The run folder's env.json (when it last trained: time, device and threads), or {}."""
     try:
-        return json.loads((folder / "env.json").read_text(encoding="utf-8"))
+        return files.read_json(folder / runfolder.ENV)
     except (OSError, ValueError):
         return {}
 
@@ -292,7 +294,7 @@ def _cached_speed(configs: dict[str, Config], tiny: bool) -> dict:
     key = "-".join(config_key(c) for c in configs.values())
     path = runs_dir() / f"scale-up-speed-{key}.json"
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return files.read_json(path)
     t0 = time.perf_counter()
     s = seconds_per_update(configs, rounds=2 if tiny else 3, per_turn=1 if tiny else 2)
     out = {
@@ -304,7 +306,7 @@ def _cached_speed(configs: dict[str, Config], tiny: bool) -> dict:
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1), encoding="utf-8")
+    files.atomic_write_text(path, json.dumps(out, indent=1))
     return out
 
 
@@ -313,7 +315,7 @@ def _cached_speed(configs: dict[str, Config], tiny: bool) -> dict:
 
 
 def _bpb(nats: float, bytes_per_token: float) -> float:
-    return nats / math.log(2) / bytes_per_token
+    return bits_per_byte(nats, 1, bytes_per_token)  # one token of the split's mean bytes
 
 
 def val_at(rec: dict, step: float) -> float:
@@ -492,7 +494,7 @@ def verdict_tokenizer(runs: list[dict], speed: dict | None, spread: float, tiny:
     n_up = min(ra["steps"], rb["steps"])
     eq_up = _bpb(val_at(ra, n_up), ra["val_bytes_per_token"]) - _bpb(val_at(rb, n_up), rb["val_bytes_per_token"])
     start = {t: _bpb(math.log(r["vocab_size"]), r["val_bytes_per_token"]) for t, r in ((a, ra), (b, rb))}
-    spread_bpb = spread / math.log(2) / ra["val_bytes_per_token"] if not math.isnan(spread) else math.nan
+    spread_bpb = _bpb(spread, ra["val_bytes_per_token"])  # nan stays nan
     held = eq_time < 0 and _clear(eq_time, spread_bpb)
     return {
         "key": "tokenizer",
@@ -620,7 +622,7 @@ def write_table(path: Path, text: str, heading: str) -> None:
         new = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, old, count=1, flags=re.S)
     else:
         new = old.rstrip("\n") + ("\n\n" if old else "") + f"{heading}\n\n{block}\n"
-    path.write_text(new, encoding="utf-8")
+    files.atomic_write_text(path, new)
 
 
 HEADING = (
@@ -634,7 +636,7 @@ HEADING = (
 
 def load(path: Path = RESULT) -> dict:
     """The committed result (slmlab/measured/scale_up_cpu.json)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return files.read_json(path)
 
 
 # ---------------------------------------------------------------------------
@@ -688,9 +690,7 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] = _say) -> in
         result["elapsed_s"] = time.perf_counter() - start
         result["verdicts"] = verdicts(result)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=1, default=float) + "\n", encoding="utf-8")
-        tmp.replace(out)
+        files.atomic_write_text(out, json.dumps(result, indent=1, default=float) + "\n")
         write_table(md, table(result), HEADING)
 
     for i in range(len(specs)):

@@ -44,7 +44,7 @@ from typing import Any
 from .callbacks import Callback
 from .config import Config, ConfigError
 from .data import prepare
-from .device import default_threads, pick_device
+from .device import default_workers, pick_device
 from .experiments import Run, config_key
 from .experiments import run as run_cached
 from .history import STOPPED
@@ -380,7 +380,7 @@ def search_many(
     workers: how many studies run at once, each in its own process with one torch thread
     (SLMLAB_THREADS=1): a tiny model uses a second thread poorly, so two 1-thread studies on two
     cores finish sooner than two 2-thread ones in a row. None: on a CPU, one process per core
-    this process may use (slmlab.device.default_threads, so SLMLAB_THREADS=1 means one), at most
+    this process may use (slmlab.device.default_workers; SLMLAB_THREADS=1 means one), at most
     one per study; on a GPU, 1. workers=1 runs them here, one after another. A study's result
     does not depend on the process that ran it, except the last bits of float32 sums (1 thread
     sums in another order than 2). One line per finished study: sampler, seed, best val, seconds.
@@ -397,7 +397,7 @@ def search_many(
         _check_search(cfg, space, s, n_trials)
     kw = {**kw, "n_trials": n_trials}
     if workers is None:
-        workers = default_threads() if pick_device(cfg.train.device) == "cpu" else 1
+        workers = default_workers([pick_device(cfg.train.device)])
     workers = max(1, min(workers, len(studies)))
     if workers > 1:
         prepare(cfg.data)  # the token files, once, before the processes that read them

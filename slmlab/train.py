@@ -330,8 +330,8 @@ class Trainer:
                 for s in splits
             ]
         )  # (splits, eval_batches), this rank's
-        *train_loss, val_loss = self.dist.mean(losses).mean(dim=1).tolist()  # ranks: one all-reduce
-        return {"train_loss": train_loss[0] if train_loss else None, "val_loss": val_loss}
+        means = self.dist.mean(losses).mean(dim=1).tolist()  # ranks: one all-reduce
+        return {"train_loss": means[0] if t.eval_train else None, "val_loss": means[-1]}
 
     def run(self) -> History:
         """Train to max_steps or a stop. Under torchrun a lost peer ends it with PeerLost; alone Ctrl-C

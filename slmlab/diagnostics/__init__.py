@@ -42,7 +42,15 @@ It reads histories (slmlab.history), models and token files; it draws nothing
 
 from .checkup import Checkup, checkup, read_any
 from .config_lint import CHAT_CONFIG, STUDENT_CONFIG, lint, normalize_config
-from .doctor import MEMORIZING_GAP_NATS, Curves, clipped_fraction, diagnose, history_from_evals, student_history
+from .doctor import (
+    MEMORIZING_GAP_NATS,
+    Curves,
+    clipped_fraction,
+    diagnose,
+    history_from_evals,
+    passes_over_data,
+    student_history,
+)
 from .findings import SEVERITIES, Finding, findings_table, format_findings, has_errors, rank
 from .health import (
     HealthChecks,
@@ -107,6 +115,7 @@ __all__ = [
     "history_from_evals",
     "student_history",
     "MEMORIZING_GAP_NATS",
+    "passes_over_data",
     "clipped_fraction",
     "checkup",
     "Checkup",

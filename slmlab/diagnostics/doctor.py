@@ -99,8 +99,8 @@ def passes_over_data(h: History) -> float | None:
     n_train, last = meta.get("n_train_tokens"), (h.evals or h.steps or [None])[-1]
     if n_train and last is not None:
         try:
-            return float(h._x(last, "tokens")) / float(n_train)
-        except Exception:  # no tokens in the records and a config without tokens_per_step
+            return float(h.x_of(last, "tokens")) / float(n_train)
+        except (KeyError, TypeError, ValueError):  # no tokens recorded, and no config that says tokens_per_step
             pass
     epochs = meta.get("epochs")  # a Hugging Face trainer_state's epoch at its last record
     return float(epochs) if epochs else None
